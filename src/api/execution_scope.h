@@ -1,0 +1,25 @@
+// The execution-scope digest of DESIGN §3: sha256 over the RFC 8785 form of a
+// projection of the pod spec that will run, identical for an
+// ExecutionRequest, the Job made from it and the Pods made from that Job, and
+// for a manifest and the object the API server stores after defaulting it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/object.h"
+#include "core/status.h"
+
+namespace execgov::api {
+
+// The projection itself, for `execgov digest --explain` and for tests.
+StatusOr<Json> ProjectExecutionScope(const Json& pod_spec);
+
+// "sha256:<hex>" of the object's projected pod spec. Fails for kinds execgov
+// does not govern and for objects with no pod spec.
+StatusOr<std::string> ExecutionScopeDigest(const Json& object);
+
+// Every image reference in the pod spec (init, regular, ephemeral containers).
+std::vector<std::string> ImagesOf(const Json& pod_spec);
+
+}  // namespace execgov::api

@@ -1,0 +1,36 @@
+// Shared pieces of the execgov command line: exit codes (DESIGN §9), one-line
+// error reporting, and manifest input. Only cmd/ includes this.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "crypto/json.h"
+
+namespace execgov::cmd {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitDenied = 1;  // denied, or verification failed
+inline constexpr int kExitUsage = 2;   // usage or I/O error
+
+// Prints "execgov: <message>" on stderr and returns kExitUsage.
+int UsageError(const std::string& message);
+
+struct Manifests {
+  std::vector<nlohmann::json> docs;
+  bool was_json = false;
+};
+// Reads YAML or JSON manifests from a path or "-" (stdin).
+StatusOr<Manifests> ReadManifests(const std::string& path);
+
+// Each subcommand registers itself and stores its exit code in *exit_code
+// when it runs.
+void RegisterKeygen(CLI::App& app, int* exit_code);
+void RegisterSign(CLI::App& app, int* exit_code);
+void RegisterDigest(CLI::App& app, int* exit_code);
+void RegisterInspect(CLI::App& app, int* exit_code);
+void RegisterCheck(CLI::App& app, int* exit_code);
+
+}  // namespace execgov::cmd

@@ -1,0 +1,30 @@
+// execgov: one binary, one subcommand per job (DESIGN §9). This file only
+// wires flags to subcommands; every subcommand lives in its own file.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cmd/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace execgov::cmd;
+  CLI::App app{"execgov: execution governance for Kubernetes"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "execgov 0.1.0");
+  int exit_code = kExitOk;
+  RegisterKeygen(app, &exit_code);
+  RegisterSign(app, &exit_code);
+  RegisterDigest(app, &exit_code);
+  RegisterInspect(app, &exit_code);
+  RegisterCheck(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help or --version, for the subcommand given
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    return UsageError(msg + " (see 'execgov --help')");
+  } catch (const std::exception& e) {
+    return UsageError(std::string("unexpected error: ") + e.what());
+  }
+  return exit_code;
+}

@@ -1,0 +1,211 @@
+#include "crypto/json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace execgov::crypto {
+
+StatusOr<Json> ParseJsonStrict(std::string_view text) {
+  // One set of seen member names per open object, innermost last.
+  std::vector<std::vector<std::string>> seen;
+  std::string duplicate;
+  auto callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+        seen.emplace_back();
+        break;
+      case Json::parse_event_t::object_end:
+        if (!seen.empty()) seen.pop_back();
+        break;
+      case Json::parse_event_t::key: {
+        const std::string& k = parsed.get_ref<const std::string&>();
+        auto& names = seen.back();
+        for (const auto& n : names) {
+          if (n == k && duplicate.empty()) duplicate = k;
+        }
+        names.push_back(k);
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  };
+  Json out;
+  try {
+    out = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+  } catch (const Json::exception& e) {
+    std::string what = e.what();
+    // nlohmann prefixes "[json.exception.parse_error.101] "; keep the readable part.
+    auto pos = what.find("] ");
+    return InvalidArgument("invalid JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
+  }
+  if (!duplicate.empty()) return InvalidArgument("invalid JSON: duplicate member name \"" + duplicate + "\"");
+  return out;
+}
+
+std::string FormatEcmaNumber(double value) {
+  if (value == 0) return "0";  // also -0
+  char buf[64];
+  // Shortest round-trip digits, in scientific form: d[.ddd]e[+-]XX.
+  auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  std::string sci(buf, res.ptr);
+  bool negative = sci[0] == '-';
+  if (negative) sci.erase(0, 1);
+  size_t e = sci.find('e');
+  std::string mantissa = sci.substr(0, e);
+  int exponent = std::stoi(sci.substr(e + 1));
+  std::string digits;
+  for (char c : mantissa) {
+    if (c != '.') digits += c;
+  }
+  int k = static_cast<int>(digits.size());
+  int n = exponent + 1;  // the decimal point sits after n digits
+  std::string out;
+  if (k <= n && n <= 21) {
+    out = digits + std::string(static_cast<size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out = digits.substr(0, static_cast<size_t>(n)) + "." + digits.substr(static_cast<size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out = "0." + std::string(static_cast<size_t>(-n), '0') + digits;
+  } else {
+    int exp = n - 1;
+    out = digits.substr(0, 1);
+    if (k > 1) out += "." + digits.substr(1);
+    out += exp < 0 ? "e-" : "e+";
+    out += std::to_string(std::abs(exp));
+  }
+  return negative ? "-" + out : out;
+}
+
+namespace {
+
+void AppendString(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", c);
+          *out += esc;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// UTF-16 code units of a UTF-8 string (input validated by the JSON parser).
+std::u16string Utf16(const std::string& s) {
+  std::u16string out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) { cp = c; len = 1; }
+    else if ((c >> 5) == 6) { cp = c & 0x1F; len = 2; }
+    else if ((c >> 4) == 14) { cp = c & 0x0F; len = 3; }
+    else { cp = c & 0x07; len = 4; }
+    for (size_t j = 1; j < len && i + j < s.size(); ++j) cp = (cp << 6) | (static_cast<unsigned char>(s[i + j]) & 0x3F);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xD800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xDC00 + (cp & 0x3FF)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+Status Append(const Json& v, std::string* out) {
+  switch (v.type()) {
+    case Json::value_t::null: *out += "null"; return Status::Ok();
+    case Json::value_t::boolean: *out += v.get<bool>() ? "true" : "false"; return Status::Ok();
+    case Json::value_t::number_integer: {
+      int64_t i = v.get<int64_t>();
+      // Integers that a double represents exactly print the same either way.
+      if (i > -(int64_t(1) << 53) && i < (int64_t(1) << 53)) *out += std::to_string(i);
+      else *out += FormatEcmaNumber(static_cast<double>(i));
+      return Status::Ok();
+    }
+    case Json::value_t::number_unsigned: {
+      uint64_t u = v.get<uint64_t>();
+      if (u < (uint64_t(1) << 53)) *out += std::to_string(u);
+      else *out += FormatEcmaNumber(static_cast<double>(u));
+      return Status::Ok();
+    }
+    case Json::value_t::number_float: {
+      double d = v.get<double>();
+      if (!std::isfinite(d)) return InvalidArgument("JSON number is not finite");
+      *out += FormatEcmaNumber(d);
+      return Status::Ok();
+    }
+    case Json::value_t::string: AppendString(v.get_ref<const std::string&>(), out); return Status::Ok();
+    case Json::value_t::array: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out->push_back(',');
+        first = false;
+        EXECGOV_RETURN_IF_ERROR(Append(e, out));
+      }
+      out->push_back(']');
+      return Status::Ok();
+    }
+    case Json::value_t::object: {
+      // nlohmann orders keys by UTF-8 bytes; JCS wants UTF-16 code units. The
+      // two differ only for keys with characters above U+FFFF, so sort anew.
+      std::vector<std::pair<std::u16string, Json::const_iterator>> members;
+      members.reserve(v.size());
+      bool need_sort = false;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        for (unsigned char c : it.key()) need_sort |= c >= 0xF0;
+        members.emplace_back(std::u16string(), it);
+      }
+      if (need_sort) {
+        for (auto& m : members) m.first = Utf16(m.second.key());
+        std::stable_sort(members.begin(), members.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+      }
+      out->push_back('{');
+      bool first = true;
+      for (const auto& m : members) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendString(m.second.key(), out);
+        out->push_back(':');
+        EXECGOV_RETURN_IF_ERROR(Append(m.second.value(), out));
+      }
+      out->push_back('}');
+      return Status::Ok();
+    }
+    case Json::value_t::binary:
+    case Json::value_t::discarded:
+      return InvalidArgument("JSON value has no canonical form");
+  }
+  return InvalidArgument("JSON value has no canonical form");
+}
+
+}  // namespace
+
+StatusOr<std::string> Canonicalize(const Json& value) {
+  std::string out;
+  EXECGOV_RETURN_IF_ERROR(Append(value, &out));
+  return out;
+}
+
+}  // namespace execgov::crypto

@@ -1,0 +1,30 @@
+// JSON as the artifact and the ledger need it: a strict parser that refuses
+// duplicate member names (DESIGN §3), and RFC 8785 (JCS) canonical output.
+//
+// JCS is written here rather than taken from a library because no Debian
+// package provides it; nlohmann's dump() differs from RFC 8785 in number
+// formatting (ECMAScript Number::toString) and key order (UTF-16 code units).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace execgov::crypto {
+
+using Json = nlohmann::json;
+
+// Parses one JSON text. Errors (InvalidArgument) name the byte offset; a
+// duplicate member name anywhere in the text is an error.
+StatusOr<Json> ParseJsonStrict(std::string_view text);
+
+// RFC 8785 canonical form. Numbers are treated as IEEE-754 doubles; NaN and
+// infinities cannot be represented and yield InvalidArgument.
+StatusOr<std::string> Canonicalize(const Json& value);
+
+// ECMAScript Number::toString of a finite double (RFC 8785 §3.2.2.3).
+std::string FormatEcmaNumber(double value);
+
+}  // namespace execgov::crypto

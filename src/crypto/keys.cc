@@ -1,0 +1,240 @@
+#include "crypto/keys.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+namespace execgov::crypto {
+namespace {
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+};
+struct BioDeleter {
+  void operator()(BIO* p) const { BIO_free(p); }
+};
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+std::string OpensslError() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+// Determines which of our two algorithms a key is for, or explains why none.
+StatusOr<KeyAlgorithm> Classify(EVP_PKEY* pkey) {
+  if (EVP_PKEY_is_a(pkey, "ED25519")) return KeyAlgorithm::kEd25519;
+  if (EVP_PKEY_is_a(pkey, "EC")) {
+    char group[64] = {0};
+    size_t len = 0;
+    if (EVP_PKEY_get_group_name(pkey, group, sizeof group, &len) == 1 &&
+        (std::strcmp(group, "prime256v1") == 0 || std::strcmp(group, "P-256") == 0)) {
+      return KeyAlgorithm::kES256;
+    }
+    return InvalidArgument(std::string("EC key on curve ") + (group[0] ? group : "?") +
+                           " is not supported (only P-256 for ES256)");
+  }
+  const char* type = EVP_PKEY_get0_type_name(pkey);
+  return InvalidArgument(std::string("key type ") + (type ? type : "unknown") +
+                         " is not supported (only Ed25519 and P-256)");
+}
+
+// r||s (32+32 bytes) -> DER ECDSA-Sig-Value, for OpenSSL's verifier.
+bool RawToDer(std::string_view raw, std::string* der) {
+  if (raw.size() != 64) return false;
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  if (!sig) return false;
+  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
+  if (!r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return false;
+  }
+  unsigned char* out = nullptr;
+  int len = i2d_ECDSA_SIG(sig, &out);
+  ECDSA_SIG_free(sig);
+  if (len <= 0) return false;
+  der->assign(reinterpret_cast<char*>(out), static_cast<size_t>(len));
+  OPENSSL_free(out);
+  return true;
+}
+
+bool DerToRaw(std::string_view der, std::string* raw) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  if (!sig) return false;
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig, &r, &s);
+  unsigned char buf[64];
+  bool ok = BN_bn2binpad(r, buf, 32) == 32 && BN_bn2binpad(s, buf + 32, 32) == 32;
+  ECDSA_SIG_free(sig);
+  if (ok) raw->assign(reinterpret_cast<char*>(buf), 64);
+  return ok;
+}
+
+}  // namespace
+
+const char* KeyAlgorithmName(KeyAlgorithm alg) { return alg == KeyAlgorithm::kEd25519 ? "Ed25519" : "ES256"; }
+const char* JwsAlgorithmName(KeyAlgorithm alg) { return alg == KeyAlgorithm::kEd25519 ? "EdDSA" : "ES256"; }
+
+std::optional<KeyAlgorithm> ParseKeyAlgorithm(std::string_view name) {
+  if (name == "Ed25519" || name == "ed25519" || name == "EdDSA") return KeyAlgorithm::kEd25519;
+  if (name == "ES256" || name == "es256") return KeyAlgorithm::kES256;
+  return std::nullopt;
+}
+
+StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return Internal("BIO_new_mem_buf failed");
+  EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+  if (!raw) {
+    ERR_clear_error();
+    return InvalidArgument("not a PEM public key (expected -----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)");
+  }
+  std::shared_ptr<EVP_PKEY> pkey(raw, PkeyDeleter());
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(raw));
+  return PublicKey(std::move(pkey), alg);
+}
+
+StatusOr<PublicKey> PublicKey::FromDer(std::string_view der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+  if (!raw) {
+    ERR_clear_error();
+    return InvalidArgument("not a DER SubjectPublicKeyInfo");
+  }
+  std::shared_ptr<EVP_PKEY> pkey(raw, PkeyDeleter());
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(raw));
+  return PublicKey(std::move(pkey), alg);
+}
+
+StatusOr<PublicKey> PublicKey::FromEd25519Raw(std::string_view raw) {
+  if (raw.size() != 32) return InvalidArgument("an Ed25519 public key is 32 bytes");
+  EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                            reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  if (!k) return InvalidArgument("invalid Ed25519 public key: " + OpensslError());
+  return PublicKey(std::shared_ptr<EVP_PKEY>(k, PkeyDeleter()), KeyAlgorithm::kEd25519);
+}
+
+bool PublicKey::Verify(std::string_view message, std::string_view signature) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return false;
+  bool ok = false;
+  if (alg_ == KeyAlgorithm::kEd25519) {
+    if (signature.size() != 64) return false;
+    ok = EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey_.get(), nullptr) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  } else {
+    std::string der;
+    if (!RawToDer(signature, &der)) return false;
+    ok = EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey_.get(), nullptr) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(der.data()), der.size(),
+                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  }
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+std::string PublicKey::ToPem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string PublicKey::Ed25519Raw() const {
+  unsigned char buf[32];
+  size_t len = sizeof buf;
+  if (alg_ != KeyAlgorithm::kEd25519 || EVP_PKEY_get_raw_public_key(pkey_.get(), buf, &len) != 1) return "";
+  return std::string(reinterpret_cast<char*>(buf), len);
+}
+
+StatusOr<PrivateKey> PrivateKey::Generate(KeyAlgorithm alg) {
+  EVP_PKEY* k = alg == KeyAlgorithm::kEd25519 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
+                                              : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  if (!k) return Internal("key generation failed: " + OpensslError());
+  return PrivateKey(std::shared_ptr<EVP_PKEY>(k, PkeyDeleter()), alg);
+}
+
+StatusOr<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return Internal("BIO_new_mem_buf failed");
+  // An empty passphrase callback result makes encrypted keys fail instead of prompting.
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+  if (!raw) {
+    ERR_clear_error();
+    return InvalidArgument("not an unencrypted PEM private key (expected PKCS#8 -----BEGIN PRIVATE KEY-----)");
+  }
+  std::shared_ptr<EVP_PKEY> pkey(raw, PkeyDeleter());
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(raw));
+  return PrivateKey(std::move(pkey), alg);
+}
+
+PublicKey PrivateKey::Public() const {
+  // Round-trip through SPKI DER so the public object holds no private material.
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(pkey_.get(), &der);
+  const unsigned char* p = der;
+  EVP_PKEY* pub = d2i_PUBKEY(nullptr, &p, len);
+  OPENSSL_free(der);
+  return PublicKey(std::shared_ptr<EVP_PKEY>(pub, PkeyDeleter()), alg_);
+}
+
+StatusOr<std::string> PrivateKey::Sign(std::string_view message) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return Internal("EVP_MD_CTX_new failed");
+  const char* md = alg_ == KeyAlgorithm::kEd25519 ? nullptr : "SHA256";
+  if (EVP_DigestSignInit_ex(ctx.get(), nullptr, md, nullptr, nullptr, pkey_.get(), nullptr) != 1) {
+    return Internal("signing setup failed: " + OpensslError());
+  }
+  size_t len = 0;
+  const auto* msg = reinterpret_cast<const unsigned char*>(message.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, msg, message.size()) != 1) return Internal("signing failed: " + OpensslError());
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, msg, message.size()) != 1) {
+    return Internal("signing failed: " + OpensslError());
+  }
+  sig.resize(len);
+  if (alg_ == KeyAlgorithm::kEd25519) return sig;
+  std::string raw;
+  if (!DerToRaw(sig, &raw)) return Internal("could not convert the ECDSA signature to r||s");
+  return raw;
+}
+
+std::string PrivateKey::ToPkcs8Pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  std::string out(data, static_cast<size_t>(len));
+  OPENSSL_cleanse(data, static_cast<size_t>(len));
+  return out;
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) std::abort();
+  return out;
+}
+
+}  // namespace execgov::crypto

@@ -1,0 +1,470 @@
+#include "policy/decision.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "api/execution_scope.h"
+#include "api/object.h"
+#include "crypto/jws.h"
+#include "crypto/sha256.h"
+#include "policy/glob.h"
+
+namespace execgov::policy {
+
+const char* ReasonName(Reason r) {
+  switch (r) {
+    case Reason::kNone: return "Allowed";
+    case Reason::kPolicyNotReady: return "PolicyNotReady";
+    case Reason::kNoMatchingPolicy: return "NoMatchingPolicy";
+    case Reason::kMissingArtifact: return "MissingArtifact";
+    case Reason::kMalformedArtifact: return "MalformedArtifact";
+    case Reason::kUnsupportedAlgorithm: return "UnsupportedAlgorithm";
+    case Reason::kUnknownKey: return "UnknownKey";
+    case Reason::kInvalidSignature: return "InvalidSignature";
+    case Reason::kIssuerNotTrusted: return "IssuerNotTrusted";
+    case Reason::kRevoked: return "Revoked";
+    case Reason::kArtifactNotYetValid: return "ArtifactNotYetValid";
+    case Reason::kArtifactExpired: return "ArtifactExpired";
+    case Reason::kTTLExceedsPolicy: return "TTLExceedsPolicy";
+    case Reason::kAudienceMismatch: return "AudienceMismatch";
+    case Reason::kSubjectNotAllowed: return "SubjectNotAllowed";
+    case Reason::kIdentityMismatch: return "IdentityMismatch";
+    case Reason::kScopeMismatch: return "ScopeMismatch";
+    case Reason::kDigestMismatch: return "DigestMismatch";
+    case Reason::kImageNotAllowed: return "ImageNotAllowed";
+    case Reason::kReplayDetected: return "ReplayDetected";
+    case Reason::kLineageDiscontinuity: return "LineageDiscontinuity";
+    case Reason::kInternalError: return "InternalError";
+  }
+  return "InternalError";
+}
+
+const std::vector<Reason>& AllReasons() {
+  static const std::vector<Reason> all = [] {
+    std::vector<Reason> v;
+    for (int r = static_cast<int>(Reason::kPolicyNotReady); r <= static_cast<int>(Reason::kInternalError); ++r) {
+      v.push_back(static_cast<Reason>(r));
+    }
+    return v;
+  }();
+  return all;
+}
+
+std::optional<Operation> ParseOperation(const std::string& op) {
+  if (op == "CREATE") return Operation::kCreate;
+  if (op == "UPDATE") return Operation::kUpdate;
+  if (op == "DELETE") return Operation::kDelete;
+  if (op == "CONNECT") return Operation::kConnect;
+  return std::nullopt;
+}
+
+const char* OperationName(Operation op) {
+  switch (op) {
+    case Operation::kCreate: return "CREATE";
+    case Operation::kUpdate: return "UPDATE";
+    case Operation::kDelete: return "DELETE";
+    case Operation::kConnect: return "CONNECT";
+  }
+  return "";
+}
+
+std::string FormatReason(Reason reason, const std::string& message) {
+  return std::string("execgov: ") + ReasonName(reason) + ": " + message;
+}
+
+std::string Decision::StatusMessage() const { return FormatReason(reason, message); }
+
+namespace {
+
+using api::Json;
+
+struct Failure {
+  Reason reason = Reason::kNone;
+  std::string message;
+  bool failed() const { return reason != Reason::kNone; }
+};
+
+Failure Fail(Reason r, std::string m) { return {r, std::move(m)}; }
+
+std::string Describe(const AdmissionAttributes& a) {
+  return a.kind + " " + (a.ns.empty() ? "" : a.ns + "/") + (a.name.empty() ? "<generated name>" : a.name);
+}
+
+bool IsIntegral(const Json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return true;
+  return v.is_number_float() && std::isfinite(v.get<double>());
+}
+
+int64_t NumericDate(const Json& v) {
+  if (v.is_number_float()) return static_cast<int64_t>(std::floor(v.get<double>()));
+  return v.get<int64_t>();
+}
+
+// Checks the claims every artifact must carry and fills `facts`.
+Failure ValidateClaims(const Json& c, ArtifactFacts* facts) {
+  auto str = [&](const char* name, std::string* out) -> bool {
+    auto it = c.find(name);
+    if (it == c.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return false;
+    *out = it->get<std::string>();
+    return true;
+  };
+  for (const char* name : {"iss", "sub", "jti"}) {
+    std::string v;
+    if (!str(name, &v)) return Fail(Reason::kMalformedArtifact, std::string("the artifact has no \"") + name + "\" claim (a non-empty string)");
+  }
+  str("iss", &facts->iss);
+  str("sub", &facts->sub);
+  str("jti", &facts->jti);
+  if (facts->jti.size() < 22) {
+    return Fail(Reason::kMalformedArtifact, "the artifact's jti is too short to carry 128 bits of randomness (at least 22 characters)");
+  }
+  auto aud = c.find("aud");
+  bool aud_ok = aud != c.end() && (aud->is_string() || (aud->is_array() && !aud->empty() &&
+                                                         std::all_of(aud->begin(), aud->end(), [](const Json& a) { return a.is_string(); })));
+  if (!aud_ok) return Fail(Reason::kMalformedArtifact, "the artifact has no \"aud\" claim naming the cluster");
+  for (const char* name : {"iat", "exp"}) {
+    auto it = c.find(name);
+    if (it == c.end() || !IsIntegral(*it)) {
+      return Fail(Reason::kMalformedArtifact, std::string("the artifact has no \"") + name + "\" claim (NumericDate seconds)");
+    }
+  }
+  if (c.contains("nbf") && !IsIntegral(c["nbf"])) return Fail(Reason::kMalformedArtifact, "the artifact's nbf is not a NumericDate");
+  facts->iat = NumericDate(c["iat"]);
+  facts->exp = NumericDate(c["exp"]);
+  if (facts->exp <= facts->iat) return Fail(Reason::kMalformedArtifact, "the artifact's exp is not after its iat");
+  auto scope = c.find("scope");
+  if (scope == c.end() || !scope->is_object()) {
+    return Fail(Reason::kMalformedArtifact, "the artifact has no \"scope\" claim ({namespace, kind, name?, digest})");
+  }
+  for (const char* name : {"namespace", "kind", "digest"}) {
+    auto it = scope->find(name);
+    if (it == scope->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return Fail(Reason::kMalformedArtifact, std::string("the artifact's scope has no \"") + name + "\"");
+    }
+  }
+  if (scope->contains("name") && !(*scope)["name"].is_string()) {
+    return Fail(Reason::kMalformedArtifact, "the artifact's scope.name is not a string");
+  }
+  facts->digest = (*scope)["digest"].get<std::string>();
+  facts->scope_kind = (*scope)["kind"].get<std::string>();
+  crypto::Hash unused;
+  if (!crypto::ParseSha256Ref(facts->digest, &unused)) {
+    return Fail(Reason::kMalformedArtifact, "the artifact's scope.digest is not sha256:<64 lower-case hex digits>");
+  }
+  if (c.contains("parent")) {
+    if (!c["parent"].is_string() || !crypto::ParseSha256Ref(c["parent"].get<std::string>(), &unused)) {
+      return Fail(Reason::kMalformedArtifact, "the artifact's parent is not a ledger record hash (sha256:<hex>)");
+    }
+    facts->parent = c["parent"].get<std::string>();
+  }
+  if (c.contains("intent")) {
+    if (!c["intent"].is_string()) return Fail(Reason::kMalformedArtifact, "the artifact's intent is not a string");
+    facts->intent = c["intent"].get<std::string>();
+    if (facts->intent.size() > 1024) return Fail(Reason::kMalformedArtifact, "the artifact's intent is longer than 1 KiB");
+  }
+  return {};
+}
+
+bool PolicyMatches(const CompiledPolicy& p, const AdmissionAttributes& a) {
+  if (!p.kinds.count(a.kind)) return false;
+  if (!p.namespaces.empty() && !p.namespaces.count(a.ns)) return false;
+  if (p.excluded_namespaces.count(a.ns)) return false;
+  if (p.namespace_selector && a.namespace_labels && !p.namespace_selector->Matches(*a.namespace_labels)) return false;
+  return true;
+}
+
+// Whether an object of `kind` may carry an artifact scoped to `scope_kind`
+// by inheritance: ExecutionRequest -> Job -> Pod.
+bool MayInherit(const std::string& scope_kind, const std::string& kind) {
+  if (scope_kind == "ExecutionRequest") return kind == "Job" || kind == "Pod";
+  if (scope_kind == "Job") return kind == "Pod";
+  return false;
+}
+
+// Checks one policy's rules, from the key lookup through the image rules.
+Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, const crypto::ParsedJws& jws,
+                       const ArtifactFacts& facts, const std::string& token, const std::string& object_digest,
+                       const DecisionInputs& in) {
+  const Json& claims = jws.claims;
+  auto idx = p.key_index.find(jws.kid);
+  if (idx == p.key_index.end()) {
+    return Fail(Reason::kUnknownKey, "key \"" + jws.kid + "\" is not trusted by ExecutionPolicy " + p.name +
+                                         "; sign with one of its issuers' keys");
+  }
+  const Issuer& issuer = p.issuers[idx->second.first];
+  const TrustedKey& key = issuer.keys[idx->second.second];
+  if (key.algorithm != jws.key_algorithm) {
+    return Fail(Reason::kUnsupportedAlgorithm, "key \"" + key.kid + "\" is pinned to " +
+                                                   crypto::KeyAlgorithmName(key.algorithm) + " but the artifact uses alg " + jws.alg);
+  }
+  if (key.not_after && in.now > *key.not_after) {
+    return Fail(Reason::kUnknownKey, "key \"" + key.kid + "\" is past its notAfter in ExecutionPolicy " + p.name +
+                                         "; sign with a current key");
+  }
+  std::string cache_key;
+  bool verified = false;
+  if (in.signature_cache) {
+    cache_key = p.name + '\n' + std::to_string(p.generation) + '\n' + token;
+    verified = in.signature_cache->Contains(cache_key, in.now);
+  }
+  if (!verified) {
+    verified = crypto::VerifyJwsSignature(jws, key.public_key);
+    if (!verified) {
+      return Fail(Reason::kInvalidSignature, "the artifact's signature does not verify with key \"" + key.kid +
+                                                 "\"; it was altered or signed by another key");
+    }
+    if (in.signature_cache) in.signature_cache->Insert(cache_key, facts.exp + p.clock_skew_seconds);
+  }
+  if (facts.iss != issuer.name) {
+    return Fail(Reason::kIssuerNotTrusted, "issuer \"" + facts.iss + "\" does not own key \"" + key.kid +
+                                               "\" (it belongs to issuer \"" + issuer.name + "\")");
+  }
+  if (p.revoked_kids.count(key.kid)) {
+    return Fail(Reason::kRevoked, "key \"" + key.kid + "\" is revoked by ExecutionPolicy " + p.name);
+  }
+  if (p.revoked_jtis.count(facts.jti)) {
+    return Fail(Reason::kRevoked, "artifact " + facts.jti + " is revoked by ExecutionPolicy " + p.name);
+  }
+  int64_t nbf = claims.contains("nbf") ? NumericDate(claims["nbf"]) : facts.iat;
+  int64_t skew = p.clock_skew_seconds;
+  if (in.now + skew < nbf || in.now + skew < facts.iat) {
+    return Fail(Reason::kArtifactNotYetValid, "the artifact is not valid before " + std::to_string(std::max(nbf, facts.iat)) +
+                                                  " (now " + std::to_string(in.now) + "); check the signer's clock");
+  }
+  if (in.now - skew >= facts.exp) {
+    return Fail(Reason::kArtifactExpired, "the artifact expired at " + std::to_string(facts.exp) + " (now " +
+                                              std::to_string(in.now) + "); ask the authority for a new one");
+  }
+  if (facts.exp - facts.iat > p.max_ttl_seconds) {
+    return Fail(Reason::kTTLExceedsPolicy, "the artifact is valid for " + std::to_string(facts.exp - facts.iat) +
+                                               "s, more than maxTTL " + std::to_string(p.max_ttl_seconds) +
+                                               "s of ExecutionPolicy " + p.name);
+  }
+  const Json& aud = claims["aud"];
+  bool aud_ok = aud.is_string() ? aud.get<std::string>() == p.audience
+                                : std::any_of(aud.begin(), aud.end(), [&](const Json& x) { return x == p.audience; });
+  if (!aud_ok) {
+    return Fail(Reason::kAudienceMismatch, "the artifact is for audience " + aud.dump() + ", not this cluster (\"" +
+                                               p.audience + "\")");
+  }
+  if (!std::any_of(issuer.subjects.begin(), issuer.subjects.end(), [&](const std::string& g) { return GlobMatch(g, facts.sub); })) {
+    return Fail(Reason::kSubjectNotAllowed, "subject \"" + facts.sub + "\" is not among the subjects issuer \"" +
+                                                issuer.name + "\" may authorize");
+  }
+  const Json& scope = claims["scope"];
+  bool direct = facts.scope_kind == a.kind;
+  if (direct && p.bind_requester && a.user != facts.sub) {
+    return Fail(Reason::kIdentityMismatch, "ExecutionPolicy " + p.name + " binds the requester: user \"" + a.user +
+                                               "\" is not the artifact's subject \"" + facts.sub + "\"");
+  }
+  if (scope["namespace"] != a.ns) {
+    return Fail(Reason::kScopeMismatch, "the artifact is for namespace \"" + scope["namespace"].get<std::string>() +
+                                            "\", not \"" + a.ns + "\"");
+  }
+  if (!direct) {
+    if (!MayInherit(facts.scope_kind, a.kind)) {
+      return Fail(Reason::kScopeMismatch, "the artifact is for a " + facts.scope_kind + ", not a " + a.kind);
+    }
+    if (std::find(p.trusted_controllers.begin(), p.trusted_controllers.end(), a.user) == p.trusted_controllers.end()) {
+      return Fail(Reason::kScopeMismatch, "the artifact is for a " + facts.scope_kind + "; a " + a.kind +
+                                              " may carry it only when made by a trusted controller, and \"" + a.user +
+                                              "\" is not one");
+    }
+  } else if (scope.contains("name") && !scope["name"].get<std::string>().empty() && scope["name"] != a.name) {
+    return Fail(Reason::kScopeMismatch, "the artifact is for " + a.kind + " \"" + scope["name"].get<std::string>() +
+                                            "\", not \"" + a.name + "\"");
+  }
+  if (facts.digest != object_digest) {
+    return Fail(Reason::kDigestMismatch, "the object's execution scope " + object_digest +
+                                             " differs from the signed one " + facts.digest +
+                                             "; the containers, images, commands or identity changed after signing");
+  }
+  const Json* spec = api::PodSpecOf(*api::ParseGovernedKind(a.kind), *a.object);
+  for (const auto& image : api::ImagesOf(spec ? *spec : Json())) {
+    if (!p.allowed_registries.empty() &&
+        !std::any_of(p.allowed_registries.begin(), p.allowed_registries.end(),
+                     [&](const std::string& g) { return GlobMatch(g, image); })) {
+      return Fail(Reason::kImageNotAllowed, "image " + image + " is not from a registry ExecutionPolicy " + p.name + " allows");
+    }
+    if (p.require_digest) {
+      auto at = image.find("@sha256:");
+      crypto::Hash unused;
+      if (at == std::string::npos || !crypto::ParseSha256Ref(image.substr(at + 1), &unused)) {
+        return Fail(Reason::kImageNotAllowed, "image " + image + " is not pinned by digest (@sha256:...), which ExecutionPolicy " +
+                                                  p.name + " requires");
+      }
+    }
+  }
+  return {};
+}
+
+// The checks that do not depend on the policy: single use and lineage.
+Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts& facts, const DecisionInputs& in,
+                              ReplayAction* action) {
+  std::optional<Consumption> consumed = in.replay ? in.replay->Find(facts.jti) : std::nullopt;
+  if (facts.scope_kind == a.kind) {
+    if (consumed && consumed->uid != a.uid) {
+      return Fail(Reason::kReplayDetected, "artifact " + facts.jti + " was already used by " + consumed->kind + " " +
+                                               consumed->ns + "/" + consumed->name +
+                                               "; every execution needs a freshly signed artifact");
+    }
+    if (!facts.parent.empty() && !(in.lineage && in.lineage->HasRecord(facts.parent))) {
+      return Fail(Reason::kLineageDiscontinuity, "parent " + facts.parent + " is not a record in the lineage ledger" +
+                                                     (in.lineage ? "" : " (no ledger is available to this check)"));
+    }
+    *action = ReplayAction::kConsume;
+    return {};
+  }
+  auto owner = api::ControllerOf(*a.object);
+  if (!owner || owner->uid.empty()) {
+    return Fail(Reason::kLineageDiscontinuity, Describe(a) + " carries an inherited artifact but has no controller owner");
+  }
+  if (!consumed) {
+    return Fail(Reason::kLineageDiscontinuity, "artifact " + facts.jti + " was never consumed by a " + facts.scope_kind +
+                                                   ", so " + owner->kind + " " + owner->name + " cannot pass it on");
+  }
+  bool inherited = owner->uid == consumed->uid ||
+                   std::find(consumed->inheritor_uids.begin(), consumed->inheritor_uids.end(), owner->uid) !=
+                       consumed->inheritor_uids.end();
+  if (!inherited) {
+    return Fail(Reason::kLineageDiscontinuity, "owner " + owner->kind + " " + owner->name + " did not consume artifact " +
+                                                   facts.jti + " (" + consumed->kind + " " + consumed->ns + "/" +
+                                                   consumed->name + " did)");
+  }
+  *action = ReplayAction::kInherit;
+  return {};
+}
+
+Decision Deny(Decision d, Reason r, std::string message) {
+  d.allowed = false;
+  d.reason = r;
+  d.message = std::move(message);
+  return d;
+}
+
+Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
+  Decision d;
+  d.governed = true;
+  if (a.operation == Operation::kDelete || a.operation == Operation::kConnect) {
+    d.governed = false;
+    d.allowed = true;
+    d.message = std::string(OperationName(a.operation)) + " is not governed";
+    return d;
+  }
+  if (a.ns == "kube-system" || a.ns == api::kInstallNamespace) {
+    d.governed = false;
+    d.allowed = true;
+    d.message = "namespace " + a.ns + " is never governed";
+    return d;
+  }
+  if (!in.policies || !in.policies->ready) {
+    return Deny(d, Reason::kPolicyNotReady, "execgov has not loaded its ExecutionPolicies yet; retry shortly");
+  }
+  if (!api::ParseGovernedKind(a.kind)) {
+    return Deny(d, Reason::kNoMatchingPolicy, "kind " + a.kind + " is not governed by execgov (only Pod, Job and "
+                                              "ExecutionRequest); fix the webhook configuration's rules");
+  }
+  if (!a.object || !a.object->is_object()) return Deny(d, Reason::kInternalError, "the request carries no object");
+  auto digest = api::ExecutionScopeDigest(*a.object);
+  if (!digest.ok()) return Deny(d, Reason::kInternalError, "cannot compute the execution scope: " + digest.status().message());
+  d.object_digest = *digest;
+  if (a.operation == Operation::kUpdate && a.old_object) {
+    auto old_digest = api::ExecutionScopeDigest(*a.old_object);
+    if (old_digest.ok() && *old_digest == d.object_digest) {
+      d.allowed = true;
+      d.message = "the update leaves the execution scope unchanged";
+      return d;
+    }
+  }
+  std::vector<const CompiledPolicy*> matching;
+  for (const auto& p : in.policies->policies) {
+    if (PolicyMatches(*p, a)) matching.push_back(p.get());
+  }
+  if (matching.empty()) {
+    return Deny(d, Reason::kNoMatchingPolicy, "no ExecutionPolicy matches " + a.kind + " in namespace \"" + a.ns +
+                                                  "\"; ask a cluster admin to apply one");
+  }
+
+  // Policy-independent checks first: presence, structure, claims.
+  Failure common;
+  crypto::ParsedJws jws;
+  ArtifactFacts facts;
+  auto token = api::ArtifactOf(*a.object);
+  if (!token) {
+    common = Fail(Reason::kMissingArtifact, Describe(a) + " has no " + std::string(api::kArtifactAnnotation) +
+                                                " annotation; sign it with `execgov sign` and submit it again");
+  } else {
+    auto parsed = crypto::ParseJws(*token, &jws);
+    if (parsed.failure == crypto::JwsFailure::kMalformed) {
+      common = Fail(Reason::kMalformedArtifact, parsed.message);
+    } else if (parsed.failure == crypto::JwsFailure::kUnsupportedAlgorithm) {
+      common = Fail(Reason::kUnsupportedAlgorithm, parsed.message);
+    } else {
+      common = ValidateClaims(jws.claims, &facts);
+      if (!common.failed()) {
+        facts.kid = jws.kid;
+        d.artifact = facts;
+      }
+    }
+  }
+
+  std::optional<Failure> global;  // replay and lineage, computed at most once
+  ReplayAction action = ReplayAction::kNone;
+  for (const CompiledPolicy* p : matching) {
+    Failure f = common;
+    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, *token, d.object_digest, in);
+    if (!f.failed()) {
+      if (!global) global = CheckReplayAndLineage(a, facts, in, &action);
+      f = *global;
+    }
+    d.verdicts.push_back({p->name, p->generation, p->enforcement, f.reason, f.message});
+  }
+
+  d.allowed = true;
+  for (const auto& v : d.verdicts) {
+    if (v.reason == Reason::kNone) {
+      d.verified = true;
+      continue;
+    }
+    if (v.enforcement == Enforcement::kEnforce && d.allowed) {
+      d.allowed = false;
+      d.reason = v.reason;
+      d.message = v.message + " (ExecutionPolicy " + v.policy + ")";
+    }
+  }
+  if (d.allowed) {
+    for (const auto& v : d.verdicts) {
+      if (v.reason == Reason::kNone) continue;
+      if (d.reason == Reason::kNone) {
+        d.reason = v.reason;
+        d.message = v.message + " (ExecutionPolicy " + v.policy + ", " + EnforcementName(v.enforcement) + ")";
+      }
+      if (v.enforcement == Enforcement::kWarn) d.warnings.push_back(FormatReason(v.reason, v.message));
+    }
+    if (d.reason == Reason::kNone) {
+      d.message = "authorized by " + facts.iss + " for " + facts.sub + " (artifact " + facts.jti + ")";
+    }
+  }
+  // Single use is recorded only for artifacts that passed a policy outright.
+  if (d.allowed && d.verified) d.replay_action = action;
+  return d;
+}
+
+}  // namespace
+
+Decision Decide(const AdmissionAttributes& attrs, const DecisionInputs& in) {
+  // Fail closed: nothing unexpected may turn into an allow.
+  try {
+    return DecideImpl(attrs, in);
+  } catch (const std::exception& e) {
+    Decision d;
+    d.governed = true;
+    return Deny(d, Reason::kInternalError, std::string("unexpected error while deciding: ") + e.what());
+  } catch (...) {
+    Decision d;
+    d.governed = true;
+    return Deny(d, Reason::kInternalError, "unexpected error while deciding");
+  }
+}
+
+}  // namespace execgov::policy

@@ -1,0 +1,150 @@
+// The admission decision of DESIGN §4 as a pure function: the same code runs
+// in the webhook, in `execgov serve`, and offline in `execgov check`.
+//
+// Decide() performs no I/O. What it needs from the outside world it reads
+// through small read-only views (which jti was consumed by whom, which ledger
+// records exist); what it wants changed it returns as an intent (consume this
+// jti, record this inheritor) that the caller must commit atomically before it
+// answers "allowed".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/json.h"
+#include "policy/policy.h"
+
+namespace execgov::policy {
+
+// The reason codes of DESIGN §4, in the order in which they are checked.
+enum class Reason {
+  kNone = 0,  // allowed
+  kPolicyNotReady,
+  kNoMatchingPolicy,
+  kMissingArtifact,
+  kMalformedArtifact,
+  kUnsupportedAlgorithm,
+  kUnknownKey,
+  kInvalidSignature,
+  kIssuerNotTrusted,
+  kRevoked,
+  kArtifactNotYetValid,
+  kArtifactExpired,
+  kTTLExceedsPolicy,
+  kAudienceMismatch,
+  kSubjectNotAllowed,
+  kIdentityMismatch,
+  kScopeMismatch,
+  kDigestMismatch,
+  kImageNotAllowed,
+  kReplayDetected,
+  kLineageDiscontinuity,
+  kInternalError,
+};
+const char* ReasonName(Reason r);
+// Every reason code except kNone, in check order.
+const std::vector<Reason>& AllReasons();
+
+enum class Operation { kCreate, kUpdate, kDelete, kConnect };
+std::optional<Operation> ParseOperation(const std::string& op);
+const char* OperationName(Operation op);
+
+// Who consumed a jti first, and which objects inherited it since (a Job made
+// from an ExecutionRequest, a Pod made from that Job).
+struct Consumption {
+  std::string kind, ns, name, uid;
+  std::vector<std::string> inheritor_uids;
+};
+
+class ReplayView {
+ public:
+  virtual ~ReplayView() = default;
+  virtual std::optional<Consumption> Find(const std::string& jti) const = 0;
+};
+
+class LineageView {
+ public:
+  virtual ~LineageView() = default;
+  // True when the ledger holds a record whose hash is `ref` ("sha256:<hex>").
+  virtual bool HasRecord(const std::string& ref) const = 0;
+};
+
+// Memoizes signature checks. Keys are the exact artifact bytes plus the
+// policy's name and generation; an implementation must never return true
+// after `expires_at` (the artifact's exp). Revocation is re-checked on every
+// request after a hit, so a hit never outlives a revocation.
+class SignatureCache {
+ public:
+  virtual ~SignatureCache() = default;
+  virtual bool Contains(const std::string& key, int64_t now) const = 0;
+  virtual void Insert(const std::string& key, int64_t expires_at) = 0;
+};
+
+struct AdmissionAttributes {
+  std::string kind;  // Pod, Job, ExecutionRequest
+  Operation operation = Operation::kCreate;
+  std::string ns, name, uid;
+  const Json* object = nullptr;      // required for CREATE and UPDATE
+  const Json* old_object = nullptr;  // UPDATE only
+  std::string user;
+  std::vector<std::string> groups;
+  bool dry_run = false;
+  // Labels of the object's Namespace when known (in cluster); without them a
+  // policy's namespaceSelector is ignored, as in file mode.
+  std::optional<std::map<std::string, std::string>> namespace_labels;
+};
+
+// The artifact's claims, as recorded in the ledger (never its signature).
+struct ArtifactFacts {
+  std::string iss, sub, kid, jti, digest, parent, intent, scope_kind;
+  int64_t iat = 0, exp = 0;
+};
+
+struct PolicyVerdict {
+  std::string policy;
+  int64_t generation = 0;
+  Enforcement enforcement = Enforcement::kEnforce;
+  Reason reason = Reason::kNone;
+  std::string message;
+};
+
+enum class ReplayAction {
+  kNone,     // nothing to record (update, ungoverned, or denied)
+  kConsume,  // record: jti consumed by this object
+  kInherit,  // record: this object inherited the jti through its owner
+};
+
+struct Decision {
+  bool allowed = false;
+  Reason reason = Reason::kNone;  // the denying reason, or for an allow the
+                                  // first reason a Warn/Audit policy found
+  std::string message;            // a sentence a person can act on
+  std::vector<std::string> warnings;  // for Warn-mode policies, "execgov: <Reason>: ..."
+  bool governed = false;              // false: not subject to execgov at all
+  bool verified = false;              // an artifact passed every check of some policy
+  std::vector<PolicyVerdict> verdicts;
+  std::optional<ArtifactFacts> artifact;
+  std::string object_digest;  // the object's execution-scope digest, when computed
+  ReplayAction replay_action = ReplayAction::kNone;
+
+  // The AdmissionReview status.message: "execgov: <Reason>: <message>".
+  std::string StatusMessage() const;
+};
+
+struct DecisionInputs {
+  const PolicySet* policies = nullptr;
+  int64_t now = 0;  // Unix seconds
+  const ReplayView* replay = nullptr;
+  const LineageView* lineage = nullptr;  // null: no ledger to look parents up in
+  SignatureCache* signature_cache = nullptr;
+};
+
+Decision Decide(const AdmissionAttributes& attrs, const DecisionInputs& in);
+
+// "execgov: <Reason>: <message>"
+std::string FormatReason(Reason reason, const std::string& message);
+
+}  // namespace execgov::policy
