@@ -166,7 +166,7 @@ StatusOr<std::vector<Json>> ParseManifests(std::string_view text, const std::str
     while (true) {
       while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
       if (pos >= text.size()) break;
-      // Find the end of this value by letting nlohmann parse a prefix through SAX.
+      // Find where this value ends by bracket depth, outside string literals.
       size_t depth = 0, end = pos;
       bool in_string = false, escape = false;
       for (; end < text.size(); ++end) {
@@ -187,6 +187,9 @@ StatusOr<std::vector<Json>> ParseManifests(std::string_view text, const std::str
       auto doc = crypto::ParseJsonStrict(text.substr(pos, end - pos));
       if (!doc.ok()) {
         return InvalidArgument(source + ": document " + std::to_string(docs.size() + 1) + ": " + doc.status().message());
+      }
+      if (!doc->is_object()) {
+        return InvalidArgument(source + ": document " + std::to_string(docs.size() + 1) + " is not a JSON object");
       }
       ExpandList(std::move(doc).value(), &docs);
       pos = end;

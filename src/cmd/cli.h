@@ -32,5 +32,6 @@ void RegisterSign(CLI::App& app, int* exit_code);
 void RegisterDigest(CLI::App& app, int* exit_code);
 void RegisterInspect(CLI::App& app, int* exit_code);
 void RegisterCheck(CLI::App& app, int* exit_code);
+void RegisterLedger(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   RegisterDigest(app, &exit_code);
   RegisterInspect(app, &exit_code);
   RegisterCheck(app, &exit_code);
+  RegisterLedger(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -11,6 +11,10 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "crypto/sha256.h"
 
 namespace execgov::crypto {
 namespace {
@@ -54,25 +58,27 @@ StatusOr<KeyAlgorithm> Classify(EVP_PKEY* pkey) {
                          " is not supported (only Ed25519 and P-256)");
 }
 
-// r||s (32+32 bytes) -> DER ECDSA-Sig-Value, for OpenSSL's verifier.
+// r||s (32+32 bytes) -> DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs),
+// written directly: at most 72 bytes, no bignum allocations on the hot path.
 bool RawToDer(std::string_view raw, std::string* der) {
   if (raw.size() != 64) return false;
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  if (!sig) return false;
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
-  if (!r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return false;
-  }
-  unsigned char* out = nullptr;
-  int len = i2d_ECDSA_SIG(sig, &out);
-  ECDSA_SIG_free(sig);
-  if (len <= 0) return false;
-  der->assign(reinterpret_cast<char*>(out), static_cast<size_t>(len));
-  OPENSSL_free(out);
+  auto integer = [](const unsigned char* p) {
+    size_t i = 0;
+    while (i < 31 && p[i] == 0) ++i;  // minimal encoding keeps at least one byte
+    std::string out;
+    out += '\x02';
+    bool pad = p[i] & 0x80;  // a set high bit would read as negative
+    out += static_cast<char>(32 - i + (pad ? 1 : 0));
+    if (pad) out += '\0';
+    out.append(reinterpret_cast<const char*>(p + i), 32 - i);
+    return out;
+  };
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+  std::string body = integer(bytes) + integer(bytes + 32);
+  der->clear();
+  *der += '\x30';
+  *der += static_cast<char>(body.size());
+  *der += body;
   return true;
 }
 
@@ -134,21 +140,76 @@ StatusOr<PublicKey> PublicKey::FromEd25519Raw(std::string_view raw) {
   return PublicKey(std::shared_ptr<EVP_PKEY>(k, PkeyDeleter()), KeyAlgorithm::kEd25519);
 }
 
+struct PublicKey::VerifierPool {
+  std::mutex mu;
+  std::vector<EVP_MD_CTX*> md_ctxs;     // Ed25519: one-shot EVP_DigestVerify
+  std::vector<EVP_PKEY_CTX*> pkey_ctxs;  // ES256: EVP_PKEY_verify over our SHA-256
+  ~VerifierPool() {
+    for (auto* c : md_ctxs) EVP_MD_CTX_free(c);
+    for (auto* c : pkey_ctxs) EVP_PKEY_CTX_free(c);
+  }
+};
+
+PublicKey::PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg)
+    : pkey_(std::move(pkey)), alg_(alg), pool_(std::make_shared<VerifierPool>()) {}
+
 bool PublicKey::Verify(std::string_view message, std::string_view signature) const {
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx) return false;
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  const auto* msg = reinterpret_cast<const unsigned char*>(message.data());
   bool ok = false;
   if (alg_ == KeyAlgorithm::kEd25519) {
     if (signature.size() != 64) return false;
-    ok = EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey_.get(), nullptr) == 1 &&
-         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+    EVP_MD_CTX* ctx = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      if (!pool_->md_ctxs.empty()) {
+        ctx = pool_->md_ctxs.back();
+        pool_->md_ctxs.pop_back();
+      }
+    }
+    if (!ctx) {
+      ctx = EVP_MD_CTX_new();
+      if (!ctx || EVP_DigestVerifyInit_ex(ctx, nullptr, nullptr, nullptr, nullptr, pkey_.get(), nullptr) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+        return false;
+      }
+    }
+    ok = EVP_DigestVerify(ctx, sig, signature.size(), msg, message.size()) == 1;
+    if (ok) {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      pool_->md_ctxs.push_back(ctx);
+    } else {
+      EVP_MD_CTX_free(ctx);  // never reuse a context after a failure
+    }
   } else {
     std::string der;
     if (!RawToDer(signature, &der)) return false;
-    ok = EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey_.get(), nullptr) == 1 &&
-         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(der.data()), der.size(),
-                          reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+    Hash digest = Sha256(message);
+    EVP_PKEY_CTX* ctx = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      if (!pool_->pkey_ctxs.empty()) {
+        ctx = pool_->pkey_ctxs.back();
+        pool_->pkey_ctxs.pop_back();
+      }
+    }
+    if (!ctx) {
+      ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr);
+      if (!ctx || EVP_PKEY_verify_init(ctx) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
+        return false;
+      }
+    }
+    ok = EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(der.data()), der.size(), digest.data(),
+                         digest.size()) == 1;
+    if (ok) {
+      std::lock_guard<std::mutex> lock(pool_->mu);
+      pool_->pkey_ctxs.push_back(ctx);
+    } else {
+      EVP_PKEY_CTX_free(ctx);
+    }
   }
   if (!ok) ERR_clear_error();
   return ok;

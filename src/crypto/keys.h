@@ -11,6 +11,8 @@
 #include "core/status.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
 
 namespace execgov::crypto {
 
@@ -42,9 +44,14 @@ class PublicKey {
 
  private:
   friend class PrivateKey;
-  PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg) : pkey_(std::move(pkey)), alg_(alg) {}
+  // Verification contexts initialised once for this key and reused: OpenSSL 3
+  // spends as much on fetching and initialising a context as on an ECDSA
+  // verification itself. Shared by copies of the key; thread-safe.
+  struct VerifierPool;
+  PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg);
   std::shared_ptr<EVP_PKEY> pkey_;
   KeyAlgorithm alg_;
+  std::shared_ptr<VerifierPool> pool_;
 };
 
 class PrivateKey {

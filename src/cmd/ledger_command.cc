@@ -1,0 +1,208 @@
+// execgov ledger verify | show | proof | verify-proof: the auditor's tools
+// (DESIGN §9). They open any backend URL read-only and never repair or write.
+#include <iomanip>
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "core/file.h"
+#include "crypto/encoding.h"
+#include "crypto/keys.h"
+#include "ledger/backend.h"
+#include "ledger/proof.h"
+#include "ledger/record.h"
+#include "ledger/verifier.h"
+
+namespace execgov::cmd {
+namespace {
+
+struct LedgerOptions {
+  std::string url;
+  std::string checkpoint_key;
+  std::string checkpoint;
+  uint64_t from = 0;
+  uint64_t limit = 0;
+  std::string output;
+  std::string object, jti, decision, type;
+  uint64_t seq = 0;
+};
+
+StatusOr<std::unique_ptr<ledger::Backend>> OpenForReading(const std::string& url) {
+  return ledger::OpenBackend(url, ledger::BackendOptions{.read_only = true});
+}
+
+StatusOr<crypto::PublicKey> ReadPublicKey(const std::string& path) {
+  EXECGOV_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  auto key = crypto::PublicKey::FromPem(pem);
+  if (!key.ok()) return key.status().WithContext(path);
+  return key;
+}
+
+int RunVerify(const LedgerOptions& o) {
+  ledger::VerifyOptions vo;
+  if (!o.checkpoint_key.empty()) {
+    auto key = ReadPublicKey(o.checkpoint_key);
+    if (!key.ok()) return UsageError(key.status().message());
+    vo.checkpoint_key = *key;
+  }
+  if (!o.checkpoint.empty()) {
+    auto text = ReadFile(o.checkpoint);
+    if (!text.ok()) return UsageError(text.status().message());
+    vo.trusted_checkpoint = *text;
+  }
+  auto backend = OpenForReading(o.url);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto r = ledger::VerifyLedger(**backend, vo);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kPermissionDenied) {
+      std::cout << "FAILED: " << r.status().message() << "\n";
+      return kExitDenied;
+    }
+    return UsageError(r.status().message());
+  }
+  if (!r->ok()) {
+    std::cout << "FAILED at seq " << r->bad_seq << ": " << ledger::ProblemName(r->problem) << ": " << r->message
+              << "\n";
+    return kExitDenied;
+  }
+  std::cout << "OK size " << r->size << " root " << crypto::Base64Encode(crypto::HashBytes(r->root)) << " ("
+            << crypto::HashToSha256Ref(r->root) << ")\n";
+  std::cout << "checkpoints " << r->checkpoints;
+  if (r->last_checkpoint) {
+    std::cout << ", the last for size " << r->last_checkpoint->size << " (origin " << r->last_checkpoint->origin << ")";
+  }
+  std::cout << "\n";
+  if (!r->signatures_checked) {
+    std::cerr << "warning: checkpoint signatures were not checked (no --checkpoint-key)\n";
+  }
+  return kExitOk;
+}
+
+bool Matches(const nlohmann::json& rec, const LedgerOptions& o) {
+  auto str = [&](const nlohmann::json& j, const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!o.type.empty() && str(rec, "type") != o.type) return false;
+  if (!o.decision.empty() && str(rec, "decision") != o.decision) return false;
+  if (!o.jti.empty()) {
+    auto a = rec.find("artifact");
+    if (a == rec.end() || !a->is_object() || str(*a, "jti") != o.jti) return false;
+  }
+  if (!o.object.empty()) {
+    auto ob = rec.find("object");
+    if (ob == rec.end() || !ob->is_object()) return false;
+    std::string ns = str(*ob, "namespace"), name = str(*ob, "name"), kind = str(*ob, "kind");
+    // NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or the uid.
+    if (o.object != name && o.object != ns + "/" + name && o.object != kind + "/" + ns + "/" + name &&
+        o.object != str(*ob, "uid")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Cell(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object() || !cur->contains(k)) return "-";
+    cur = &(*cur)[k];
+  }
+  if (cur->is_string()) return cur->get<std::string>();
+  return cur->dump();
+}
+
+int RunShow(const LedgerOptions& o) {
+  if (o.output != "" && o.output != "json" && o.output != "table") return UsageError("-o: json or table");
+  auto backend = OpenForReading(o.url);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  bool json = o.output == "json";
+  if (!json) {
+    std::cout << std::left << std::setw(8) << "SEQ" << std::setw(26) << "TIME" << std::setw(11) << "TYPE"
+              << std::setw(9) << "DECISION" << std::setw(22) << "REASON" << std::setw(40) << "OBJECT"
+              << "USER\n";
+  }
+  uint64_t shown = 0;
+  Status st = (*backend)->Scan(o.from, UINT64_MAX, [&](uint64_t seq, std::string_view bytes) -> Status {
+    auto rec = crypto::ParseJsonStrict(bytes);
+    if (!rec.ok()) return DataLoss("seq " + std::to_string(seq) + " is not JSON: run ledger verify");
+    if (!Matches(*rec, o)) return Status::Ok();
+    if (json) {
+      std::cout << bytes << "\n";
+    } else {
+      std::string object = Cell(*rec, {"object", "kind"}) + "/" + Cell(*rec, {"object", "namespace"}) + "/" +
+                           Cell(*rec, {"object", "name"});
+      if (Cell(*rec, {"type"}) == "checkpoint") {
+        auto cp = ledger::ParseCheckpoint(Cell(*rec, {"checkpoint"}));
+        object = cp.ok() ? "size " + std::to_string(cp->size) : "(malformed checkpoint)";
+      }
+      std::cout << std::left << std::setw(8) << seq << std::setw(26) << Cell(*rec, {"time"}) << std::setw(11)
+                << Cell(*rec, {"type"}) << std::setw(9) << Cell(*rec, {"decision"}) << std::setw(22)
+                << Cell(*rec, {"reason"}) << std::setw(40) << object << Cell(*rec, {"user"}) << "\n";
+    }
+    if (o.limit > 0 && ++shown >= o.limit) return Aborted("limit");
+    return Status::Ok();
+  });
+  if (!st.ok() && !(st.code() == StatusCode::kAborted && st.message() == "limit")) return UsageError(st.message());
+  return kExitOk;
+}
+
+int RunProof(const LedgerOptions& o) {
+  auto backend = OpenForReading(o.url);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto proof = ledger::ProveInclusion(**backend, o.seq);
+  if (!proof.ok()) return UsageError(proof.status().message());
+  std::cout << proof->dump(2) << "\n";
+  return kExitOk;
+}
+
+int RunVerifyProof(const LedgerOptions& o) {
+  auto key = ReadPublicKey(o.checkpoint_key);
+  if (!key.ok()) return UsageError(key.status().message());
+  auto text = ReadFile("-");
+  if (!text.ok()) return UsageError(text.status().message());
+  auto doc = crypto::ParseJsonStrict(*text);
+  if (!doc.ok()) return UsageError("the proof is not JSON: " + doc.status().message());
+  auto cp = ledger::VerifyInclusionProof(*doc, *key);
+  if (!cp.ok()) {
+    std::cout << "FAILED: " << cp.status().message() << "\n";
+    return cp.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitDenied;
+  }
+  std::cout << "OK seq " << (*doc)["seq"] << " is in " << cp->origin << " at size " << cp->size << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterLedger(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<LedgerOptions>();
+  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof");
+  ledger->require_subcommand(1);
+
+  auto* verify = ledger->add_subcommand("verify", "Verify every record, link, checkpoint and the Merkle root");
+  verify->add_option("--ledger", o->url, "ledger URL (file:PATH, etcd://..., configmap://...)")->required();
+  verify->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)");
+  verify->add_option("--checkpoint", o->checkpoint, "a signed checkpoint kept from earlier");
+  verify->callback([o, exit_code] { *exit_code = RunVerify(*o); });
+
+  auto* show = ledger->add_subcommand("show", "Print records");
+  show->add_option("--ledger", o->url, "ledger URL")->required();
+  show->add_option("--from", o->from, "first seq");
+  show->add_option("--limit", o->limit, "at most this many records");
+  show->add_option("-o,--output", o->output, "json (canonical records, one per line) or table");
+  show->add_option("--object", o->object, "NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or uid");
+  show->add_option("--jti", o->jti, "artifact jti");
+  show->add_option("--decision", o->decision, "allowed or denied");
+  show->add_option("--type", o->type, "admission, execution, policy or checkpoint");
+  show->callback([o, exit_code] { *exit_code = RunShow(*o); });
+
+  auto* proof = ledger->add_subcommand("proof", "Print an inclusion proof against the latest checkpoint");
+  proof->add_option("--ledger", o->url, "ledger URL")->required();
+  proof->add_option("--seq", o->seq, "the record's seq")->required();
+  proof->callback([o, exit_code] { *exit_code = RunProof(*o); });
+
+  auto* vp = ledger->add_subcommand("verify-proof", "Check an inclusion proof (JSON on stdin)");
+  vp->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();
+  vp->callback([o, exit_code] { *exit_code = RunVerifyProof(*o); });
+}
+
+}  // namespace execgov::cmd

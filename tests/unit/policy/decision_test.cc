@@ -1,0 +1,496 @@
+// policy::Decide: every reason code of DESIGN §4 produced on its own, the
+// order in which they apply, inheritance, modes and UPDATE semantics.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "api/object.h"
+#include "crypto/encoding.h"
+#include "policy/decision.h"
+#include "support/artifact_factory.h"
+
+namespace execgov::policy {
+namespace {
+
+using testing::Authority;
+using Json = nlohmann::json;
+
+class MemReplay : public ReplayView {
+ public:
+  std::optional<Consumption> Find(const std::string& jti) const override {
+    auto it = m.find(jti);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::string, Consumption> m;
+};
+
+class MemLineage : public LineageView {
+ public:
+  bool HasRecord(const std::string& ref) const override { return records.count(ref) > 0; }
+  std::set<std::string> records;
+};
+
+constexpr int64_t kNow = 1800000000;
+
+class DecisionTest : public ::testing::Test {
+ protected:
+  Authority auth_ = Authority::Make();
+  MemReplay replay_;
+  MemLineage lineage_;
+  PolicySet set_;
+  std::string user_ = "agent:test";
+
+  void SetUp() override { Load({testing::MakePolicy("default", {&auth_})}); }
+
+  void Load(const std::vector<Json>& policies) {
+    set_ = PolicySet();
+    for (const auto& p : policies) {
+      auto compiled = CompilePolicy(p);
+      ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+      set_.policies.push_back(*compiled);
+    }
+    set_.ready = true;
+  }
+
+  // Changes the default policy's spec and reloads it.
+  void EditPolicy(const std::function<void(Json&)>& edit) {
+    Json p = testing::MakePolicy("default", {&auth_});
+    edit(p["spec"]);
+    Load({p});
+  }
+
+  Decision Run(const Json& object, Operation op = Operation::kCreate, const Json* old = nullptr) {
+    AdmissionAttributes a;
+    a.kind = api::KindOf(object);
+    a.operation = op;
+    a.ns = api::NamespaceOf(object);
+    a.name = api::NameOf(object);
+    a.uid = api::UidOf(object);
+    a.object = &object;
+    a.old_object = old;
+    a.user = user_;
+    DecisionInputs in;
+    in.policies = &set_;
+    in.now = kNow;
+    in.replay = &replay_;
+    in.lineage = &lineage_;
+    return Decide(a, in);
+  }
+
+  // A Job signed with the default claims, after `edit` changed them.
+  Json SignedJob(const std::function<void(Json&)>& edit = nullptr, const Authority* signer = nullptr) {
+    Json job = testing::MakeJob("agents", "rotate");
+    Json claims = testing::ClaimsFor(job, auth_, kNow);
+    if (edit) edit(claims);
+    return testing::WithArtifact(job, testing::Sign(claims, signer ? *signer : auth_));
+  }
+
+  void Consume(const Decision& d, const Json& obj) {
+    ASSERT_TRUE(d.artifact.has_value());
+    replay_.m[d.artifact->jti] = {api::KindOf(obj), api::NamespaceOf(obj), api::NameOf(obj), api::UidOf(obj), {}};
+  }
+};
+
+#define EXPECT_REASON(decision, want)                                                                  \
+  do {                                                                                                 \
+    const Decision& _d = (decision);                                                                   \
+    EXPECT_FALSE(_d.allowed) << _d.StatusMessage();                                                    \
+    EXPECT_EQ(ReasonName(_d.reason), std::string(ReasonName(want))) << _d.StatusMessage();            \
+    EXPECT_FALSE(_d.message.empty());                                                                  \
+    EXPECT_EQ(_d.StatusMessage().rfind(std::string("execgov: ") + ReasonName(want) + ": ", 0), 0u);    \
+  } while (0)
+
+TEST_F(DecisionTest, SignedJobIsAllowedAndConsumesItsArtifact) {
+  Decision d = Run(SignedJob());
+  EXPECT_TRUE(d.allowed) << d.StatusMessage();
+  EXPECT_TRUE(d.verified);
+  EXPECT_EQ(d.replay_action, ReplayAction::kConsume);
+  ASSERT_TRUE(d.artifact.has_value());
+  EXPECT_EQ(d.artifact->iss, "ops-authority");
+  EXPECT_EQ(d.artifact->digest, d.object_digest);
+}
+
+TEST_F(DecisionTest, Es256ArtifactsAreAllowed) {
+  Authority ec = Authority::Make(crypto::KeyAlgorithm::kES256, "ec-authority", "ec-1");
+  Load({testing::MakePolicy("default", {&ec})});
+  Json job = testing::MakeJob("agents", "rotate");
+  Decision d = Run(testing::WithArtifact(job, testing::Sign(testing::ClaimsFor(job, ec, kNow), ec)));
+  EXPECT_TRUE(d.allowed) << d.StatusMessage();
+}
+
+// One case per reason code. The table must cover AllReasons(), so a new code
+// cannot be added without a test that produces it.
+class EveryReasonTest : public DecisionTest {
+ protected:
+  std::map<Reason, std::function<Decision()>> Cases() {
+    std::map<Reason, std::function<Decision()>> c;
+    c[Reason::kPolicyNotReady] = [&] {
+      set_.ready = false;
+      return Run(SignedJob());
+    };
+    c[Reason::kNoMatchingPolicy] = [&] {
+      EditPolicy([](Json& s) { s["match"]["namespaces"] = {"elsewhere"}; });
+      return Run(SignedJob());
+    };
+    c[Reason::kMissingArtifact] = [&] { return Run(testing::MakeJob("agents", "rotate")); };
+    c[Reason::kMalformedArtifact] = [&] { return Run(SignedJob([](Json& cl) { cl.erase("jti"); })); };
+    c[Reason::kUnsupportedAlgorithm] = [&] {
+      Json job = testing::MakeJob("agents", "rotate");
+      return Run(testing::WithArtifact(
+          job, testing::SignWithHeader(R"({"alg":"HS256","kid":"ops-1","typ":"execgov-authz+jws"})",
+                                       testing::ClaimsFor(job, auth_, kNow), auth_)));
+    };
+    c[Reason::kUnknownKey] = [&] {
+      Authority other = Authority::Make(crypto::KeyAlgorithm::kEd25519, "ops-authority", "unknown-kid");
+      return Run(SignedJob(nullptr, &other));
+    };
+    c[Reason::kInvalidSignature] = [&] {
+      // Same kid and issuer, but a key the policy does not hold.
+      Authority forger = Authority::Make();
+      return Run(SignedJob(nullptr, &forger));
+    };
+    c[Reason::kIssuerNotTrusted] = [&] { return Run(SignedJob([](Json& cl) { cl["iss"] = "someone-else"; })); };
+    c[Reason::kRevoked] = [&] {
+      EditPolicy([](Json& s) { s["revocations"]["kids"] = {"ops-1"}; });
+      return Run(SignedJob());
+    };
+    c[Reason::kArtifactNotYetValid] = [&] {
+      return Run(SignedJob([](Json& cl) { cl["nbf"] = kNow + 120; }));
+    };
+    c[Reason::kArtifactExpired] = [&] {
+      return Run(SignedJob([](Json& cl) {
+        cl["iat"] = kNow - 700;
+        cl["nbf"] = kNow - 700;
+        cl["exp"] = kNow - 100;
+      }));
+    };
+    c[Reason::kTTLExceedsPolicy] = [&] { return Run(SignedJob([](Json& cl) { cl["exp"] = kNow + 3600; })); };
+    c[Reason::kAudienceMismatch] = [&] { return Run(SignedJob([](Json& cl) { cl["aud"] = "cluster-b"; })); };
+    c[Reason::kSubjectNotAllowed] = [&] { return Run(SignedJob([](Json& cl) { cl["sub"] = "human:mallory"; })); };
+    c[Reason::kIdentityMismatch] = [&] {
+      EditPolicy([](Json& s) { s["bindRequester"] = true; });
+      user_ = "agent:other";
+      return Run(SignedJob());
+    };
+    c[Reason::kScopeMismatch] = [&] { return Run(SignedJob([](Json& cl) { cl["scope"]["namespace"] = "prod"; })); };
+    c[Reason::kDigestMismatch] = [&] {
+      Json job = SignedJob();
+      job["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/tools/evil:1";
+      return Run(job);
+    };
+    c[Reason::kImageNotAllowed] = [&] {
+      EditPolicy([](Json& s) { s["images"]["allowedRegistries"] = {"ghcr.io/*"}; });
+      return Run(SignedJob());
+    };
+    c[Reason::kReplayDetected] = [&] {
+      Json first = SignedJob();
+      Consume(Run(first), first);
+      Json second = first;
+      second["metadata"]["name"] = "rotate-again";
+      second["metadata"]["uid"] = "uid-second";
+      return Run(second);
+    };
+    c[Reason::kLineageDiscontinuity] = [&] {
+      return Run(SignedJob([](Json& cl) { cl["parent"] = "sha256:" + std::string(64, 'a'); }));
+    };
+    c[Reason::kInternalError] = [&] {
+      Json job = SignedJob();
+      job["spec"]["template"]["spec"]["containers"] = "not a list";
+      return Run(job);
+    };
+    return c;
+  }
+};
+
+TEST_F(EveryReasonTest, EachCodeIsProducedExactly) {
+  auto cases = Cases();
+  for (Reason r : AllReasons()) {
+    SCOPED_TRACE(ReasonName(r));
+    ASSERT_TRUE(cases.count(r)) << "no test produces " << ReasonName(r);
+    SetUp();
+    replay_.m.clear();
+    user_ = "agent:test";
+    EXPECT_REASON(cases[r](), r);
+  }
+}
+
+TEST_F(DecisionTest, FirstApplicableReasonWins) {
+  // Expired, wrong audience and wrong namespace at once: expiry comes first.
+  Decision d = Run(SignedJob([](Json& cl) {
+    cl["iat"] = kNow - 700;
+    cl["nbf"] = kNow - 700;
+    cl["exp"] = kNow - 100;
+    cl["aud"] = "cluster-b";
+    cl["scope"]["namespace"] = "prod";
+  }));
+  EXPECT_REASON(d, Reason::kArtifactExpired);
+  // A forged signature hides everything after it, even an untrusted issuer.
+  Authority forger = Authority::Make();
+  EXPECT_REASON(Run(SignedJob([](Json& cl) { cl["iss"] = "x"; }, &forger)), Reason::kInvalidSignature);
+}
+
+TEST_F(DecisionTest, TamperCases) {
+  Json job = SignedJob();
+  Json command = job;
+  command["spec"]["template"]["spec"]["containers"][0]["command"] = {"/bin/sh"};
+  EXPECT_REASON(Run(command), Reason::kDigestMismatch);
+  Json ns = job;
+  ns["metadata"]["namespace"] = "prod";
+  EXPECT_REASON(Run(ns), Reason::kScopeMismatch);
+  Json env = job;
+  env["spec"]["template"]["spec"]["containers"][0]["env"] = {{{"name", "MODE"}, {"value", "unsafe"}}};
+  EXPECT_REASON(Run(env), Reason::kDigestMismatch);
+  Json sa = job;
+  sa["spec"]["template"]["spec"]["serviceAccountName"] = "admin";
+  EXPECT_REASON(Run(sa), Reason::kDigestMismatch);
+
+  // Swap in the signature of another valid artifact.
+  std::string token = *api::ArtifactOf(job);
+  std::string other = *api::ArtifactOf(SignedJob());
+  std::string swapped = token.substr(0, token.rfind('.')) + other.substr(other.rfind('.'));
+  EXPECT_REASON(Run(testing::WithArtifact(job, swapped)), Reason::kInvalidSignature);
+  // Change one claim without re-signing.
+  std::string payload = token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
+  Json claims = Json::parse(*crypto::Base64UrlDecode(payload));
+  claims["sub"] = "agent:root";
+  std::string edited = token.substr(0, token.find('.')) + "." + crypto::Base64UrlEncode(claims.dump()) +
+                       token.substr(token.rfind('.'));
+  EXPECT_REASON(Run(testing::WithArtifact(job, edited)), Reason::kInvalidSignature);
+}
+
+TEST_F(DecisionTest, KeyPinnedToAnotherAlgorithm) {
+  Json job = testing::MakeJob("agents", "rotate");
+  Authority ec = Authority::Make(crypto::KeyAlgorithm::kES256, "ops-authority", "ops-1");
+  EXPECT_REASON(Run(testing::WithArtifact(job, testing::Sign(testing::ClaimsFor(job, ec, kNow), ec))),
+                Reason::kUnsupportedAlgorithm);
+}
+
+TEST_F(DecisionTest, KeyPastNotAfterIsNoLongerTrusted) {
+  EditPolicy([](Json& s) { s["issuers"][0]["keys"][0]["notAfter"] = "2020-01-01T00:00:00Z"; });
+  EXPECT_REASON(Run(SignedJob()), Reason::kUnknownKey);
+}
+
+TEST_F(DecisionTest, RevokedJti) {
+  Json job = SignedJob();
+  Decision d = Run(job);
+  ASSERT_TRUE(d.allowed);
+  std::string jti = d.artifact->jti;
+  EditPolicy([&](Json& s) { s["revocations"]["jtis"] = {jti}; });
+  EXPECT_REASON(Run(job), Reason::kRevoked);
+}
+
+TEST_F(DecisionTest, ClockSkewIsHonoured) {
+  EXPECT_TRUE(Run(SignedJob([](Json& cl) { cl["nbf"] = kNow + 20; })).allowed);
+  EXPECT_TRUE(Run(SignedJob([](Json& cl) {
+                cl["iat"] = kNow - 620;
+                cl["exp"] = kNow - 20;
+              })).allowed);
+}
+
+TEST_F(DecisionTest, ScopeNameIsEnforcedWhenSigned) {
+  EXPECT_REASON(Run(SignedJob([](Json& cl) { cl["scope"]["name"] = "other"; })), Reason::kScopeMismatch);
+  EXPECT_TRUE(Run(SignedJob([](Json& cl) { cl["scope"]["name"] = "rotate"; })).allowed);
+  EXPECT_REASON(Run(SignedJob([](Json& cl) { cl["scope"]["kind"] = "Pod"; })), Reason::kScopeMismatch);
+}
+
+TEST_F(DecisionTest, RequireDigestImages) {
+  EditPolicy([](Json& s) { s["images"]["requireDigest"] = true; });
+  EXPECT_REASON(Run(SignedJob()), Reason::kImageNotAllowed);
+  Json job = testing::MakeJob("agents", "rotate", "registry.example.com/x@sha256:" + std::string(64, 'b'));
+  EXPECT_TRUE(Run(testing::WithArtifact(job, testing::Sign(testing::ClaimsFor(job, auth_, kNow), auth_))).allowed);
+}
+
+TEST_F(DecisionTest, ParentMustBeInTheLedger) {
+  std::string parent = "sha256:" + std::string(64, 'c');
+  lineage_.records.insert(parent);
+  EXPECT_TRUE(Run(SignedJob([&](Json& cl) { cl["parent"] = parent; })).allowed);
+}
+
+TEST_F(DecisionTest, SameObjectMayBeSubmittedAgain) {
+  // A retried CREATE of the same object (same uid) is not a replay.
+  Json job = SignedJob();
+  Consume(Run(job), job);
+  EXPECT_TRUE(Run(job).allowed);
+}
+
+TEST_F(DecisionTest, InheritanceFromExecutionRequestToJobToPod) {
+  Json ereq = testing::MakeExecutionRequest("agents", "req");
+  std::string token = testing::Sign(testing::ClaimsFor(ereq, auth_, kNow), auth_);
+  ereq = testing::WithArtifact(ereq, token);
+  Decision d = Run(ereq);
+  ASSERT_TRUE(d.allowed) << d.StatusMessage();
+  Consume(d, ereq);
+
+  Json job = testing::WithArtifact(testing::MakeJob("agents", "req-job"), token);
+  job["metadata"]["ownerReferences"] = {
+      {{"apiVersion", "execgov.io/v1alpha1"}, {"kind", "ExecutionRequest"}, {"name", "req"}, {"uid", "uid-ereq-req"}, {"controller", true}}};
+  user_ = "system:serviceaccount:execgov-system:execgov-operator";
+  Decision dj = Run(job);
+  ASSERT_TRUE(dj.allowed) << dj.StatusMessage();
+  EXPECT_EQ(dj.replay_action, ReplayAction::kInherit);
+  replay_.m[d.artifact->jti].inheritor_uids.push_back("uid-job-req-job");
+
+  Json pod = testing::WithArtifact(testing::MakePod("agents", "req-job-abcde"), token);
+  pod["metadata"]["ownerReferences"] = {
+      {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "req-job"}, {"uid", "uid-job-req-job"}, {"controller", true}}};
+  user_ = "system:serviceaccount:kube-system:job-controller";
+  EXPECT_TRUE(Run(pod).allowed);
+
+  // The same Pod from an untrusted user is refused.
+  user_ = "agent:test";
+  EXPECT_REASON(Run(pod), Reason::kScopeMismatch);
+  // A Pod whose owner never consumed the artifact breaks the lineage.
+  user_ = "system:serviceaccount:kube-system:job-controller";
+  Json orphan = pod;
+  orphan["metadata"]["ownerReferences"][0]["uid"] = "uid-stranger";
+  EXPECT_REASON(Run(orphan), Reason::kLineageDiscontinuity);
+  Json ownerless = pod;
+  ownerless["metadata"].erase("ownerReferences");
+  EXPECT_REASON(Run(ownerless), Reason::kLineageDiscontinuity);
+}
+
+TEST_F(DecisionTest, InheritedArtifactNeverConsumedIsALineageBreak) {
+  Json ereq = testing::MakeExecutionRequest("agents", "req");
+  std::string token = testing::Sign(testing::ClaimsFor(ereq, auth_, kNow), auth_);
+  Json job = testing::WithArtifact(testing::MakeJob("agents", "req-job"), token);
+  job["metadata"]["ownerReferences"] = {{{"kind", "ExecutionRequest"}, {"name", "req"}, {"uid", "u"}, {"controller", true}}};
+  user_ = "system:serviceaccount:execgov-system:execgov-operator";
+  EXPECT_REASON(Run(job), Reason::kLineageDiscontinuity);
+}
+
+TEST_F(DecisionTest, UpdateThatKeepsTheDigestIsAllowedAfterExpiry) {
+  Json job = SignedJob();
+  Json labelled = job;
+  labelled["metadata"]["labels"]["done"] = "yes";
+  // Long after expiry: the artifact is not re-checked for an unchanged scope.
+  AdmissionAttributes a;
+  Decision d;
+  {
+    DecisionInputs in;
+    in.policies = &set_;
+    in.now = kNow + 86400;
+    a.kind = "Job";
+    a.operation = Operation::kUpdate;
+    a.ns = "agents";
+    a.name = "rotate";
+    a.uid = "uid-job-rotate";
+    a.object = &labelled;
+    a.old_object = &job;
+    d = Decide(a, in);
+    EXPECT_TRUE(d.allowed) << d.StatusMessage();
+    EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+    // Changing the image in an UPDATE is verified, and fails.
+    Json changed = job;
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1";
+    a.object = &changed;
+    d = Decide(a, in);
+    EXPECT_FALSE(d.allowed);
+  }
+}
+
+TEST_F(DecisionTest, DeleteAndSystemNamespacesAreNeverGoverned) {
+  Json job = testing::MakeJob("agents", "rotate");
+  Decision d = Run(job, Operation::kDelete);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_FALSE(d.governed);
+  for (const char* ns : {"kube-system", "execgov-system"}) {
+    Json sys = testing::MakeJob(ns, "x");
+    set_.ready = false;  // even before policies load
+    EXPECT_TRUE(Run(sys).allowed) << ns;
+  }
+}
+
+TEST_F(DecisionTest, WarnModeAllowsWithAWarningAndAuditSilently) {
+  Load({testing::MakePolicy("default", {&auth_}, "Warn")});
+  Decision d = Run(testing::MakeJob("agents", "rotate"));
+  EXPECT_TRUE(d.allowed);
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.warnings[0].rfind("execgov: MissingArtifact: ", 0), 0u);
+  EXPECT_EQ(d.reason, Reason::kMissingArtifact);  // recorded even though allowed
+  EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+
+  Load({testing::MakePolicy("default", {&auth_}, "Audit")});
+  d = Run(testing::MakeJob("agents", "rotate"));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.warnings.empty());
+  EXPECT_EQ(d.reason, Reason::kMissingArtifact);
+}
+
+TEST_F(DecisionTest, EveryEnforcePolicyMustAllow) {
+  Authority other = Authority::Make(crypto::KeyAlgorithm::kEd25519, "other-authority", "other-1");
+  Load({testing::MakePolicy("a-first", {&auth_}), testing::MakePolicy("b-second", {&other})});
+  Decision d = Run(SignedJob());
+  EXPECT_REASON(d, Reason::kUnknownKey);
+  EXPECT_NE(d.message.find("b-second"), std::string::npos);
+  // With the second policy in Warn mode the Job is admitted, with a warning.
+  Load({testing::MakePolicy("a-first", {&auth_}), testing::MakePolicy("b-second", {&other}, "Warn")});
+  d = Run(SignedJob());
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.replay_action, ReplayAction::kConsume);
+}
+
+TEST_F(DecisionTest, NamespaceSelectorAppliesWhenLabelsAreKnown) {
+  EditPolicy([](Json& s) { s["match"]["namespaceSelector"] = {{"matchLabels", {{"tier", "prod"}}}}; });
+  Json job = SignedJob();
+  AdmissionAttributes a;
+  a.kind = "Job";
+  a.ns = "agents";
+  a.name = "rotate";
+  a.uid = "u";
+  a.object = &job;
+  a.user = user_;
+  a.namespace_labels = std::map<std::string, std::string>{{"tier", "dev"}};
+  DecisionInputs in;
+  in.policies = &set_;
+  in.now = kNow;
+  EXPECT_REASON(Decide(a, in), Reason::kNoMatchingPolicy);
+  a.namespace_labels = std::map<std::string, std::string>{{"tier", "prod"}};
+  EXPECT_TRUE(Decide(a, in).allowed);
+}
+
+class CountingCache : public SignatureCache {
+ public:
+  bool Contains(const std::string& key, int64_t now) const override {
+    auto it = entries.find(key);
+    return it != entries.end() && now < it->second;
+  }
+  void Insert(const std::string& key, int64_t expires_at) override { entries[key] = expires_at; }
+  std::map<std::string, int64_t> entries;
+};
+
+TEST_F(DecisionTest, SignatureCacheIsKeyedByTokenAndPolicyGeneration) {
+  CountingCache cache;
+  Json job = SignedJob();
+  AdmissionAttributes a;
+  a.kind = "Job";
+  a.ns = "agents";
+  a.name = "rotate";
+  a.uid = "u";
+  a.object = &job;
+  a.user = user_;
+  DecisionInputs in;
+  in.policies = &set_;
+  in.now = kNow;
+  in.signature_cache = &cache;
+  EXPECT_TRUE(Decide(a, in).allowed);
+  ASSERT_EQ(cache.entries.size(), 1u);
+  EXPECT_NE(cache.entries.begin()->first.find(*api::ArtifactOf(job)), std::string::npos);
+  // A revocation applies on the next request despite the cached signature.
+  EditPolicy([](Json& s) { s["revocations"]["kids"] = {"ops-1"}; });
+  in.policies = &set_;
+  EXPECT_REASON(Decide(a, in), Reason::kRevoked);
+  // A forged token never enters the cache.
+  Authority forger = Authority::Make();
+  Json forged = SignedJob(nullptr, &forger);
+  a.object = &forged;
+  size_t before = cache.entries.size();
+  EXPECT_REASON(Decide(a, in), Reason::kInvalidSignature);
+  EXPECT_EQ(cache.entries.size(), before);
+}
+
+}  // namespace
+}  // namespace execgov::policy
