@@ -1,0 +1,64 @@
+// Where ledger records are stored. One interface, three implementations
+// (file, etcd, ConfigMap) chosen by URL in OpenBackend. A backend knows how to
+// store bytes atomically after a given tail and how to read them back; the
+// chain rules (ChainState), batching and checkpoints are shared above it, so
+// every backend forks, loses and renumbers nothing in the same way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "ledger/chain_state.h"
+
+namespace execgov::ledger {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Builds the records of one batch for the given tail. It may be called more
+  // than once when another writer got there first; only the records of its
+  // last call are stored. It must not have side effects beyond its result.
+  using BuildFn = std::function<StatusOr<std::vector<std::string>>(const ChainState& tail)>;
+  using RecordFn = std::function<Status(uint64_t seq, std::string_view bytes)>;
+
+  // The current tail, brought up to date with the store.
+  virtual StatusOr<ChainState> Tail() = 0;
+
+  // Reads the current tail, builds a batch against it and stores it so that
+  // it directly follows that tail (retrying on a lost race). Returns only
+  // once the batch is durable. The records passed must continue the chain.
+  virtual Status Append(const BuildFn& build) = 0;
+
+  // Calls fn for each stored record with from <= seq < to, in order, stopping
+  // at the first non-OK status (which Scan returns). Records are passed as
+  // stored, unverified: this is what the auditor's verify reads.
+  virtual Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) = 0;
+
+  // Whether a record with this hash is in the ledger.
+  virtual StatusOr<bool> Contains(const Hash& record_hash) = 0;
+
+  // The largest batch one atomic write may carry.
+  virtual size_t MaxBatch() const = 0;
+
+  // The origin (checkpoint note key name) when none is configured.
+  virtual std::string DefaultOrigin() const = 0;
+
+  virtual Status Close() = 0;
+};
+
+struct BackendOptions {
+  // Readers (verify, show, proof) never create or repair anything.
+  bool read_only = false;
+};
+
+// file:PATH, etcd://HOST:PORT[,HOST:PORT...][/prefix][?cacert=F&cert=F&key=F]
+// (etcds:// for TLS), configmap://NAMESPACE[/origin][?kubeconfig=F].
+StatusOr<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const BackendOptions& options);
+
+}  // namespace execgov::ledger

@@ -1,0 +1,236 @@
+#include "ledger/file_backend.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <unordered_set>
+
+#include "core/log.h"
+
+namespace execgov::ledger {
+namespace {
+
+constexpr size_t kReadChunk = 4u << 20;
+
+struct HashKey {
+  size_t operator()(const Hash& h) const {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Unavailable(what + " " + path + ": " + std::strerror(errno));
+}
+
+// Holds flock(LOCK_EX) for its lifetime.
+class FileLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        fd_ = -1;
+        break;
+      }
+    }
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+// Calls fn(line) for each complete line of fd from `offset`, reading in large
+// chunks. Stops at the first error. Returns the offset after the last complete
+// line in *end and the length of a trailing partial line in *partial.
+template <typename Fn>
+Status ForEachLine(int fd, const std::string& path, uint64_t offset, uint64_t* end, uint64_t* partial, Fn&& fn) {
+  std::string buf;
+  buf.resize(kReadChunk);
+  size_t have = 0;  // bytes of an unfinished line at the front of buf
+  uint64_t pos = offset;
+  for (;;) {
+    if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
+    ssize_t n = ::pread(fd, buf.data() + have, buf.size() - have, static_cast<off_t>(pos + have));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot read", path);
+    }
+    if (n == 0) break;
+    size_t filled = have + static_cast<size_t>(n);
+    size_t start = 0;
+    while (start < filled) {
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', filled - start));
+      if (!nl) break;
+      size_t len = static_cast<size_t>(nl - (buf.data() + start));
+      EXECGOV_RETURN_IF_ERROR(fn(std::string_view(buf.data() + start, len)));
+      start += len + 1;
+    }
+    pos += start;
+    have = filled - start;
+    if (start > 0 && have > 0) std::memmove(buf.data(), buf.data() + start, have);
+  }
+  *end = pos;
+  *partial = have;
+  return Status::Ok();
+}
+
+class FileBackend final : public Backend {
+ public:
+  FileBackend(std::string path, int fd, bool read_only) : path_(std::move(path)), fd_(fd), read_only_(read_only) {}
+  ~FileBackend() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  StatusOr<ChainState> Tail() override {
+    std::lock_guard lock(mu_);
+    EXECGOV_RETURN_IF_ERROR(SyncLocked(/*may_repair=*/false));
+    return state_;
+  }
+
+  Status Append(const BuildFn& build) override {
+    if (read_only_) return FailedPrecondition(path_ + " is open read-only");
+    std::lock_guard lock(mu_);
+    if (fd_ < 0) return FailedPrecondition(path_ + " is closed");
+    FileLock flock(fd_);
+    if (!flock.held()) return Errno("cannot lock", path_);
+    EXECGOV_RETURN_IF_ERROR(SyncLocked(/*may_repair=*/true));
+    EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
+    if (records.empty()) return Status::Ok();
+    ChainState next = state_;
+    std::vector<Hash> hashes;
+    std::string out;
+    for (const auto& r : records) {
+      EXECGOV_ASSIGN_OR_RETURN(Hash h, next.Apply(r));
+      hashes.push_back(h);
+      out += r;
+      out += '\n';
+    }
+    Status st = WriteAll(out);
+    if (st.ok() && ::fdatasync(fd_) != 0) st = Errno("cannot fsync", path_);
+    if (!st.ok()) {
+      // Nothing was acknowledged: take back whatever part reached the file.
+      if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+        log::Error("ledger: cannot truncate a failed append", {{"path", path_}, {"error", std::strerror(errno)}});
+      }
+      return st;
+    }
+    state_ = std::move(next);
+    offset_ += out.size();
+    for (const auto& h : hashes) index_.insert(h);
+    return Status::Ok();
+  }
+
+  Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open", path_);
+    uint64_t seq = 0, end = 0, partial = 0;
+    // A private status distinguishes "reached `to`" from a real error.
+    static const std::string kStop = "ledger scan reached its end";
+    Status st = ForEachLine(fd, path_, 0, &end, &partial, [&](std::string_view line) -> Status {
+      if (seq >= to) return Aborted(kStop);
+      Status s = seq >= from ? fn(seq, line) : Status::Ok();
+      ++seq;
+      return s;
+    });
+    ::close(fd);
+    if (st.code() == StatusCode::kAborted && st.message() == kStop) return Status::Ok();
+    if (st.ok() && partial > 0 && seq < to) {
+      log::Warn("ledger: ignoring an unterminated last line (a torn, unacknowledged append)",
+                {{"path", path_}, {"offset", end}, {"bytes", partial}});
+    }
+    return st;
+  }
+
+  StatusOr<bool> Contains(const Hash& h) override {
+    std::lock_guard lock(mu_);
+    if (index_.count(h)) return true;
+    EXECGOV_RETURN_IF_ERROR(SyncLocked(/*may_repair=*/false));  // another process may have appended it
+    return index_.count(h) > 0;
+  }
+
+  size_t MaxBatch() const override { return 4096; }
+
+  std::string DefaultOrigin() const override {
+    size_t slash = path_.rfind('/');
+    return "execgov.local/" + (slash == std::string::npos ? path_ : path_.substr(slash + 1));
+  }
+
+  Status Close() override {
+    std::lock_guard lock(mu_);
+    if (fd_ >= 0 && ::close(fd_) != 0) {
+      fd_ = -1;
+      return Errno("cannot close", path_);
+    }
+    fd_ = -1;
+    return Status::Ok();
+  }
+
+ private:
+  // Folds every complete record past offset_ into state_ and the index. A
+  // trailing partial line is removed only when the caller holds the file lock.
+  Status SyncLocked(bool may_repair) {
+    if (fd_ < 0) return FailedPrecondition(path_ + " is closed");
+    uint64_t end = 0, partial = 0;
+    EXECGOV_RETURN_IF_ERROR(ForEachLine(fd_, path_, offset_, &end, &partial, [&](std::string_view line) -> Status {
+      EXECGOV_ASSIGN_OR_RETURN(Hash h, state_.Apply(line));
+      if (!read_only_) index_.insert(h);
+      return Status::Ok();
+    }));
+    offset_ = end;
+    if (partial > 0 && may_repair) {
+      if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) return Errno("cannot truncate", path_);
+      if (::fdatasync(fd_) != 0) return Errno("cannot fsync", path_);
+      log::Warn("ledger: truncated a torn, unacknowledged last record",
+                {{"path", path_}, {"offset", end}, {"bytes", partial}, {"seq", state_.size}});
+    }
+    return Status::Ok();
+  }
+
+  Status WriteAll(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("cannot write", path_);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  const std::string path_;
+  int fd_;
+  const bool read_only_;
+  std::mutex mu_;
+  uint64_t offset_ = 0;  // end of the last complete record folded into state_
+  ChainState state_;
+  std::unordered_set<Hash, HashKey> index_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Backend>> OpenFileBackend(const std::string& path, const BackendOptions& options) {
+  if (path.empty()) return InvalidArgument("file: ledger URL without a path");
+  int flags = options.read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC;
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return Errno(options.read_only ? "cannot open" : "cannot open or create", path);
+  auto backend = std::make_unique<FileBackend>(path, fd, options.read_only);
+  if (!options.read_only) {
+    // The first open repairs a torn tail left by a crash before anyone appends.
+    EXECGOV_RETURN_IF_ERROR(backend->Append([](const ChainState&) { return std::vector<std::string>{}; }));
+  }
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace execgov::ledger

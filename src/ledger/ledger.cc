@@ -1,0 +1,236 @@
+// ChainedLedger: group commit and checkpoints on top of any Backend.
+//
+// One writer thread owns all writing: callers queue their entries and wait;
+// the writer takes everything queued (up to the backend's batch limit),
+// builds the records against the backend's tail, adds a checkpoint when one
+// is due, and stores the batch in one durable write. Under load a batch
+// carries many records for the price of one fsync or one etcd transaction.
+#include "ledger/ledger.h"
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "core/file.h"
+#include "core/log.h"
+#include "crypto/keys.h"
+#include "ledger/backend.h"
+#include "ledger/checkpoint.h"
+#include "ledger/record.h"
+
+namespace execgov::ledger {
+namespace {
+
+struct Pending {
+  nlohmann::json entry;
+  std::promise<StatusOr<Appended>> done;
+};
+
+class ChainedLedger final : public Ledger {
+ public:
+  ChainedLedger(std::unique_ptr<Backend> backend, crypto::PrivateKey key, std::string origin,
+                const LedgerOptions& options, ChainState tail)
+      : backend_(std::move(backend)),
+        key_(std::move(key)),
+        origin_(std::move(origin)),
+        every_records_(std::max<uint64_t>(1, options.checkpoint_every_records)),
+        every_(std::chrono::duration_cast<std::chrono::milliseconds>(options.checkpoint_every)),
+        clock_(options.clock ? options.clock : &SystemClock::Get()),
+        known_tail_(std::move(tail)) {
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~ChainedLedger() override { (void)Close(); }
+
+  StatusOr<Appended> Append(const nlohmann::json& entry) override {
+    EXECGOV_RETURN_IF_ERROR(ValidateEntry(entry));
+    std::future<StatusOr<Appended>> result;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return FailedPrecondition("the ledger is closed");
+      queue_.push_back(Pending{entry, {}});
+      result = queue_.back().done.get_future();
+    }
+    cv_.notify_one();
+    return result.get();
+  }
+
+  StatusOr<bool> Contains(const std::string& ref) override {
+    Hash h;
+    if (!crypto::ParseSha256Ref(ref, &h)) return InvalidArgument("\"" + ref + "\" is not a sha256:<hex> record hash");
+    return backend_->Contains(h);
+  }
+
+  StatusOr<uint64_t> Size() override {
+    EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend_->Tail());
+    return tail.size;
+  }
+
+  Status Checkpoint() override {
+    std::promise<Status> done;
+    auto result = done.get_future();
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return FailedPrecondition("the ledger is closed");
+      forced_.push_back(std::move(done));
+    }
+    cv_.notify_one();
+    return result.get();
+  }
+
+  Status Close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return close_status_;
+      closed_ = true;
+    }
+    cv_.notify_one();
+    writer_.join();  // drains the queue first
+    std::vector<Pending> none;
+    Status st = WriteBatch(none, /*force_checkpoint=*/true);
+    Status closed = backend_->Close();
+    if (st.ok()) st = closed;
+    std::lock_guard lock(mu_);
+    close_status_ = st;
+    return st;
+  }
+
+ private:
+  void WriterLoop() {
+    // The timer only wakes the writer; whether a checkpoint is due is decided
+    // by the injected clock, so tests move time without sleeping.
+    auto poll = std::clamp<std::chrono::milliseconds>(every_, std::chrono::milliseconds(10),
+                                                      std::chrono::milliseconds(1000));
+    for (;;) {
+      std::vector<Pending> batch;
+      std::vector<std::promise<Status>> forced;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, poll, [this] { return closed_ || !queue_.empty() || !forced_.empty(); });
+        if (queue_.empty() && forced_.empty() && closed_) return;
+        size_t n = std::min(queue_.size(), backend_->MaxBatch());
+        for (size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        forced.swap(forced_);
+      }
+      if (batch.empty() && forced.empty() && !idle_checkpoint_due()) continue;
+      Status st = WriteBatch(batch, !forced.empty());
+      for (auto& f : forced) f.set_value(st);
+    }
+  }
+
+  // Cheap check for the idle timer: only a tail we already know about, so an
+  // idle ledger does not read its store every poll.
+  bool idle_checkpoint_due() {
+    std::lock_guard lock(tail_mu_);
+    return known_tail_.CheckpointDue(every_records_, every_, clock_->Now());
+  }
+
+  Status WriteBatch(std::vector<Pending>& batch, bool force_checkpoint) {
+    std::vector<Appended> results;
+    ChainState after;
+    auto build = [&](const ChainState& tail) -> StatusOr<std::vector<std::string>> {
+      results.clear();
+      std::vector<std::string> records;
+      ChainState s = tail;
+      auto now = clock_->Now();
+      for (auto& p : batch) {
+        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, BuildRecord(p.entry, s.size, s.last, now));
+        uint64_t seq = s.size;
+        EXECGOV_ASSIGN_OR_RETURN(Hash h, s.Apply(bytes));
+        results.push_back({seq, crypto::HashToSha256Ref(h)});
+        records.push_back(std::move(bytes));
+      }
+      bool due = force_checkpoint ? s.since_checkpoint > 0 : s.CheckpointDue(every_records_, every_, now);
+      if (due) {
+        EXECGOV_ASSIGN_OR_RETURN(std::string note, SignCheckpoint({origin_, s.size, s.tree.Root()}, key_));
+        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, BuildCheckpointRecord(note, s.size, s.last, now));
+        EXECGOV_RETURN_IF_ERROR(s.Apply(bytes).status());
+        records.push_back(std::move(bytes));
+      }
+      after = s;
+      return records;
+    };
+    Status st = backend_->Append(build);
+    if (st.ok()) {
+      std::lock_guard lock(tail_mu_);
+      known_tail_ = after;
+    } else {
+      log::Error("ledger append failed", {{"origin", origin_}, {"records", batch.size()}, {"error", st.ToString()}});
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (st.ok()) {
+        batch[i].done.set_value(results[i]);
+      } else {
+        batch[i].done.set_value(st);
+      }
+    }
+    return st;
+  }
+
+  std::unique_ptr<Backend> backend_;
+  const crypto::PrivateKey key_;
+  const std::string origin_;
+  const uint64_t every_records_;
+  const std::chrono::milliseconds every_;
+  const Clock* clock_;
+
+  std::mutex tail_mu_;
+  ChainState known_tail_;  // the tail after our last write: a hint for the idle timer
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  std::vector<std::promise<Status>> forced_;
+  bool closed_ = false;
+  Status close_status_;
+  std::thread writer_;
+};
+
+// The signing key: loaded, or for a file ledger created beside it on first use.
+StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string path) {
+  bool is_file = url.rfind("file:", 0) == 0;
+  if (path.empty()) {
+    if (!is_file) return InvalidArgument("a ledger key (--ledger-key) is required for " + url);
+    path = url.substr(5) + ".key";
+  }
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0 && errno == ENOENT && is_file) {
+    EXECGOV_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519));
+    Status st = WriteFileAtomic(path, key.ToPkcs8Pem(), 0600, /*exclusive=*/true);
+    if (st.code() != StatusCode::kAlreadyExists) {  // another process may have won the race
+      EXECGOV_RETURN_IF_ERROR(st);
+      EXECGOV_RETURN_IF_ERROR(WriteFileAtomic(path + ".pub", key.Public().ToPem(), 0644));
+      log::Info("created a ledger checkpoint key", {{"path", path}, {"public", path + ".pub"}});
+      return key;
+    }
+  }
+  EXECGOV_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  auto key = crypto::PrivateKey::FromPem(pem);
+  if (!key.ok()) return key.status().WithContext(path);
+  if (key->algorithm() != crypto::KeyAlgorithm::kEd25519) {
+    return InvalidArgument(path + ": the ledger key must be Ed25519");
+  }
+  return key;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options) {
+  EXECGOV_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(url, options.signing_key_path));
+  EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenBackend(url, BackendOptions{}));
+  std::string origin = options.origin.empty() ? backend->DefaultOrigin() : options.origin;
+  if (!ValidOrigin(origin)) return InvalidArgument("ledger origin \"" + origin + "\" has spaces or '+'");
+  // Fails early on an unreachable or corrupt store rather than at the first append.
+  EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend->Tail());
+  return std::unique_ptr<Ledger>(
+      new ChainedLedger(std::move(backend), std::move(key), origin, options, std::move(tail)));
+}
+
+}  // namespace execgov::ledger

@@ -1,0 +1,60 @@
+// The lineage ledger as the webhook and the operator use it (DESIGN §7):
+// append a decision durably, ask whether a parent record exists, and close
+// with a final checkpoint. The auditor's side is verifier.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace execgov::ledger {
+
+struct LedgerOptions {
+  // Ed25519 PKCS#8 PEM that signs checkpoints. For file: ledgers an empty path
+  // means PATH.key beside the ledger, and a missing file is created (mode
+  // 0600, its public key beside it as .pub); other backends need an existing key.
+  std::string signing_key_path;
+  // The checkpoint note key name; empty: derived from the URL.
+  std::string origin;
+  // A checkpoint is written once this many records follow the last one, or
+  // once checkpoint_every has passed with records after it, and on Close().
+  uint64_t checkpoint_every_records = 1000;
+  std::chrono::seconds checkpoint_every = std::chrono::seconds(10);
+  const Clock* clock = nullptr;  // nullptr: the system clock
+};
+
+struct Appended {
+  uint64_t seq;
+  std::string hash;  // "sha256:<hex>"
+};
+
+// Thread-safe. Concurrent Append calls are batched into one durable write
+// (group commit); each returns only when its record is durable.
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  // `entry` is a JSON object with the record's content fields (type,
+  // decision, reason, object, user, artifact, policy...); the ledger adds seq,
+  // prev and time, canonicalizes (JCS) and appends durably before returning.
+  // InvalidArgument for an entry that is not an object, sets seq/prev/time,
+  // or claims type "checkpoint".
+  virtual StatusOr<Appended> Append(const nlohmann::json& entry) = 0;
+  // Whether a record with this hash ("sha256:<hex>") is in the ledger (the
+  // lineage parent lookup); InvalidArgument for a malformed reference.
+  virtual StatusOr<bool> Contains(const std::string& record_hash_ref) = 0;
+  virtual StatusOr<uint64_t> Size() = 0;
+  // Writes a checkpoint now if records follow the last one.
+  virtual Status Checkpoint() = 0;
+  // Writes a final checkpoint; later calls fail with FailedPrecondition.
+  virtual Status Close() = 0;
+};
+
+StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options);
+
+}  // namespace execgov::ledger

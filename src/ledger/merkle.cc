@@ -1,0 +1,208 @@
+#include "ledger/merkle.h"
+
+#include <bit>
+#include <cstring>
+
+namespace execgov::ledger {
+namespace {
+
+// Largest power of two strictly below n (n >= 2): RFC 9162's split point k.
+uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
+
+Hash RangeRoot(const std::vector<Hash>& leaves, uint64_t begin, uint64_t end) {
+  if (end - begin == 1) return leaves[begin];
+  uint64_t k = SplitPoint(end - begin);
+  return crypto::Sha256Node(RangeRoot(leaves, begin, begin + k), RangeRoot(leaves, begin + k, end));
+}
+
+void Path(uint64_t m, const std::vector<Hash>& leaves, uint64_t begin, uint64_t end, std::vector<Hash>* out) {
+  uint64_t n = end - begin;
+  if (n == 1) return;
+  uint64_t k = SplitPoint(n);
+  if (m < k) {
+    Path(m, leaves, begin, begin + k, out);
+    out->push_back(RangeRoot(leaves, begin + k, end));
+  } else {
+    Path(m - k, leaves, begin + k, end, out);
+    out->push_back(RangeRoot(leaves, begin, begin + k));
+  }
+}
+
+void SubProof(uint64_t m, const std::vector<Hash>& leaves, uint64_t begin, uint64_t end, bool whole,
+              std::vector<Hash>* out) {
+  uint64_t n = end - begin;
+  if (m == n) {
+    if (!whole) out->push_back(RangeRoot(leaves, begin, end));
+    return;
+  }
+  uint64_t k = SplitPoint(n);
+  if (m <= k) {
+    SubProof(m, leaves, begin, begin + k, whole, out);
+    out->push_back(RangeRoot(leaves, begin + k, end));
+  } else {
+    SubProof(m - k, leaves, begin + k, end, false, out);
+    out->push_back(RangeRoot(leaves, begin, begin + k));
+  }
+}
+
+Hash Node(const Hash& l, const Hash& r) { return crypto::Sha256Node(l, r); }
+
+// Chains proof[from, to) with the seed on the side given by `index`'s bits
+// (transparency-dev's chainInner / chainInnerRight / chainBorderRight).
+Hash ChainInner(Hash seed, const std::vector<Hash>& proof, size_t from, size_t to, uint64_t index) {
+  for (size_t i = from; i < to; ++i) {
+    seed = ((index >> (i - from)) & 1) == 0 ? Node(seed, proof[i]) : Node(proof[i], seed);
+  }
+  return seed;
+}
+Hash ChainInnerRight(Hash seed, const std::vector<Hash>& proof, size_t from, size_t to, uint64_t index) {
+  for (size_t i = from; i < to; ++i) {
+    if (((index >> (i - from)) & 1) == 1) seed = Node(proof[i], seed);
+  }
+  return seed;
+}
+Hash ChainBorderRight(Hash seed, const std::vector<Hash>& proof, size_t from) {
+  for (size_t i = from; i < proof.size(); ++i) seed = Node(proof[i], seed);
+  return seed;
+}
+
+// Splits the inclusion proof of `index` in a tree of `size` into the part
+// below the point where its path leaves the right border and the part along it.
+void Decompose(uint64_t index, uint64_t size, size_t* inner, size_t* border) {
+  *inner = static_cast<size_t>(std::bit_width(index ^ (size - 1)));
+  *border = static_cast<size_t>(std::popcount(index >> *inner));
+}
+
+StatusOr<Hash> ToHash(std::string_view bytes, const char* what) {
+  if (bytes.size() != 32) {
+    return PermissionDenied(std::string(what) + " is " + std::to_string(bytes.size()) + " bytes, not 32");
+  }
+  Hash h;
+  std::memcpy(h.data(), bytes.data(), 32);
+  return h;
+}
+
+StatusOr<std::vector<Hash>> ToHashes(const std::vector<std::string>& proof) {
+  std::vector<Hash> out;
+  out.reserve(proof.size());
+  for (const auto& p : proof) {
+    EXECGOV_ASSIGN_OR_RETURN(Hash h, ToHash(p, "a proof hash"));
+    out.push_back(h);
+  }
+  return out;
+}
+
+Status Match(const Hash& computed, std::string_view expected, const char* what) {
+  if (crypto::HashBytes(computed) != expected) return PermissionDenied(std::string(what) + " does not match");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Hash LeafHash(std::string_view bytes) { return crypto::Sha256Prefixed(0x00, bytes); }
+Hash EmptyRoot() { return crypto::Sha256(""); }
+
+StatusOr<MerkleFrontier> MerkleFrontier::FromParts(uint64_t size, std::vector<Hash> subtrees) {
+  if (subtrees.size() != static_cast<size_t>(std::popcount(size))) {
+    return InvalidArgument("a Merkle frontier of size " + std::to_string(size) + " needs " +
+                           std::to_string(std::popcount(size)) + " subtree hashes, not " +
+                           std::to_string(subtrees.size()));
+  }
+  MerkleFrontier f;
+  f.size_ = size;
+  f.subtrees_ = std::move(subtrees);
+  return f;
+}
+
+void MerkleFrontier::Append(const Hash& leaf) {
+  Hash h = leaf;
+  for (uint64_t s = size_; s & 1; s >>= 1) {
+    h = Node(subtrees_.back(), h);
+    subtrees_.pop_back();
+  }
+  subtrees_.push_back(h);
+  ++size_;
+}
+
+Hash MerkleFrontier::Root() const {
+  if (subtrees_.empty()) return EmptyRoot();
+  Hash h = subtrees_.back();
+  for (size_t i = subtrees_.size() - 1; i-- > 0;) h = Node(subtrees_[i], h);
+  return h;
+}
+
+Hash RootOf(const std::vector<Hash>& leaves) {
+  if (leaves.empty()) return EmptyRoot();
+  return RangeRoot(leaves, 0, leaves.size());
+}
+
+std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const std::vector<Hash>& leaves) {
+  std::vector<Hash> out;
+  Path(index, leaves, 0, size, &out);
+  return out;
+}
+
+std::vector<Hash> ConsistencyProof(uint64_t size1, uint64_t size2, const std::vector<Hash>& leaves) {
+  std::vector<Hash> out;
+  SubProof(size1, leaves, 0, size2, true, &out);
+  return out;
+}
+
+Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
+                       const std::vector<std::string>& proof, std::string_view root) {
+  if (index >= size) {
+    return InvalidArgument("index " + std::to_string(index) + " is not below the tree size " + std::to_string(size));
+  }
+  EXECGOV_ASSIGN_OR_RETURN(Hash leaf, ToHash(leaf_hash, "the leaf hash"));
+  EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
+  size_t inner, border;
+  Decompose(index, size, &inner, &border);
+  if (hashes.size() != inner + border) {
+    return PermissionDenied("the inclusion proof has " + std::to_string(hashes.size()) + " hashes, a tree of size " +
+                            std::to_string(size) + " needs " + std::to_string(inner + border));
+  }
+  Hash h = ChainInner(leaf, hashes, 0, inner, index);
+  h = ChainBorderRight(h, hashes, inner);
+  return Match(h, root, "the root computed from the inclusion proof");
+}
+
+Status VerifyConsistency(uint64_t size1, uint64_t size2, const std::vector<std::string>& proof,
+                         std::string_view root1, std::string_view root2) {
+  if (size2 < size1) {
+    return InvalidArgument("size1 " + std::to_string(size1) + " is larger than size2 " + std::to_string(size2));
+  }
+  if (size1 == 0) return InvalidArgument("a consistency proof from the empty tree proves nothing");
+  if (size1 == size2) {
+    if (!proof.empty()) return PermissionDenied("equal tree sizes need an empty consistency proof");
+    if (root1 != root2) return PermissionDenied("two trees of the same size have different roots");
+    return Status::Ok();
+  }
+  if (proof.empty()) return PermissionDenied("the consistency proof is empty");
+  EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
+
+  size_t inner, border;
+  Decompose(size1 - 1, size2, &inner, &border);
+  size_t shift = static_cast<size_t>(std::countr_zero(size1));
+  inner -= shift;
+  // The proof starts with the root of the subtree of size 2^shift, unless
+  // size1 is exactly that subtree, whose root the verifier already has.
+  size_t start = 1;
+  Hash seed = hashes[0];
+  if (size1 == (uint64_t{1} << shift)) {
+    EXECGOV_ASSIGN_OR_RETURN(seed, ToHash(root1, "root1"));
+    start = 0;
+  }
+  if (hashes.size() != start + inner + border) {
+    return PermissionDenied("the consistency proof has " + std::to_string(hashes.size()) + " hashes, " +
+                            std::to_string(start + inner + border) + " are needed");
+  }
+  uint64_t mask = (size1 - 1) >> shift;
+  Hash h1 = ChainInnerRight(seed, hashes, start, start + inner, mask);
+  h1 = ChainBorderRight(h1, hashes, start + inner);
+  EXECGOV_RETURN_IF_ERROR(Match(h1, root1, "the old root computed from the consistency proof"));
+  Hash h2 = ChainInner(seed, hashes, start, start + inner, mask);
+  h2 = ChainBorderRight(h2, hashes, start + inner);
+  return Match(h2, root2, "the new root computed from the consistency proof");
+}
+
+}  // namespace execgov::ledger

@@ -1,0 +1,162 @@
+#include "ledger/record.h"
+
+#include <charconv>
+
+#include "core/clock.h"
+#include "crypto/json.h"
+
+namespace execgov::ledger {
+namespace {
+
+constexpr const char* kOwned[] = {"seq", "prev", "time"};
+
+// A forward-only cursor over one JSON text that recognizes just enough to
+// find the end of each value.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view s) : s_(s) {}
+  bool AtEnd() const { return i_ >= s_.size(); }
+  char Peek() const { return AtEnd() ? '\0' : s_[i_]; }
+  bool Consume(char c) {
+    if (Peek() != c) return false;
+    ++i_;
+    return true;
+  }
+  // A string token, returned with its quotes.
+  bool String(std::string_view* out) {
+    size_t start = i_;
+    if (!Consume('"')) return false;
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '\\') {
+        if (i_ >= s_.size()) return false;
+        ++i_;
+      } else if (c == '"') {
+        *out = s_.substr(start, i_ - start);
+        return true;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        return false;
+      }
+    }
+    return false;
+  }
+  // Any value; nested containers are skipped by depth, strings by String().
+  bool Value(std::string_view* out) {
+    size_t start = i_;
+    char c = Peek();
+    if (c == '"') return String(out);
+    if (c == '{' || c == '[') {
+      int depth = 0;
+      while (i_ < s_.size()) {
+        char d = s_[i_];
+        if (d == '"') {
+          std::string_view ignored;
+          if (!String(&ignored)) return false;
+          continue;
+        }
+        ++i_;
+        if (d == '{' || d == '[') {
+          ++depth;
+        } else if (d == '}' || d == ']') {
+          if (--depth == 0) {
+            *out = s_.substr(start, i_ - start);
+            return true;
+          }
+        }
+      }
+      return false;
+    }
+    while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']') ++i_;
+    if (i_ == start) return false;
+    *out = s_.substr(start, i_ - start);
+    return true;
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+std::string_view Unquote(std::string_view token) { return token.substr(1, token.size() - 2); }
+
+}  // namespace
+
+Status ValidateEntry(const nlohmann::json& entry) {
+  if (!entry.is_object()) return InvalidArgument("a ledger entry must be a JSON object");
+  for (const char* k : kOwned) {
+    if (entry.contains(k)) return InvalidArgument(std::string("a ledger entry may not set \"") + k + "\": the ledger does");
+  }
+  auto type = entry.find("type");
+  if (type == entry.end() || !type->is_string() || type->get<std::string>().empty()) {
+    return InvalidArgument("a ledger entry needs a string \"type\"");
+  }
+  if (*type == "checkpoint") return InvalidArgument("checkpoint records are written by the ledger itself");
+  if (entry.contains("checkpoint")) return InvalidArgument("\"checkpoint\" is reserved for checkpoint records");
+  auto canonical = crypto::Canonicalize(entry);
+  if (!canonical.ok()) return canonical.status();
+  return Status::Ok();
+}
+
+StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,
+                                  std::chrono::system_clock::time_point time) {
+  nlohmann::json record = entry;
+  record["seq"] = seq;
+  record["prev"] = crypto::HashToSha256Ref(prev);
+  record["time"] = FormatRfc3339(time, /*with_millis=*/true);
+  return crypto::Canonicalize(record);
+}
+
+StatusOr<std::string> BuildCheckpointRecord(const std::string& note, uint64_t seq, const crypto::Hash& prev,
+                                            std::chrono::system_clock::time_point time) {
+  return BuildRecord({{"type", "checkpoint"}, {"checkpoint", note}}, seq, prev, time);
+}
+
+StatusOr<RecordHeader> ScanRecord(std::string_view bytes) {
+  Cursor c(bytes);
+  if (!c.Consume('{')) return InvalidArgument("not a JSON object");
+  RecordHeader h;
+  bool have_seq = false, have_prev = false, have_type = false, have_time = false;
+  if (!c.Consume('}')) {
+    for (;;) {
+      std::string_view key, value;
+      if (!c.String(&key) || !c.Consume(':') || !c.Value(&value)) return InvalidArgument("not valid JSON");
+      key = Unquote(key);
+      if (key == "seq") {
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), h.seq);
+        if (ec != std::errc() || p != value.data() + value.size()) {
+          return InvalidArgument("\"seq\" is not a non-negative integer");
+        }
+        have_seq = true;
+      } else if (key == "prev") {
+        if (value.size() < 2 || value.front() != '"' || !crypto::ParseSha256Ref(Unquote(value), &h.prev)) {
+          return InvalidArgument("\"prev\" is not a sha256:<hex> reference");
+        }
+        have_prev = true;
+      } else if (key == "type" || key == "time") {
+        if (value.front() != '"') return InvalidArgument("\"" + std::string(key) + "\" is not a string");
+        (key == "type" ? h.type : h.time) = Unquote(value);
+        (key == "type" ? have_type : have_time) = true;
+      } else if (key == "checkpoint") {
+        if (value.front() != '"') return InvalidArgument("\"checkpoint\" is not a string");
+        h.checkpoint_json = value;
+      }
+      if (c.Consume('}')) break;
+      if (!c.Consume(',')) return InvalidArgument("not valid JSON");
+    }
+  }
+  if (!c.AtEnd()) return InvalidArgument("bytes after the record's closing brace");
+  if (!have_seq) return InvalidArgument("no \"seq\"");
+  if (!have_prev) return InvalidArgument("no \"prev\"");
+  if (!have_type) return InvalidArgument("no \"type\"");
+  if (!have_time) return InvalidArgument("no \"time\"");
+  return h;
+}
+
+StatusOr<std::string> CheckpointNoteOf(const RecordHeader& header) {
+  if (header.checkpoint_json.empty()) return InvalidArgument("a checkpoint record without a \"checkpoint\" note");
+  EXECGOV_ASSIGN_OR_RETURN(auto parsed, crypto::ParseJsonStrict(header.checkpoint_json));
+  if (!parsed.is_string()) return InvalidArgument("\"checkpoint\" is not a string");
+  return parsed.get<std::string>();
+}
+
+}  // namespace execgov::ledger

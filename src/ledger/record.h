@@ -1,0 +1,55 @@
+// Ledger records (DESIGN §7). A record is a JSON object whose bytes are its
+// RFC 8785 canonical form; its hash is the RFC 9162 leaf hash of those bytes.
+// The ledger owns `seq`, `prev` and `time`; callers supply the content
+// (type, decision, reason, object, user, artifact, parent, intent, policy).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "crypto/sha256.h"
+
+namespace execgov::ledger {
+
+// The `prev` of record 0: 32 zero bytes.
+inline constexpr crypto::Hash kGenesisPrev{};
+
+// Checks a caller's entry: a JSON object without the ledger-owned members
+// (seq, prev, time), with a string `type` that is not "checkpoint", and
+// representable in canonical form. InvalidArgument otherwise.
+Status ValidateEntry(const nlohmann::json& entry);
+
+// The canonical bytes of `entry` with seq, prev and time added.
+StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,
+                                  std::chrono::system_clock::time_point time);
+
+// The canonical bytes of a checkpoint record holding a signed note.
+StatusOr<std::string> BuildCheckpointRecord(const std::string& note, uint64_t seq, const crypto::Hash& prev,
+                                            std::chrono::system_clock::time_point time);
+
+// The ledger-owned members of a record, found by a single pass over its
+// top-level members without building a DOM, so that verifying a million
+// records is bound by SHA-256 rather than by JSON parsing. Views point into
+// the scanned bytes.
+struct RecordHeader {
+  uint64_t seq = 0;
+  crypto::Hash prev{};
+  std::string_view type;
+  std::string_view time;
+  std::string_view checkpoint_json;  // the raw JSON string token (with quotes) of "checkpoint", if any
+};
+
+// InvalidArgument (naming what is wrong) unless `bytes` is one JSON object
+// whose seq is a non-negative integer, prev a "sha256:<hex>" reference, and
+// type and time strings.
+StatusOr<RecordHeader> ScanRecord(std::string_view bytes);
+
+// The note text of a checkpoint record (the "checkpoint" member unescaped).
+StatusOr<std::string> CheckpointNoteOf(const RecordHeader& header);
+
+}  // namespace execgov::ledger
