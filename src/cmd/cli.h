@@ -32,6 +32,8 @@ void RegisterSign(CLI::App& app, int* exit_code);
 void RegisterDigest(CLI::App& app, int* exit_code);
 void RegisterInspect(CLI::App& app, int* exit_code);
 void RegisterCheck(CLI::App& app, int* exit_code);
+void RegisterServe(CLI::App& app, int* exit_code);
+void RegisterReview(CLI::App& app, int* exit_code);
 void RegisterLedger(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

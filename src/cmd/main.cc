@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   RegisterDigest(app, &exit_code);
   RegisterInspect(app, &exit_code);
   RegisterCheck(app, &exit_code);
+  RegisterServe(app, &exit_code);
+  RegisterReview(app, &exit_code);
   RegisterLedger(app, &exit_code);
   try {
     app.parse(argc, argv);

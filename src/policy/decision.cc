@@ -184,7 +184,7 @@ bool MayInherit(const std::string& scope_kind, const std::string& kind) {
 // Checks one policy's rules, from the key lookup through the image rules.
 Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, const crypto::ParsedJws& jws,
                        const ArtifactFacts& facts, const std::string& token, const std::string& object_digest,
-                       const DecisionInputs& in) {
+                       const DecisionInputs& in, std::vector<SignatureCheck>* checks) {
   const Json& claims = jws.claims;
   auto idx = p.key_index.find(jws.kid);
   if (idx == p.key_index.end()) {
@@ -206,9 +206,11 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
   if (in.signature_cache) {
     cache_key = p.name + '\n' + std::to_string(p.generation) + '\n' + token;
     verified = in.signature_cache->Contains(cache_key, in.now);
+    if (verified) checks->push_back({key.algorithm, "cached"});
   }
   if (!verified) {
     verified = crypto::VerifyJwsSignature(jws, key.public_key);
+    checks->push_back({key.algorithm, verified ? "valid" : "invalid"});
     if (!verified) {
       return Fail(Reason::kInvalidSignature, "the artifact's signature does not verify with key \"" + key.kid +
                                                  "\"; it was altered or signed by another key");
@@ -412,7 +414,7 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   ReplayAction action = ReplayAction::kNone;
   for (const CompiledPolicy* p : matching) {
     Failure f = common;
-    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, *token, d.object_digest, in);
+    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, *token, d.object_digest, in, &d.signature_checks);
     if (!f.failed()) {
       if (!global) global = CheckReplayAndLineage(a, facts, in, &action);
       f = *global;

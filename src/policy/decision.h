@@ -117,6 +117,12 @@ enum class ReplayAction {
   kInherit,  // record: this object inherited the jti through its owner
 };
 
+// One signature check made while deciding, for metrics.
+struct SignatureCheck {
+  crypto::KeyAlgorithm algorithm;
+  const char* result;  // "valid", "invalid" or "cached"
+};
+
 struct Decision {
   bool allowed = false;
   Reason reason = Reason::kNone;  // the denying reason, or for an allow the
@@ -129,6 +135,7 @@ struct Decision {
   std::optional<ArtifactFacts> artifact;
   std::string object_digest;  // the object's execution-scope digest, when computed
   ReplayAction replay_action = ReplayAction::kNone;
+  std::vector<SignatureCheck> signature_checks;
 
   // The AdmissionReview status.message: "execgov: <Reason>: <message>".
   std::string StatusMessage() const;

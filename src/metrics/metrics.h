@@ -1,0 +1,45 @@
+// The execgov_* metrics of DESIGN §9 on prometheus-cpp, exposed as text by
+// the ops server. Names carry units (_seconds, _total); one registry per
+// process, passed to whoever records.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+namespace execgov::metrics {
+
+class Metrics {
+ public:
+  Metrics();
+
+  void RecordAdmission(const std::string& kind, const std::string& decision, const std::string& reason, double seconds);
+  void RecordSignatureCheck(const std::string& algorithm, const std::string& result);
+  void RecordLedgerAppend(bool ok, double seconds, uint64_t head_seq);
+  void RecordReconcile(const std::string& controller, const std::string& result);
+  void SetPoliciesLoaded(size_t n);
+  void RecordPolicyReloadError();
+
+  // The Prometheus text exposition of every metric.
+  std::string Serialize() const;
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& admission_requests_;
+  prometheus::Family<prometheus::Histogram>& admission_duration_;
+  prometheus::Family<prometheus::Counter>& signature_verifications_;
+  prometheus::Family<prometheus::Counter>& ledger_appends_;
+  prometheus::Histogram& ledger_append_duration_;
+  prometheus::Gauge& ledger_head_;
+  prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Gauge& policies_loaded_;
+  prometheus::Counter& policy_reload_errors_;
+};
+
+}  // namespace execgov::metrics

@@ -1,0 +1,161 @@
+#include "webhook/admission_handler.h"
+
+#include <chrono>
+
+#include "api/object.h"
+#include "core/log.h"
+
+namespace execgov::webhook {
+namespace {
+
+// Looks parents up in the ledger; an unreachable ledger reads as "absent",
+// which denies with LineageDiscontinuity rather than allowing blind.
+class LedgerLineage : public policy::LineageView {
+ public:
+  explicit LedgerLineage(ledger::Ledger* ledger) : ledger_(ledger) {}
+  bool HasRecord(const std::string& ref) const override {
+    auto r = ledger_->Contains(ref);
+    if (!r.ok()) log::Warn("ledger lookup failed", {{"error", r.status().message()}});
+    return r.ok() && *r;
+  }
+
+ private:
+  ledger::Ledger* ledger_;
+};
+
+// The most clock skew any policy may allow: consumptions are kept at least
+// this long past expiry, so an artifact is never both expired-but-accepted
+// and forgotten.
+constexpr int64_t kMaxClockSkewSeconds = 600;
+
+}  // namespace
+
+std::string GovernedKindOf(const std::string& group, const std::string& kind) {
+  if (group.empty() && kind == "Pod") return kind;
+  if (group == "batch" && kind == "Job") return kind;
+  if (group == api::kGroup && kind == "ExecutionRequest") return kind;
+  return "";
+}
+
+AdmissionHandler::AdmissionHandler(HandlerDeps deps) : deps_(std::move(deps)) {
+  if (!deps_.clock) deps_.clock = &SystemClock::Get();
+}
+
+AdmissionResponse AdmissionHandler::Handle(const AdmissionRequest& request) {
+  try {
+    return HandleImpl(request);
+  } catch (const std::exception& e) {
+    log::Error("admission: unexpected error", {{"uid", request.uid}, {"error", e.what()}});
+    return {request.uid, false, 403, policy::FormatReason(policy::Reason::kInternalError, "unexpected error; denied"), {}, {}};
+  }
+}
+
+AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
+  auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
+  policy::PolicySet not_ready;
+
+  policy::AdmissionAttributes a;
+  std::string governed_kind = GovernedKindOf(req.group, req.kind);
+  a.kind = governed_kind.empty() ? (req.group.empty() ? req.kind : req.group + "/" + req.kind) : governed_kind;
+  a.operation = req.operation;
+  a.ns = req.ns;
+  a.name = req.name;
+  a.uid = api::UidOf(req.object.is_null() ? req.old_object : req.object);
+  a.object = req.object.is_null() ? nullptr : &req.object;
+  a.old_object = req.old_object.is_null() ? nullptr : &req.old_object;
+  a.user = req.user;
+  a.groups = req.groups;
+  a.dry_run = req.dry_run;
+
+  LedgerLineage lineage(deps_.ledger);
+  policy::DecisionInputs in;
+  in.policies = policies ? policies.get() : &not_ready;
+  in.now = deps_.clock->NowUnix();
+  in.replay = deps_.replay;
+  in.lineage = deps_.ledger ? &lineage : nullptr;
+  in.signature_cache = deps_.signature_cache;
+
+  policy::Decision d;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    d = policy::Decide(a, in);
+    if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
+    Status st = d.replay_action == policy::ReplayAction::kConsume
+                    ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid, {}},
+                                            d.artifact->exp + kMaxClockSkewSeconds)
+                    : deps_.replay->Inherit(d.artifact->jti, a.uid);
+    if (st.ok()) break;
+    if (st.code() == StatusCode::kAlreadyExists && attempt == 0) continue;  // lost a race: decide again
+    d.allowed = false;
+    d.reason = policy::Reason::kInternalError;
+    d.message = "cannot record the artifact's use: " + st.message();
+    break;
+  }
+
+  std::optional<ledger::Appended> appended;
+  if (d.governed && !req.dry_run && deps_.ledger) {
+    nlohmann::json entry = {
+        {"type", "admission"},
+        {"decision", d.allowed ? "allowed" : "denied"},
+        {"reason", policy::ReasonName(d.reason)},
+        {"object", {{"kind", a.kind}, {"namespace", a.ns}, {"name", a.name}, {"uid", a.uid},
+                    {"operation", policy::OperationName(a.operation)}}},
+        {"user", a.user},
+    };
+    if (!d.object_digest.empty()) entry["digest"] = d.object_digest;
+    if (d.artifact) {
+      entry["artifact"] = {{"iss", d.artifact->iss}, {"sub", d.artifact->sub}, {"kid", d.artifact->kid},
+                           {"jti", d.artifact->jti}, {"digest", d.artifact->digest}};
+      if (!d.artifact->parent.empty()) entry["parent"] = d.artifact->parent;
+      if (!d.artifact->intent.empty()) entry["intent"] = d.artifact->intent;
+    }
+    if (!d.verdicts.empty()) {
+      entry["policy"] = {{"name", d.verdicts.front().policy}, {"generation", d.verdicts.front().generation},
+                         {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = deps_.ledger->Append(entry);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
+    if (r.ok()) {
+      appended = *r;
+    } else {
+      log::Error("ledger append failed", {{"uid", req.uid}, {"error", r.status().message()}});
+      if (d.allowed) {
+        // An unrecorded execution is not allowed to run.
+        d.allowed = false;
+        d.reason = policy::Reason::kInternalError;
+        d.message = "cannot write the decision to the lineage ledger: " + r.status().message();
+      }
+    }
+  }
+
+  AdmissionResponse resp;
+  resp.uid = req.uid;
+  resp.allowed = d.allowed;
+  if (!d.allowed) {
+    resp.code = 403;
+    resp.message = d.StatusMessage();
+  }
+  resp.warnings = d.warnings;
+  resp.audit_annotations["decision"] = d.allowed ? "allowed" : "denied";
+  resp.audit_annotations["reason"] = policy::ReasonName(d.reason);
+  if (appended) resp.audit_annotations["ledger-seq"] = std::to_string(appended->seq);
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (deps_.metrics) {
+    deps_.metrics->RecordAdmission(a.kind, d.allowed ? "allowed" : "denied", policy::ReasonName(d.reason), secs);
+    for (const auto& c : d.signature_checks) deps_.metrics->RecordSignatureCheck(crypto::KeyAlgorithmName(c.algorithm), c.result);
+  }
+  nlohmann::json fields = {{"uid", req.uid},       {"kind", a.kind},     {"namespace", a.ns},
+                           {"name", a.name},       {"operation", policy::OperationName(a.operation)},
+                           {"user", a.user},       {"decision", d.allowed ? "allowed" : "denied"},
+                           {"reason", policy::ReasonName(d.reason)}, {"message", d.message},
+                           {"dryRun", req.dry_run}, {"latencySeconds", secs}};
+  if (d.artifact) fields["jti"] = d.artifact->jti;
+  if (appended) fields["ledgerSeq"] = appended->seq;
+  if (d.governed) log::Info("admission", fields);
+  return resp;
+}
+
+}  // namespace execgov::webhook

@@ -1,0 +1,44 @@
+// Handle(request) -> response: the admission decision with its side effects.
+// Decides with policy::Decide on the current policy snapshot, commits the
+// decision's replay intent atomically, writes the ledger record, and answers.
+// Every error path, expected or not, is a denial (fail-closed).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "core/clock.h"
+#include "ledger/ledger.h"
+#include "metrics/metrics.h"
+#include "policy/decision.h"
+#include "webhook/admission_review.h"
+#include "webhook/replay_store.h"
+
+namespace execgov::webhook {
+
+using PolicyProvider = std::function<std::shared_ptr<const policy::PolicySet>()>;
+
+struct HandlerDeps {
+  PolicyProvider policies;                            // required
+  ReplayStore* replay = nullptr;                      // required
+  ledger::Ledger* ledger = nullptr;                   // optional: decisions unrecorded without it
+  policy::SignatureCache* signature_cache = nullptr;  // optional
+  metrics::Metrics* metrics = nullptr;                // optional
+  const Clock* clock = nullptr;                       // null: system clock
+};
+
+class AdmissionHandler {
+ public:
+  explicit AdmissionHandler(HandlerDeps deps);
+  AdmissionResponse Handle(const AdmissionRequest& request);
+
+ private:
+  AdmissionResponse HandleImpl(const AdmissionRequest& request);
+  HandlerDeps deps_;
+};
+
+// The kind execgov governs for an API group and kind, or "" (Pod in the core
+// group, Job in batch, ExecutionRequest in execgov.io).
+std::string GovernedKindOf(const std::string& group, const std::string& kind);
+
+}  // namespace execgov::webhook

@@ -1,0 +1,74 @@
+#include "webhook/admission_review.h"
+
+namespace execgov::webhook {
+namespace {
+
+std::string Str(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
+  // Plain parse (duplicate members tolerated, last wins, as the API server's
+  // own decoder does); the artifact inside is parsed strictly later.
+  Json review = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (review.is_discarded()) return InvalidArgument("the request body is not JSON");
+  if (!review.is_object()) return InvalidArgument("the request body is not a JSON object");
+  if (Str(review, "kind") != "AdmissionReview") return InvalidArgument("the request body is not an AdmissionReview");
+  std::string api_version = Str(review, "apiVersion");
+  if (api_version != "admission.k8s.io/v1") {
+    return InvalidArgument("AdmissionReview apiVersion \"" + api_version + "\" is not supported; use admission.k8s.io/v1");
+  }
+  auto req = review.find("request");
+  if (req == review.end() || !req->is_object()) return InvalidArgument("the AdmissionReview has no request");
+  AdmissionRequest out;
+  out.uid = Str(*req, "uid");
+  if (out.uid.empty()) return InvalidArgument("the AdmissionReview request has no uid");
+  if (req->contains("kind") && (*req)["kind"].is_object()) {
+    const Json& k = (*req)["kind"];
+    out.group = Str(k, "group");
+    out.version = Str(k, "version");
+    out.kind = Str(k, "kind");
+  }
+  if (out.kind.empty()) return InvalidArgument("the AdmissionReview request has no kind");
+  out.sub_resource = Str(*req, "subResource");
+  out.ns = Str(*req, "namespace");
+  out.name = Str(*req, "name");
+  auto op = policy::ParseOperation(Str(*req, "operation"));
+  if (!op) return InvalidArgument("the AdmissionReview request has no valid operation");
+  out.operation = *op;
+  if (req->contains("userInfo") && (*req)["userInfo"].is_object()) {
+    const Json& ui = (*req)["userInfo"];
+    out.user = Str(ui, "username");
+    if (ui.contains("groups") && ui["groups"].is_array()) {
+      for (const auto& g : ui["groups"]) {
+        if (g.is_string()) out.groups.push_back(g.get<std::string>());
+      }
+    }
+  }
+  out.dry_run = req->contains("dryRun") && (*req)["dryRun"].is_boolean() && (*req)["dryRun"].get<bool>();
+  if (req->contains("object")) out.object = (*req)["object"];
+  if (req->contains("oldObject")) out.old_object = (*req)["oldObject"];
+  // The object's own metadata names it when the request does not (generateName).
+  if (out.name.empty() && out.object.is_object()) {
+    out.name = Str(out.object.value("metadata", Json::object()), "name");
+  }
+  return out;
+}
+
+std::string EncodeAdmissionReview(const AdmissionResponse& r) {
+  Json response = {{"uid", r.uid}, {"allowed", r.allowed}};
+  if (!r.allowed) {
+    response["status"] = {{"code", r.code}, {"message", r.message}, {"reason", "Forbidden"}};
+  } else if (!r.message.empty()) {
+    response["status"] = {{"code", 200}, {"message", r.message}};
+  }
+  if (!r.warnings.empty()) response["warnings"] = r.warnings;
+  if (!r.audit_annotations.empty()) response["auditAnnotations"] = r.audit_annotations;
+  Json review = {{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
+  return review.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace execgov::webhook

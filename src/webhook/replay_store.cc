@@ -1,0 +1,114 @@
+#include "webhook/replay_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/file.h"
+#include "core/log.h"
+#include "crypto/json.h"
+
+namespace execgov::webhook {
+
+using Json = nlohmann::json;
+
+StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::string& path, int64_t now) {
+  std::map<std::string, Entry> entries;
+  auto text = ReadFile(path, size_t(1) << 30);
+  if (text.ok()) {
+    size_t start = 0, line_no = 0;
+    while (start < text->size()) {
+      size_t end = text->find('\n', start);
+      if (end == std::string::npos) {
+        log::Warn("replay store: dropping a torn last line", {{"path", path}});
+        break;
+      }
+      ++line_no;
+      Json j = Json::parse(text->begin() + start, text->begin() + end, nullptr, false);
+      start = end + 1;
+      if (!j.is_object() || !j.contains("jti")) {
+        return DataLoss(path + ": line " + std::to_string(line_no) + " is not a replay record");
+      }
+      std::string jti = j["jti"];
+      if (j.value("op", "") == "consume") {
+        Entry e;
+        e.who = {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", ""), {}};
+        e.expires_at = j.value("exp", int64_t(0));
+        entries.emplace(jti, std::move(e));
+      } else if (j.value("op", "") == "inherit") {
+        auto it = entries.find(jti);
+        if (it != entries.end()) it->second.who.inheritor_uids.push_back(j.value("uid", ""));
+      }
+    }
+  }
+  // Compact: rewrite only what is still unexpired, then append from there.
+  std::string compacted;
+  for (auto it = entries.begin(); it != entries.end();) {
+    if (it->second.expires_at < now) {
+      it = entries.erase(it);
+      continue;
+    }
+    const auto& w = it->second.who;
+    compacted += Json{{"op", "consume"}, {"jti", it->first}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
+                      {"uid", w.uid}, {"exp", it->second.expires_at}}.dump() + "\n";
+    for (const auto& uid : w.inheritor_uids) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
+    ++it;
+  }
+  EXECGOV_RETURN_IF_ERROR(WriteFileAtomic(path, compacted, 0600));
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return InvalidArgument("cannot open " + path + ": " + std::strerror(errno));
+  std::unique_ptr<FileReplayStore> store(new FileReplayStore(path, fd));
+  store->entries_ = std::move(entries);
+  return store;
+}
+
+FileReplayStore::~FileReplayStore() { ::close(fd_); }
+
+std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(jti);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.who;
+}
+
+Status FileReplayStore::Journal(const std::string& line) {
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unavailable("cannot write the replay journal " + path_ + ": " + std::strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd_) != 0) return Unavailable("cannot sync the replay journal " + path_ + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status FileReplayStore::Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(jti);
+  if (it != entries_.end()) {
+    if (it->second.who.uid == who.uid) return Status::Ok();  // the same object, retried
+    return AlreadyExists("artifact " + jti + " was consumed by " + it->second.who.kind + " " + it->second.who.ns + "/" +
+                         it->second.who.name);
+  }
+  // Durable before visible: a crash after this write still counts the jti.
+  EXECGOV_RETURN_IF_ERROR(Journal(Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
+                                       {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n"));
+  entries_.emplace(jti, Entry{who, expires_at});
+  return Status::Ok();
+}
+
+Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(jti);
+  if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
+  auto& uids = it->second.who.inheritor_uids;
+  if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return Status::Ok();
+  EXECGOV_RETURN_IF_ERROR(Journal(Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
+  uids.push_back(uid);
+  return Status::Ok();
+}
+
+}  // namespace execgov::webhook
