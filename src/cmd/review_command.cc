@@ -1,7 +1,7 @@
 // execgov review: wraps each manifest in an AdmissionReview v1 request as the
 // API server would send it, for trying a webhook with curl and for load tests:
-//   execgov review -f job.yaml | curl --cacert ca.crt -H 'Content-Type: application/json' \
-//     --data @- https://127.0.0.1:8443/validate
+//   execgov review -f job.yaml |
+//     curl --cacert ca.crt -H 'Content-Type: application/json' --data @- https://127.0.0.1:8443/validate
 #include <iostream>
 
 #include "api/object.h"

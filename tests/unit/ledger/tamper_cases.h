@@ -88,6 +88,21 @@ inline VerifyResult Verify(const std::string& url, const crypto::PublicKey& key,
   return r.ok() ? *r : VerifyResult{};
 }
 
+// Records in the ledger that are not checkpoints.
+inline uint64_t CountEntries(const std::string& url) {
+  auto backend = OpenBackend(url, BackendOptions{.read_only = true});
+  EXPECT_TRUE(backend.ok()) << backend.status().ToString();
+  uint64_t n = 0;
+  if (!backend.ok()) return 0;
+  Status st = (*backend)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view bytes) {
+    auto h = ScanRecord(bytes);
+    n += h.ok() && h->type != "checkpoint";
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return n;
+}
+
 #define EXPECT_FINDING(result, want_problem, want_seq)                              \
   do {                                                                              \
     auto _r = (result);                                                             \
