@@ -1,0 +1,128 @@
+#include "etcd_server.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace execgov::ledger::testing {
+namespace fs = std::filesystem;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_args) {
+  char tmpl[] = "/tmp/execgov-etcd-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  std::string initial;
+  for (int i = 0; i < members; ++i) {
+    Member m;
+    m.name = "m" + std::to_string(i);
+    m.data = dir_ + "/" + m.name;
+    m.log = dir_ + "/" + m.name + ".log";
+    m.client_port = FreePort();
+    m.peer_port = FreePort();
+    if (!initial.empty()) initial += ",";
+    initial += m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
+    members_.push_back(m);
+  }
+  for (auto& m : members_) {
+    std::vector<std::string> args = {
+        "/usr/bin/etcd",
+        "--name", m.name,
+        "--data-dir", m.data,
+        "--listen-client-urls", "http://127.0.0.1:" + std::to_string(m.client_port),
+        "--advertise-client-urls", "http://127.0.0.1:" + std::to_string(m.client_port),
+        "--listen-peer-urls", "http://127.0.0.1:" + std::to_string(m.peer_port),
+        "--initial-advertise-peer-urls", "http://127.0.0.1:" + std::to_string(m.peer_port),
+        "--initial-cluster", initial,
+        "--initial-cluster-state", "new",
+        "--initial-cluster-token", "execgov-test",
+    };
+    for (const auto& a : extra_args) args.push_back(a);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      FILE* log = std::fopen(m.log.c_str(), "w");
+      if (log) {
+        ::dup2(fileno(log), 1);
+        ::dup2(fileno(log), 2);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    m.pid = pid;
+  }
+  ready_ = true;
+  for (const auto& m : members_) ready_ = ready_ && WaitHealthy(m);
+}
+
+bool EtcdCluster::WaitHealthy(const Member& m) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string cmd = "curl -sf -m 2 http://127.0.0.1:" + std::to_string(m.client_port) + "/health 2>/dev/null";
+  while (std::chrono::steady_clock::now() < deadline) {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[256];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    if (p) ::pclose(p);
+    if (out.find("\"health\":\"true\"") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling for readiness, bounded
+  }
+  return false;
+}
+
+std::string EtcdCluster::Hosts() const {
+  std::string out;
+  for (const auto& m : members_) {
+    if (m.pid < 0) continue;
+    if (!out.empty()) out += ",";
+    out += "127.0.0.1:" + std::to_string(m.client_port);
+  }
+  return out;
+}
+
+void EtcdCluster::Kill(int i) {
+  auto& m = members_[static_cast<size_t>(i)];
+  if (m.pid < 0) return;
+  ::kill(m.pid, SIGKILL);
+  ::waitpid(m.pid, nullptr, 0);
+  m.pid = -1;
+}
+
+std::string EtcdCluster::Log(int i) const {
+  std::ifstream in(members_[static_cast<size_t>(i)].log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+EtcdCluster::~EtcdCluster() {
+  for (size_t i = 0; i < members_.size(); ++i) Kill(static_cast<int>(i));
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+}  // namespace execgov::ledger::testing
