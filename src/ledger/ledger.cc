@@ -26,7 +26,7 @@ namespace execgov::ledger {
 namespace {
 
 struct Pending {
-  nlohmann::json entry;
+  std::string entry;  // canonical (JCS) bytes
   std::promise<StatusOr<Appended>> done;
 };
 
@@ -47,12 +47,13 @@ class ChainedLedger final : public Ledger {
   ~ChainedLedger() override { (void)Close(); }
 
   StatusOr<Appended> Append(const nlohmann::json& entry) override {
-    EXECGOV_RETURN_IF_ERROR(ValidateEntry(entry));
+    // Canonicalized here, in the caller's thread, so the writer only splices.
+    EXECGOV_ASSIGN_OR_RETURN(std::string canonical, CanonicalEntry(entry));
     std::future<StatusOr<Appended>> result;
     {
       std::lock_guard lock(mu_);
       if (closed_) return FailedPrecondition("the ledger is closed");
-      queue_.push_back(Pending{entry, {}});
+      queue_.push_back(Pending{std::move(canonical), {}});
       result = queue_.back().done.get_future();
     }
     cv_.notify_one();
@@ -141,7 +142,7 @@ class ChainedLedger final : public Ledger {
       ChainState s = tail;
       auto now = clock_->Now();
       for (auto& p : batch) {
-        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, BuildRecord(p.entry, s.size, s.last, now));
+        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, SpliceRecord(p.entry, s.size, s.last, now));
         uint64_t seq = s.size;
         EXECGOV_ASSIGN_OR_RETURN(Hash h, s.Apply(bytes));
         results.push_back({seq, crypto::HashToSha256Ref(h)});

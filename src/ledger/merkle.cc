@@ -1,10 +1,46 @@
 #include "ledger/merkle.h"
 
+#include <openssl/evp.h>
+
 #include <bit>
 #include <cstring>
 
 namespace execgov::ledger {
 namespace {
+
+// SHA-256 with the algorithm fetched once and a context reused per thread:
+// OpenSSL 3's one-shot SHA256() fetches the implementation on every call,
+// which costs more than hashing a record. Verifying a million records is
+// bound by these two functions.
+class Hasher {
+ public:
+  Hasher() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~Hasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  Hash Digest(uint8_t prefix, std::string_view a, std::string_view b = {}) {
+    Hash h;
+    EVP_DigestInit_ex(ctx_, md_, nullptr);
+    EVP_DigestUpdate(ctx_, &prefix, 1);
+    EVP_DigestUpdate(ctx_, a.data(), a.size());
+    if (!b.empty()) EVP_DigestUpdate(ctx_, b.data(), b.size());
+    EVP_DigestFinal_ex(ctx_, h.data(), nullptr);
+    return h;
+  }
+  static Hasher& ForThread() {
+    thread_local Hasher hasher;
+    return hasher;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+Hash Node(const Hash& l, const Hash& r) {
+  return Hasher::ForThread().Digest(0x01, crypto::HashBytes(l), crypto::HashBytes(r));
+}
 
 // Largest power of two strictly below n (n >= 2): RFC 9162's split point k.
 uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
@@ -12,7 +48,7 @@ uint64_t SplitPoint(uint64_t n) { return std::bit_floor(n - 1); }
 Hash RangeRoot(const std::vector<Hash>& leaves, uint64_t begin, uint64_t end) {
   if (end - begin == 1) return leaves[begin];
   uint64_t k = SplitPoint(end - begin);
-  return crypto::Sha256Node(RangeRoot(leaves, begin, begin + k), RangeRoot(leaves, begin + k, end));
+  return Node(RangeRoot(leaves, begin, begin + k), RangeRoot(leaves, begin + k, end));
 }
 
 void Path(uint64_t m, const std::vector<Hash>& leaves, uint64_t begin, uint64_t end, std::vector<Hash>* out) {
@@ -44,8 +80,6 @@ void SubProof(uint64_t m, const std::vector<Hash>& leaves, uint64_t begin, uint6
     out->push_back(RangeRoot(leaves, begin, begin + k));
   }
 }
-
-Hash Node(const Hash& l, const Hash& r) { return crypto::Sha256Node(l, r); }
 
 // Chains proof[from, to) with the seed on the side given by `index`'s bits
 // (transparency-dev's chainInner / chainInnerRight / chainBorderRight).
@@ -99,7 +133,7 @@ Status Match(const Hash& computed, std::string_view expected, const char* what) 
 
 }  // namespace
 
-Hash LeafHash(std::string_view bytes) { return crypto::Sha256Prefixed(0x00, bytes); }
+Hash LeafHash(std::string_view bytes) { return Hasher::ForThread().Digest(0x00, bytes); }
 Hash EmptyRoot() { return crypto::Sha256(""); }
 
 StatusOr<MerkleFrontier> MerkleFrontier::FromParts(uint64_t size, std::vector<Hash> subtrees) {

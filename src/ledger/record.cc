@@ -1,6 +1,7 @@
 #include "ledger/record.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "core/clock.h"
 #include "crypto/json.h"
@@ -22,23 +23,23 @@ class Cursor {
     ++i_;
     return true;
   }
-  // A string token, returned with its quotes.
+  // A string token, returned with its quotes. memchr finds the closing
+  // quote; an odd run of backslashes before a quote escapes it.
   bool String(std::string_view* out) {
     size_t start = i_;
     if (!Consume('"')) return false;
-    while (i_ < s_.size()) {
-      char c = s_[i_++];
-      if (c == '\\') {
-        if (i_ >= s_.size()) return false;
-        ++i_;
-      } else if (c == '"') {
+    for (;;) {
+      const void* q = std::memchr(s_.data() + i_, '"', s_.size() - i_);
+      if (!q) return false;
+      size_t at = static_cast<size_t>(static_cast<const char*>(q) - s_.data());
+      size_t backslashes = 0;
+      while (at - backslashes > start + 1 && s_[at - backslashes - 1] == '\\') ++backslashes;
+      i_ = at + 1;
+      if (backslashes % 2 == 0) {
         *out = s_.substr(start, i_ - start);
         return true;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        return false;
       }
     }
-    return false;
   }
   // Any value; nested containers are skipped by depth, strings by String().
   bool Value(std::string_view* out) {
@@ -79,9 +80,27 @@ class Cursor {
 
 std::string_view Unquote(std::string_view token) { return token.substr(1, token.size() - 2); }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case is not canonical
+}
+
+// crypto::ParseSha256Ref without allocating: it runs once per record verified.
+bool ParseHashRef(std::string_view ref, crypto::Hash* out) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (ref.size() != kPrefix.size() + 64 || ref.substr(0, kPrefix.size()) != kPrefix) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = HexDigit(ref[kPrefix.size() + 2 * i]), lo = HexDigit(ref[kPrefix.size() + 2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
 }  // namespace
 
-Status ValidateEntry(const nlohmann::json& entry) {
+StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry) {
   if (!entry.is_object()) return InvalidArgument("a ledger entry must be a JSON object");
   for (const char* k : kOwned) {
     if (entry.contains(k)) return InvalidArgument(std::string("a ledger entry may not set \"") + k + "\": the ledger does");
@@ -92,9 +111,7 @@ Status ValidateEntry(const nlohmann::json& entry) {
   }
   if (*type == "checkpoint") return InvalidArgument("checkpoint records are written by the ledger itself");
   if (entry.contains("checkpoint")) return InvalidArgument("\"checkpoint\" is reserved for checkpoint records");
-  auto canonical = crypto::Canonicalize(entry);
-  if (!canonical.ok()) return canonical.status();
-  return Status::Ok();
+  return crypto::Canonicalize(entry);
 }
 
 StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,
@@ -104,6 +121,49 @@ StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, con
   record["prev"] = crypto::HashToSha256Ref(prev);
   record["time"] = FormatRfc3339(time, /*with_millis=*/true);
   return crypto::Canonicalize(record);
+}
+
+StatusOr<std::string> SpliceRecord(std::string_view canonical_entry, uint64_t seq, const crypto::Hash& prev,
+                                   std::chrono::system_clock::time_point time) {
+  // Members in JCS order; ours are ASCII, and an ASCII key sorts against any
+  // key the same by UTF-8 bytes as by UTF-16 code units. A key with an escape
+  // is compared in escaped form, which could differ: those take the slow path.
+  const std::pair<std::string_view, std::string> ours[] = {
+      {"prev", "\"" + crypto::HashToSha256Ref(prev) + "\""},
+      {"seq", std::to_string(seq)},
+      {"time", "\"" + FormatRfc3339(time, /*with_millis=*/true) + "\""},
+  };
+  std::string out;
+  out.reserve(canonical_entry.size() + 140);
+  out.push_back('{');
+  size_t next = 0;
+  auto emit = [&](std::string_view key, std::string_view value) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(key);
+    out.append("\":");
+    out.append(value);
+  };
+  Cursor c(canonical_entry);
+  if (!c.Consume('{')) return InvalidArgument("not a canonical JSON object");
+  if (!c.Consume('}')) {
+    for (;;) {
+      std::string_view key, value;
+      if (!c.String(&key) || !c.Consume(':') || !c.Value(&value)) return InvalidArgument("not canonical JSON");
+      key = Unquote(key);
+      if (key.find('\\') != std::string_view::npos) {
+        EXECGOV_ASSIGN_OR_RETURN(auto entry, crypto::ParseJsonStrict(canonical_entry));
+        return BuildRecord(entry, seq, prev, time);
+      }
+      for (; next < 3 && ours[next].first < key; ++next) emit(ours[next].first, ours[next].second);
+      emit(key, value);
+      if (c.Consume('}')) break;
+      if (!c.Consume(',')) return InvalidArgument("not canonical JSON");
+    }
+  }
+  for (; next < 3; ++next) emit(ours[next].first, ours[next].second);
+  out.push_back('}');
+  return out;
 }
 
 StatusOr<std::string> BuildCheckpointRecord(const std::string& note, uint64_t seq, const crypto::Hash& prev,
@@ -128,7 +188,7 @@ StatusOr<RecordHeader> ScanRecord(std::string_view bytes) {
         }
         have_seq = true;
       } else if (key == "prev") {
-        if (value.size() < 2 || value.front() != '"' || !crypto::ParseSha256Ref(Unquote(value), &h.prev)) {
+        if (value.size() < 2 || value.front() != '"' || !ParseHashRef(Unquote(value), &h.prev)) {
           return InvalidArgument("\"prev\" is not a sha256:<hex> reference");
         }
         have_prev = true;

@@ -21,12 +21,20 @@ inline constexpr crypto::Hash kGenesisPrev{};
 
 // Checks a caller's entry: a JSON object without the ledger-owned members
 // (seq, prev, time), with a string `type` that is not "checkpoint", and
-// representable in canonical form. InvalidArgument otherwise.
-Status ValidateEntry(const nlohmann::json& entry);
+// representable in canonical form. Returns its canonical bytes;
+// InvalidArgument otherwise.
+StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry);
 
 // The canonical bytes of `entry` with seq, prev and time added.
 StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,
                                   std::chrono::system_clock::time_point time);
+
+// The same bytes as BuildRecord, from an entry already in canonical form (as
+// CanonicalEntry returns it): seq, prev and time are spliced in at their
+// sorted places instead of canonicalizing again. The ledger's single writer
+// thread does only this, so canonicalization runs in the callers' threads.
+StatusOr<std::string> SpliceRecord(std::string_view canonical_entry, uint64_t seq, const crypto::Hash& prev,
+                                   std::chrono::system_clock::time_point time);
 
 // The canonical bytes of a checkpoint record holding a signed note.
 StatusOr<std::string> BuildCheckpointRecord(const std::string& note, uint64_t seq, const crypto::Hash& prev,
