@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crypto/encoding.h"
+#include "ledger/record.h"
 
 namespace execgov::ledger {
 namespace {
@@ -20,18 +21,6 @@ std::string KeyHash(std::string_view name, const std::string& raw_public) {
   buf += raw_public;
   crypto::Hash h = crypto::Sha256(buf);
   return std::string(reinterpret_cast<const char*>(h.data()), 4);
-}
-
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    lines.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return lines;
 }
 
 bool ParseDecimal(std::string_view s, uint64_t* out) {

@@ -17,14 +17,6 @@ namespace {
 
 constexpr size_t kReadChunk = 4u << 20;
 
-struct HashKey {
-  size_t operator()(const Hash& h) const {
-    size_t v;
-    std::memcpy(&v, h.data(), sizeof v);
-    return v;
-  }
-};
-
 Status Errno(const std::string& what, const std::string& path) {
   return Unavailable(what + " " + path + ": " + std::strerror(errno));
 }
@@ -215,7 +207,7 @@ class FileBackend final : public Backend {
   std::mutex mu_;
   uint64_t offset_ = 0;  // end of the last complete record folded into state_
   ChainState state_;
-  std::unordered_set<Hash, HashKey> index_;
+  HashIndex index_;
 };
 
 }  // namespace

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
@@ -44,6 +46,17 @@ class MerkleFrontier {
   uint64_t size_ = 0;
   std::vector<Hash> subtrees_;  // largest (leftmost) first
 };
+
+// A set of record hashes (for Contains): the hash is already uniform, so
+// its first word is the bucket key.
+struct HashBucket {
+  size_t operator()(const Hash& h) const {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
+using HashIndex = std::unordered_set<Hash, HashBucket>;
 
 // Root of the tree over all of `leaves` (MTH in RFC 9162 §2.1.1).
 Hash RootOf(const std::vector<Hash>& leaves);

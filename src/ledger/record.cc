@@ -212,6 +212,18 @@ StatusOr<RecordHeader> ScanRecord(std::string_view bytes) {
   return h;
 }
 
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
 StatusOr<std::string> CheckpointNoteOf(const RecordHeader& header) {
   if (header.checkpoint_json.empty()) return InvalidArgument("a checkpoint record without a \"checkpoint\" note");
   EXECGOV_ASSIGN_OR_RETURN(auto parsed, crypto::ParseJsonStrict(header.checkpoint_json));

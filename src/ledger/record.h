@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,10 @@ struct RecordHeader {
 // whose seq is a non-negative integer, prev a "sha256:<hex>" reference, and
 // type and time strings.
 StatusOr<RecordHeader> ScanRecord(std::string_view bytes);
+
+// Splits text at '\n' (records are stored one per line, notes are lines
+// too); a final line without a newline is included.
+std::vector<std::string_view> SplitLines(std::string_view text);
 
 // The note text of a checkpoint record (the "checkpoint" member unescaped).
 StatusOr<std::string> CheckpointNoteOf(const RecordHeader& header);

@@ -1,0 +1,113 @@
+#include "kube/kubeconfig.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <optional>
+
+#include "core/file.h"
+#include "crypto/encoding.h"
+
+namespace execgov::kube {
+namespace {
+
+constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+std::string Dir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// `<key>-data` (base64) or `<key>` (a file, relative to the kubeconfig).
+StatusOr<std::string> DataOrFile(const YAML::Node& node, const std::string& key, const std::string& base) {
+  if (node[key + "-data"]) {
+    auto raw = crypto::Base64Decode(node[key + "-data"].as<std::string>());
+    if (!raw) return InvalidArgument(key + "-data is not base64");
+    return *raw;
+  }
+  if (node[key]) {
+    std::string file = node[key].as<std::string>();
+    if (!file.empty() && file[0] != '/') file = base + "/" + file;
+    return ReadFile(file);
+  }
+  return std::string();
+}
+
+YAML::Node Named(const YAML::Node& list, const std::string& name, const char* field) {
+  if (list && list.IsSequence()) {
+    for (const auto& item : list) {
+      if (item["name"] && item["name"].as<std::string>() == name) return item[field];
+    }
+  }
+  return YAML::Node();
+}
+
+}  // namespace
+
+StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& context_name) {
+  EXECGOV_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  try {
+    YAML::Node doc = YAML::Load(text);
+    std::string ctx_name = context_name.empty() ? doc["current-context"].as<std::string>("") : context_name;
+    if (ctx_name.empty()) return InvalidArgument(path + ": no current-context");
+    YAML::Node ctx = Named(doc["contexts"], ctx_name, "context");
+    if (!ctx) return InvalidArgument(path + ": no context \"" + ctx_name + "\"");
+    std::string cluster_name = ctx["cluster"].as<std::string>(""), user_name = ctx["user"].as<std::string>("");
+    YAML::Node cluster = Named(doc["clusters"], cluster_name, "cluster");
+    if (!cluster) return InvalidArgument(path + ": no cluster \"" + cluster_name + "\"");
+    YAML::Node user = Named(doc["users"], user_name, "user");
+    std::string base = Dir(path);
+    RestConfig c;
+    c.server = cluster["server"].as<std::string>("");
+    if (c.server.empty()) return InvalidArgument(path + ": cluster \"" + cluster_name + "\" has no server");
+    c.insecure_skip_verify = cluster["insecure-skip-tls-verify"].as<bool>(false);
+    EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, DataOrFile(cluster, "certificate-authority", base));
+    c.ns = ctx["namespace"].as<std::string>("");
+    if (user) {
+      if (user["exec"] || user["auth-provider"]) {
+        return InvalidArgument(path + ": user \"" + user_name + "\" uses an exec or auth-provider plugin, which is not supported");
+      }
+      EXECGOV_ASSIGN_OR_RETURN(c.cert_pem, DataOrFile(user, "client-certificate", base));
+      EXECGOV_ASSIGN_OR_RETURN(c.key_pem, DataOrFile(user, "client-key", base));
+      c.token = user["token"].as<std::string>("");
+      if (c.token.empty() && user["tokenFile"]) {
+        EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(user["tokenFile"].as<std::string>()));
+      }
+    }
+    while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
+    return c;
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(path + ": " + e.what());
+  }
+}
+
+StatusOr<RestConfig> InClusterConfig() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (!host || !port) return NotFound("not running in a cluster (no KUBERNETES_SERVICE_HOST)");
+  RestConfig c;
+  std::string h = host;
+  c.server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
+  const std::string dir = kServiceAccountDir;
+  EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(dir + "/token"));
+  EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, ReadFile(dir + "/ca.crt"));
+  auto ns = ReadFile(dir + "/namespace");
+  if (ns.ok()) c.ns = *ns;
+  return c;
+}
+
+StatusOr<RestConfig> DefaultRestConfig(const std::string& path) {
+  if (!path.empty()) return LoadKubeconfig(path);
+  if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
+    std::string first = env;
+    first = first.substr(0, first.find(':'));
+    return LoadKubeconfig(first);
+  }
+  auto in_cluster = InClusterConfig();
+  if (in_cluster.ok() || in_cluster.status().code() != StatusCode::kNotFound) return in_cluster;
+  const char* home = std::getenv("HOME");
+  if (!home) return NotFound("no kubeconfig: set --kubeconfig or KUBECONFIG");
+  return LoadKubeconfig(std::string(home) + "/.kube/config");
+}
+
+}  // namespace execgov::kube

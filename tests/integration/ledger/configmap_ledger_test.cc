@@ -1,0 +1,175 @@
+// The ConfigMap backend against the real kube-apiserver of the control-plane
+// fixture (hack/testenv.sh; EXECGOV_TESTENV_DIR names the instance). Each
+// test works in its own namespace and deletes it afterwards.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "kube/client.h"
+#include "ledger/configmap_backend.h"
+#include "tamper_cases.h"
+#include "writers.h"
+
+namespace execgov::ledger {
+namespace {
+
+class ConfigMapLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("EXECGOV_TESTENV_DIR");
+    if (!dir) GTEST_SKIP() << "no control plane: EXECGOV_TESTENV_DIR is not set (run through ctest -L e2e)";
+    kubeconfig_ = std::string(dir) + "/kubeconfig";
+    ::setenv("KUBECONFIG", kubeconfig_.c_str(), 1);  // for the writer processes too
+    auto config = kube::LoadKubeconfig(kubeconfig_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    auto client = kube::NewClient(*config);
+    ASSERT_TRUE(client.ok());
+    client_ = std::move(client).value();
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto& c : test) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ns_ = "ledger-" + std::to_string(::getpid()) + "-" + test.substr(0, 30);
+    auto created = client_->Create("/api/v1/namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                                          {"metadata", {{"name", ns_}}}});
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    char tmpl[] = "/tmp/execgov-cm-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    key_path_ = dir_ + "/ledger.key";
+    ASSERT_TRUE(WriteFileAtomic(key_path_, key_.ToPkcs8Pem(), 0600).ok());
+  }
+  void TearDown() override {
+    if (client_) (void)client_->Delete("/api/v1/namespaces/" + ns_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::string Url(const std::string& extra = "") const { return "configmap://" + ns_ + "/audit" + extra; }
+  LedgerOptions Options() const {
+    LedgerOptions o;
+    o.signing_key_path = key_path_;
+    o.checkpoint_every_records = 100;
+    return o;
+  }
+
+  std::string kubeconfig_, ns_, dir_, key_path_;
+  std::unique_ptr<kube::Client> client_;
+  crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+};
+
+TEST_F(ConfigMapLedgerTest, AppendsAcrossSegmentsAndVerifies) {
+  // 2 KiB segments: a few records each, so appends seal and start segments.
+  auto ledger = OpenLedger(Url("?segment-bytes=2048"), Options());
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  std::vector<Appended> acks;
+  for (int i = 0; i < 30; ++i) {
+    auto a = (*ledger)->Append(testing::Entry(i));
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_EQ(a->seq, static_cast<uint64_t>(i));
+    acks.push_back(*a);
+  }
+  EXPECT_TRUE(*(*ledger)->Contains(acks[5].hash));
+  EXPECT_FALSE(*(*ledger)->Contains(crypto::HashToSha256Ref(LeafHash("absent"))));
+  ASSERT_TRUE((*ledger)->Close().ok());
+  auto seg = client_->Get(kube::ConfigMapPath(ns_, "audit-000003"));
+  ASSERT_TRUE(seg.ok()) << "expected several segments: " << seg.status().ToString();
+  EXPECT_EQ((*seg)["metadata"]["labels"]["execgov.io/ledger"], "audit");
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.size, 31u);
+}
+
+TEST_F(ConfigMapLedgerTest, ConcurrentWritersNeverForkAcrossSegmentRollover) {
+  auto a = OpenLedger(Url("?segment-bytes=8192"), Options());
+  auto b = OpenLedger(Url("?segment-bytes=8192"), Options());
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::mutex mu;
+  std::set<uint64_t> seqs;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      Ledger& l = t % 2 ? **a : **b;
+      for (int i = 0; i < 25; ++i) {
+        auto r = l.Append(testing::Entry(t * 1000 + i));
+        if (!r.ok()) {
+          ADD_FAILURE() << r.status().ToString();
+          continue;
+        }
+        std::lock_guard lock(mu);
+        EXPECT_TRUE(seqs.insert(r->seq).second) << r->seq;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE((*a)->Close().ok());
+  ASSERT_TRUE((*b)->Close().ok());
+  EXPECT_EQ(seqs.size(), 150u);
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(testing::CountEntries(Url()), 150u);
+}
+
+// Rewrites the ledger as an attacker with ConfigMap write access would:
+// every record in one segment.
+class ConfigMapStore : public testing::RecordStore {
+ public:
+  ConfigMapStore(kube::Client* client, std::string ns, std::string url)
+      : client_(client), ns_(std::move(ns)), url_(std::move(url)) {}
+  std::string Url() const override { return url_; }
+  std::vector<std::string> Read() override {
+    auto backend = OpenBackend(url_, {.read_only = true});
+    std::vector<std::string> out;
+    EXPECT_TRUE((*backend)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view r) {
+      out.emplace_back(r);
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+  void Write(const std::vector<std::string>& records) override {
+    for (int i = 0; i < 100; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "audit-%06d", i);
+      (void)client_->Delete(kube::ConfigMapPath(ns_, name));
+    }
+    std::string text;
+    for (const auto& r : records) text += r + "\n";
+    auto created = client_->Create(kube::ConfigMapsPath(ns_),
+                                   {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                                    {"metadata", {{"name", "audit-000000"}, {"labels", {{"execgov.io/ledger", "audit"}}}}},
+                                    {"data", {{"records", text}}}});
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+  }
+
+ private:
+  kube::Client* client_;
+  std::string ns_, url_;
+};
+
+TEST_F(ConfigMapLedgerTest, EveryTamperIsDetectedWithItsSeq) {
+  testing::WriteHistory(Url(), key_path_);
+  ConfigMapStore store(client_.get(), ns_, Url());
+  testing::RunTamperCases(store, key_);
+}
+
+TEST_F(ConfigMapLedgerTest, FourProcessesTimes2500) {
+  std::string url = Url();
+  std::vector<std::unique_ptr<testing::KillOnExit>> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.push_back(std::make_unique<testing::KillOnExit>(testing::StartWriter(
+        url, key_path_, "w" + std::to_string(w), 2500, dir_ + "/acks" + std::to_string(w), 16)));
+  }
+  std::map<uint64_t, std::string> acks;
+  for (int w = 0; w < 4; ++w) {
+    EXPECT_EQ(writers[static_cast<size_t>(w)]->Wait(), 0) << "writer " << w;
+    for (auto& [seq, hash] : testing::ReadAcks(dir_ + "/acks" + std::to_string(w))) {
+      EXPECT_TRUE(acks.emplace(seq, hash).second) << "seq acknowledged twice: " << seq;
+    }
+  }
+  EXPECT_EQ(acks.size(), 10000u);
+  auto r = testing::Verify(url, key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(testing::CountEntries(url), 10000u);
+}
+
+}  // namespace
+}  // namespace execgov::ledger
