@@ -6,7 +6,9 @@
 #   controlplane_test.sh crd        a CRD is served and a custom object stored
 #   controlplane_test.sh job        the Job controller creates the Job's Pod
 #   controlplane_test.sh webhook    a ValidatingWebhookConfiguration is called for
-#                                   Pod creation and its denial reaches kubectl
+#                                   Pod creation and its denial reaches kubectl;
+#                                   the Job controller's Pods reach it under the
+#                                   Job controller's service account
 #
 # Runs against the instance in $EXECGOV_TESTENV_DIR (the ctest fixture sets it).
 # Each case works in its own namespace and removes what it created, so cases
@@ -186,6 +188,14 @@ EOF
   grep -qF "$message (Pod blocked)" <<<"$out" || fail "the webhook's message did not reach kubectl"
   grep -q "CREATE Pod $ns/blocked" "$tmp/webhook.log" || fail "the webhook did not log the request"
   ! kubectl get pod blocked -n "$ns" >/dev/null 2>&1 || fail "the denied pod exists"
+
+  # Pods a Job makes reach the webhook from the Job controller's own identity,
+  # the one an ExecutionPolicy lists among its trustedControllers.
+  kubectl create job made-by-job -n "$ns" --image=registry.example.com/hello:1 >/dev/null
+  poll 60 grep -qE "CREATE Pod $ns/made-by-job-[a-z0-9]+ by system:serviceaccount:kube-system:job-controller\$" \
+    "$tmp/webhook.log" ||
+    fail "no Pod creation by the Job controller reached the webhook: $(cat "$tmp/webhook.log")"
+  echo "the Job controller's Pod creation reached the webhook as system:serviceaccount:kube-system:job-controller"
 }
 
 case "${1:-}" in

@@ -2,9 +2,9 @@
 """A validating admission webhook that denies every request, for e2e tests.
 
 Serves HTTPS on 127.0.0.1 on a free port, prints that port on stdout, and logs
-each AdmissionReview it answers (kind, namespace, name) on stderr. It exits when
-its stdin reaches end of file, so a test that runs it as a coprocess cannot
-leave it behind, even when the test is killed.
+each AdmissionReview it answers (operation, kind, namespace, name, user) on
+stderr. It exits when its stdin reaches end of file, so a test that runs it as
+a coprocess cannot leave it behind, even when the test is killed.
 
     deny_webhook.py CERT KEY MESSAGE
 """
@@ -24,8 +24,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         review = json.loads(self.rfile.read(length))
         request = review["request"]
         name = request.get("name") or request.get("object", {}).get("metadata", {}).get("name", "")
+        user = request.get("userInfo", {}).get("username", "")
         print(f"deny_webhook: {request['operation']} {request['kind']['kind']} "
-              f"{request.get('namespace', '')}/{name}", file=sys.stderr, flush=True)
+              f"{request.get('namespace', '')}/{name} by {user}", file=sys.stderr, flush=True)
         body = json.dumps({
             "apiVersion": review.get("apiVersion", "admission.k8s.io/v1"),
             "kind": "AdmissionReview",
