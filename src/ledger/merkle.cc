@@ -182,6 +182,66 @@ std::vector<Hash> ConsistencyProof(uint64_t size1, uint64_t size2, const std::ve
   return out;
 }
 
+namespace {
+
+// The root the proof hashes[from, to) leads to from `leaf` at `index`.
+StatusOr<Hash> RootFromInclusion(uint64_t index, uint64_t size, const Hash& leaf, const std::vector<Hash>& hashes,
+                                 size_t from, size_t to) {
+  if (index >= size) {
+    return InvalidArgument("index " + std::to_string(index) + " is not below the tree size " + std::to_string(size));
+  }
+  size_t inner, border;
+  Decompose(index, size, &inner, &border);
+  if (to - from != inner + border) {
+    return PermissionDenied("the inclusion proof has " + std::to_string(to - from) + " hashes, a tree of size " +
+                            std::to_string(size) + " needs " + std::to_string(inner + border));
+  }
+  std::vector<Hash> part(hashes.begin() + static_cast<ptrdiff_t>(from), hashes.begin() + static_cast<ptrdiff_t>(to));
+  Hash h = ChainInner(leaf, part, 0, inner, index);
+  return ChainBorderRight(h, part, inner);
+}
+
+// The number of hashes a consistency proof from size1 to size2 has
+// (0 < size1 < size2).
+size_t ConsistencyProofLength(uint64_t size1, uint64_t size2) {
+  size_t inner, border;
+  Decompose(size1 - 1, size2, &inner, &border);
+  size_t shift = static_cast<size_t>(std::countr_zero(size1));
+  return (size1 == (uint64_t{1} << shift) ? 0 : 1) + inner - shift + border;
+}
+
+// Checks hashes[from, to) against root1 and returns the new root
+// (0 < size1 < size2).
+StatusOr<Hash> RootFromConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const std::vector<Hash>& all,
+                                   size_t from, size_t to) {
+  if (to == from) return PermissionDenied("the consistency proof is empty");
+  std::vector<Hash> hashes(all.begin() + static_cast<ptrdiff_t>(from), all.begin() + static_cast<ptrdiff_t>(to));
+  size_t inner, border;
+  Decompose(size1 - 1, size2, &inner, &border);
+  size_t shift = static_cast<size_t>(std::countr_zero(size1));
+  inner -= shift;
+  // The proof starts with the root of the subtree of size 2^shift, unless
+  // size1 is exactly that subtree, whose root the verifier already has.
+  size_t start = 1;
+  Hash seed = hashes[0];
+  if (size1 == (uint64_t{1} << shift)) {
+    seed = root1;
+    start = 0;
+  }
+  if (hashes.size() != start + inner + border) {
+    return PermissionDenied("the consistency proof has " + std::to_string(hashes.size()) + " hashes, " +
+                            std::to_string(start + inner + border) + " are needed");
+  }
+  uint64_t mask = (size1 - 1) >> shift;
+  Hash h1 = ChainInnerRight(seed, hashes, start, start + inner, mask);
+  h1 = ChainBorderRight(h1, hashes, start + inner);
+  if (h1 != root1) return PermissionDenied("the old root computed from the consistency proof does not match");
+  Hash h2 = ChainInner(seed, hashes, start, start + inner, mask);
+  return ChainBorderRight(h2, hashes, start + inner);
+}
+
+}  // namespace
+
 Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash,
                        const std::vector<std::string>& proof, std::string_view root) {
   if (index >= size) {
@@ -189,14 +249,7 @@ Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash
   }
   EXECGOV_ASSIGN_OR_RETURN(Hash leaf, ToHash(leaf_hash, "the leaf hash"));
   EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
-  size_t inner, border;
-  Decompose(index, size, &inner, &border);
-  if (hashes.size() != inner + border) {
-    return PermissionDenied("the inclusion proof has " + std::to_string(hashes.size()) + " hashes, a tree of size " +
-                            std::to_string(size) + " needs " + std::to_string(inner + border));
-  }
-  Hash h = ChainInner(leaf, hashes, 0, inner, index);
-  h = ChainBorderRight(h, hashes, inner);
+  EXECGOV_ASSIGN_OR_RETURN(Hash h, RootFromInclusion(index, size, leaf, hashes, 0, hashes.size()));
   return Match(h, root, "the root computed from the inclusion proof");
 }
 
@@ -211,32 +264,55 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, const std::vector<std::
     if (root1 != root2) return PermissionDenied("two trees of the same size have different roots");
     return Status::Ok();
   }
-  if (proof.empty()) return PermissionDenied("the consistency proof is empty");
   EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
-
-  size_t inner, border;
-  Decompose(size1 - 1, size2, &inner, &border);
-  size_t shift = static_cast<size_t>(std::countr_zero(size1));
-  inner -= shift;
-  // The proof starts with the root of the subtree of size 2^shift, unless
-  // size1 is exactly that subtree, whose root the verifier already has.
-  size_t start = 1;
-  Hash seed = hashes[0];
-  if (size1 == (uint64_t{1} << shift)) {
-    EXECGOV_ASSIGN_OR_RETURN(seed, ToHash(root1, "root1"));
-    start = 0;
-  }
-  if (hashes.size() != start + inner + border) {
-    return PermissionDenied("the consistency proof has " + std::to_string(hashes.size()) + " hashes, " +
-                            std::to_string(start + inner + border) + " are needed");
-  }
-  uint64_t mask = (size1 - 1) >> shift;
-  Hash h1 = ChainInnerRight(seed, hashes, start, start + inner, mask);
-  h1 = ChainBorderRight(h1, hashes, start + inner);
-  EXECGOV_RETURN_IF_ERROR(Match(h1, root1, "the old root computed from the consistency proof"));
-  Hash h2 = ChainInner(seed, hashes, start, start + inner, mask);
-  h2 = ChainBorderRight(h2, hashes, start + inner);
+  EXECGOV_ASSIGN_OR_RETURN(Hash r1, ToHash(root1, "root1"));
+  EXECGOV_ASSIGN_OR_RETURN(Hash h2, RootFromConsistency(size1, size2, r1, hashes, 0, hashes.size()));
   return Match(h2, root2, "the new root computed from the consistency proof");
+}
+
+namespace {
+
+Status CheckSubtree(uint64_t start, uint64_t end) {
+  if (start >= end) return InvalidArgument("a subtree needs start < end");
+  if (start % std::bit_ceil(end - start) != 0) {
+    return InvalidArgument("[" + std::to_string(start) + ", " + std::to_string(end) + ") is not a valid subtree");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status VerifySubtreeInclusion(uint64_t index, uint64_t start, uint64_t end, std::string_view leaf_hash,
+                              const std::vector<std::string>& proof, std::string_view subtree_root) {
+  EXECGOV_RETURN_IF_ERROR(CheckSubtree(start, end));
+  if (index < start || index >= end) return InvalidArgument("the leaf is outside the subtree");
+  return VerifyInclusion(index - start, end - start, leaf_hash, proof, subtree_root);
+}
+
+Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, const std::vector<std::string>& proof,
+                                std::string_view subtree_root, std::string_view root) {
+  if (start == end) {
+    if (end > size) return InvalidArgument("the subtree ends past the tree");
+    if (!proof.empty()) return PermissionDenied("an empty subtree needs an empty proof");
+    return Match(EmptyRoot(), subtree_root, "the empty subtree's hash");
+  }
+  EXECGOV_RETURN_IF_ERROR(CheckSubtree(start, end));
+  if (end > size) return InvalidArgument("the subtree ends past the tree");
+  if (start == 0) return VerifyConsistency(end, size, proof, subtree_root, root);
+  EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
+  EXECGOV_ASSIGN_OR_RETURN(Hash seed, ToHash(subtree_root, "the subtree hash"));
+  // The node holding the subtree spans [start, start + m), cut at `size`.
+  uint64_t m = std::bit_ceil(end - start);
+  uint64_t node_size = std::min(start + m, size) - start;
+  size_t used = 0;
+  if (node_size > end - start) {
+    used = ConsistencyProofLength(end - start, node_size);
+    if (used > hashes.size()) return PermissionDenied("the subtree consistency proof is too short");
+    EXECGOV_ASSIGN_OR_RETURN(seed, RootFromConsistency(end - start, node_size, seed, hashes, 0, used));
+  }
+  // Seen at the node's level, the tree is an RFC 9162 tree of ceil(size / m) nodes.
+  EXECGOV_ASSIGN_OR_RETURN(Hash h, RootFromInclusion(start / m, (size + m - 1) / m, seed, hashes, used, hashes.size()));
+  return Match(h, root, "the root computed from the subtree consistency proof");
 }
 
 }  // namespace execgov::ledger

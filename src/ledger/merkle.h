@@ -77,4 +77,21 @@ Status VerifyInclusion(uint64_t index, uint64_t size, std::string_view leaf_hash
 Status VerifyConsistency(uint64_t size1, uint64_t size2, const std::vector<std::string>& proof,
                          std::string_view root1, std::string_view root2);
 
+// Subtree proofs (the [start, end) ranges of draft-ietf-plants-merkle-tree-certs,
+// in transparency-dev/merkle's vectors): a subtree is valid when start < end
+// and start is a multiple of bit_ceil(end - start); its hash is the Merkle
+// root of leaves start..end-1.
+//
+// A leaf of a subtree: the RFC 9162 proof of index - start in a tree of
+// end - start leaves.
+Status VerifySubtreeInclusion(uint64_t index, uint64_t start, uint64_t end, std::string_view leaf_hash,
+                              const std::vector<std::string>& proof, std::string_view subtree_root);
+// A subtree of the tree of `size` leaves: a consistency proof inside the node
+// that holds the subtree, then that node's path to the root. With start = 0
+// this is exactly the RFC 9162 consistency proof from end to size. An empty
+// subtree (start = end) is consistent with anything, if its hash is the
+// empty root and the proof empty.
+Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, const std::vector<std::string>& proof,
+                                std::string_view subtree_root, std::string_view root);
+
 }  // namespace execgov::ledger

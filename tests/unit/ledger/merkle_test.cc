@@ -80,6 +80,38 @@ TEST(MerkleVectors, Consistency) {
   }
 }
 
+TEST(MerkleVectors, SubtreeInclusion) {
+  auto files = VectorFiles("subtreeinclusion");
+  ASSERT_GT(files.size(), 50u);
+  for (const auto& f : files) {
+    auto v = Load(f);
+    uint64_t start = v.value("start", 0), idx = v["leafIdx"].get<uint64_t>();
+    uint64_t end = v.contains("end") ? v["end"].get<uint64_t>() : v["treeSize"].get<uint64_t>();
+    Status st = VerifySubtreeInclusion(idx, start, end, B64(v["leafHash"]), Proof(v["proof"]), B64(v["root"]));
+    if (v["wantErr"].get<bool>()) {
+      EXPECT_FALSE(st.ok()) << f << ": " << v["desc"];
+    } else {
+      EXPECT_TRUE(st.ok()) << f << ": " << st.ToString();
+    }
+  }
+}
+
+TEST(MerkleVectors, SubtreeConsistency) {
+  auto files = VectorFiles("subtreeconsistency");
+  ASSERT_GT(files.size(), 50u);
+  for (const auto& f : files) {
+    auto v = Load(f);
+    Status st = VerifySubtreeConsistency(v["start"].get<uint64_t>(), v["end"].get<uint64_t>(),
+                                         v["size"].get<uint64_t>(), Proof(v["proof"]), B64(v["root1"]),
+                                         B64(v["root2"]));
+    if (v["wantErr"].get<bool>()) {
+      EXPECT_FALSE(st.ok()) << f << ": " << v["desc"];
+    } else {
+      EXPECT_TRUE(st.ok()) << f << ": " << st.ToString();
+    }
+  }
+}
+
 std::vector<Hash> Leaves(size_t n) {
   std::vector<Hash> leaves;
   for (size_t i = 0; i < n; ++i) leaves.push_back(LeafHash("leaf " + std::to_string(i)));
