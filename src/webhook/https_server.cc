@@ -1,121 +1,238 @@
+// HTTP/1.1 on Boost.Beast. Beast rather than cpprestsdk's listener: the
+// listener reads a whole request body before a handler may answer and has no
+// body limit, so a client could make it buffer any amount; Beast's parser
+// refuses an oversized body from its headers, and every read and write here
+// has a deadline, so a stalled client costs one idle socket and no thread.
 #include "webhook/https_server.h"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <cpprest/http_listener.h>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "core/log.h"
 
 namespace execgov::webhook {
 
-namespace http = web::http;
-using web::http::experimental::listener::http_listener;
-using web::http::experimental::listener::http_listener_config;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
 
-class Listener {
- public:
-  Listener(const std::string& uri, const http_listener_config& config) : listener(uri, config) {}
-  http_listener listener;
-};
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+// Answers a request; the header-only overload may answer before the body is
+// read (limits, method, content type), returning nullopt to read on.
+using Route = std::function<Response(const Request&)>;
+using EarlyRoute = std::function<std::optional<Response>(const http::request_header<>&)>;
 
 namespace {
 
-void ReplyStatus(const http::http_request& req, http::status_code code, const std::string& message) {
-  nlohmann::json body = {{"apiVersion", "v1"}, {"kind", "Status"}, {"status", "Failure"},
-                         {"message", message}, {"code", code}};
-  http::http_response resp(code);
-  resp.set_body(body.dump(), "application/json");
-  req.reply(resp).then([](pplx::task<void> t) {
-    try {
-      t.get();
-    } catch (...) {  // the client went away: nothing to do
-    }
-  });
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr auto kIdleTimeout = std::chrono::seconds(90);
+
+Response MakeResponse(http::status code, std::string body, const std::string& content_type) {
+  Response r{code, 11};
+  r.set(http::field::server, "execgov");
+  r.set(http::field::content_type, content_type);
+  r.body() = std::move(body);
+  r.prepare_payload();
+  return r;
 }
 
-void ReplyJson(const http::http_request& req, http::status_code code, const std::string& body,
-               const std::string& content_type = "application/json") {
-  http::http_response resp(code);
-  resp.set_body(body, content_type);
-  req.reply(resp).then([](pplx::task<void> t) {
-    try {
-      t.get();
-    } catch (...) {
-    }
-  });
+Response StatusResponse(http::status code, const std::string& message) {
+  nlohmann::json body = {{"apiVersion", "v1"},  {"kind", "Status"},  {"status", "Failure"},
+                         {"message", message}, {"code", static_cast<int>(code)}};
+  return MakeResponse(code, body.dump(), "application/json");
 }
+
+// One connection: optional TLS handshake, then requests until the peer stops
+// keeping alive, with a deadline on every step.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(Stream stream, std::shared_ptr<ssl::context> tls, Route route, EarlyRoute early)
+      : stream_(std::move(stream)), tls_(std::move(tls)), route_(std::move(route)), early_(std::move(early)) {}
+
+  void Run() {
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->ReadHeader(kHandshakeTimeout);
+      });
+    } else {
+      ReadHeader(kRequestTimeout);
+    }
+  }
+
+ private:
+  void ReadHeader(std::chrono::seconds timeout) {
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    parser_->body_limit(kMaxBodyBytes);
+    beast::get_lowest_layer(stream_).expires_after(timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::body_limit) return Reply(StatusResponse(http::status::payload_too_large, TooLarge()), false);
+    if (ec) return Close();
+    if (auto early = early_(parser_->get().base())) return Reply(std::move(*early), false);
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) return Reply(StatusResponse(http::status::payload_too_large, TooLarge()), false);
+    if (ec) return Close();
+    Request req = parser_->release();
+    bool keep_alive = req.keep_alive();
+    Response resp;
+    try {
+      resp = route_(req);
+    } catch (const std::exception& e) {
+      log::Error("http: unexpected error", {{"error", e.what()}});
+      resp = StatusResponse(http::status::internal_server_error, "internal error");
+    }
+    Reply(std::move(resp), keep_alive);
+  }
+
+  void Reply(Response resp, bool keep_alive) {
+    resp.keep_alive(keep_alive);
+    response_ = std::make_shared<Response>(std::move(resp));
+    beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
+    http::async_write(stream_, *response_, [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      if (ec || !keep_alive) return self->Close();
+      self->ReadHeader(kIdleTimeout);
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code e;
+        beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, e);
+      });
+    } else {
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    }
+  }
+
+  static std::string TooLarge() {
+    return "the request body is larger than the limit of " + std::to_string(kMaxBodyBytes) + " bytes";
+  }
+
+  Stream stream_;
+  std::shared_ptr<ssl::context> tls_;  // kept alive as long as the stream uses it
+  Route route_;
+  EarlyRoute early_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+};
 
 bool IsJsonContentType(std::string ct) {
   std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return std::tolower(c); });
   return ct.rfind("application/json", 0) == 0;
 }
 
-void HandleValidate(AdmissionHandler* handler, http::http_request req) {
-  if (req.method() != http::methods::POST) {
-    http::http_response resp(http::status_codes::MethodNotAllowed);
-    resp.headers().add("Allow", "POST");
-    resp.set_body(R"({"apiVersion":"v1","kind":"Status","status":"Failure","message":"use POST","code":405})",
-                  "application/json");
-    req.reply(resp).then([](pplx::task<void> t) {
-      try {
-        t.get();
-      } catch (...) {
-      }
-    });
-    return;
-  }
-  if (!IsJsonContentType(req.headers().content_type())) {
-    ReplyStatus(req, http::status_codes::UnsupportedMediaType, "Content-Type must be application/json");
-    return;
-  }
-  if (!req.headers().has(http::header_names::content_length)) {
-    ReplyStatus(req, http::status_codes::LengthRequired, "a Content-Length is required");
-    return;
-  }
-  if (req.headers().content_length() > kMaxBodyBytes) {
-    ReplyStatus(req, http::status_codes::RequestEntityTooLarge,
-                "the request body is larger than the limit of " + std::to_string(kMaxBodyBytes) + " bytes");
-    return;
-  }
-  req.extract_string(true).then([handler, req](pplx::task<std::string> body_task) {
-    std::string body;
-    try {
-      body = body_task.get();
-    } catch (const std::exception& e) {
-      ReplyStatus(req, http::status_codes::BadRequest, std::string("cannot read the request body: ") + e.what());
-      return;
-    }
-    auto decoded = DecodeAdmissionReview(body);
-    if (!decoded.ok()) {
-      ReplyStatus(req, http::status_codes::BadRequest, decoded.status().message());
-      return;
-    }
-    ReplyJson(req, http::status_codes::OK, EncodeAdmissionReview(handler->Handle(*decoded)));
-  });
-}
+}  // namespace
 
-StatusOr<std::unique_ptr<Listener>> Open(const std::string& scheme, const std::string& listen,
-                                         const http_listener_config& config,
-                                         std::function<void(http::http_request)> handle) {
-  EXECGOV_ASSIGN_OR_RETURN(auto addr, ParseListenAddress(listen));
-  std::string uri = scheme + "://" + addr.first + ":" + std::to_string(addr.second) + "/";
-  try {
-    auto l = std::make_unique<Listener>(uri, config);
-    l->listener.support([handle](http::http_request req) {
-      try {
-        handle(req);
-      } catch (const std::exception& e) {
-        log::Error("http: unexpected error", {{"error", e.what()}});
-        ReplyStatus(req, http::status_codes::InternalError, "internal error");
-      }
-    });
-    l->listener.open().wait();
-    return l;
-  } catch (const std::exception& e) {
-    return Unavailable("cannot listen on " + listen + ": " + e.what());
+// An acceptor and the threads that run every connection's I/O and handlers.
+class Listener {
+ public:
+  Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early)
+      : credentials_(credentials), route_(std::move(route)), early_(std::move(early)), acceptor_(io_) {}
+
+  Status Open(const std::string& host, int port, int threads) {
+    beast::error_code ec;
+    auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return InvalidArgument("listen address \"" + host + "\" is not an IP address");
+    tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    Accept();
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    return Status::Ok();
   }
+
+  ~Listener() {
+    net::post(io_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    io_.stop();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) Start(std::move(socket));
+      Accept();
+    });
+  }
+
+  void Start(tcp::socket socket) {
+    socket.set_option(tcp::no_delay(true));
+    if (!credentials_) {
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_)->Run();
+      return;
+    }
+    // A context per connection: each new connection gets the certificate
+    // current at that moment, so rotation needs no restart and open
+    // connections finish with the one they started with.
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    Status st = credentials_->Configure(ctx->native_handle());
+    if (!st.ok()) {
+      log::Error("tls: cannot configure a connection", {{"error", st.message()}});
+      return;  // closing the socket refuses the client: fail closed
+    }
+    std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_)
+        ->Run();
+  }
+
+  tls::CredentialStore* credentials_;
+  Route route_;
+  EarlyRoute early_;
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+};
+
+namespace {
+
+// Handlers may wait on the ledger's group commit (an fsync shared by every
+// request in flight), so run more threads than cores: the more requests wait
+// together, the more each fsync carries.
+int IoThreads() { return static_cast<int>(std::max(4u, std::thread::hardware_concurrency() * 8)); }
+
+StatusOr<std::unique_ptr<Listener>> OpenListener(const std::string& listen, tls::CredentialStore* credentials, Route route,
+                                                 EarlyRoute early, int threads) {
+  EXECGOV_ASSIGN_OR_RETURN(auto addr, ParseListenAddress(listen));
+  auto l = std::make_unique<Listener>(credentials, std::move(route), std::move(early));
+  EXECGOV_RETURN_IF_ERROR(l->Open(addr.first, addr.second, threads));
+  return l;
 }
 
 }  // namespace
@@ -139,68 +256,60 @@ StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& list
 StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string& listen,
                                                               tls::CredentialStore* credentials,
                                                               AdmissionHandler* handler) {
-  http_listener_config config;
-  // A client that stalls mid-request is cut off rather than held forever.
-  config.set_timeout(std::chrono::seconds(30));
-  config.set_ssl_context_callback([credentials](boost::asio::ssl::context& ctx) {
-    // Called for each new connection: a rotated certificate applies to new
-    // connections at once while open ones finish with the old one.
-    Status st = credentials->Configure(ctx.native_handle());
-    if (!st.ok()) log::Error("tls: cannot configure a connection", {{"error", st.message()}});
-  });
-  auto listener = Open("https", listen, config, [handler](http::http_request req) {
-    const std::string path = req.relative_uri().path();
-    if (path == "/validate") {
-      HandleValidate(handler, req);
-    } else if (path == "/ping") {
-      ReplyJson(req, http::status_codes::OK, "ok\n", "text/plain");
-    } else {
-      ReplyStatus(req, http::status_codes::NotFound, "no such path; the admission endpoint is POST /validate");
+  EarlyRoute early = [](const http::request_header<>& h) -> std::optional<Response> {
+    if (h.target() == "/ping") return std::nullopt;
+    if (h.target() != "/validate") {
+      return StatusResponse(http::status::not_found, "no such path; the admission endpoint is POST /validate");
     }
-  });
+    if (h.method() != http::verb::post) {
+      Response r = StatusResponse(http::status::method_not_allowed, "use POST");
+      r.set(http::field::allow, "POST");
+      return r;
+    }
+    if (!IsJsonContentType(std::string(h[http::field::content_type]))) {
+      return StatusResponse(http::status::unsupported_media_type, "Content-Type must be application/json");
+    }
+    return std::nullopt;
+  };
+  Route route = [handler](const Request& req) -> Response {
+    if (req.target() == "/ping") return MakeResponse(http::status::ok, "ok\n", "text/plain");
+    auto decoded = DecodeAdmissionReview(req.body());
+    if (!decoded.ok()) return StatusResponse(http::status::bad_request, decoded.status().message());
+    return MakeResponse(http::status::ok, EncodeAdmissionReview(handler->Handle(*decoded)), "application/json");
+  };
+  auto listener = OpenListener(listen, credentials, route, early, IoThreads());
   if (!listener.ok()) return listener.status();
   std::unique_ptr<WebhookServer> server(new WebhookServer());
   server->listener_ = std::move(listener).value();
   return server;
 }
 
-WebhookServer::~WebhookServer() {
-  try {
-    if (listener_) listener_->listener.close().wait();
-  } catch (...) {
-  }
-}
+WebhookServer::~WebhookServer() = default;
 
 StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen, metrics::Metrics* metrics,
                                                       std::function<bool()> ready) {
-  http_listener_config config;
-  config.set_timeout(std::chrono::seconds(30));
-  auto listener = Open("http", listen, config, [metrics, ready](http::http_request req) {
-    const std::string path = req.relative_uri().path();
-    if (req.method() != http::methods::GET) {
-      ReplyStatus(req, http::status_codes::MethodNotAllowed, "use GET");
-    } else if (path == "/metrics") {
-      ReplyJson(req, http::status_codes::OK, metrics->Serialize(), "text/plain; version=0.0.4; charset=utf-8");
-    } else if (path == "/healthz") {
-      ReplyJson(req, http::status_codes::OK, "ok\n", "text/plain");
-    } else if (path == "/readyz") {
-      if (ready()) ReplyJson(req, http::status_codes::OK, "ok\n", "text/plain");
-      else ReplyJson(req, http::status_codes::ServiceUnavailable, "policies not loaded\n", "text/plain");
-    } else {
-      ReplyStatus(req, http::status_codes::NotFound, "no such path: /metrics, /healthz and /readyz are served here");
+  EarlyRoute early = [](const http::request_header<>& h) -> std::optional<Response> {
+    if (h.method() != http::verb::get) return StatusResponse(http::status::method_not_allowed, "use GET");
+    return std::nullopt;
+  };
+  Route route = [metrics, ready](const Request& req) -> Response {
+    if (req.target() == "/metrics") {
+      return MakeResponse(http::status::ok, metrics->Serialize(), "text/plain; version=0.0.4; charset=utf-8");
     }
-  });
+    if (req.target() == "/healthz") return MakeResponse(http::status::ok, "ok\n", "text/plain");
+    if (req.target() == "/readyz") {
+      return ready() ? MakeResponse(http::status::ok, "ok\n", "text/plain")
+                     : MakeResponse(http::status::service_unavailable, "policies not loaded\n", "text/plain");
+    }
+    return StatusResponse(http::status::not_found, "no such path: /metrics, /healthz and /readyz are served here");
+  };
+  auto listener = OpenListener(listen, nullptr, route, early, 2);
   if (!listener.ok()) return listener.status();
   std::unique_ptr<OpsServer> server(new OpsServer());
   server->listener_ = std::move(listener).value();
   return server;
 }
 
-OpsServer::~OpsServer() {
-  try {
-    if (listener_) listener_->listener.close().wait();
-  } catch (...) {
-  }
-}
+OpsServer::~OpsServer() = default;
 
 }  // namespace execgov::webhook

@@ -1,8 +1,8 @@
 // The HTTP layer, apart from the decision (controller-runtime's webhook/http.go
 // habit): limits, method and content type, decoding, then Handle(). Two
-// listeners on cpprestsdk: the TLS admission port (POST /validate, GET /ping
-// as a trivial endpoint for load tests) and the plain ops port (/metrics,
-// /healthz, /readyz).
+// listeners: the TLS admission port (POST /validate, GET /ping as a trivial
+// endpoint for load tests) and the plain ops port (/metrics, /healthz,
+// /readyz). Stopping a server (destroying it) closes its connections.
 #pragma once
 
 #include <functional>
@@ -19,14 +19,14 @@ namespace execgov::webhook {
 // The API server's own request size limit; larger bodies are refused unread.
 inline constexpr size_t kMaxBodyBytes = 3u << 20;
 
-class Listener;  // a cpprestsdk http_listener, hidden from includers
+class Listener;  // acceptor and I/O threads, hidden from includers
 
 class WebhookServer {
  public:
   // `listen` is HOST:PORT. The credential store must outlive the server.
   static StatusOr<std::unique_ptr<WebhookServer>> Start(const std::string& listen, tls::CredentialStore* credentials,
                                                         AdmissionHandler* handler);
-  ~WebhookServer();  // stops accepting and waits for requests in flight
+  ~WebhookServer();  // stops accepting and joins the I/O threads
 
  private:
   WebhookServer() = default;
