@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is needed, builds execgov, and
-# walks through the whole flow on this machine, offline:
-#   keygen -> sign -> check (allowed) -> tamper -> check (denied).
-# It leaves its files in a temporary directory it removes at the end.
+# walks through the whole flow on this machine:
+#   keygen -> sign -> check offline -> execgov serve -> four admissions over
+#   HTTPS (allowed, MissingArtifact, DigestMismatch, ReplayDetected) -> ledger verify.
+# It ends by itself, stops the server and removes its temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hack/build.sh
+hack/build.sh execgov
 execgov="$PWD/build/src/cmd/execgov"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -59,17 +60,42 @@ step "4. The authority signs exactly that execution"
   --audience cluster-a --ttl 10m --intent "rotate payment keys" -f job.yaml > signed.yaml
 "$execgov" inspect -f signed.yaml
 
-step "5. check: the signed Job"
+step "5. check (offline): the signed Job, and the same Job with its image swapped after signing"
 "$execgov" check -f signed.yaml --policy policy.yaml || true
-
-step "6. check: the same Job with its image swapped after signing"
 sed 's#tools/rotate@sha256:0b6f#tools/evil@sha256:0b6f#' signed.yaml | "$execgov" check -f - --policy policy.yaml || true
 
-step "7. check: the Job without its authorization"
-"$execgov" check -f job.yaml --policy policy.yaml || true
+step "6. Start the admission webhook (execgov serve) on free loopback ports"
+mkdir policies && cp policy.yaml policies/
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port); ops=$(free_port)
+"$execgov" serve --policy policies --state-dir state --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$ops" \
+  >serve.log 2>&1 &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null || { cat serve.log; echo "execgov serve did not become ready" >&2; exit 1; }
+echo "listening on https://127.0.0.1:$port/validate (CA: state/tls/ca.crt), metrics on http://127.0.0.1:$ops/metrics"
 
-step "8. check: the signed Job for another cluster's audience"
-"$execgov" sign --key ops.key --kid ops-2026-11 --issuer ops-authority --subject agent:rotator \
-  --audience cluster-b -f job.yaml | "$execgov" check -f - --policy policy.yaml || true
+# Sends each manifest as the API server would (an AdmissionReview over HTTPS) and prints the decision.
+admit() {
+  "$execgov" review -f - --user agent:rotator |
+    curl -s --cacert state/tls/ca.crt -H 'Content-Type: application/json' --data-binary @- \
+      "https://127.0.0.1:$port/validate" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; print("allowed" if r["allowed"] else "denied: " + r["status"]["message"])'
+}
 
-printf '\nDone. The same decision runs in the admission webhook (execgov serve / execgov webhook).\n'
+step "7. Over HTTPS: the signed Job"
+admit < signed.yaml
+step "8. Over HTTPS: the same Job unsigned"
+admit < job.yaml
+step "9. Over HTTPS: the signed Job with its image changed"
+sed 's#tools/rotate@sha256:0b6f#tools/evil@sha256:0b6f#' signed.yaml | admit
+step "10. Over HTTPS: the signed Job again under a new name (the artifact was used once already)"
+sed 's#name: rotate-keys#name: rotate-keys-again#' signed.yaml | admit
+
+step "11. Stop the webhook (it writes a final checkpoint), then audit the ledger"
+kill "$serve_pid"; wait "$serve_pid" || true
+"$execgov" ledger show --ledger file:state/ledger.jsonl
+"$execgov" ledger verify --ledger file:state/ledger.jsonl --checkpoint-key state/ledger.jsonl.key.pub
+
+printf '\nDone: nothing is left running, and the temporary directory is removed.\n'
