@@ -62,7 +62,8 @@ class DecisionTest : public ::testing::Test {
     Load({p});
   }
 
-  Decision Run(const Json& object, Operation op = Operation::kCreate, const Json* old = nullptr) {
+  // The attributes of a request for `object` (which must outlive them).
+  AdmissionAttributes Attrs(const Json& object, Operation op = Operation::kCreate, const Json* old = nullptr) {
     AdmissionAttributes a;
     a.kind = api::KindOf(object);
     a.operation = op;
@@ -72,12 +73,20 @@ class DecisionTest : public ::testing::Test {
     a.object = &object;
     a.old_object = old;
     a.user = user_;
+    return a;
+  }
+
+  DecisionInputs Inputs() {
     DecisionInputs in;
     in.policies = &set_;
     in.now = kNow;
     in.replay = &replay_;
     in.lineage = &lineage_;
-    return Decide(a, in);
+    return in;
+  }
+
+  Decision Run(const Json& object, Operation op = Operation::kCreate, const Json* old = nullptr) {
+    return Decide(Attrs(object, op, old), Inputs());
   }
 
   // A Job signed with the default claims, after `edit` changed them.
@@ -366,29 +375,16 @@ TEST_F(DecisionTest, UpdateThatKeepsTheDigestIsAllowedAfterExpiry) {
   Json labelled = job;
   labelled["metadata"]["labels"]["done"] = "yes";
   // Long after expiry: the artifact is not re-checked for an unchanged scope.
-  AdmissionAttributes a;
-  Decision d;
-  {
-    DecisionInputs in;
-    in.policies = &set_;
-    in.now = kNow + 86400;
-    a.kind = "Job";
-    a.operation = Operation::kUpdate;
-    a.ns = "agents";
-    a.name = "rotate";
-    a.uid = "uid-job-rotate";
-    a.object = &labelled;
-    a.old_object = &job;
-    d = Decide(a, in);
-    EXPECT_TRUE(d.allowed) << d.StatusMessage();
-    EXPECT_EQ(d.replay_action, ReplayAction::kNone);
-    // Changing the image in an UPDATE is verified, and fails.
-    Json changed = job;
-    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1";
-    a.object = &changed;
-    d = Decide(a, in);
-    EXPECT_FALSE(d.allowed);
-  }
+  DecisionInputs in = Inputs();
+  in.now = kNow + 86400;
+  Decision d = Decide(Attrs(labelled, Operation::kUpdate, &job), in);
+  EXPECT_TRUE(d.allowed) << d.StatusMessage();
+  EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+  // Changing the image in an UPDATE is verified, and fails.
+  Json changed = job;
+  changed["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1";
+  d = Decide(Attrs(changed, Operation::kUpdate, &job), in);
+  EXPECT_REASON(d, Reason::kArtifactExpired);
 }
 
 TEST_F(DecisionTest, DeleteAndSystemNamespacesAreNeverGoverned) {
@@ -436,20 +432,11 @@ TEST_F(DecisionTest, EveryEnforcePolicyMustAllow) {
 TEST_F(DecisionTest, NamespaceSelectorAppliesWhenLabelsAreKnown) {
   EditPolicy([](Json& s) { s["match"]["namespaceSelector"] = {{"matchLabels", {{"tier", "prod"}}}}; });
   Json job = SignedJob();
-  AdmissionAttributes a;
-  a.kind = "Job";
-  a.ns = "agents";
-  a.name = "rotate";
-  a.uid = "u";
-  a.object = &job;
-  a.user = user_;
+  AdmissionAttributes a = Attrs(job);
   a.namespace_labels = std::map<std::string, std::string>{{"tier", "dev"}};
-  DecisionInputs in;
-  in.policies = &set_;
-  in.now = kNow;
-  EXPECT_REASON(Decide(a, in), Reason::kNoMatchingPolicy);
+  EXPECT_REASON(Decide(a, Inputs()), Reason::kNoMatchingPolicy);
   a.namespace_labels = std::map<std::string, std::string>{{"tier", "prod"}};
-  EXPECT_TRUE(Decide(a, in).allowed);
+  EXPECT_TRUE(Decide(a, Inputs()).allowed);
 }
 
 class CountingCache : public SignatureCache {
@@ -465,30 +452,23 @@ class CountingCache : public SignatureCache {
 TEST_F(DecisionTest, SignatureCacheIsKeyedByTokenAndPolicyGeneration) {
   CountingCache cache;
   Json job = SignedJob();
-  AdmissionAttributes a;
-  a.kind = "Job";
-  a.ns = "agents";
-  a.name = "rotate";
-  a.uid = "u";
-  a.object = &job;
-  a.user = user_;
-  DecisionInputs in;
-  in.policies = &set_;
-  in.now = kNow;
+  DecisionInputs in = Inputs();
   in.signature_cache = &cache;
-  EXPECT_TRUE(Decide(a, in).allowed);
+  EXPECT_TRUE(Decide(Attrs(job), in).allowed);
   ASSERT_EQ(cache.entries.size(), 1u);
   EXPECT_NE(cache.entries.begin()->first.find(*api::ArtifactOf(job)), std::string::npos);
+  // The same artifact again is served from the cache.
+  Decision again = Decide(Attrs(job), in);
+  ASSERT_EQ(again.signature_checks.size(), 1u);
+  EXPECT_STREQ(again.signature_checks[0].result, "cached");
   // A revocation applies on the next request despite the cached signature.
   EditPolicy([](Json& s) { s["revocations"]["kids"] = {"ops-1"}; });
-  in.policies = &set_;
-  EXPECT_REASON(Decide(a, in), Reason::kRevoked);
+  EXPECT_REASON(Decide(Attrs(job), in), Reason::kRevoked);
   // A forged token never enters the cache.
   Authority forger = Authority::Make();
   Json forged = SignedJob(nullptr, &forger);
-  a.object = &forged;
   size_t before = cache.entries.size();
-  EXPECT_REASON(Decide(a, in), Reason::kInvalidSignature);
+  EXPECT_REASON(Decide(Attrs(forged), in), Reason::kInvalidSignature);
   EXPECT_EQ(cache.entries.size(), before);
 }
 
