@@ -146,6 +146,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<Response> response_;
 };
 
+// The path of a request target, without the query: the API server calls
+// "/validate?timeout=10s".
+std::string_view PathOf(beast::string_view target) {
+  std::string_view t(target.data(), target.size());
+  return t.substr(0, t.find('?'));
+}
+
 bool IsJsonContentType(std::string ct) {
   std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return std::tolower(c); });
   return ct.rfind("application/json", 0) == 0;
@@ -257,8 +264,9 @@ StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string&
                                                               tls::CredentialStore* credentials,
                                                               AdmissionHandler* handler) {
   EarlyRoute early = [](const http::request_header<>& h) -> std::optional<Response> {
-    if (h.target() == "/ping") return std::nullopt;
-    if (h.target() != "/validate") {
+    std::string_view path = PathOf(h.target());
+    if (path == "/ping") return std::nullopt;
+    if (path != "/validate") {
       return StatusResponse(http::status::not_found, "no such path; the admission endpoint is POST /validate");
     }
     if (h.method() != http::verb::post) {
@@ -272,7 +280,7 @@ StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string&
     return std::nullopt;
   };
   Route route = [handler](const Request& req) -> Response {
-    if (req.target() == "/ping") return MakeResponse(http::status::ok, "ok\n", "text/plain");
+    if (PathOf(req.target()) == "/ping") return MakeResponse(http::status::ok, "ok\n", "text/plain");
     auto decoded = DecodeAdmissionReview(req.body());
     if (!decoded.ok()) return StatusResponse(http::status::bad_request, decoded.status().message());
     return MakeResponse(http::status::ok, EncodeAdmissionReview(handler->Handle(*decoded)), "application/json");
@@ -293,11 +301,12 @@ StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen,
     return std::nullopt;
   };
   Route route = [metrics, ready](const Request& req) -> Response {
-    if (req.target() == "/metrics") {
+    std::string_view path = PathOf(req.target());
+    if (path == "/metrics") {
       return MakeResponse(http::status::ok, metrics->Serialize(), "text/plain; version=0.0.4; charset=utf-8");
     }
-    if (req.target() == "/healthz") return MakeResponse(http::status::ok, "ok\n", "text/plain");
-    if (req.target() == "/readyz") {
+    if (path == "/healthz") return MakeResponse(http::status::ok, "ok\n", "text/plain");
+    if (path == "/readyz") {
       return ready() ? MakeResponse(http::status::ok, "ok\n", "text/plain")
                      : MakeResponse(http::status::service_unavailable, "policies not loaded\n", "text/plain");
     }
