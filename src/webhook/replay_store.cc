@@ -73,10 +73,10 @@ std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti)
   return it->second.who;
 }
 
-Status FileReplayStore::Journal(const std::string& line) {
+Status FileReplayStore::WriteAndSync(const std::string& lines) {
   size_t off = 0;
-  while (off < line.size()) {
-    ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+  while (off < lines.size()) {
+    ssize_t n = ::write(fd_, lines.data() + off, lines.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Unavailable("cannot write the replay journal " + path_ + ": " + std::strerror(errno));
     off += static_cast<size_t>(n);
@@ -85,8 +85,35 @@ Status FileReplayStore::Journal(const std::string& line) {
   return Status::Ok();
 }
 
+Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::string& line) {
+  if (!open_) open_ = std::make_shared<Batch>();
+  std::shared_ptr<Batch> mine = open_;
+  mine->lines += line;
+  while (!mine->done) {
+    if (syncing_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Nobody is syncing, so our batch is still the open one: take it (with
+    // every line queued behind ours so far) and sync it outside the lock.
+    std::shared_ptr<Batch> batch = std::move(open_);
+    open_.reset();
+    syncing_ = true;
+    lock.unlock();
+    Status st = WriteAndSync(batch->lines);
+    lock.lock();
+    batch->status = st;
+    batch->done = true;
+    syncing_ = false;
+    cv_.notify_all();
+  }
+  return mine->status;
+}
+
 Status FileReplayStore::Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Another request is writing this jti's consumption: wait for its outcome.
+  cv_.wait(lock, [&] { return !in_flight_.count(jti); });
   auto it = entries_.find(jti);
   if (it != entries_.end()) {
     if (it->second.who.uid == who.uid) return Status::Ok();  // the same object, retried
@@ -94,20 +121,28 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
                          it->second.who.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  EXECGOV_RETURN_IF_ERROR(Journal(Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
-                                       {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n"));
-  entries_.emplace(jti, Entry{who, expires_at});
-  return Status::Ok();
+  in_flight_.insert(jti);
+  Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
+                                 {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
+  in_flight_.erase(jti);
+  if (st.ok()) entries_.emplace(jti, Entry{who, expires_at});
+  cv_.notify_all();
+  return st;
 }
 
 Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
-  auto& uids = it->second.who.inheritor_uids;
-  if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return Status::Ok();
-  EXECGOV_RETURN_IF_ERROR(Journal(Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
-  uids.push_back(uid);
+  {
+    auto& uids = it->second.who.inheritor_uids;
+    if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return Status::Ok();
+  }
+  EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
+  // Looked up again: the map may have changed while the lock was released
+  // (entries are only added while serving, so the jti is still there).
+  auto& uids = entries_.at(jti).who.inheritor_uids;
+  if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
   return Status::Ok();
 }
 

@@ -4,7 +4,9 @@
 // racing with one jti, exactly one Consume succeeds.
 #pragma once
 
+#include <condition_variable>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,9 +27,16 @@ class ReplayStore : public policy::ReplayView {
 };
 
 // Standalone mode: an in-memory map journaled to an append-only file (JSON
-// lines, fsync before returning), replayed on start so a consumed jti stays
+// lines, fdatasync before returning), replayed on start so a consumed jti stays
 // consumed across restarts. Entries past expiry are dropped when the journal
 // is compacted at start: an expired artifact is refused before replay matters.
+//
+// Group commit: callers that arrive while a sync is in progress queue their
+// lines, and the next sync carries them all, so concurrent admissions share
+// one fdatasync instead of taking turns. A jti being written is "in flight":
+// a second Consume of it waits for the first to finish and then sees it, so
+// of two racers exactly one succeeds, and nothing is visible (Find) or
+// returned before its line is durable.
 class FileReplayStore : public ReplayStore {
  public:
   static StatusOr<std::unique_ptr<FileReplayStore>> Open(const std::string& path, int64_t now);
@@ -42,13 +51,26 @@ class FileReplayStore : public ReplayStore {
     policy::Consumption who;
     int64_t expires_at = 0;
   };
+  // Lines appended together and made durable by one fdatasync.
+  struct Batch {
+    std::string lines;
+    Status status;
+    bool done = false;
+  };
   FileReplayStore(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  Status Journal(const std::string& line);
+  // Queues `line` and returns once it is durable (or could not be made so).
+  // Called with `lock` held on mu_; releases it while waiting or syncing.
+  Status Journal(std::unique_lock<std::mutex>& lock, const std::string& line);
+  Status WriteAndSync(const std::string& lines);
 
   std::string path_;
   int fd_;
   mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  std::condition_variable cv_;               // a batch finished
+  std::map<std::string, Entry> entries_;     // durable consumptions
+  std::set<std::string> in_flight_;          // jtis whose consume line is being written
+  std::shared_ptr<Batch> open_;              // collecting lines for the next sync
+  bool syncing_ = false;                     // a caller is writing a batch
 };
 
 }  // namespace execgov::webhook
