@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Admission throughput and latency of `execgov serve` under wrk (HTTPS,
+# keep-alive), printed beside its limits: the same server's trivial endpoint
+# (GET /ping), OpenSSL's Ed25519 verify/s, and this disk's fdatasync latency
+# (every governed decision is durable in the ledger and, for a consumed or
+# inherited artifact, in the replay journal before it is answered).
+#
+# Scenarios, each for SECONDS with wrk -t THREADS -c CONNECTIONS:
+#   ping           GET /ping: TLS + HTTP only, the ceiling
+#   fresh          a Job per request, each with its own artifact (new jti):
+#                  full Ed25519 verification, a consume, a ledger record
+#   fresh@RATE     the same, paced to RATE requests/s: latency at that load
+#   repeated       Pods of already-admitted Jobs (PODS_PER_JOB per Job), each
+#                  with a new uid and its Job's artifact, sent by the Job
+#                  controller's service account: signature cache hit,
+#                  inheritance, a ledger record
+# Every body is sent once (a reused one is counted in the "reused" column),
+# and the allowed/verified/cached columns are read from the server's own
+# /metrics, so a run that was not what it claims to be shows it.
+#
+# Usage: bench/webhook/run.sh [SECONDS]   (builds first if needed)
+#   env: THREADS (2) CONNECTIONS (32) RATE (5000) PODS_PER_JOB (500)
+#        FRESH_PER_SECOND (12000) REPEATED_PER_SECOND (24000): bodies generated per second of run
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+secs="${1:-10}"
+threads="${THREADS:-2}" conns="${CONNECTIONS:-32}" rate="${RATE:-5000}" per_job="${PODS_PER_JOB:-500}"
+n_fresh=$(( ${FRESH_PER_SECOND:-12000} * secs )) n_paced=$(( rate * secs + rate ))
+n_pods=$(( ${REPEATED_PER_SECOND:-24000} * secs ))
+n_jobs=$(( (n_pods + per_job - 1) / per_job ))
+
+[ -x build/src/cmd/execgov ] || hack/build.sh >/dev/null
+cmake --build build --target execgov >/dev/null
+execgov="$root/build/src/cmd/execgov"
+command -v wrk >/dev/null || hack/install-deps.sh
+
+work=$(mktemp -d /tmp/execgov-bench.XXXXXX)
+serve_pid=
+cleanup() {
+  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bodies() { python3 "$root/bench/webhook/bodies.py" "$@"; }
+cd "$work"
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== openssl speed -seconds 1 ed25519 (the crypto limit, one core)"
+openssl speed -seconds 1 ed25519 2>/dev/null | grep -E 'verify/s|Ed25519'
+python3 - "$work" <<'EOF'
+import os, sys, time
+fd = os.open(os.path.join(sys.argv[1], "sync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lat = []
+for _ in range(200):
+    t = time.perf_counter(); os.write(fd, b"x" * 400 + b"\n"); os.fdatasync(fd); lat.append(time.perf_counter() - t)
+lat.sort()
+print("== fdatasync of a 400-byte append here, one writer: p50 %.2f ms, p99 %.2f ms (the limit for one durable write)"
+      % (lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+EOF
+
+# Keys, policy, and bodies.
+"$execgov" keygen --alg ed25519 --kid bench-1 --out authority >/dev/null
+mkdir policy
+{
+  cat <<EOF
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionPolicy
+metadata: {name: bench, generation: 1}
+spec:
+  enforcement: Enforce
+  audience: cluster-a
+  maxTTL: 15m
+  clockSkew: 30s
+  match: {kinds: [Pod, Job, ExecutionRequest]}
+  trustedControllers: [system:serviceaccount:kube-system:job-controller]
+  issuers:
+  - name: ops-authority
+    subjects: ["agent:*"]
+    keys:
+    - kid: bench-1
+      algorithm: Ed25519
+      publicKey: |
+EOF
+  sed 's/^/        /' authority.pub
+} > policy/bench.yaml
+spec='{"restartPolicy":"Never","containers":[{"name":"main","image":"registry.example.com/tools/rotate@sha256:0b6f3a1b5ad0ee0aa0c2b1c3e0e5d8a3c1b8e6f0d2a4c6e8f0a2c4e6f8a0c2e4","command":["/rotate"],"args":["--service","payments"],"env":[{"name":"MODE","value":"safe"}]}]}'
+echo '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"bench","namespace":"agents"},"spec":{"template":{"spec":'"$spec"'}}}' > job.json
+echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench","namespace":"agents","annotations":{"execgov.io/authorization":"x"}},"spec":'"$spec"'}' > pod.json
+sign=("$execgov" sign --key authority.key --kid bench-1 --issuer ops-authority --subject agent:bench --audience cluster-a --ttl 10m)
+"${sign[@]}" -f job.json | "$execgov" review -f - --user agent:bench > job-template.jsonl
+"$execgov" review -f pod.json --user system:serviceaccount:kube-system:job-controller > pod-template.jsonl
+
+echo "== generating $n_fresh + $n_paced fresh Jobs, and $n_pods Pods of $n_jobs Jobs ($per_job each)"
+t0=$(date +%s)
+sign_tokens() {  # N OUT: N artifacts, signed in two processes
+  local half=$(( ($1 + 1) / 2 ))
+  bodies manifests "$half" job.json > "$2.m1"
+  bodies manifests $(( $1 - half )) job.json > "$2.m2"
+  "${sign[@]}" --artifact-only -f "$2.m1" > "$2.t1" &
+  local p=$!
+  if [ $(( $1 - half )) -gt 0 ]; then "${sign[@]}" --artifact-only -f "$2.m2" > "$2.t2"; else : > "$2.t2"; fi
+  wait "$p"
+  cat "$2.t1" "$2.t2" > "$2"
+  rm -f "$2.m1" "$2.m2" "$2.t1" "$2.t2"
+}
+sign_tokens "$n_fresh" fresh.tokens
+sign_tokens "$n_paced" paced.tokens
+sign_tokens "$n_jobs" owner.tokens
+bodies jobs job-template.jsonl fresh.tokens fresh.jsonl &
+p1=$!
+bodies jobs job-template.jsonl paced.tokens paced.jsonl
+bodies jobs job-template.jsonl owner.tokens owners.jsonl
+bodies pods pod-template.jsonl owners.jsonl "$per_job" "$n_pods" pods.jsonl
+wait "$p1"
+rm -f ./*.tokens
+echo "   done in $(( $(date +%s) - t0 )) s ($(du -sh . | cut -f1) of bodies)"
+
+# The server.
+port=$(free_port) ops_port=$(free_port)
+"$execgov" serve --policy policy --state-dir state --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$ops_port" \
+  > serve.log 2>&1 &
+serve_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops_port/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$ops_port/readyz" >/dev/null || { tail serve.log >&2; echo "execgov serve did not become ready" >&2; exit 1; }
+url="https://127.0.0.1:$port"
+bodies prime "$url" state/tls/ca.crt owners.jsonl  # the Jobs consume their artifacts first
+
+metric() {  # the sum of one metric's samples whose labels contain $2
+  curl -sf "http://127.0.0.1:$ops_port/metrics" | awk -v m="$1" -v l="$2" \
+    'index($0, m"{") == 1 && index($0, l) { s += $NF } END { printf "%d\n", s }'
+}
+snapshot() {
+  echo "$(metric execgov_admission_requests_total 'decision="allowed"') $(metric execgov_admission_requests_total 'decision="denied"')" \
+       "$(metric execgov_signature_verifications_total 'result="valid"') $(metric execgov_signature_verifications_total 'result="cached"')"
+}
+
+results=()
+run() {  # NAME CONNECTIONS BODIES [RATE]
+  local name=$1 c=$2 file=$3 r=${4:-0} before after out line
+  before=$(snapshot)
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- "$file" "$threads" "$r" 2>&1) ||
+    { echo "$out" >&2; exit 1; }
+  after=$(snapshot)
+  line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; exit 1; }
+  read -r a0 d0 v0 k0 <<<"$before"
+  read -r a1 d1 v1 k1 <<<"$after"
+  results+=("$name $c $line allowed=$((a1 - a0)) denied=$((d1 - d0)) verified=$((v1 - v0)) cached=$((k1 - k0)) load=$load")
+  echo "   $name: $(sed 's/^BENCH //' <<<"$line") load=$load"
+}
+
+echo "== wrk -t$threads -d${secs}s against execgov serve ($url), bodies sent once each"
+run ping "$conns" -
+run "ping@$rate" "$conns" - "$rate"
+run fresh "$conns" fresh.jsonl
+run "fresh@$rate" "$conns" paced.jsonl "$rate"
+run repeated "$conns" pods.jsonl
+
+hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
+echo
+printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %5s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" allowed denied verified cached reused load
+for r in "${results[@]}"; do
+  declare -A f=()
+  set -- $r
+  name=$1 c=$2; shift 3
+  for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
+  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %5s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
+    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[load]}"
+  unset f
+done
+echo
+echo "peak resident memory of execgov serve (VmHWM): $hwm"
+echo "ledger records: $(wc -l < state/ledger.jsonl), replay journal lines: $(wc -l < state/replay.jsonl)"
