@@ -40,9 +40,18 @@ class EtcdBackend final : public Backend {
   Status Append(const BuildFn& build) override {
     std::lock_guard lock(mu_);
     auto deadline = std::chrono::steady_clock::now() + kAppendDeadline;
-    std::optional<std::pair<Hash, ChainState>> unknown;  // a batch whose commit we could not confirm
     bool head_fresh = head_cached_;  // a head from our last append saves a read; a stale one only costs a retry
     std::mt19937 rng(std::random_device{}());
+    // A transaction whose outcome we did not learn (the member died or timed
+    // out mid-call) is resent unchanged, never rebuilt: both copies compare
+    // the same head revision, so at most one can ever apply. Only when the
+    // head has moved on without it is it certainly dead and the batch rebuilt.
+    struct Attempt {
+      std::vector<EtcdOp> ops;
+      int64_t revision;
+      ChainState next;
+    };
+    std::optional<Attempt> in_doubt;
     for (int attempt = 0;; ++attempt) {
       if (std::chrono::steady_clock::now() > deadline) {
         return Unavailable("etcd: could not append within " + std::to_string(kAppendDeadline.count()) + "s");
@@ -52,47 +61,53 @@ class EtcdBackend final : public Backend {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 5 << std::min(attempt, 5)) +
                                                               static_cast<int>(rng() % 10)));
       }
-      if (!head_fresh || unknown) {
-        Status st = ReadHead();
-        if (!st.ok()) {
-          if (st.code() == StatusCode::kUnavailable) continue;
-          return st;
+      Attempt a;
+      if (in_doubt) {
+        a = *in_doubt;
+      } else {
+        if (!head_fresh) {
+          Status st = ReadHead();
+          if (!st.ok()) {
+            if (st.code() == StatusCode::kUnavailable) continue;
+            return st;
+          }
         }
-      }
-      if (unknown) {
-        auto found = client_->Range(prefix_ + "/h/" + crypto::HexEncode(crypto::HashBytes(unknown->first)), "", 1,
-                                    /*count_only=*/true);
-        if (!found.ok()) continue;
-        if (found->count > 0) {
-          log::Info("etcd: an append whose outcome was unknown had committed", {{"prefix", prefix_}});
-          return Status::Ok();
+        EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(head_));
+        if (records.empty()) return Status::Ok();
+        if (records.size() > kMaxRecordsPerTxn + 1) return Internal("etcd: batch larger than one transaction");
+        a.next = head_;
+        a.revision = head_revision_;
+        for (const auto& r : records) {
+          uint64_t seq = a.next.size;
+          EXECGOV_ASSIGN_OR_RETURN(Hash h, a.next.Apply(r));
+          a.ops.push_back({EtcdOp::kPut, SeqKey(prefix_, seq), r, ""});
+          a.ops.push_back({EtcdOp::kPut, HashKey(h), std::to_string(seq), ""});
         }
-        unknown.reset();
+        a.ops.push_back({EtcdOp::kPut, HeadKey(), a.next.ToJson().dump(), ""});
       }
-      EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(head_));
-      if (records.empty()) return Status::Ok();
-      if (records.size() > kMaxRecordsPerTxn + 1) return Internal("etcd: batch larger than one transaction");
-      ChainState next = head_;
-      std::vector<EtcdOp> ops;
-      for (const auto& r : records) {
-        uint64_t seq = next.size;
-        EXECGOV_ASSIGN_OR_RETURN(Hash h, next.Apply(r));
-        ops.push_back({EtcdOp::kPut, SeqKey(prefix_, seq), r, ""});
-        ops.push_back({EtcdOp::kPut, prefix_ + "/h/" + crypto::HexEncode(crypto::HashBytes(h)), std::to_string(seq), ""});
-      }
-      ops.push_back({EtcdOp::kPut, HeadKey(), next.ToJson().dump(), ""});
-      auto txn = client_->TxnIfModRevision(HeadKey(), head_revision_, ops, {{EtcdOp::kRange, HeadKey(), "", ""}});
+      auto txn = client_->TxnIfModRevision(HeadKey(), a.revision, a.ops, {{EtcdOp::kRange, HeadKey(), "", ""}});
       if (!txn.ok()) {
         if (txn.status().code() != StatusCode::kUnavailable) return txn.status();
-        unknown = std::make_pair(next.last, next);
+        in_doubt = std::move(a);
         head_fresh = head_cached_ = false;
         continue;
       }
       if (txn->succeeded) {
-        head_ = std::move(next);
+        head_ = std::move(a.next);
         head_revision_ = txn->revision;  // the head was written in this revision
         head_cached_ = true;
         return Status::Ok();
+      }
+      if (in_doubt) {
+        // The head moved: by our earlier copy, or by someone else (then ours is dead).
+        auto found = client_->Range(HashKey(in_doubt->next.last), "", 1, /*count_only=*/true);
+        if (!found.ok()) continue;
+        if (found->count > 0) {
+          log::Info("etcd: an append whose outcome was unknown had committed", {{"prefix", prefix_}});
+          head_cached_ = false;
+          return Status::Ok();
+        }
+        in_doubt.reset();
       }
       // Lost the race: the failure branch read the new head for us.
       Status st = txn->ranges.empty() ? Internal("etcd: txn failure without head") : SetHead(txn->ranges[0]);
@@ -117,8 +132,7 @@ class EtcdBackend final : public Backend {
   }
 
   StatusOr<bool> Contains(const Hash& h) override {
-    EXECGOV_ASSIGN_OR_RETURN(auto r, client_->Range(prefix_ + "/h/" + crypto::HexEncode(crypto::HashBytes(h)), "", 1,
-                                                    /*count_only=*/true));
+    EXECGOV_ASSIGN_OR_RETURN(auto r, client_->Range(HashKey(h), "", 1, /*count_only=*/true));
     return r.count > 0;
   }
 
@@ -128,6 +142,7 @@ class EtcdBackend final : public Backend {
 
  private:
   std::string HeadKey() const { return prefix_ + "/head"; }
+  std::string HashKey(const Hash& h) const { return prefix_ + "/h/" + crypto::HexEncode(crypto::HashBytes(h)); }
 
   Status ReadHead() {
     EXECGOV_ASSIGN_OR_RETURN(EtcdRange r, client_->Range(HeadKey(), "", 1));

@@ -9,7 +9,9 @@
 // revision is the one the batch was built on, so two writers can never both
 // extend the same tail: the loser re-reads head and rebuilds its batch.
 // A transaction whose outcome is unknown (the member died mid-call) is
-// resolved by looking for its last record's hash before building again.
+// resent unchanged until the head moves; then its last record's hash says
+// whether it was the one that moved it. It is never rebuilt while it might
+// still apply, so an acknowledged batch is stored exactly once.
 #pragma once
 
 #include <memory>

@@ -77,7 +77,7 @@ StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Create(const EtcdConfig& confi
   return std::unique_ptr<EtcdClient>(new EtcdClient(std::move(members)));
 }
 
-StatusOr<json> EtcdClient::Call(const std::string& path, const json& body) {
+StatusOr<json> EtcdClient::Call(const std::string& path, const json& body, bool is_read) {
   std::string payload = body.dump();
   Status last;
   // Each member at most once, starting from the one that answered last.
@@ -87,6 +87,10 @@ StatusOr<json> EtcdClient::Call(const std::string& path, const json& body) {
     auto resp = members_[i]->Request("POST", path, payload);
     if (!resp.ok()) {
       last = resp.status();
+      if (!is_read) {
+        current_ = (i + 1) % members_.size();
+        return last;
+      }
       continue;
     }
     json j = json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
@@ -99,6 +103,10 @@ StatusOr<json> EtcdClient::Call(const std::string& path, const json& body) {
     int64_t code = j.is_object() && j.contains("code") && j["code"].is_number() ? j["code"].get<int64_t>() : 0;
     if (code == 14 || resp->status >= 500) {
       last = Unavailable("etcd " + path + ": " + message);
+      if (!is_read) {
+        current_ = (i + 1) % members_.size();
+        return last;
+      }
       continue;
     }
     if (code == 8) return Status(StatusCode::kResourceExhausted, "etcd " + path + ": " + message);
@@ -114,7 +122,7 @@ StatusOr<EtcdRange> EtcdClient::Range(const std::string& key, const std::string&
   if (limit > 0) body["limit"] = std::to_string(limit);
   if (count_only) body["count_only"] = true;
   if (revision > 0) body["revision"] = std::to_string(revision);
-  EXECGOV_ASSIGN_OR_RETURN(json j, Call("/v3/kv/range", body));
+  EXECGOV_ASSIGN_OR_RETURN(json j, Call("/v3/kv/range", body, /*is_read=*/true));
   return ParseRange(j);
 }
 
@@ -129,7 +137,7 @@ StatusOr<EtcdTxnResult> EtcdClient::TxnIfModRevision(const std::string& compare_
                {"failure", json::array()}};
   for (const auto& op : success) body["success"].push_back(OpJson(op));
   for (const auto& op : failure) body["failure"].push_back(OpJson(op));
-  EXECGOV_ASSIGN_OR_RETURN(json j, Call("/v3/kv/txn", body));
+  EXECGOV_ASSIGN_OR_RETURN(json j, Call("/v3/kv/txn", body, /*is_read=*/false));
   EtcdTxnResult r;
   r.succeeded = j.value("succeeded", false);
   if (auto h = j.find("header"); h != j.end()) r.revision = Int(*h, "revision");
@@ -142,13 +150,13 @@ StatusOr<EtcdTxnResult> EtcdClient::TxnIfModRevision(const std::string& compare_
 }
 
 Status EtcdClient::Put(const std::string& key, const std::string& value) {
-  return Call("/v3/kv/put", {{"key", B64(key)}, {"value", B64(value)}}).status();
+  return Call("/v3/kv/put", {{"key", B64(key)}, {"value", B64(value)}}, /*is_read=*/false).status();
 }
 
 Status EtcdClient::DeleteRange(const std::string& key, const std::string& range_end) {
   json body = {{"key", B64(key)}};
   if (!range_end.empty()) body["range_end"] = B64(range_end);
-  return Call("/v3/kv/deleterange", body).status();
+  return Call("/v3/kv/deleterange", body, /*is_read=*/false).status();
 }
 
 std::string EtcdClient::PrefixEnd(const std::string& prefix) {

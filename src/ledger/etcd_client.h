@@ -70,7 +70,11 @@ class EtcdClient {
 
  private:
   explicit EtcdClient(std::vector<std::unique_ptr<kube::HttpClient>> members) : members_(std::move(members)) {}
-  StatusOr<nlohmann::json> Call(const std::string& path, const nlohmann::json& body);
+  // Posts to the member that answered last. Reads fail over to the next
+  // member at once; writes do not: a write a member may have applied before
+  // failing must come back to the caller as Unavailable (outcome unknown),
+  // and the caller's retry goes to the next member.
+  StatusOr<nlohmann::json> Call(const std::string& path, const nlohmann::json& body, bool is_read);
 
   std::vector<std::unique_ptr<kube::HttpClient>> members_;
   std::atomic<size_t> current_{0};

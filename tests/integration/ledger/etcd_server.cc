@@ -30,9 +30,11 @@ int FreePort() {
   return port;
 }
 
-EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_args) {
+EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
   char tmpl[] = "/tmp/execgov-etcd-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
+  if (tls_ && !MakeCertificates()) return;
+  const std::string client_scheme = tls_ ? "https" : "http";
   std::string initial;
   for (int i = 0; i < members; ++i) {
     Member m;
@@ -50,15 +52,20 @@ EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_args) {
         "/usr/bin/etcd",
         "--name", m.name,
         "--data-dir", m.data,
-        "--listen-client-urls", "http://127.0.0.1:" + std::to_string(m.client_port),
-        "--advertise-client-urls", "http://127.0.0.1:" + std::to_string(m.client_port),
+        "--listen-client-urls", client_scheme + "://127.0.0.1:" + std::to_string(m.client_port),
+        "--advertise-client-urls", client_scheme + "://127.0.0.1:" + std::to_string(m.client_port),
         "--listen-peer-urls", "http://127.0.0.1:" + std::to_string(m.peer_port),
         "--initial-advertise-peer-urls", "http://127.0.0.1:" + std::to_string(m.peer_port),
         "--initial-cluster", initial,
         "--initial-cluster-state", "new",
         "--initial-cluster-token", "execgov-test",
     };
-    for (const auto& a : extra_args) args.push_back(a);
+    if (tls_) {
+      for (const char* a : {"--cert-file", "server.crt", "--key-file", "server.key", "--trusted-ca-file", "ca.crt"}) {
+        args.push_back(a[0] == '-' ? std::string(a) : dir_ + "/" + a);
+      }
+      args.push_back("--client-cert-auth");
+    }
     pid_t pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);
@@ -81,7 +88,9 @@ EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_args) {
 
 bool EtcdCluster::WaitHealthy(const Member& m) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  std::string cmd = "curl -sf -m 2 http://127.0.0.1:" + std::to_string(m.client_port) + "/health 2>/dev/null";
+  std::string tls_args = tls_ ? "--cacert " + dir_ + "/ca.crt --cert " + dir_ + "/client.crt --key " + dir_ +
+                                     "/client.key https" : "http";
+  std::string cmd = "curl -sf -m 2 " + tls_args + "://127.0.0.1:" + std::to_string(m.client_port) + "/health 2>/dev/null";
   while (std::chrono::steady_clock::now() < deadline) {
     FILE* p = ::popen(cmd.c_str(), "r");
     std::string out;
@@ -92,6 +101,22 @@ bool EtcdCluster::WaitHealthy(const Member& m) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling for readiness, bounded
   }
   return false;
+}
+
+bool EtcdCluster::MakeCertificates() const {
+  // A CA, a serving certificate for 127.0.0.1 and a client certificate (P-256).
+  std::ofstream(dir_ + "/mkcerts.sh") << R"SH(set -e
+cd "$(dirname "$0")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 1 \
+  -subj /CN=etcd-test-ca 2>/dev/null
+for who in server client; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > $who.ext
+  openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $who.crt -days 1 -extfile $who.ext 2>/dev/null
+done
+chmod 600 *.key
+)SH";
+  return std::system(("bash " + dir_ + "/mkcerts.sh").c_str()) == 0;
 }
 
 std::string EtcdCluster::Hosts() const {

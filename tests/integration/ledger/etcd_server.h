@@ -16,8 +16,10 @@ int FreePort();
 
 class EtcdCluster {
  public:
-  // Starts `members` members forming one cluster. extra_args are passed to each.
-  explicit EtcdCluster(int members = 1, std::vector<std::string> extra_args = {});
+  // Starts `members` members forming one cluster. With tls, clients must
+  // connect over TLS with a client certificate from the cluster's own CA
+  // (files ca.crt, client.crt, client.key in dir()).
+  explicit EtcdCluster(int members = 1, bool tls = false);
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -25,7 +27,7 @@ class EtcdCluster {
   bool ready() const { return ready_; }
   // "127.0.0.1:P1,127.0.0.1:P2,..." of the members still running.
   std::string Hosts() const;
-  std::string Url(const std::string& prefix) const { return "etcd://" + Hosts() + prefix; }
+  std::string Url(const std::string& prefix) const { return (tls_ ? "etcds://" : "etcd://") + Hosts() + prefix; }
   // SIGKILLs member i.
   void Kill(int i);
   const std::string& dir() const { return dir_; }
@@ -38,8 +40,9 @@ class EtcdCluster {
     pid_t pid = -1;
   };
   bool WaitHealthy(const Member& m) const;
+  bool MakeCertificates() const;
   std::string dir_;
-  std::string scheme_ = "http";
+  bool tls_ = false;
   std::vector<Member> members_;
   bool ready_ = false;
 };
