@@ -60,68 +60,88 @@ class ConfigMapBackend final : public Backend {
     if (read_only_) return FailedPrecondition("the ConfigMap ledger is open read-only");
     std::lock_guard lock(mu_);
     auto deadline = std::chrono::steady_clock::now() + kAppendDeadline;
-    std::optional<Hash> unknown;  // the last record of a write whose outcome we did not learn
     std::mt19937 rng(std::random_device{}());
+    // A write whose outcome we did not learn is resent unchanged (same
+    // resourceVersion, or the same create) until it succeeds or conflicts;
+    // a conflict then means it applied (its last hash is stored) or is dead.
+    // Rebuilding it instead could store the batch twice.
+    struct Write {
+      bool create = false;
+      std::string path;
+      json object;
+      Hash last{};
+    };
+    std::optional<Write> in_doubt;
     for (int attempt = 0;; ++attempt) {
       if (std::chrono::steady_clock::now() > deadline) return Unavailable("ConfigMap ledger: could not append in time");
       if (attempt > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 2 << std::min(attempt, 6)) +
                                                               static_cast<int>(rng() % 10)));
       }
-      // The tail from our own last write is usually still the tail: try it
-      // without a read; a conflict costs one round and a re-read.
-      Status st = attempt == 0 && tail_cached_ ? Status::Ok() : SyncLocked();
-      tail_cached_ = false;
-      if (!st.ok()) {
-        if (st.code() == StatusCode::kUnavailable) continue;
-        return st;
-      }
-      if (unknown) {
-        if (index_.count(*unknown)) return Status::Ok();
-        unknown.reset();
-      }
-      EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
-      if (records.empty()) return Status::Ok();
-      std::string add;
-      ChainState next = state_;
-      for (const auto& r : records) {
-        EXECGOV_RETURN_IF_ERROR(next.Apply(r).status());
-        add += r;
-        add += '\n';
-      }
-      if (add.size() > segment_bytes_) return Internal("ConfigMap ledger: one batch is larger than a segment");
-      StatusOr<json> written = Status(StatusCode::kInternal, "unset");
-      if (tail_exists_ && tail_.text.size() + add.size() <= segment_bytes_) {
-        json obj = tail_.object;
-        obj["data"]["records"] = tail_.text + add;
-        written = client_->Update(kube::ConfigMapPath(ns_, Name(tail_index_)), obj);
-      } else if (tail_exists_) {
-        // Full: seal it (only if nobody changed it since we read it), then start the next.
-        json obj = tail_.object;
-        obj["metadata"]["annotations"][kSealed] = "true";
-        auto sealed = client_->Update(kube::ConfigMapPath(ns_, Name(tail_index_)), obj);
-        if (!sealed.ok() && sealed.status().code() != StatusCode::kAborted &&
-            sealed.status().code() != StatusCode::kUnavailable) {
-          return sealed.status();
-        }
-        continue;  // the next round sees it sealed and creates the successor
+      Write w;
+      if (in_doubt) {
+        w = *in_doubt;
       } else {
-        written = client_->Create(kube::ConfigMapsPath(ns_), NewSegment(tail_index_, state_.size, add));
+        // The tail from our own last write is usually still the tail: try it
+        // without a read; a conflict costs one round and a re-read.
+        Status st = attempt == 0 && tail_cached_ ? Status::Ok() : SyncLocked();
+        tail_cached_ = false;
+        if (!st.ok()) {
+          if (st.code() == StatusCode::kUnavailable) continue;
+          return st;
+        }
+        EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
+        if (records.empty()) return Status::Ok();
+        std::string add;
+        ChainState next = state_;
+        for (const auto& r : records) {
+          EXECGOV_RETURN_IF_ERROR(next.Apply(r).status());
+          add += r;
+          add += '\n';
+        }
+        if (add.size() > segment_bytes_) return Internal("ConfigMap ledger: one batch is larger than a segment");
+        w.last = next.last;
+        if (tail_exists_ && tail_.text.size() + add.size() > segment_bytes_) {
+          // Full: seal it (only if nobody changed it since we read it); the
+          // next round sees it sealed and creates the successor.
+          json obj = tail_.object;
+          obj["metadata"]["annotations"][kSealed] = "true";
+          auto sealed = client_->Update(kube::ConfigMapPath(ns_, Name(tail_index_)), obj);
+          if (!sealed.ok() && sealed.status().code() != StatusCode::kAborted &&
+              sealed.status().code() != StatusCode::kUnavailable) {
+            return sealed.status();
+          }
+          continue;
+        }
+        if (tail_exists_) {
+          w.path = kube::ConfigMapPath(ns_, Name(tail_index_));
+          w.object = tail_.object;
+          w.object["data"]["records"] = tail_.text + add;
+        } else {
+          w.create = true;
+          w.path = kube::ConfigMapsPath(ns_);
+          w.object = NewSegment(tail_index_, state_.size, add);
+        }
       }
+      auto written = w.create ? client_->Create(w.path, w.object) : client_->Update(w.path, w.object);
       if (written.ok()) {
+        if (w.create) tail_known_ = 0;  // a new segment: fold all of it
         EXECGOV_RETURN_IF_ERROR(Adopt(*written));
         tail_cached_ = true;
         return Status::Ok();
       }
-      switch (written.status().code()) {
-        case StatusCode::kAborted:        // a stale resourceVersion: someone appended
-        case StatusCode::kAlreadyExists:  // someone started the segment
-          continue;
-        case StatusCode::kUnavailable:
-          unknown = next.last;
-          continue;
-        default:
-          return written.status();
+      StatusCode code = written.status().code();
+      if (code == StatusCode::kUnavailable) {
+        in_doubt = std::move(w);
+        continue;
+      }
+      if (code != StatusCode::kAborted && code != StatusCode::kAlreadyExists) return written.status();
+      // A stale resourceVersion or a segment someone else started: was it our earlier copy?
+      if (in_doubt) {
+        Status st = SyncLocked();
+        if (!st.ok()) continue;
+        if (index_.count(in_doubt->last)) return Status::Ok();
+        in_doubt.reset();
       }
     }
   }
