@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "etcd_server.h"
+#include "support/tls_client.h"
 #include "ledger/etcd_client.h"
 #include "tamper_cases.h"
 
@@ -69,7 +70,7 @@ TEST_F(EtcdLedgerTest, RequiresALedgerKey) {
 }
 
 TEST_F(EtcdLedgerTest, UnreachableEtcdIsUnavailable) {
-  auto ledger = OpenLedger("etcd://127.0.0.1:" + std::to_string(testing::FreePort()) + "/x", Options());
+  auto ledger = OpenLedger("etcd://127.0.0.1:" + std::to_string(::execgov::testing::FreePort()) + "/x", Options());
   ASSERT_FALSE(ledger.ok());
   EXPECT_EQ(ledger.status().code(), StatusCode::kUnavailable);
 }

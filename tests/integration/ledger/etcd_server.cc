@@ -1,8 +1,8 @@
 #include "etcd_server.h"
 
-#include <netinet/in.h>
+#include "support/tls_client.h"  // FreePort
+
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,20 +16,6 @@
 namespace execgov::ledger::testing {
 namespace fs = std::filesystem;
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
   char tmpl[] = "/tmp/execgov-etcd-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
@@ -41,8 +27,8 @@ EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
     m.name = "m" + std::to_string(i);
     m.data = dir_ + "/" + m.name;
     m.log = dir_ + "/" + m.name + ".log";
-    m.client_port = FreePort();
-    m.peer_port = FreePort();
+    m.client_port = ::execgov::testing::FreePort();
+    m.peer_port = ::execgov::testing::FreePort();
     if (!initial.empty()) initial += ",";
     initial += m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
     members_.push_back(m);

@@ -11,9 +11,6 @@
 
 namespace execgov::ledger::testing {
 
-// A port nobody listens on right now (bound to 0, then released).
-int FreePort();
-
 class EtcdCluster {
  public:
   // Starts `members` members forming one cluster. With tls, clients must
