@@ -91,7 +91,7 @@ Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::s
   mine->lines += line;
   while (!mine->done) {
     if (syncing_) {
-      cv_.wait(lock);
+      mine->cv.wait(lock);
       continue;
     }
     // Nobody is syncing, so our batch is still the open one: take it (with
@@ -105,7 +105,9 @@ Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::s
     batch->status = st;
     batch->done = true;
     syncing_ = false;
-    cv_.notify_all();
+    batch->cv.notify_all();
+    // Lines that arrived meanwhile: one of their callers takes the next sync.
+    if (open_) open_->cv.notify_one();
   }
   return mine->status;
 }
@@ -113,7 +115,11 @@ Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::s
 Status FileReplayStore::Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) {
   std::unique_lock<std::mutex> lock(mu_);
   // Another request is writing this jti's consumption: wait for its outcome.
-  cv_.wait(lock, [&] { return !in_flight_.count(jti); });
+  while (in_flight_.count(jti)) {
+    ++in_flight_waiters_;
+    in_flight_cv_.wait(lock);
+    --in_flight_waiters_;
+  }
   auto it = entries_.find(jti);
   if (it != entries_.end()) {
     if (it->second.who.uid == who.uid) return Status::Ok();  // the same object, retried
@@ -126,7 +132,7 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
   in_flight_.erase(jti);
   if (st.ok()) entries_.emplace(jti, Entry{who, expires_at});
-  cv_.notify_all();
+  if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   return st;
 }
 

@@ -51,11 +51,14 @@ class FileReplayStore : public ReplayStore {
     policy::Consumption who;
     int64_t expires_at = 0;
   };
-  // Lines appended together and made durable by one fdatasync.
+  // Lines appended together and made durable by one fdatasync. Its callers
+  // wait on its own condition variable, so finishing a batch wakes only them,
+  // not every thread queued behind it.
   struct Batch {
     std::string lines;
     Status status;
     bool done = false;
+    std::condition_variable cv;
   };
   FileReplayStore(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   // Queues `line` and returns once it is durable (or could not be made so).
@@ -66,9 +69,10 @@ class FileReplayStore : public ReplayStore {
   std::string path_;
   int fd_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;               // a batch finished
   std::map<std::string, Entry> entries_;     // durable consumptions
   std::set<std::string> in_flight_;          // jtis whose consume line is being written
+  std::condition_variable in_flight_cv_;     // an in-flight jti was settled
+  int in_flight_waiters_ = 0;
   std::shared_ptr<Batch> open_;              // collecting lines for the next sync
   bool syncing_ = false;                     // a caller is writing a batch
 };
