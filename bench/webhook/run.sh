@@ -19,13 +19,13 @@
 # /metrics, so a run that was not what it claims to be shows it.
 #
 # Usage: bench/webhook/run.sh [SECONDS]   (builds first if needed)
-#   env: THREADS (2) CONNECTIONS (32) RATE (5000) PODS_PER_JOB (500)
+#   env: THREADS (2) CONNECTIONS (64) RATE (5000) PODS_PER_JOB (500)
 #        FRESH_PER_SECOND (12000) REPEATED_PER_SECOND (24000): bodies generated per second of run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 secs="${1:-10}"
-threads="${THREADS:-2}" conns="${CONNECTIONS:-32}" rate="${RATE:-5000}" per_job="${PODS_PER_JOB:-500}"
+threads="${THREADS:-2}" conns="${CONNECTIONS:-64}" rate="${RATE:-5000}" per_job="${PODS_PER_JOB:-500}"
 n_fresh=$(( ${FRESH_PER_SECOND:-12000} * secs )) n_paced=$(( rate * secs + rate ))
 n_pods=$(( ${REPEATED_PER_SECOND:-24000} * secs ))
 n_jobs=$(( (n_pods + per_job - 1) / per_job ))
@@ -137,19 +137,26 @@ snapshot() {
        "$(metric execgov_signature_verifications_total 'result="valid"') $(metric execgov_signature_verifications_total 'result="cached"')"
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }  # user + system, in clock ticks
+hz=$(getconf CLK_TCK)
+
 results=()
 run() {  # NAME CONNECTIONS BODIES [RATE]
-  local name=$1 c=$2 file=$3 r=${4:-0} before after out line
+  local name=$1 c=$2 file=$3 r=${4:-0} before after out line t0 t1
   before=$(snapshot)
+  t0=$(cpu_ticks)
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- "$file" "$threads" "$r" 2>&1) ||
     { echo "$out" >&2; exit 1; }
+  t1=$(cpu_ticks)
   after=$(snapshot)
   line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; exit 1; }
   read -r a0 d0 v0 k0 <<<"$before"
   read -r a1 d1 v1 k1 <<<"$after"
-  results+=("$name $c $line allowed=$((a1 - a0)) denied=$((d1 - d0)) verified=$((v1 - v0)) cached=$((k1 - k0)) load=$load")
-  echo "   $name: $(sed 's/^BENCH //' <<<"$line") load=$load"
+  local n; n=$(sed 's/.* requests=\([0-9]*\).*/\1/' <<<"$line")
+  local cpu=$(( (t1 - t0) * 1000000 / hz / (n > 0 ? n : 1) ))
+  results+=("$name $c $line allowed=$((a1 - a0)) denied=$((d1 - d0)) verified=$((v1 - v0)) cached=$((k1 - k0)) cpu=$cpu load=$load")
+  echo "   $name: $(sed 's/^BENCH //' <<<"$line") server-cpu-us/req=$cpu load=$load"
 }
 
 echo "== wrk -t$threads -d${secs}s against execgov serve ($url), bodies sent once each"
@@ -161,16 +168,18 @@ run repeated "$conns" pods.jsonl
 
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
 echo
-printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %5s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" allowed denied verified cached reused load
+printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %5s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" \
+  allowed denied verified cached reused "cpu us" load
 for r in "${results[@]}"; do
   declare -A f=()
   set -- $r
   name=$1 c=$2; shift 3
   for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
-  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %5s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
-    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[load]}"
+  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %5s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
+    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[cpu]}" "${f[load]}"
   unset f
 done
 echo
+echo "cpu us: the server's CPU time (user + system) per completed request; load: 1-minute load average at the start"
 echo "peak resident memory of execgov serve (VmHWM): $hwm"
 echo "ledger records: $(wc -l < state/ledger.jsonl), replay journal lines: $(wc -l < state/replay.jsonl)"
