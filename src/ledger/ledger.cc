@@ -226,6 +226,12 @@ StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options) {
   EXECGOV_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(url, options.signing_key_path));
   EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenBackend(url, BackendOptions{}));
+  return OpenLedger(std::move(backend), std::move(key), options);
+}
+
+StatusOr<std::unique_ptr<Ledger>> OpenLedger(std::unique_ptr<Backend> backend, crypto::PrivateKey key,
+                                             const LedgerOptions& options) {
+  if (key.algorithm() != crypto::KeyAlgorithm::kEd25519) return InvalidArgument("the ledger key must be Ed25519");
   std::string origin = options.origin.empty() ? backend->DefaultOrigin() : options.origin;
   if (!ValidOrigin(origin)) return InvalidArgument("ledger origin \"" + origin + "\" has spaces or '+'");
   // Fails early on an unreachable or corrupt store rather than at the first append.

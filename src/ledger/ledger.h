@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "crypto/keys.h"
 
 namespace execgov::ledger {
 
@@ -56,5 +57,11 @@ class Ledger {
 };
 
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options);
+
+class Backend;
+// On a backend opened by the caller (another store, or a test double);
+// `key` signs the checkpoints. options.signing_key_path is not used.
+StatusOr<std::unique_ptr<Ledger>> OpenLedger(std::unique_ptr<Backend> backend, crypto::PrivateKey key,
+                                             const LedgerOptions& options);
 
 }  // namespace execgov::ledger
