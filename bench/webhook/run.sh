@@ -38,6 +38,7 @@ command -v wrk >/dev/null || hack/install-deps.sh
 work=$(mktemp -d /tmp/execgov-bench.XXXXXX)
 serve_pid=
 cleanup() {
+  local j; for j in $(jobs -p); do [ "$j" = "$serve_pid" ] || kill "$j" 2>/dev/null || true; done
   if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
