@@ -84,7 +84,12 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
                     ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid, {}},
                                             d.artifact->exp + kMaxClockSkewSeconds)
                     : deps_.replay->Inherit(d.artifact->jti, a.uid);
-    if (st.ok()) break;
+    if (st.ok()) {
+      if (d.replay_action == policy::ReplayAction::kConsume && ++consumed_ % 1024 == 0) {
+        deps_.replay->Prune(in.now - kMaxClockSkewSeconds);
+      }
+      break;
+    }
     if (st.code() == StatusCode::kAlreadyExists && attempt == 0) continue;  // lost a race: decide again
     d.allowed = false;
     d.reason = policy::Reason::kInternalError;

@@ -4,6 +4,7 @@
 // Every error path, expected or not, is a denial (fail-closed).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -35,6 +36,7 @@ class AdmissionHandler {
  private:
   AdmissionResponse HandleImpl(const AdmissionRequest& request);
   HandlerDeps deps_;
+  std::atomic<uint64_t> consumed_{0};  // prunes the replay store every 1024 consumptions
 };
 
 // The kind execgov governs for an API group and kind, or "" (Pod in the core

@@ -152,4 +152,17 @@ Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) 
   return Status::Ok();
 }
 
+void FileReplayStore::Prune(int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.expires_at < now && !in_flight_.count(it->first)) it = entries_.erase(it);
+    else ++it;
+  }
+}
+
+size_t FileReplayStore::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
 }  // namespace execgov::webhook

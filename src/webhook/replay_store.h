@@ -24,6 +24,10 @@ class ReplayStore : public policy::ReplayView {
   virtual Status Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) = 0;
   // Records that the object with `uid` inherited `jti` through its owner.
   virtual Status Inherit(const std::string& jti, const std::string& uid) = 0;
+  // Forgets consumptions that expired before `now` (Unix seconds). Safe
+  // because an expired artifact is refused before replay is ever checked;
+  // keeps a long-running server's memory bounded by the artifacts still valid.
+  virtual void Prune(int64_t now) = 0;
 };
 
 // Standalone mode: an in-memory map journaled to an append-only file (JSON
@@ -45,6 +49,9 @@ class FileReplayStore : public ReplayStore {
   std::optional<policy::Consumption> Find(const std::string& jti) const override;
   Status Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) override;
   Status Inherit(const std::string& jti, const std::string& uid) override;
+  // In memory only; the journal is compacted on the next Open.
+  void Prune(int64_t now) override;
+  size_t size() const;
 
  private:
   struct Entry {
