@@ -15,24 +15,7 @@
 # may run in parallel.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-eval "$("$repo/hack/testenv.sh" env)"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# poll SECONDS COMMAND...: runs COMMAND until it succeeds, at most SECONDS long.
-poll() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+source "$(dirname "$0")/lib.sh"
 
 ns=e2e-$1-$$
 cleanup=()

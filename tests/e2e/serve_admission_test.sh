@@ -13,22 +13,7 @@
 set -euo pipefail
 
 execgov=$1
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-eval "$("$repo/hack/testenv.sh" env)"
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-poll() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
+source "$(dirname "$0")/lib.sh"
 
 id=$$
 ns=e2e-serve-$id
