@@ -23,6 +23,7 @@ enum class StatusCode {
   kInternal,
   kResourceExhausted,
   kDeadlineExceeded,
+  kOutOfRange,        // asked for something no longer there (an expired watch version)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -56,6 +57,7 @@ inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 
 // Holds either a value or a non-OK Status. Accessing value() of an error is a
 // programming error (it aborts), so callers test ok() first.

@@ -1,0 +1,53 @@
+// Leader election on a coordination.k8s.io/v1 Lease (client-go's
+// leaderelection): a candidate creates the Lease or, when the holder has not
+// renewed it for lease_duration, takes it over with an update guarded by
+// resourceVersion, so of several candidates exactly one wins. The leader
+// renews every retry_period and steps down (on_stopped_leading) if it cannot
+// renew within renew_deadline, before any other candidate may take over.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "kube/client.h"
+
+namespace execgov::runtime {
+
+struct LeaderElectionConfig {
+  std::string lease_namespace = "execgov-system";
+  std::string lease_name = "execgov-operator";
+  std::string identity;  // unique per process: "<hostname>_<random>"
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  // Release the lease on Stop() so a successor need not wait it out.
+  bool release_on_cancel = true;
+  const Clock* clock = nullptr;  // nullptr: the system clock
+};
+
+class LeaderElector {
+ public:
+  LeaderElector(kube::Client* client, LeaderElectionConfig config, std::function<void()> on_started_leading,
+                std::function<void()> on_stopped_leading);
+  ~LeaderElector();  // Stop()s
+
+  // Runs the acquire/renew loop on its own thread.
+  void Start();
+  // Ends the loop; releases the lease if held and configured to.
+  void Stop();
+  bool IsLeader() const { return leader_.load(); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> leader_{false};
+};
+
+// "<hostname>_<16 hex random>".
+std::string DefaultIdentity();
+
+}  // namespace execgov::runtime
