@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -109,6 +110,15 @@ StatusOr<nlohmann::json> UpdateWithRetry(Client& client, const std::string& path
                                          bool status = false, int attempts = 10);
 
 StatusOr<std::unique_ptr<Client>> NewClient(const RestConfig& config, const ClientOptions& options = {});
+
+class HttpClient;
+// The REST client over a given transport (unit tests hand in a fake).
+std::unique_ptr<Client> NewClientOver(std::unique_ptr<HttpClient> http, const ClientOptions& options = {});
+
+// One line of a watch stream ({"type":"ADDED","object":{...}}). An "ERROR"
+// event returns its Status object's error (410 Gone: OutOfRange); a line
+// that is not a watch event is Internal.
+StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
 // "/api/v1/namespaces/<ns>/configmaps" and ".../configmaps/<name>".
 std::string ConfigMapsPath(const std::string& ns);

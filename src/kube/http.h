@@ -4,9 +4,12 @@
 // so that TLS (CA, client certificate, bearer token) is configured once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -20,11 +23,14 @@ struct HttpConfig {
   std::string bearer_token;  // sent as Authorization: Bearer
   bool insecure_skip_verify = false;
   std::chrono::milliseconds timeout{10000};
+  std::string user_agent;  // empty: cpprestsdk's default
 };
 
 struct HttpResponse {
   int status = 0;
   std::string body;
+  // Seconds from a Retry-After header (429, 503), or -1 when absent.
+  int retry_after_seconds = -1;
 };
 
 class HttpClient {
@@ -35,6 +41,20 @@ class HttpClient {
   virtual StatusOr<HttpResponse> Request(const std::string& method, const std::string& path,
                                          const std::string& body = "",
                                          const std::string& content_type = "application/json") = 0;
+
+  // Sends a GET whose 2xx body is consumed while it arrives (a watch's
+  // chunked stream): each piece goes to `on_data` as soon as it is read, and
+  // the call returns when the body ends, `on_data` returns false, or `*stop`
+  // becomes true (noticed within ~200 ms even while no byte arrives: the
+  // connection is cancelled). `idle_timeout` bounds the whole exchange as a
+  // safety net against a peer that vanished without closing. A non-2xx body
+  // is returned whole in the response instead of streamed. Transport
+  // failures, also mid-stream, are Unavailable.
+  // The default implementation (for fakes) reads the whole body with
+  // Request() and delivers it in one piece.
+  virtual StatusOr<HttpResponse> Stream(const std::string& path, std::chrono::milliseconds idle_timeout,
+                                        const std::atomic<bool>* stop,
+                                        const std::function<bool(std::string_view)>& on_data);
 };
 
 StatusOr<std::unique_ptr<HttpClient>> NewHttpClient(const HttpConfig& config);
