@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# Packaging (issue 7) against the real API server, kubectl and helm:
+#
+#   packaging_test.sh lint       helm lint of the chart in each certificate mode;
+#                                values that would make an unsafe install refused
+#   packaging_test.sh render     crds/ copies in the chart and manifests/install.yaml
+#                                are what hack/render-manifests.sh writes
+#   packaging_test.sh template   the rendered chart, accepted by the API server
+#                                (dry run), holds the DESIGN §8 webhook
+#                                configuration, restricted pods, least-privilege
+#                                RBAC, a serving certificate its caBundle verifies
+#   packaging_test.sh dryrun     the CRDs and manifests/install.yaml are accepted
+#                                by `kubectl apply --dry-run=server`
+#   packaging_test.sh crd        malformed ExecutionPolicies and ExecutionRequests
+#                                are refused by the CRD schema with a clear message;
+#                                explain, short names, category, printer columns
+#   packaging_test.sh uninstall  a real `helm install`: with no webhook running,
+#                                governed namespaces are refused (fail closed) and
+#                                nothing else is; `helm uninstall` leaves no
+#                                webhook configuration behind
+#
+# Cluster-wide objects carry this run's id; the chart's webhook configuration
+# is narrowed (webhook.admission.extraNamespaceSelectorExpressions) to this
+# run's namespaces, so parallel tests are never affected. The CRDs are applied
+# and left installed, as every test using them expects.
+set -euo pipefail
+
+source "$(dirname "$0")/lib.sh"
+chart=$repo/charts/execgov
+id=$$
+ns=e2e-pkg-$1-$id
+work=$(mktemp -d)
+cleanup=("rm -rf $work")
+on_exit() {
+  local i
+  for ((i = ${#cleanup[@]} - 1; i >= 0; i--)); do eval "${cleanup[i]}" || true; done
+}
+trap on_exit EXIT
+cd "$work"
+
+new_namespace() {  # new_namespace NAME [LABEL=VALUE...]
+  local name=$1
+  shift
+  kubectl create namespace "$name" >/dev/null
+  cleanup+=("kubectl delete namespace $name --wait=false --ignore-not-found >/dev/null 2>&1")
+  [ $# -eq 0 ] || kubectl label namespace "$name" "$@" >/dev/null
+}
+
+# expect_refused MESSAGE-SUBSTRING FILE: the API server refuses FILE and says so.
+expect_refused() {
+  local want=$1 file=$2 out
+  if out=$(kubectl apply --dry-run=server -f "$file" 2>&1); then
+    fail "accepted, but should be refused with '$want': $(cat "$file")"
+  fi
+  grep -qF -- "$want" <<<"$out" || fail "refused, but without '$want': $out"
+  echo "refused as expected: $(grep -F -- "$want" <<<"$out" | head -n1)"
+}
+
+# json_check FILE PYTHON: runs PYTHON with `objs` (the items of the kubectl
+# List in FILE) and `fail(msg)`; a failed assertion fails the test.
+json_check() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+objs = doc["items"] if doc.get("kind") == "List" else [doc]
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+def one(kind, name=None):
+    found = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    if len(found) != 1:
+        fail("expected one %s %s, found %d" % (kind, name or "", len(found)))
+    return found[0]
+exec(sys.argv[2])
+PY
+}
+
+case_lint() {
+  helm lint --strict "$chart"
+  helm lint --strict "$chart" --set certificates.mode=certManager
+  helm lint --strict "$chart" --set webhook.admission.url=https://127.0.0.1:9443/validate
+  helm lint --strict "$chart" --set ledger.generate=false --set ledger.existingSecret=my-ledger-key \
+    --set-json 'policies=[{"name":"p","spec":{"audience":"a","issuers":[{"name":"i","subjects":["agent:*"],"keys":[{"kid":"k","algorithm":"Ed25519","publicKey":"-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n"}]}]}}]'
+  local bad why out
+  while IFS='|' read -r bad why; do
+    if out=$(helm template t "$chart" --set "$bad" 2>&1); then fail "helm template accepted --set $bad"; fi
+    grep -qF "$why" <<<"$out" || fail "--set $bad refused without saying '$why': $out"
+    echo "refused --set $bad: $(grep -F "$why" <<<"$out")"
+  done <<'EOF'
+certificates.mode=none|certificates.mode must be helm or certManager, not "none"
+webhook.replicas=0|webhook.replicas must be at least 1 (failurePolicy is Fail)
+webhook.admission.timeoutSeconds=30|webhook.admission.timeoutSeconds must be at most 15
+ledger.generate=false|ledger: set existingSecret to a Secret holding the Ed25519 ledger key, or generate: true
+EOF
+}
+
+case_render() {
+  "$repo/hack/render-manifests.sh" --check
+  # The check itself must notice a stale copy.
+  cp -r "$repo/crds" "$repo/charts" "$repo/manifests" "$repo/hack" .
+  mkdir -p .cache && ln -s "$repo/.cache/controlplane" .cache/controlplane
+  echo "# drift" >>charts/execgov/crds/executionpolicies.execgov.io.yaml
+  if hack/render-manifests.sh --check 2>err; then fail "render-manifests --check missed a changed CRD copy"; fi
+  grep -q "charts/execgov/crds/executionpolicies.execgov.io.yaml" err || fail "the stale file is not named: $(cat err)"
+  hack/render-manifests.sh && hack/render-manifests.sh --check || fail "rendering did not fix the copy"
+  sed -i 's/timeoutSeconds: 5/timeoutSeconds: 7/' charts/execgov/values.yaml
+  if hack/render-manifests.sh --check 2>err; then fail "render-manifests --check missed a chart change"; fi
+  grep -q "manifests/install.yaml" err || fail "install.yaml not named stale: $(cat err)"
+}
+
+case_template() {
+  new_namespace "$ns"
+  helm template "e2e-$id" "$chart" --namespace "$ns" >chart.yaml
+  kubectl apply --dry-run=server -f chart.yaml -o json >chart.json
+  json_check chart.json "
+import base64
+vwc = one('ValidatingWebhookConfiguration')
+hooks = vwc['webhooks']
+if [h['name'] for h in hooks] != ['validate.execgov.io']: fail('webhooks: %s' % hooks)
+h = hooks[0]
+for k, v in [('failurePolicy', 'Fail'), ('sideEffects', 'NoneOnDryRun'), ('admissionReviewVersions', ['v1'])]:
+    if h[k] != v: fail('%s is %s, not %s' % (k, h[k], v))
+if not 1 <= h['timeoutSeconds'] <= 10: fail('timeoutSeconds %s' % h['timeoutSeconds'])
+sel = h['namespaceSelector']
+if sel.get('matchLabels') != {'execgov.io/governed': 'true'}: fail('matchLabels %s' % sel)
+ex = [e for e in sel['matchExpressions'] if e['key'] == 'kubernetes.io/metadata.name']
+if len(ex) != 1 or ex[0]['operator'] != 'NotIn' or not {'kube-system', 'execgov-system', '$ns'} <= set(ex[0]['values']):
+    fail('namespace exclusions %s' % ex)
+covered = {(g, r, op) for rule in h['rules'] for g in rule['apiGroups'] for r in rule['resources'] for op in rule['operations']}
+for want in [('', 'pods'), ('batch', 'jobs'), ('execgov.io', 'executionrequests')]:
+    for op in ['CREATE', 'UPDATE']:
+        if (want[0], want[1], op) not in covered: fail('no rule for %s %s' % (want, op))
+if any(op in ('DELETE', '*') for (_, _, op) in covered): fail('DELETE is never governed')
+svc = h['clientConfig']['service']
+if (svc['name'], svc['namespace'], svc['path'], svc['port']) != ('e2e-$id-execgov-webhook', '$ns', '/validate', 443): fail('service %s' % svc)
+open('ca.crt', 'wb').write(base64.b64decode(h['clientConfig']['caBundle']))
+tls = one('Secret', 'e2e-$id-execgov-webhook-tls')
+open('tls.crt', 'wb').write(base64.b64decode(tls['data']['tls.crt']))
+
+s = one('Service', 'e2e-$id-execgov-webhook')
+ports = {(p['port'], p['targetPort']) for p in s['spec']['ports']}
+if (443, 'https') not in ports or (8080, 'metrics') not in ports: fail('webhook service ports %s' % ports)
+one('Service', 'e2e-$id-execgov-operator-metrics')
+pdb = one('PodDisruptionBudget')
+if pdb['spec']['minAvailable'] != 1: fail('pdb %s' % pdb['spec'])
+
+for d in [o for o in objs if o['kind'] == 'Deployment']:
+    name = d['metadata']['name']
+    pod = d['spec']['template']['spec']
+    psc = pod['securityContext']
+    if psc.get('runAsNonRoot') is not True or psc.get('seccompProfile', {}).get('type') != 'RuntimeDefault':
+        fail('%s pod securityContext %s' % (name, psc))
+    for c in pod['containers']:
+        sc = c['securityContext']
+        if sc.get('readOnlyRootFilesystem') is not True or sc.get('allowPrivilegeEscalation') is not False \
+           or sc.get('capabilities', {}).get('drop') != ['ALL']:
+            fail('%s container securityContext %s' % (name, sc))
+        if c['readinessProbe']['httpGet']['path'] != '/readyz' or c['livenessProbe']['httpGet']['path'] != '/healthz':
+            fail('%s probes' % name)
+    if 'podAntiAffinity' not in pod.get('affinity', {}): fail('%s has no anti-affinity' % name)
+web = one('Deployment', 'e2e-$id-execgov-webhook')
+if web['spec']['replicas'] != 2: fail('webhook replicas %s' % web['spec']['replicas'])
+if web['spec']['template']['spec']['containers'][0]['args'][0] != 'webhook': fail('webhook args')
+op = one('Deployment', 'e2e-$id-execgov-operator')
+args = op['spec']['template']['spec']['containers'][0]['args']
+if args[0] != 'operator' or '--leader-elect=true' not in args: fail('operator args %s' % args)
+
+# Least privilege: cluster-wide roles never touch ConfigMaps, Secrets or
+# Leases, never use wildcards, and write only status, Jobs and Events.
+for r in [o for o in objs if o['kind'] == 'ClusterRole']:
+    for rule in r['rules']:
+        if '*' in rule['verbs'] or '*' in rule['resources'] or '*' in rule['apiGroups']: fail('wildcard in %s' % r['metadata']['name'])
+        if set(rule['resources']) & {'configmaps', 'secrets', 'leases'}: fail('%s grants %s cluster-wide' % (r['metadata']['name'], rule['resources']))
+        writes = set(rule['verbs']) - {'get', 'list', 'watch'}
+        if writes and not set(rule['resources']) <= {'executionpolicies/status', 'executionrequests/status', 'executionrequests', 'jobs', 'events'}:
+            fail('%s writes %s' % (r['metadata']['name'], rule['resources']))
+        if 'jobs' in rule['resources'] and writes - {'create'}: fail('jobs: only create, not %s' % writes)
+for r in [o for o in objs if o['kind'] == 'Role']:
+    if r['metadata']['namespace'] != '$ns': fail('Role outside the release namespace')
+print('chart checks passed:', len(objs), 'objects')
+"
+  # The API server will verify the serving certificate with the caBundle.
+  openssl verify -CAfile ca.crt tls.crt
+  openssl x509 -in tls.crt -noout -ext subjectAltName >san.txt
+  grep -q "DNS:e2e-$id-execgov-webhook.$ns.svc" san.txt ||
+    fail "the serving certificate does not name the Service"
+
+  # cert-manager mode: a Certificate for the Service and the injector's
+  # annotation instead of a caBundle (cert-manager's CRDs are not installed
+  # here, so this is checked on the rendered YAML).
+  helm template "e2e-$id" "$chart" --namespace "$ns" --set certificates.mode=certManager >cm.yaml
+  grep -q "cert-manager.io/inject-ca-from: $ns/e2e-$id-execgov-webhook" cm.yaml || fail "no CA injector annotation"
+  grep -q "caBundle:" cm.yaml && fail "cert-manager mode must leave caBundle to the injector"
+  grep -q "kind: Certificate" cm.yaml || fail "no Certificate in cert-manager mode"
+  grep -q "e2e-$id-execgov-webhook.$ns.svc$" cm.yaml || fail "the Certificate does not name the Service"
+  grep -q "kind: Secret" <(grep -v "^#" cm.yaml | grep -B2 -A3 "webhook-tls" | grep "^kind") &&
+    fail "cert-manager mode must not render the serving Secret"
+  echo "cert-manager mode renders a Certificate and the injector annotation"
+}
+
+case_dryrun() {
+  new_namespace "$ns"
+  kubectl apply --dry-run=server -f "$repo/crds/"
+  # install.yaml targets execgov-system, which other tests may be using: the
+  # dry run is of the same manifests in this test's namespace.
+  sed "s/execgov-system/$ns/g" "$repo/manifests/install.yaml" >install.yaml
+  grep -q "^kind: Namespace" install.yaml || fail "install.yaml creates no Namespace"
+  # cert-manager's kinds need cert-manager, which this control plane lacks:
+  # split them off, and check they are the only ones left out.
+  python3 - install.yaml <<'PY'
+import sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+keep, certmanager = [], []
+for d in docs:
+    (certmanager if "apiVersion: cert-manager.io/v1" in d else keep).append(d)
+open("core.yaml", "w").write("\n---\n".join(d for d in keep if "kind: Namespace" not in d))
+kinds = sorted(l.split(": ")[1] for d in certmanager for l in d.splitlines() if l.startswith("kind: "))
+print("cert-manager kinds:", kinds)
+assert kinds == ["Certificate", "Certificate", "Issuer", "Issuer"], kinds
+PY
+  kubectl apply --dry-run=server -f core.yaml >applied.txt || fail "the API server refused install.yaml"
+  cat applied.txt
+  for kind in customresourcedefinition.apiextensions.k8s.io/executionpolicies.execgov.io \
+    customresourcedefinition.apiextensions.k8s.io/executionrequests.execgov.io \
+    validatingwebhookconfiguration.admissionregistration.k8s.io/execgov deployment.apps/execgov-webhook \
+    deployment.apps/execgov-operator; do
+    grep -q "^$kind " applied.txt || fail "install.yaml has no $kind"
+  done
+}
+
+# A valid policy with one Ed25519 key; the malformed ones are edits of it.
+write_policy() {
+  openssl genpkey -algorithm ed25519 -out k.pem 2>/dev/null
+  openssl pkey -in k.pem -pubout -out k.pub
+  cat >good.yaml <<EOF
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionPolicy
+metadata: {name: e2e-pkg-$id}
+spec:
+  audience: e2e-cluster
+  match: {namespaces: [$ns]}
+  issuers:
+  - name: ops
+    subjects: ["agent:*"]
+    keys:
+    - kid: ops-1
+      algorithm: Ed25519
+      publicKey: |
+$(sed 's/^/        /' k.pub)
+EOF
+}
+
+case_crd() {
+  new_namespace "$ns"
+  kubectl apply -f "$repo/crds/" >/dev/null
+  kubectl wait --for condition=established --timeout=60s crd/executionpolicies.execgov.io crd/executionrequests.execgov.io >/dev/null
+  write_policy
+  kubectl apply --dry-run=server -f good.yaml || fail "the valid policy was refused"
+
+  sed 's/^  audience: e2e-cluster/&\n  enforcement: Block/' good.yaml >bad-enforcement.yaml
+  expect_refused 'spec.enforcement: Unsupported value: "Block": supported values: "Enforce", "Warn", "Audit"' bad-enforcement.yaml
+  sed 's/"agent:\*"/"agent:[a-z]*"/' good.yaml >bad-glob.yaml
+  expect_refused 'spec.issuers[0].subjects[0]: Invalid value: "agent:[a-z]*": is not a valid glob: only * and ? are special' bad-glob.yaml
+  sed 's/^  audience: e2e-cluster/&\n  images: {allowedRegistries: ["registry\\\\example.com\/*"]}/' good.yaml >bad-registry.yaml
+  expect_refused 'spec.images.allowedRegistries[0]: Invalid value: "registry\\example.com/*": is not a valid glob' bad-registry.yaml
+  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 8d/' good.yaml >ttl-8d.yaml
+  expect_refused 'spec.maxTTL: Invalid value: "8d": must be a duration such as 15m, 30s or 1h30m (units ms, s, m, h; 7 days is 168h)' ttl-8d.yaml
+  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 169h/' good.yaml >ttl-169h.yaml
+  expect_refused 'spec.maxTTL: Invalid value: "169h": must be at least 1s and at most 7 days (168h)' ttl-169h.yaml
+  sed 's/^  audience: e2e-cluster/&\n  maxTTL: "0"/' good.yaml >ttl-0.yaml
+  expect_refused 'spec.maxTTL: Invalid value: "0"' ttl-0.yaml
+  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 168h/' good.yaml >ttl-7d.yaml
+  kubectl apply --dry-run=server -f ttl-7d.yaml >/dev/null || fail "maxTTL 168h (7 days) was refused"
+  sed 's/^  audience: e2e-cluster/&\n  clockSkew: 11m/' good.yaml >skew.yaml
+  expect_refused 'spec.clockSkew: Invalid value: "11m": must be at most 10 minutes' skew.yaml
+  sed 's/^      algorithm: Ed25519/&\n      publicKeyRef: {kind: Secret, namespace: execgov-system, name: keys, key: ops.pub}/' good.yaml >two-sources.yaml
+  expect_refused 'spec.issuers[0].keys[0]: Invalid value: a key needs exactly one of publicKey and publicKeyRef' two-sources.yaml
+  sed '/^      publicKey: |/,$d' good.yaml >no-source.yaml
+  expect_refused 'a key needs exactly one of publicKey and publicKeyRef' no-source.yaml
+  sed 's/^      algorithm: Ed25519/      algorithm: HS256/' good.yaml >bad-alg.yaml
+  expect_refused 'spec.issuers[0].keys[0].algorithm: Unsupported value: "HS256": supported values: "Ed25519", "ES256"' bad-alg.yaml
+  { cat good.yaml; printf '  - name: other\n    subjects: ["a"]\n    keys:\n    - {kid: ops-1, algorithm: ES256, publicKeyRef: {kind: Secret, namespace: execgov-system, name: k, key: k.pub}}\n'; } >dup-kid.yaml
+  expect_refused 'spec.issuers: Invalid value: a kid may appear only once in a policy' dup-kid.yaml
+  { cat good.yaml; printf '  - name: ops\n    subjects: ["a"]\n    keys:\n    - {kid: ops-2, algorithm: ES256, publicKey: "not a key"}\n'; } >dup-issuer.yaml
+  expect_refused 'spec.issuers[1]: Duplicate value: {"name":"ops"}' dup-issuer.yaml
+  expect_refused 'spec.issuers[1].keys[0].publicKey: Invalid value: "not a key": must be an SPKI PEM public key' dup-issuer.yaml
+  sed 's/^  issuers:/  issuers: []\n  x:/; /^  - name: ops/,$d' good.yaml | sed '/^  x:$/d' >no-issuer.yaml
+  expect_refused 'spec.issuers: Invalid value: 0: spec.issuers in body should have at least 1 items' no-issuer.yaml
+  sed 's/^  audience: e2e-cluster/  audience: ""/' good.yaml >no-audience.yaml
+  expect_refused 'spec.audience: Invalid value: "": spec.audience in body should be at least 1 chars long' no-audience.yaml
+  sed 's/^  match: {namespaces: \[.*\]}/  match: {namespaceSelector: {matchExpressions: [{key: team, operator: Exists, values: [a]}]}}/' good.yaml >bad-selector.yaml
+  expect_refused 'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist' bad-selector.yaml
+
+  # Defaults, as the compiler assumes them.
+  kubectl apply --dry-run=server -f good.yaml -o jsonpath='{.spec.enforcement} {.spec.maxTTL} {.spec.clockSkew}' >defaults.txt
+  [ "$(cat defaults.txt)" = "Enforce 15m 30s" ] || fail "defaults: $(cat defaults.txt)"
+
+  # Short names, category and printer columns on a real object.
+  kubectl apply -f good.yaml >/dev/null
+  cleanup+=("kubectl delete executionpolicy e2e-pkg-$id --ignore-not-found >/dev/null")
+  kubectl get epol "e2e-pkg-$id" >get.txt
+  cat get.txt
+  head -n1 get.txt | grep -qE '^NAME +ENFORCEMENT +READY +KEYS +AGE$' || fail "policy columns: $(head -n1 get.txt)"
+  grep -qE "^e2e-pkg-$id +Enforce " get.txt || fail "policy row: $(cat get.txt)"
+  kubectl get execgov >category.txt
+  grep -q "executionpolicy.execgov.io/e2e-pkg-$id" category.txt || fail "kubectl get execgov does not list the policy"
+  kubectl explain executionpolicy.spec.issuers.keys >explain.txt
+  grep -q "exactly one of" explain.txt || grep -q "never both" explain.txt || fail "explain keys: $(cat explain.txt)"
+  grep -q "publicKeyRef" explain.txt || fail "explain keys lacks publicKeyRef"
+  kubectl explain executionpolicy.spec.maxTTL >explain-ttl.txt
+  grep -q "at most 7 days" explain-ttl.txt || fail "explain maxTTL says nothing of its bound"
+
+  # ExecutionRequests: a Job that never ends restarting is refused up front.
+  cat >ereq.yaml <<EOF
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionRequest
+metadata: {name: r1, namespace: $ns}
+spec:
+  initiator: agent:e2e
+  intent: packaging test
+  template:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: main, image: busybox, command: [/bin/true]}]
+EOF
+  kubectl apply --dry-run=server -f ereq.yaml >/dev/null || fail "a valid ExecutionRequest was refused"
+  sed 's/restartPolicy: Never/restartPolicy: Always/' ereq.yaml >always.yaml
+  expect_refused 'spec.template.spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "Never", "OnFailure"' always.yaml
+  sed '/initiator:/d' ereq.yaml >no-initiator.yaml
+  expect_refused 'spec.initiator: Required value' no-initiator.yaml
+  sed 's/containers: \[.*\]/containers: []/' ereq.yaml >no-containers.yaml
+  expect_refused 'spec.template.spec.template.spec.containers: Invalid value: 0' no-containers.yaml
+  kubectl apply -f ereq.yaml >/dev/null
+  kubectl get ereq -n "$ns" r1 >ereq.txt
+  cat ereq.txt
+  head -n1 ereq.txt | grep -qE '^NAME +PHASE +INITIATOR +JOB +AGE$' || fail "request columns: $(cat ereq.txt)"
+  grep -q "agent:e2e" ereq.txt || fail "request row lacks the initiator"
+}
+
+case_uninstall() {
+  local release=e2e-pkg-$id gov=$ns-gov plain=$ns-plain out
+  new_namespace "$ns"
+  new_namespace "$gov" execgov.io/governed=true "e2e-packaging=$id"
+  new_namespace "$plain" "e2e-packaging=$id"
+  for n in "$gov" "$plain"; do
+    poll 60 kubectl get serviceaccount default -n "$n" >/dev/null 2>&1 || fail "no default ServiceAccount in $n"
+  done
+  cat >scope.yaml <<EOF
+webhook:
+  admission:
+    extraNamespaceSelectorExpressions:
+    - {key: e2e-packaging, operator: In, values: ["$id"]}
+EOF
+  cleanup+=("helm uninstall $release -n $ns >/dev/null 2>&1; kubectl delete validatingwebhookconfiguration $release-execgov --ignore-not-found >/dev/null")
+  helm install "$release" "$chart" -n "$ns" -f scope.yaml >/dev/null
+  kubectl get validatingwebhookconfiguration "$release-execgov" >/dev/null || fail "helm install made no webhook configuration"
+
+  # No webhook pod runs here (no kubelet): a governed namespace is refused,
+  # fail closed; a namespace that is not governed is never touched.
+  poll 30 bash -c "! kubectl run p1 --image=busybox -n $gov --restart=Never --dry-run=server >/dev/null 2>&1" ||
+    fail "a governed namespace admitted a Pod while no webhook runs"
+  out=$(kubectl run p1 --image=busybox -n "$gov" --restart=Never 2>&1) && fail "governed Pod admitted: $out"
+  grep -q 'failed calling webhook "validate.execgov.io"' <<<"$out" || fail "unexpected refusal: $out"
+  kubectl run p1 --image=busybox -n "$plain" --restart=Never >/dev/null || fail "a namespace that is not governed was refused"
+
+  helm uninstall "$release" -n "$ns" >uninstall.txt
+  cat uninstall.txt
+  kubectl get validatingwebhookconfiguration -l "app.kubernetes.io/instance=$release" -o name >left.txt
+  [ ! -s left.txt ] || fail "uninstall left $(cat left.txt)"
+  kubectl get validatingwebhookconfiguration "$release-execgov" >/dev/null 2>&1 && fail "uninstall left the webhook configuration"
+  kubectl run p2 --image=busybox -n "$gov" --restart=Never >/dev/null || fail "the governed namespace is still locked after uninstall"
+  # The ledger key outlives the release, so old checkpoints stay verifiable.
+  kubectl get secret -n "$ns" "$release-execgov-ledger-key" >/dev/null || fail "uninstall deleted the ledger key"
+  grep -q "$release-execgov-ledger-key" uninstall.txt || fail "helm did not say it kept the ledger key"
+}
+
+"case_$1"
