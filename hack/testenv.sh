@@ -7,6 +7,9 @@
 #   hack/testenv.sh env       print those lines again
 #   hack/testenv.sh status    say whether it runs (exit 0) or not (exit 3)
 #   hack/testenv.sh stop      stop every process it started, remove its directory
+#   hack/testenv.sh restart-apiserver
+#                             stop kube-apiserver and start it again, same flags
+#                             and port (fault tests: watches must recover)
 #
 # Environment:
 #   EXECGOV_TESTENV_DIR   state directory: certificates, kubeconfig, etcd data,
@@ -88,6 +91,25 @@ cmd_stop() {
     cp "$dir"/*.log "$EXECGOV_TESTENV_LOGS"/
   fi
   rm -rf "$dir"
+}
+
+# Stops kube-apiserver (SIGTERM, SIGKILL after 15s) and starts it again with
+# the same flags and port, for tests of what survives an API server restart
+# (watches resuming, clients retrying). Everything else keeps running.
+cmd_restart_apiserver() {
+  alive kube-apiserver || die "kube-apiserver is not running (state directory $dir)"
+  [ -f "$dir/kube-apiserver.args" ] || die "no saved kube-apiserver flags in $dir (started by an older testenv.sh?)"
+  local pid args
+  pid=$(cat "$dir/kube-apiserver.pid")
+  if ! signal_groups TERM 150 "$pid"; then
+    signal_groups KILL 50 "$pid" || die "could not stop kube-apiserver (process group $pid)"
+  fi
+  mapfile -d '' args <"$dir/kube-apiserver.args"
+  bin=$(dirname "$(cat "$dir/kube-apiserver.exe")")
+  mv "$dir/kube-apiserver.log" "$dir/kube-apiserver.log.$(date +%s)" 2>/dev/null || true
+  launch kube-apiserver "${args[@]}"
+  wait_for kube-apiserver "ok /readyz" readyz
+  log "kube-apiserver restarted (pid $(cat "$dir/kube-apiserver.pid"))"
 }
 
 cmd_env() {
@@ -269,7 +291,7 @@ cmd_start() {
   wait_for etcd "health" curl -fsS --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
   local pki=$dir/pki
-  launch kube-apiserver \
+  local apiserver_args=(
     --etcd-servers="http://127.0.0.1:$etcd_port" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$apiserver_port" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
@@ -285,6 +307,10 @@ cmd_start() {
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key"
+  )
+  # Kept for restart-apiserver, which starts it again the same way.
+  printf '%s\0' "${apiserver_args[@]}" >"$dir/kube-apiserver.args"
+  launch kube-apiserver "${apiserver_args[@]}"
   wait_for kube-apiserver "ok /readyz" readyz
 
   kubeconfig kubeconfig admin
@@ -328,8 +354,9 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  restart-apiserver) cmd_restart_apiserver ;;
   *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|restart-apiserver" >&2
     exit 2
     ;;
 esac

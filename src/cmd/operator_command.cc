@@ -1,0 +1,217 @@
+// execgov operator: the reconcilers (DESIGN §5-§7) under one manager with
+// leader election on a Lease — ExecutionPolicy status, ExecutionRequests to
+// Jobs with every step in the ledger, lineage completeness, and pruning of
+// expired replay records. Every replica keeps its caches warm; only the
+// leader acts. Losing the lease ends the process with status 1, so that its
+// replacement starts clean (controller-runtime's habit); SIGTERM/SIGINT stop
+// it cleanly with status 0 (the lease is released for a quick successor).
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "api/object.h"
+#include "cmd/cli.h"
+#include "controllers/cluster_policies.h"
+#include "controllers/ledger_index.h"
+#include "controllers/lineage_controller.h"
+#include "controllers/policy_controller.h"
+#include "controllers/request_controller.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/kubeconfig.h"
+#include "ledger/backend.h"
+#include "ledger/ledger.h"
+#include "metrics/metrics.h"
+#include "runtime/manager.h"
+#include "webhook/api_replay_store.h"
+#include "webhook/https_server.h"
+
+namespace execgov::cmd {
+namespace {
+
+struct OperatorOptions {
+  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key;
+  std::string metrics_listen = ":8080", lease_name = "execgov-operator", identity;
+  bool leader_elect = true;
+  int workers = 8;
+  int lease_seconds = 15;
+  int lineage_seconds = 10;
+  int prune_seconds = 60;
+};
+
+// How long past its expiry a consumption is kept: the largest clock skew a
+// policy may allow (an expired artifact is refused before replay matters).
+constexpr int64_t kReplayGraceSeconds = 600;
+
+// The configmap ledger reaches the API server with the operator's own
+// credentials unless the URL names a kubeconfig itself.
+std::string LedgerUrl(const OperatorOptions& o) {
+  std::string url = o.ledger.empty() ? "configmap://" + o.ns : o.ledger;
+  if (url.rfind("configmap://", 0) != 0 || o.kubeconfig.empty() || url.find("kubeconfig=") != std::string::npos) {
+    return url;
+  }
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "kubeconfig=" + o.kubeconfig;
+}
+
+int RunOperator(const OperatorOptions& o) {
+  if (o.ns.empty()) return UsageError("--namespace must not be empty");
+  if (o.workers < 1 || o.workers > 256) return UsageError("--workers must be 1..256");
+  if (o.lease_seconds < 3) return UsageError("--lease-duration must be at least 3 seconds");
+  if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
+  auto config = kube::DefaultRestConfig(o.kubeconfig);
+  if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
+
+  // Stop signals, and SIGUSR1 for a lost lease, are taken by sigwait below;
+  // blocked before any thread starts so that no other thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto client_or = kube::NewClient(*config);
+  if (!client_or.ok()) return UsageError(client_or.status().message());
+  std::unique_ptr<kube::Client> client = std::move(client_or).value();
+  metrics::Metrics metrics;
+  std::string identity = o.identity.empty() ? runtime::DefaultIdentity() : o.identity;
+
+  std::string ledger_url = LedgerUrl(o);
+  ledger::LedgerOptions ledger_options;
+  ledger_options.signing_key_path = o.ledger_key;
+  auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
+  if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+  // A second, read-only view of the same ledger for the index.
+  auto reader = ledger::OpenBackend(ledger_url, ledger::BackendOptions{.read_only = true});
+  if (!reader.ok()) return UsageError("--ledger " + ledger_url + ": " + reader.status().message());
+  controllers::LedgerIndex index(reader->get());
+
+  runtime::ManagerOptions manager_options;
+  if (o.leader_elect) {
+    runtime::LeaderElectionConfig le;
+    le.lease_namespace = o.ns;
+    le.lease_name = o.lease_name;
+    le.identity = identity;
+    le.lease_duration = std::chrono::seconds(o.lease_seconds);
+    le.renew_deadline = std::chrono::milliseconds(o.lease_seconds * 2000 / 3);
+    le.retry_period = std::chrono::milliseconds(std::max(500, o.lease_seconds * 1000 / 7));
+    manager_options.leader_election = le;
+  }
+  manager_options.on_lost_leadership = [] { kill(getpid(), SIGUSR1); };
+  runtime::Manager manager(client.get(), manager_options);
+
+  const std::string api_version(api::kApiVersion);
+  runtime::InformerOptions key_sources;
+  key_sources.selector.label_selector = controllers::kKeySourceLabelSelector;
+  runtime::Informer* policies = manager.GetInformer(kube::ResourcePath(api_version, "executionpolicies"));
+  runtime::Informer* secrets = manager.GetInformer(kube::ResourcePath("v1", "secrets", o.ns), key_sources);
+  runtime::Informer* configmaps = manager.GetInformer(kube::ResourcePath("v1", "configmaps", o.ns), key_sources);
+  runtime::Informer* requests = manager.GetInformer(kube::ResourcePath(api_version, "executionrequests"));
+  runtime::Informer* jobs = manager.GetInformer(kube::ResourcePath("batch/v1", "jobs"));
+  runtime::Informer* pods = manager.GetInformer(kube::ResourcePath("v1", "pods"));
+  runtime::Informer* namespaces = manager.GetInformer(kube::ResourcePath("v1", "namespaces"));
+
+  controllers::ClusterPolicies compiled(policies, secrets, configmaps, o.ns, &metrics);
+  compiled.Register();  // before the controllers' handlers: status follows a finished rebuild
+  std::unique_ptr<kube::EventRecorder> events = kube::NewEventRecorder(client.get(), "execgov-operator");
+  webhook::ApiReplayStore replay(client.get(), o.ns);
+
+  controllers::PolicyController policy_controller({client.get(), policies, &compiled, events.get(), nullptr});
+  controllers::RequestControllerDeps request_deps;
+  request_deps.client = client.get();
+  request_deps.requests = requests;
+  request_deps.jobs = jobs;
+  request_deps.namespaces = namespaces;
+  request_deps.policies = [&compiled] { return compiled.Current(); };
+  request_deps.replay = &replay;
+  request_deps.ledger = ledger->get();
+  request_deps.index = &index;
+  request_deps.ledger_origin = (*reader)->DefaultOrigin();
+  request_deps.operator_identity = identity;
+  request_deps.events = events.get();
+  request_deps.metrics = &metrics;
+  controllers::RequestController request_controller(request_deps);
+  controllers::LineageController lineage({{pods, jobs, requests}, namespaces, ledger->get(), &index, &metrics});
+
+  runtime::ControllerOptions controller_options;
+  controller_options.workers = o.workers;
+  controller_options.metrics = &metrics;
+  auto policy_loop = std::make_unique<runtime::Controller>(
+      "executionpolicy", [&](const std::string& key) { return policy_controller.Reconcile(key); }, controller_options);
+  policy_loop->Watch(policies);
+  auto request_loop = std::make_unique<runtime::Controller>(
+      "executionrequest", [&](const std::string& key) { return request_controller.Reconcile(key); }, controller_options);
+  request_loop->Watch(requests);
+  request_loop->Watch(jobs, runtime::ControllerOwnerKey("ExecutionRequest"));
+  manager.AddController(std::move(policy_loop), true);
+  manager.AddController(std::move(request_loop), true);
+  manager.AddRunnable(controllers::PeriodicRunnable("lineage", std::chrono::seconds(o.lineage_seconds), [&] {
+    auto derived = lineage.Pass();
+    if (!derived.ok()) log::Warn("lineage pass failed", {{"error", derived.status().message()}});
+  }));
+  manager.AddRunnable(controllers::PeriodicRunnable("replay-prune", std::chrono::seconds(o.prune_seconds), [&] {
+    auto pruned = replay.PruneExpired(SystemClock::Get().NowUnix() - kReplayGraceSeconds);
+    if (!pruned.ok()) {
+      log::Warn("replay prune failed", {{"error", pruned.status().message()}});
+    } else if (*pruned > 0) {
+      log::Info("replay prune", {{"deleted", *pruned}});
+    }
+  }));
+
+  auto ops = webhook::OpsServer::Start(o.metrics_listen, &metrics, [&manager] { return manager.CachesSynced(); });
+  if (!ops.ok()) return UsageError(ops.status().message());
+  if (Status st = manager.Start(); !st.ok()) {
+    log::Error("execgov operator: cannot start", {{"error", st.message()}});
+    manager.Stop();
+    return kExitUsage;
+  }
+  log::Info("execgov operator: started", {{"identity", identity},
+                                          {"namespace", o.ns},
+                                          {"ledger", ledger_url},
+                                          {"leaderElection", o.leader_elect},
+                                          {"lease", o.lease_name},
+                                          {"workers", o.workers},
+                                          {"metricsListen", o.metrics_listen}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  bool lost = sig == SIGUSR1;
+  if (lost) {
+    log::Error("execgov operator: lost the leader lease; exiting so a fresh process takes over", {{"identity", identity}});
+  } else {
+    log::Info("execgov operator: stopping", {{"signal", sig}});
+  }
+  manager.Stop();
+  ops->reset();
+  if (Status st = (*ledger)->Close(); !st.ok()) log::Warn("ledger close failed", {{"error", st.message()}});
+  return lost ? kExitDenied : kExitOk;
+}
+
+}  // namespace
+
+void RegisterOperator(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<OperatorOptions>();
+  auto* cmd = app.add_subcommand("operator", "Run the reconcilers: policy status, ExecutionRequests, lineage");
+  cmd->add_option("--kubeconfig", o->kubeconfig, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
+  cmd->add_option("--namespace", o->ns, "install namespace: lease, ledger, replay records, key Secrets")
+      ->capture_default_str();
+  cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
+  cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key that signs checkpoints");
+  cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  cmd->add_flag("--leader-elect,!--no-leader-elect", o->leader_elect,
+                "act only while holding the Lease (default; --leader-elect=false or --no-leader-elect: always act)");
+  cmd->add_option("--lease-name", o->lease_name, "the Lease in the install namespace")->capture_default_str();
+  cmd->add_option("--lease-duration", o->lease_seconds, "seconds a leader's lease lasts without renewal")
+      ->capture_default_str();
+  cmd->add_option("--identity", o->identity, "this replica's name in the Lease (default: <hostname>_<random>)");
+  cmd->add_option("--workers", o->workers, "reconciles run at once per controller")->capture_default_str();
+  cmd->add_option("--lineage-interval", o->lineage_seconds, "seconds between lineage completeness passes")
+      ->capture_default_str();
+  cmd->callback([o, exit_code] { *exit_code = RunOperator(*o); });
+}
+
+}  // namespace execgov::cmd
