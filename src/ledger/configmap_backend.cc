@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -147,16 +148,33 @@ class ConfigMapBackend final : public Backend {
   }
 
   Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
-    uint64_t position = 0;
-    for (uint64_t i = 0;; ++i) {
+    // Start at the last segment known to begin at or before `from`: a sealed
+    // segment never changes, so where its successor begins stays true, and a
+    // reader following the ledger (the operator's index) re-reads only the
+    // unsealed tail instead of every segment from the first.
+    uint64_t first_index = 0, position = 0;
+    {
+      std::lock_guard lock(scan_mu_);
+      auto it = segment_starts_.upper_bound(from);
+      // segment_starts_ maps a start position to its segment index.
+      if (it != segment_starts_.begin()) {
+        --it;
+        position = it->first;
+        first_index = it->second;
+      }
+    }
+    for (uint64_t i = first_index;; ++i) {
       auto seg = Read(i);
       if (!seg.ok()) return seg.status().code() == StatusCode::kNotFound ? Status::Ok() : seg.status();
+      uint64_t start = position;
       for (const auto& r : seg->records) {
         if (position >= to) return Status::Ok();
         if (position >= from) EXECGOV_RETURN_IF_ERROR(fn(position, r));
         ++position;
       }
       if (!seg->sealed) return Status::Ok();
+      std::lock_guard lock(scan_mu_);
+      segment_starts_.emplace(start + seg->records.size(), i + 1);
     }
   }
 
@@ -263,6 +281,9 @@ class ConfigMapBackend final : public Backend {
   bool tail_exists_ = false;
   bool tail_cached_ = false;  // tail_ is what our last write returned
   Segment tail_;
+  std::mutex scan_mu_;
+  // Where segments after sealed ones begin: first position -> segment index.
+  std::map<uint64_t, uint64_t> segment_starts_;
 };
 
 }  // namespace
