@@ -24,7 +24,11 @@
 #     webhook` process this harness runs on loopback: this control plane has
 #     no kubelet, so the chart's pods never start;
 #   - localhost:8080 (a port-forward to a webhook pod, in the guides) is that
-#     process's metrics port.
+#     process's metrics port;
+#   - a line `<!-- docs-test: run FUNCTION -->` calls a harness function there:
+#     stop_webhook (the guide's scenario is execgov being down),
+#     wait_for_checkpoint (until the ledger has a signed checkpoint, which
+#     execgov writes at least every 10 s).
 # The release is named execgov, as in the guides: ctest runs these tests one at
 # a time (RESOURCE_LOCK), and the cleanup removes the release, the webhook
 # configuration, the namespaces and the guides' ExecutionPolicies.
@@ -64,6 +68,10 @@ for n, line in enumerate(open(path), 1):
     if block is None:
         if prefix and line.strip() == "<!-- docs-test: teardown -->":
             break
+        m = re.match(r"^<!-- docs-test: run (\w+) -->$", line.strip())
+        if m:
+            out.append("# --- %s:%d\n%s\n" % (path, n, m.group(1)))
+            continue
         m = re.match(r"^```(\S*)\s*$", line)
         if m:
             lang = m.group(1)
@@ -122,6 +130,18 @@ start_webhook() {
   poll 60 curl -sf "http://127.0.0.1:$metrics_port/readyz" -o /dev/null || { cat .webhook.log; fail "execgov webhook did not become ready"; }
 }
 
+stop_webhook() {
+  local pid
+  pid=$(cat "$work/.webhook.pid")
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm "$work/.webhook.pid"
+}
+wait_for_checkpoint() {
+  poll 60 bash -c "execgov ledger show --ledger configmap://$sys --type checkpoint --limit 1 | grep -q checkpoint" ||
+    fail "no checkpoint in the ledger after 60 s"
+}
+
 {
   cat <<'EOF'
 set -euo pipefail
@@ -140,7 +160,7 @@ EOF
 } | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f start_webhook poll fail
+export -f start_webhook stop_webhook wait_for_checkpoint poll fail
 export sys port metrics_port execgov work
 set +e
 bash -x .guide.sh
