@@ -1,7 +1,10 @@
 // Records core/v1 Events about objects, as `kubectl describe` shows them
 // (client-go's EventRecorder). Repeats of the same (object, reason, message)
 // within a short window update the existing Event's count instead of making
-// a new one. Recording never fails the caller: an error is logged and dropped.
+// a new one (the window is ten minutes, as client-go's). Recording never fails
+// or blocks the caller: Events are written by the recorder's own thread, an
+// error is logged and dropped; destroying the recorder writes what was
+// already recorded first.
 #pragma once
 
 #include <memory>

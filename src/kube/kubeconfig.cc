@@ -71,7 +71,9 @@ StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& 
       EXECGOV_ASSIGN_OR_RETURN(c.key_pem, DataOrFile(user, "client-key", base));
       c.token = user["token"].as<std::string>("");
       if (c.token.empty() && user["tokenFile"]) {
-        EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(user["tokenFile"].as<std::string>()));
+        std::string file = user["tokenFile"].as<std::string>();
+        if (!file.empty() && file[0] != '/') file = base + "/" + file;
+        EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(file));
       }
     }
     while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
@@ -93,6 +95,9 @@ StatusOr<RestConfig> InClusterConfig() {
   EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, ReadFile(dir + "/ca.crt"));
   auto ns = ReadFile(dir + "/namespace");
   if (ns.ok()) c.ns = *ns;
+  for (std::string* s : {&c.token, &c.ns}) {
+    while (!s->empty() && (s->back() == '\n' || s->back() == '\r' || s->back() == ' ')) s->pop_back();
+  }
   return c;
 }
 

@@ -29,10 +29,13 @@ std::string ObjectKey(const nlohmann::json& object);
 // Splits a key back: {"", name} for a cluster-scoped key.
 std::pair<std::string, std::string> SplitKey(const std::string& key);
 
-// Called on the informer's thread, in event order. `old_obj` is null for an
-// add, `new_obj` is null for a delete; both set for an update. After a relist
-// the differences come as adds, updates and deletes. Handlers must be quick
-// (enqueue a key, swap a snapshot); they must not block on the API.
+// Called on the informer's thread, in event order (resyncs come from its
+// resync thread, but never while another delivery runs). `old_obj` is null
+// for an add, `new_obj` is null for a delete (it then carries the object's
+// final state); both set for an update, the same pointer for a resync.
+// After a relist the differences come as adds, updates and deletes. Handlers
+// must be quick (enqueue a key, swap a snapshot); they must not block on the
+// API.
 using EventHandler = std::function<void(const ObjectPtr& old_obj, const ObjectPtr& new_obj)>;
 
 struct InformerOptions {

@@ -3,7 +3,12 @@
 // renewed it for lease_duration, takes it over with an update guarded by
 // resourceVersion, so of several candidates exactly one wins. The leader
 // renews every retry_period and steps down (on_stopped_leading) if it cannot
-// renew within renew_deadline, before any other candidate may take over.
+// renew within renew_deadline, before any other candidate may take over, or
+// at once when it finds another holder in the Lease. After stepping down it
+// is a candidate again. Expiry is judged by each candidate's own clock from
+// when it last saw the Lease change (as client-go), so clock skew between
+// processes does not matter. Both callbacks run on the elector's thread and
+// must return promptly. Timestamps are MicroTime (six fractional digits).
 #pragma once
 
 #include <atomic>
@@ -37,7 +42,9 @@ class LeaderElector {
 
   // Runs the acquire/renew loop on its own thread.
   void Start();
-  // Ends the loop; releases the lease if held and configured to.
+  // Ends the loop. If leading: on_stopped_leading first, then (if
+  // configured) the lease is released (no holder, 1 s duration), so no
+  // successor overlaps this process.
   void Stop();
   bool IsLeader() const { return leader_.load(); }
 

@@ -2,9 +2,10 @@
 // informers, controllers and other runnables. Start() starts the informers,
 // waits for their sync, then starts every runnable that does not need
 // leadership and, when leader election is configured, starts the others only
-// once this process leads. Losing leadership stops the leader-only runnables
-// and calls on_lost_leadership (the operator exits so its replacement starts
-// clean, as controller-runtime does). Stop() stops everything in reverse
+// once this process leads. Losing leadership stops the leader-only runnables,
+// stops the elector (this manager never leads again) and calls
+// on_lost_leadership (the operator exits so its replacement starts clean, as
+// controller-runtime does). Stop() stops everything in reverse
 // order and returns when all threads are joined.
 #pragma once
 

@@ -22,9 +22,11 @@ namespace execgov::runtime {
 struct WorkQueueOptions {
   std::chrono::milliseconds base_delay{5};
   std::chrono::milliseconds max_delay{60000};
-  double bucket_qps = 10;  // overall token bucket for rate-limited adds
+  double bucket_qps = 10;  // overall token bucket for rate-limited adds; <= 0: none
   int bucket_burst = 100;
-  const Clock* clock = nullptr;  // nullptr: the system clock
+  // nullptr: the system clock, and the queue's own timer thread moves
+  // delayed keys. Any other clock: only Tick() does.
+  const Clock* clock = nullptr;
 };
 
 class WorkQueue {
