@@ -39,7 +39,7 @@ YAML::Node Named(const YAML::Node& list, const std::string& name, const char* fi
       if (item["name"] && item["name"].as<std::string>() == name) return item[field];
     }
   }
-  return YAML::Node();
+  return YAML::Node(YAML::NodeType::Undefined);  // a default Node() is a defined null
 }
 
 }  // namespace

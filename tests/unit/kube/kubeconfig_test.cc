@@ -1,0 +1,98 @@
+// Kubeconfig files as kubectl writes them: inline data or relative files,
+// tokens or token files, the current context or a named one.
+#include "kube/kubeconfig.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/encoding.h"
+#include "support/subprocess.h"
+
+namespace execgov::kube {
+namespace {
+
+using execgov::testing::TempDir;
+
+TEST(KubeconfigTest, CurrentContextWithInlineCertificates) {
+  TempDir dir;
+  dir.Write("config", R"(apiVersion: v1
+kind: Config
+current-context: second
+clusters:
+- name: c1
+  cluster: {server: "https://one:6443", certificate-authority-data: )" + crypto::Base64Encode("CA ONE") + R"(}
+- name: c2
+  cluster: {server: "https://two:6443", insecure-skip-tls-verify: true}
+users:
+- name: u1
+  user: {client-certificate-data: )" + crypto::Base64Encode("CERT") + ", client-key-data: " +
+                          crypto::Base64Encode("KEY") + R"(}
+- name: u2
+  user: {token: "tok-2"}
+contexts:
+- name: first
+  context: {cluster: c1, user: u1, namespace: team}
+- name: second
+  context: {cluster: c2, user: u2}
+)");
+  auto current = LoadKubeconfig(dir.File("config"));
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  EXPECT_EQ(current->server, "https://two:6443");
+  EXPECT_TRUE(current->insecure_skip_verify);
+  EXPECT_EQ(current->token, "tok-2");
+  EXPECT_TRUE(current->cert_pem.empty());
+
+  auto first = LoadKubeconfig(dir.File("config"), "first");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->server, "https://one:6443");
+  EXPECT_EQ(first->ca_pem, "CA ONE");
+  EXPECT_EQ(first->cert_pem, "CERT");
+  EXPECT_EQ(first->key_pem, "KEY");
+  EXPECT_EQ(first->ns, "team");
+  EXPECT_FALSE(first->insecure_skip_verify);
+
+  auto missing = LoadKubeconfig(dir.File("config"), "third");
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("third"), std::string::npos);
+}
+
+TEST(KubeconfigTest, FilesAreRelativeToTheKubeconfig) {
+  TempDir dir;
+  dir.Write("ca.crt", "CA FILE");
+  dir.Write("token", "tok-from-file\n");
+  dir.Write("config", R"(current-context: x
+clusters: [{name: c, cluster: {server: "https://h:1", certificate-authority: ca.crt}}]
+users: [{name: u, user: {tokenFile: token}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+)");
+  auto c = LoadKubeconfig(dir.File("config"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ca_pem, "CA FILE");
+  EXPECT_EQ(c->token, "tok-from-file");
+}
+
+TEST(KubeconfigTest, RefusesWhatItCannotHonour) {
+  TempDir dir;
+  dir.Write("exec", R"(current-context: x
+clusters: [{name: c, cluster: {server: "https://h:1"}}]
+users: [{name: u, user: {exec: {command: aws}}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+)");
+  auto e = LoadKubeconfig(dir.File("exec"));
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("exec"), std::string::npos);
+  dir.Write("noserver", R"(current-context: x
+clusters: [{name: c, cluster: {}}]
+contexts: [{name: x, context: {cluster: c}}]
+)");
+  EXPECT_EQ(LoadKubeconfig(dir.File("noserver")).status().code(), StatusCode::kInvalidArgument);
+  dir.Write("bad", "current-context: [unclosed");
+  EXPECT_EQ(LoadKubeconfig(dir.File("bad")).status().code(), StatusCode::kInvalidArgument);
+  dir.Write("badca", R"(current-context: x
+clusters: [{name: c, cluster: {server: "https://h:1", certificate-authority-data: "!!!"}}]
+contexts: [{name: x, context: {cluster: c}}]
+)");
+  EXPECT_EQ(LoadKubeconfig(dir.File("badca")).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace execgov::kube
