@@ -58,7 +58,15 @@ class Signal {
 template <typename T>
 bool WaitOrStop(const pplx::task<T>& task, const std::atomic<bool>* stop, pplx::cancellation_token_source& cts) {
   auto done = std::make_shared<Signal>();
-  task.then([done](pplx::task<T>) { done->Set(); });
+  task.then([done](pplx::task<T> t) {
+    // Observe a failure here: pplx traps on a faulted task that is
+    // destroyed unobserved, which is what an abandoned read becomes.
+    try {
+      t.wait();
+    } catch (...) {
+    }
+    done->Set();
+  });
   while (!done->WaitFor(200ms)) {
     if (stop && stop->load()) {
       cts.cancel();
