@@ -51,12 +51,12 @@ class Signal {
   bool set_ = false;
 };
 
-// Waits for `task`, polling `stop` every 200 ms. When stop is set the
-// request is cancelled (cpprestsdk closes its connection, which fails any
-// pending read) and false is returned once the task has finished, or after
-// a bounded grace period if it never does.
+// Waits for `task`, polling `stop` every 200 ms. When stop is set `abort`
+// runs (it ends the exchange, which completes the task) and false is
+// returned once the task has finished, or after a bounded grace period if it
+// never does.
 template <typename T>
-bool WaitOrStop(const pplx::task<T>& task, const std::atomic<bool>* stop, pplx::cancellation_token_source& cts) {
+bool WaitOrStop(const pplx::task<T>& task, const std::atomic<bool>* stop, const std::function<void()>& abort) {
   auto done = std::make_shared<Signal>();
   task.then([done](pplx::task<T> t) {
     // Observe a failure here: pplx traps on a faulted task that is
@@ -69,7 +69,7 @@ bool WaitOrStop(const pplx::task<T>& task, const std::atomic<bool>* stop, pplx::
   });
   while (!done->WaitFor(200ms)) {
     if (stop && stop->load()) {
-      cts.cancel();
+      abort();
       done->WaitFor(5000ms);
       return false;
     }
@@ -118,6 +118,8 @@ class CppRestHttpClient final : public HttpClient {
                                 const std::function<bool(std::string_view)>& on_data) override {
     const std::string what = "GET " + config_.base_url + path;
     pplx::cancellation_token_source cts;
+    // Cancelling the request makes cpprestsdk close the connection.
+    auto cancel = [&] { cts.cancel(); };
     try {
       // A client of its own: the shared one's timeout is sized for short
       // requests, a watch stays open for minutes.
@@ -127,42 +129,53 @@ class CppRestHttpClient final : public HttpClient {
       AddHeaders(req);
       auto pending = client.request(req, cts.get_token());
       HttpResponse out;
-      if (!WaitOrStop(pending, stop, cts)) return out;  // status 0: stopped
+      if (!WaitOrStop(pending, stop, cancel)) return out;  // status 0: stopped
       http::http_response resp = pending.get();
       out.status = resp.status_code();
       out.retry_after_seconds = RetryAfter(resp.headers());
       if (out.status < 200 || out.status > 299) {
         auto bytes = resp.extract_vector();
-        if (!WaitOrStop(bytes, stop, cts)) return out;
+        if (!WaitOrStop(bytes, stop, cancel)) return out;
         auto v = bytes.get();
         out.body.assign(v.begin(), v.end());
         return out;
       }
       auto sb = resp.body().streambuf();
+      // Ending a body being read: close our end of the body buffer first,
+      // which completes a pending read cleanly (end of stream), then drop
+      // the connection. Cancelling under a pending read instead leaves a
+      // failed task inside cpprestsdk that nobody observes, and pplx traps.
+      auto end_body = [&] {
+        try {
+          sb.close().wait();
+        } catch (const std::exception&) {
+        }
+        cts.cancel();
+      };
       std::vector<char> buf(64 * 1024);
       while (true) {
         if (stop && stop->load()) {
-          cts.cancel();
+          end_body();
           return out;
         }
         size_t avail = sb.in_avail();
         if (avail > 0) {
           size_t n = sb.getn(reinterpret_cast<uint8_t*>(buf.data()), std::min(avail, buf.size())).get();
           if (n > 0 && !on_data(std::string_view(buf.data(), n))) {
-            cts.cancel();
+            end_body();
             return out;
           }
           continue;
         }
         // Blocks until a byte arrives or the body ends, without consuming it.
         auto next = sb.getc();
-        if (!WaitOrStop(next, stop, cts)) return out;
+        if (!WaitOrStop(next, stop, end_body)) return out;
         if (next.get() == concurrency::streams::char_traits<uint8_t>::eof()) break;
       }
       // The end of the body: clean, or a connection that failed mid-stream
       // (content_ready then carries the transport error).
       auto ready = resp.content_ready();
-      if (!WaitOrStop(ready, stop, cts)) return out;
+      if (!WaitOrStop(ready, stop, cancel)) return out;
       ready.get();
       return out;
     } catch (const std::exception& e) {
