@@ -130,7 +130,7 @@ TEST_F(LeaderElectionTest, LeaderStepsDownWhenItsLeaseIsTakenAndTakesItBackAfter
                                       });
   ASSERT_TRUE(stolen.ok()) << stolen.status().ToString();
   ASSERT_TRUE(testenv::Poll([&] { return !a.IsLeader(); }, 10s)) << "kept leading on a lease it lost";
-  EXPECT_EQ(leaders.Stops(), 1);
+  EXPECT_TRUE(testenv::Poll([&] { return leaders.Stops() == 1; }));
   // The thief never renews: once the lease has expired, as a saw it, a takes over.
   ASSERT_TRUE(testenv::Poll([&] { return a.IsLeader(); }, 20s));
   auto lease = Lease();
@@ -167,13 +167,6 @@ TEST_F(LeaderElectionTest, CandidateTakesOverAnExpiredLeaseThatWasNotReleased) {
   EXPECT_EQ(Holder(), "b");
   b.Stop();
   EXPECT_EQ(leaders.Max(), 1);
-}
-
-TEST(LeaderIdentityTest, DefaultIdentityIsHostAndRandom) {
-  std::string a = DefaultIdentity(), b = DefaultIdentity();
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a.substr(0, a.rfind('_')), b.substr(0, b.rfind('_')));
-  EXPECT_EQ(a.size() - a.rfind('_') - 1, 16u);
 }
 
 }  // namespace
