@@ -113,23 +113,36 @@ webhook:
     extraNamespaceSelectorExpressions:
     - {key: kubernetes.io/metadata.name, operator: In, values: ["$team"]}
 EOF
-  $needs_webhook && echo "    url: https://127.0.0.1:$port/validate"
+  if $needs_webhook; then
+    echo "    url: https://127.0.0.1:$port/validate"
+    # The harness's webhook takes the chart-made certificate from the Secret.
+    echo "certificates: {mode: helm}"
+  fi
 } >.scope.yaml
 
-# Starts `execgov webhook` on loopback with the serving certificate the chart
-# generated, once the guides before this one have installed it.
+# A kubeconfig for one of the chart's service accounts, so execgov runs here
+# with exactly the RBAC the chart grants it in a cluster.
+sa_kubeconfig() {  # sa_kubeconfig SERVICE-ACCOUNT FILE
+  kubectl config view --raw --minify >"$2"
+  kubectl --kubeconfig "$2" config set-credentials "$1" --token="$(kubectl -n "$sys" create token "$1" --duration=1h)" >/dev/null
+  kubectl --kubeconfig "$2" config set-context --current --user="$1" >/dev/null
+}
+
+# Starts `execgov webhook` on loopback as the chart's webhook service account,
+# with the serving certificate and ledger key the chart made, once the guides
+# before this one have installed it.
 start_webhook() {
   kubectl -n "$sys" get secret execgov-webhook-tls -o jsonpath='{.data.tls\.crt}' | base64 -d >.tls.crt
   kubectl -n "$sys" get secret execgov-webhook-tls -o jsonpath='{.data.tls\.key}' | base64 -d >.tls.key
   kubectl -n "$sys" get secret execgov-ledger-key -o jsonpath='{.data.ledger\.key}' | base64 -d >.ledger.key
   chmod 600 .tls.key .ledger.key
-  "$execgov" webhook --kubeconfig "$KUBECONFIG" --namespace "$sys" --ledger-key .ledger.key \
+  sa_kubeconfig execgov-webhook .webhook.kubeconfig
+  "$execgov" webhook --kubeconfig .webhook.kubeconfig --namespace "$sys" --ledger-key .ledger.key \
     --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
     --tls-cert .tls.crt --tls-key .tls.key >.webhook.log 2>&1 &
   echo $! >"$work/.webhook.pid"
   poll 60 curl -sf "http://127.0.0.1:$metrics_port/readyz" -o /dev/null || { cat .webhook.log; fail "execgov webhook did not become ready"; }
 }
-
 stop_webhook() {
   local pid
   pid=$(cat "$work/.webhook.pid")
@@ -152,15 +165,20 @@ helm() {
   esac
 }
 EOF
-  for g in $(directive "$doc" after); do
-    blocks "$repo/docs/$g.md" prefix
+  # The webhook starts before the first guide that needs it, after the ones
+  # before it have installed the chart.
+  started=false
+  for g in $(directive "$doc" after) "$guide"; do
+    if ! $started && grep -q '^<!-- docs-test: webhook -->$' "$repo/docs/$g.md"; then
+      echo 'start_webhook'
+      started=true
+    fi
+    if [ "$g" = "$guide" ]; then blocks "$doc"; else blocks "$repo/docs/$g.md" prefix; fi
   done
-  $needs_webhook && echo 'start_webhook'
-  blocks "$doc"
 } | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f start_webhook stop_webhook wait_for_checkpoint poll fail
+export -f sa_kubeconfig start_webhook stop_webhook wait_for_checkpoint poll fail
 export sys port metrics_port execgov work
 set +e
 bash -x .guide.sh
