@@ -35,5 +35,6 @@ void RegisterCheck(CLI::App& app, int* exit_code);
 void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterReview(CLI::App& app, int* exit_code);
 void RegisterLedger(CLI::App& app, int* exit_code);
+void RegisterWebhook(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   RegisterServe(app, &exit_code);
   RegisterReview(app, &exit_code);
   RegisterLedger(app, &exit_code);
+  RegisterWebhook(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

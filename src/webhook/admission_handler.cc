@@ -67,6 +67,19 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
   a.user = req.user;
   a.groups = req.groups;
   a.dry_run = req.dry_run;
+  // kube-system and the install namespace are never governed (Decide allows
+  // them first), so their labels are never needed: a failed lookup must not
+  // lock them.
+  Status labels_status;
+  if (deps_.namespace_labels && !a.ns.empty() && a.ns != "kube-system" && a.ns != api::kInstallNamespace &&
+      (a.operation == policy::Operation::kCreate || a.operation == policy::Operation::kUpdate)) {
+    auto labels = deps_.namespace_labels(a.ns);
+    if (labels.ok()) {
+      a.namespace_labels = std::move(labels).value();
+    } else {
+      labels_status = labels.status();
+    }
+  }
 
   LedgerLineage lineage(deps_.ledger);
   policy::DecisionInputs in;
@@ -77,7 +90,12 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
   in.signature_cache = deps_.signature_cache;
 
   policy::Decision d;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  if (!labels_status.ok()) {
+    d.governed = true;
+    d.reason = policy::Reason::kInternalError;
+    d.message = "cannot read the labels of namespace " + a.ns + ": " + labels_status.message();
+  }
+  for (int attempt = 0; attempt < 2 && labels_status.ok(); ++attempt) {
     d = policy::Decide(a, in);
     if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
     Status st = d.replay_action == policy::ReplayAction::kConsume

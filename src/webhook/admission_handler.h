@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "core/clock.h"
@@ -18,6 +19,8 @@
 namespace execgov::webhook {
 
 using PolicyProvider = std::function<std::shared_ptr<const policy::PolicySet>()>;
+// The labels of a Namespace (in cluster), for policies' namespaceSelector.
+using NamespaceLabelsProvider = std::function<StatusOr<std::map<std::string, std::string>>(const std::string& ns)>;
 
 struct HandlerDeps {
   PolicyProvider policies;                            // required
@@ -26,6 +29,11 @@ struct HandlerDeps {
   policy::SignatureCache* signature_cache = nullptr;  // optional
   metrics::Metrics* metrics = nullptr;                // optional
   const Clock* clock = nullptr;                       // null: system clock
+  // Optional (in cluster): without it a namespaceSelector is ignored, as in
+  // file mode. Asked for every CREATE and UPDATE outside the never-governed
+  // namespaces; an error denies (InternalError), since a selector that cannot
+  // be evaluated must not decide which policies apply.
+  NamespaceLabelsProvider namespace_labels;
 };
 
 class AdmissionHandler {

@@ -1,16 +1,23 @@
 // The replay store shared by every webhook replica (DESIGN §4), kept in the
 // API server: a consumption is a ConfigMap in the install namespace named
 // "execgov-jti-<first 40 hex of SHA-256(jti)>", labelled
-// execgov.io/replay=true, holding the jti, the consumer's kind, namespace,
-// name and uid, and the expiry. Consume is a create-if-absent (POST): the API
-// server admits exactly one create per name, so two replicas can never both
-// admit one jti. A create that finds the name taken reads it: the same uid
-// is a retry of our own consume (OK), another uid is AlreadyExists.
+// execgov.io/replay=true and execgov.io/namespace=<the consumer's namespace>
+// (so what one namespace consumed can be listed and cleaned up), holding the
+// jti, the consumer's kind, namespace, name and uid, and the expiry. Consume
+// is a create-if-absent (POST): the API server admits exactly one create per
+// name, so two replicas can never both admit one jti. A create that finds the
+// name taken reads it: the same uid is a retry of our own consume (OK),
+// another uid is AlreadyExists.
 // Find reads from the API (never a cache), so a consumption made by another
 // replica a moment ago is seen; a read that fails is reported as no
 // consumption, which fails closed: a Consume then fails too, and an
-// inheritor whose owner's consumption is not found is denied. Inheritance needs no write: the owner's
-// consumption is what an inheritor is checked against.
+// inheritor whose owner's consumption is not found is denied.
+// Inherit adds "inheritor.<uid>" to the consumption's data with a JSON merge
+// patch: the Job made from an ExecutionRequest must be recorded, because the
+// Pods its controller makes name the Job, not the request, as their owner.
+// A merge patch needs no resourceVersion, so the Pods of one Job inheriting
+// at once never conflict; a patch of a consumption that does not exist is
+// NotFound.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,70 @@
+#include "cmd/admission_service.h"
+
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "core/log.h"
+#include "tls/self_signed.h"
+#include "webhook/https_server.h"
+#include "webhook/signature_cache.h"
+
+namespace execgov::cmd {
+
+StopSignals::StopSignals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+}
+
+int StopSignals::Wait() {
+  int sig = 0;
+  sigwait(&set_, &sig);
+  return sig;
+}
+
+Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty()) return InvalidArgument("--tls-cert and --tls-key go together");
+  for (const auto& addr : {o.listen, o.metrics_listen}) {
+    auto parsed = webhook::ParseListenAddress(addr);
+    if (!parsed.ok()) return parsed.status();
+  }
+  return Status::Ok();
+}
+
+int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps deps, metrics::Metrics* metrics,
+                        std::function<bool()> ready, StopSignals& signals, const nlohmann::json& log_fields) {
+  tls::TlsOptions tls_options{o.tls_cert, o.tls_key, o.client_ca};
+  if (o.tls_cert.empty()) {
+    auto generated = tls::EnsureSelfSignedCertificates(o.generated_tls_dir, {"127.0.0.1", "localhost", "::1"});
+    if (!generated.ok()) return UsageError(generated.status().message());
+    tls_options.cert_file = generated->cert;
+    tls_options.key_file = generated->key;
+    std::cerr << o.command << ": no --tls-cert given; serving with a certificate from a private CA.\n"
+              << "  CA certificate (use as the webhook caBundle): " << generated->ca_cert << "\n";
+  }
+  auto credentials = tls::CredentialStore::Open(tls_options);
+  if (!credentials.ok()) return UsageError(credentials.status().message());
+
+  webhook::LruSignatureCache cache(o.signature_cache_entries);
+  deps.signature_cache = &cache;
+  deps.metrics = metrics;
+  webhook::AdmissionHandler handler(deps);
+
+  auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
+  if (!ops.ok()) return UsageError(ops.status().message());
+  auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler);
+  if (!server.ok()) return UsageError(server.status().message());
+  nlohmann::json fields = log_fields;
+  fields["listen"] = o.listen;
+  fields["metricsListen"] = o.metrics_listen;
+  log::Info(o.command + ": ready", fields);
+
+  int sig = signals.Wait();
+  log::Info(o.command + ": stopping", {{"signal", sig}});
+  server->reset();  // stop taking requests, finish those in flight
+  ops->reset();
+  return kExitOk;
+}
+
+}  // namespace execgov::cmd

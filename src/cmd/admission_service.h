@@ -1,0 +1,56 @@
+// What `execgov serve` (standalone) and `execgov webhook` (in cluster) share:
+// the HTTPS admission server and the ops server, their TLS (given or
+// self-signed), and a clean stop on SIGINT/SIGTERM. The commands differ only
+// in where policies, replay state and namespace labels come from, which they
+// hand over as HandlerDeps and a readiness check.
+#pragma once
+
+#include <signal.h>
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "tls/credentials.h"
+#include "webhook/admission_handler.h"
+
+namespace execgov::cmd {
+
+// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread
+// started after it: create it before anything starts a thread, then Wait().
+class StopSignals {
+ public:
+  StopSignals();
+  // Returns the signal that arrived.
+  int Wait();
+
+ private:
+  sigset_t set_;
+};
+
+struct AdmissionServiceOptions {
+  std::string command;  // "execgov serve", for log lines and messages
+  std::string listen = ":8443", metrics_listen = ":8080";
+  std::string tls_cert, tls_key, client_ca;
+  // Where a serving certificate from a private CA is kept when no
+  // --tls-cert is given.
+  std::string generated_tls_dir;
+  size_t signature_cache_entries = 65536;
+};
+
+// Checks what can be checked before anything starts: the listen addresses
+// and the certificate flags. A message for UsageError, or OK.
+Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o);
+
+// Serves admission with `deps` (its signature_cache is filled in) until a
+// stop signal arrives, then stops taking requests and finishes those in
+// flight before returning. `ready` answers /readyz. `log_fields` are added
+// to the "ready" log line. Returns an exit code (kExitUsage when a server
+// cannot start). The caller closes the ledger afterwards.
+int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps deps, metrics::Metrics* metrics,
+                        std::function<bool()> ready, StopSignals& signals,
+                        const nlohmann::json& log_fields = nlohmann::json::object());
+
+}  // namespace execgov::cmd

@@ -1,0 +1,135 @@
+// execgov webhook: the admission webhook in a cluster (DESIGN §4, §8).
+// Policies and the keys they reference come from the API through informers
+// (controllers::ClusterPolicies); Namespace labels feed namespaceSelector;
+// consumed artifacts are ConfigMaps in the install namespace, so every
+// replica shares one replay store and inheritance works across replicas;
+// decisions go to the ledger (the ConfigMap ledger of the install namespace
+// by default). The HTTPS and ops servers are those of `execgov serve`.
+// /readyz fails, and admission answers PolicyNotReady, until every cache has
+// synced. No leader election: every replica serves.
+#include <filesystem>
+
+#include "api/object.h"
+#include "cmd/admission_service.h"
+#include "cmd/cli.h"
+#include "controllers/cluster_policies.h"
+#include "core/log.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "ledger/ledger.h"
+#include "metrics/metrics.h"
+#include "runtime/informer.h"
+#include "webhook/api_replay_store.h"
+
+namespace execgov::cmd {
+namespace {
+
+struct WebhookOptions {
+  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key;
+  std::string listen = ":8443", metrics_listen = ":8080", tls_cert, tls_key, client_ca, state_dir;
+  size_t cache_entries = 65536;
+};
+
+// The configmap ledger reaches the API server with the webhook's own
+// credentials unless the URL names a kubeconfig itself.
+std::string LedgerUrl(const WebhookOptions& o) {
+  std::string url = o.ledger.empty() ? "configmap://" + o.ns : o.ledger;
+  if (url.rfind("configmap://", 0) != 0 || o.kubeconfig.empty() || url.find("kubeconfig=") != std::string::npos) {
+    return url;
+  }
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "kubeconfig=" + o.kubeconfig;
+}
+
+std::map<std::string, std::string> LabelsOf(const nlohmann::json& obj) {
+  std::map<std::string, std::string> labels;
+  if (!obj.contains("metadata") || !obj["metadata"].contains("labels") || !obj["metadata"]["labels"].is_object()) {
+    return labels;
+  }
+  for (const auto& [k, v] : obj["metadata"]["labels"].items()) {
+    if (v.is_string()) labels[k] = v.get<std::string>();
+  }
+  return labels;
+}
+
+int RunWebhook(const WebhookOptions& o) {
+  namespace fs = std::filesystem;
+  std::string state_dir = o.state_dir.empty() ? (fs::temp_directory_path() / "execgov-webhook").string() : o.state_dir;
+  AdmissionServiceOptions service{"execgov webhook", o.listen, o.metrics_listen, o.tls_cert, o.tls_key,
+                                  o.client_ca, (fs::path(state_dir) / "tls").string(), o.cache_entries};
+  if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
+  if (o.ns.empty()) return UsageError("--namespace must not be empty");
+  auto config = kube::DefaultRestConfig(o.kubeconfig);
+  if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
+
+  StopSignals signals;  // before any thread starts
+  auto client_or = kube::NewClient(*config);
+  if (!client_or.ok()) return UsageError(client_or.status().message());
+  std::unique_ptr<kube::Client> client = std::move(client_or).value();
+  metrics::Metrics metrics;
+
+  std::string ledger_url = LedgerUrl(o);
+  ledger::LedgerOptions ledger_options;
+  ledger_options.signing_key_path = o.ledger_key;
+  auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
+  if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+
+  runtime::InformerOptions key_sources;
+  key_sources.selector.label_selector = controllers::kKeySourceLabelSelector;
+  runtime::Informer policies(client.get(), kube::ResourcePath(std::string(api::kApiVersion), "executionpolicies"));
+  runtime::Informer secrets(client.get(), kube::ResourcePath("v1", "secrets", o.ns), key_sources);
+  runtime::Informer configmaps(client.get(), kube::ResourcePath("v1", "configmaps", o.ns), key_sources);
+  runtime::Informer namespaces(client.get(), kube::ResourcePath("v1", "namespaces"));
+  controllers::ClusterPolicies cluster_policies(&policies, &secrets, &configmaps, o.ns, &metrics);
+  cluster_policies.Register();
+  for (auto* informer : {&policies, &secrets, &configmaps, &namespaces}) informer->Start();
+
+  webhook::ApiReplayStore replay(client.get(), o.ns);
+  webhook::HandlerDeps deps;
+  deps.policies = [&cluster_policies] { return cluster_policies.Current(); };
+  deps.replay = &replay;
+  deps.ledger = ledger->get();
+  // A Namespace newer than the cache (created a moment ago) is read from the
+  // API rather than judged without its labels.
+  deps.namespace_labels = [&namespaces, &client](const std::string& ns) -> StatusOr<std::map<std::string, std::string>> {
+    if (runtime::ObjectPtr cached = namespaces.Get(ns)) return LabelsOf(*cached);
+    EXECGOV_ASSIGN_OR_RETURN(nlohmann::json fetched, client->Get(kube::ResourcePath("v1", "namespaces", "", ns)));
+    return LabelsOf(fetched);
+  };
+  auto ready = [&] { return namespaces.HasSynced() && cluster_policies.Current()->ready; };
+  int code = RunAdmissionService(service, deps, &metrics, ready, signals,
+                                 {{"ledger", ledger_url}, {"namespace", o.ns}, {"kubeconfig", o.kubeconfig}});
+
+  for (auto* informer : {&namespaces, &configmaps, &secrets, &policies}) informer->Stop();
+  Status st = (*ledger)->Close();  // final checkpoint
+  if (!st.ok()) {
+    log::Error("ledger close failed", {{"error", st.message()}});
+    return kExitUsage;
+  }
+  return code;
+}
+
+}  // namespace
+
+void RegisterWebhook(CLI::App& app, int* exit_code) {
+  auto o = std::make_shared<WebhookOptions>();
+  auto* cmd = app.add_subcommand("webhook", "Run the admission webhook in a cluster, with policies from the API");
+  cmd->add_option("--kubeconfig", o->kubeconfig,
+                  "kubeconfig file (default: $KUBECONFIG, the in-cluster service account, ~/.kube/config)");
+  cmd->add_option("--namespace", o->ns, "install namespace: key Secrets/ConfigMaps, replay store, default ledger")
+      ->capture_default_str();
+  cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
+  cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key (PKCS#8 PEM) that signs checkpoints");
+  cmd->add_option("--listen", o->listen, "HTTPS admission address")->capture_default_str();
+  cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", o->tls_cert, "serving certificate (PEM, reloaded on change)");
+  cmd->add_option("--tls-key", o->tls_key, "serving key (PEM)");
+  cmd->add_option("--client-ca", o->client_ca, "require client certificates signed by this CA (the API server's)");
+  cmd->add_option("--state-dir", o->state_dir,
+                  "where a private CA and serving certificate are made without --tls-cert "
+                  "(default: execgov-webhook in the temporary directory)");
+  cmd->add_option("--signature-cache", o->cache_entries, "verified signatures kept in memory")->capture_default_str();
+  cmd->callback([o, exit_code] { *exit_code = RunWebhook(*o); });
+}
+
+}  // namespace execgov::cmd
