@@ -1,11 +1,13 @@
 #include "kube/events.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "api/object.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/encoding.h"
@@ -23,9 +25,7 @@ constexpr auto kDedupWindow = std::chrono::minutes(10);
 constexpr size_t kMaxCached = 4096;
 constexpr size_t kMaxQueued = 1000;
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
+std::string Str(const json& j, const char* key) { return api::StringAt(j, {key}); }
 
 struct Pending {
   json involved;  // involvedObject

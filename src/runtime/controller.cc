@@ -1,5 +1,6 @@
 #include "runtime/controller.h"
 
+#include "api/object.h"
 #include "core/log.h"
 
 namespace execgov::runtime {
@@ -13,17 +14,11 @@ KeyMapper OwnKey() {
 KeyMapper ControllerOwnerKey(const std::string& owner_kind) {
   return [owner_kind](const json& object) {
     std::vector<std::string> keys;
-    if (!object.is_object() || !object.contains("metadata")) return keys;
-    const json& meta = object["metadata"];
-    if (!meta.is_object() || !meta.contains("ownerReferences") || !meta["ownerReferences"].is_array()) return keys;
-    std::string ns = meta.contains("namespace") && meta["namespace"].is_string() ? meta["namespace"].get<std::string>() : "";
-    for (const auto& ref : meta["ownerReferences"]) {
-      if (!ref.is_object() || !ref.value("controller", false)) continue;
-      if (ref.value("kind", "") != owner_kind) continue;
-      std::string name = ref.value("name", "");
-      if (name.empty()) continue;
-      keys.push_back(ns.empty() ? name : ns + "/" + name);
-    }
+    auto owner = api::ControllerOf(object);
+    if (!owner || owner->kind != owner_kind || owner->name.empty()) return keys;
+    // Owners are in their dependent's namespace (or cluster-scoped).
+    std::string ns = api::NamespaceOf(object);
+    keys.push_back(ns.empty() ? owner->name : ns + "/" + owner->name);
     return keys;
   };
 }

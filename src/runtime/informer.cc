@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "api/object.h"
 #include "core/log.h"
 
 namespace execgov::runtime {
@@ -14,16 +15,12 @@ namespace {
 
 using nlohmann::json;
 
-std::string Meta(const json& object, const char* field) {
-  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return "";
-  const json& m = object["metadata"];
-  return m.contains(field) && m[field].is_string() ? m[field].get<std::string>() : "";
-}
+std::string Meta(const json& object, const char* field) { return api::StringAt(object, {"metadata", field}); }
 
 }  // namespace
 
 std::string ObjectKey(const json& object) {
-  std::string ns = Meta(object, "namespace"), name = Meta(object, "name");
+  std::string ns = api::NamespaceOf(object), name = api::NameOf(object);
   return ns.empty() ? name : ns + "/" + name;
 }
 

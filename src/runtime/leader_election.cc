@@ -107,15 +107,8 @@ struct LeaderElector::Impl {
                       {"acquireTime", MicroTime(now)},
                       {"renewTime", MicroTime(now)},
                       {"leaseTransitions", 0}}}};
-      auto created = client->Create(collection, lease);
-      if (!created.ok()) {
-        if (created.status().code() != StatusCode::kAlreadyExists) {
-          log::Warn("leader election: creating the lease failed", {{"lease", path}, {"error", created.status().ToString()}});
-        }
-        return false;
-      }
-      Observe(*created, now);
-      return true;
+      // Of racing creators one wins; the others get AlreadyExists.
+      return Landed(client->Create(collection, lease), StatusCode::kAlreadyExists, now);
     }
     if (!got.ok()) {
       log::Warn("leader election: reading the lease failed", {{"lease", path}, {"error", got.status().ToString()}});
@@ -141,14 +134,19 @@ struct LeaderElector::Impl {
     spec["leaseDurationSeconds"] = Seconds(config.lease_duration);
     // Guarded by the resourceVersion just read: of racing candidates only
     // one write lands, the others get 409 Conflict.
-    auto updated = client->Update(path, lease);
-    if (!updated.ok()) {
-      if (updated.status().code() != StatusCode::kAborted) {
-        log::Warn("leader election: updating the lease failed", {{"lease", path}, {"error", updated.status().ToString()}});
+    return Landed(client->Update(path, lease), StatusCode::kAborted, now);
+  }
+
+  // Whether a write of the lease landed; a lost race (`race`) is routine,
+  // anything else is worth a log line.
+  bool Landed(const StatusOr<json>& written, StatusCode race, TimePoint now) {
+    if (!written.ok()) {
+      if (written.status().code() != race) {
+        log::Warn("leader election: writing the lease failed", {{"lease", path}, {"error", written.status().ToString()}});
       }
       return false;
     }
-    Observe(*updated, now);
+    Observe(*written, now);
     return true;
   }
 

@@ -126,6 +126,27 @@ inline Status DeleteWidgetCrd(Client& client, const std::string& group) {
   return gone ? Status::Ok() : Status(StatusCode::kDeadlineExceeded, "CRD widgets." + group + " not deleted");
 }
 
+// A test in a namespace of its own ("<prefix>-<pid>-<test>"), deleted
+// afterwards, with a client of the fixture's API server.
+class NamespaceTest : public ::testing::Test {
+ protected:
+  explicit NamespaceTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override {
+    client_ = Connect();
+    ASSERT_NE(client_, nullptr);
+    ns_ = UniqueName(prefix_);
+    Status st = CreateNamespace(*client_, ns_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  void TearDown() override {
+    if (client_) (void)client_->Delete(ResourcePath("v1", "namespaces", "", ns_));
+  }
+
+  std::string prefix_;
+  std::unique_ptr<Client> client_;
+  std::string ns_;
+};
+
 inline nlohmann::json ConfigMap(const std::string& ns, const std::string& name, const nlohmann::json& data = nlohmann::json::object(),
                                 const nlohmann::json& labels = nlohmann::json::object()) {
   return {{"apiVersion", "v1"},

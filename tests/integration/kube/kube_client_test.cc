@@ -21,19 +21,12 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-class KubeClientTest : public ::testing::Test {
+class KubeClientTest : public testenv::NamespaceTest {
  protected:
-  void SetUp() override {
-    client_ = testenv::Connect();
-    ASSERT_NE(client_, nullptr);
-    ns_ = testenv::UniqueName("kube");
-    Status st = testenv::CreateNamespace(*client_, ns_);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
+  KubeClientTest() : NamespaceTest("kube") {}
   void TearDown() override {
-    if (!client_) return;
-    if (!group_.empty()) (void)testenv::DeleteWidgetCrd(*client_, group_);
-    (void)client_->Delete(ResourcePath("v1", "namespaces", "", ns_));
+    if (client_ && !group_.empty()) (void)testenv::DeleteWidgetCrd(*client_, group_);
+    NamespaceTest::TearDown();
   }
   std::string CmPath(const std::string& name = "") const { return ResourcePath("v1", "configmaps", ns_, name); }
   // A CRD of this test's own (cluster-scoped, so the name carries the pid).
@@ -48,8 +41,7 @@ class KubeClientTest : public ::testing::Test {
             {"spec", {{"size", 1}}}};
   }
 
-  std::unique_ptr<Client> client_;
-  std::string ns_, group_;
+  std::string group_;
 };
 
 TEST_F(KubeClientTest, ListFollowsContinueAcrossPages) {

@@ -64,19 +64,12 @@ std::map<std::string, std::string> StoreData(const Informer& informer, const std
   return out;
 }
 
-class InformerTest : public ::testing::Test {
+class InformerTest : public testenv::NamespaceTest {
  protected:
-  void SetUp() override {
-    client_ = testenv::Connect();
-    ASSERT_NE(client_, nullptr);
-    ns_ = testenv::UniqueName("inf");
-    Status st = testenv::CreateNamespace(*client_, ns_);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
+  InformerTest() : NamespaceTest("inf") {}
   void TearDown() override {
-    if (!client_) return;
-    if (!group_.empty()) (void)testenv::DeleteWidgetCrd(*client_, group_);
-    (void)client_->Delete(kube::ResourcePath("v1", "namespaces", "", ns_));
+    if (client_ && !group_.empty()) (void)testenv::DeleteWidgetCrd(*client_, group_);
+    NamespaceTest::TearDown();
   }
   std::string CmPath(const std::string& name = "") const { return kube::ResourcePath("v1", "configmaps", ns_, name); }
   Status Put(const std::string& name, const std::string& v) {
@@ -97,8 +90,7 @@ class InformerTest : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<kube::Client> client_;
-  std::string ns_, group_;
+  std::string group_;
 };
 
 TEST_F(InformerTest, SyncsThenFollowsAddsUpdatesAndDeletes) {

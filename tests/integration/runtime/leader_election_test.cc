@@ -45,18 +45,9 @@ struct Leaders {
   }
 };
 
-class LeaderElectionTest : public ::testing::Test {
+class LeaderElectionTest : public testenv::NamespaceTest {
  protected:
-  void SetUp() override {
-    client_ = testenv::Connect();
-    ASSERT_NE(client_, nullptr);
-    ns_ = testenv::UniqueName("le");
-    Status st = testenv::CreateNamespace(*client_, ns_);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-  void TearDown() override {
-    if (client_) (void)client_->Delete(kube::ResourcePath("v1", "namespaces", "", ns_));
-  }
+  LeaderElectionTest() : NamespaceTest("le") {}
   LeaderElectionConfig Config(const std::string& identity, std::chrono::milliseconds lease_duration = 3000ms) {
     LeaderElectionConfig c;
     c.lease_namespace = ns_;
@@ -74,9 +65,15 @@ class LeaderElectionTest : public ::testing::Test {
     auto l = Lease();
     return l.ok() ? (*l)["spec"].value("holderIdentity", "") : "";
   }
-
-  std::unique_ptr<kube::Client> client_;
-  std::string ns_;
+  // Waits until the holder has renewed the lease since `lease` was read.
+  bool Renewed(const StatusOr<json>& lease) {
+    if (!lease.ok()) return false;
+    const std::string before = (*lease)["spec"]["renewTime"];
+    return testenv::Poll([&] {
+      auto l = Lease();
+      return l.ok() && (*l)["spec"]["renewTime"] != before;
+    });
+  }
 };
 
 TEST_F(LeaderElectionTest, ExactlyOneOfTwoLeadsAndReleaseHandsOverPromptly) {
@@ -94,12 +91,7 @@ TEST_F(LeaderElectionTest, ExactlyOneOfTwoLeadsAndReleaseHandsOverPromptly) {
   EXPECT_EQ(Holder(), first_id);
   // Several renewals pass with the other candidate trying all along.
   auto lease = Lease();
-  ASSERT_TRUE(lease.ok());
-  const std::string renew0 = (*lease)["spec"]["renewTime"];
-  ASSERT_TRUE(testenv::Poll([&] {
-    auto l = Lease();
-    return l.ok() && (*l)["spec"]["renewTime"] != renew0;
-  }));
+  ASSERT_TRUE(Renewed(lease));
   EXPECT_FALSE(second.IsLeader());
   EXPECT_EQ((*lease)["spec"]["leaseDurationSeconds"], 120);
   EXPECT_EQ((*lease)["spec"]["acquireTime"].get<std::string>().size(), std::string("2026-01-01T00:00:00.000000Z").size());
@@ -152,12 +144,7 @@ TEST_F(LeaderElectionTest, CandidateTakesOverAnExpiredLeaseThatWasNotReleased) {
   b.Start();
   // b watches a renew for a while and does not take over.
   auto lease = Lease();
-  ASSERT_TRUE(lease.ok());
-  const std::string renew0 = (*lease)["spec"]["renewTime"];
-  ASSERT_TRUE(testenv::Poll([&] {
-    auto l = Lease();
-    return l.ok() && (*l)["spec"]["renewTime"] != renew0;
-  }));
+  ASSERT_TRUE(Renewed(lease));
   EXPECT_FALSE(b.IsLeader());
   a.Stop();
   EXPECT_EQ(Holder(), "a") << "not released";

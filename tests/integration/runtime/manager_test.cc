@@ -36,22 +36,17 @@ struct Exclusive {
   }
 };
 
-class ManagerTest : public ::testing::Test {
+class ManagerTest : public testenv::NamespaceTest {
  protected:
+  ManagerTest() : NamespaceTest("mgr") {}
   void SetUp() override {
-    client_ = testenv::Connect();
-    ASSERT_NE(client_, nullptr);
-    ns_ = testenv::UniqueName("mgr");
-    Status st = testenv::CreateNamespace(*client_, ns_);
-    ASSERT_TRUE(st.ok()) << st.ToString();
+    NamespaceTest::SetUp();
+    if (HasFatalFailure()) return;
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(client_->Create(kube::ResourcePath("v1", "configmaps", ns_),
                                   testenv::ConfigMap(ns_, "cm" + std::to_string(i), {}, {{"app", "m"}}))
                       .ok());
     }
-  }
-  void TearDown() override {
-    if (client_) (void)client_->Delete(kube::ResourcePath("v1", "namespaces", "", ns_));
   }
   ManagerOptions Options(const std::string& identity) {
     ManagerOptions o;
@@ -66,9 +61,6 @@ class ManagerTest : public ::testing::Test {
     o.cache_sync_timeout = 30s;
     return o;
   }
-
-  std::unique_ptr<kube::Client> client_;
-  std::string ns_;
 };
 
 TEST_F(ManagerTest, SyncsCachesFirstAndRunsLeaderOnlyWorkOnTheLeaderAlone) {
