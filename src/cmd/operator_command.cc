@@ -17,6 +17,7 @@
 #include "controllers/lineage_controller.h"
 #include "controllers/policy_controller.h"
 #include "controllers/request_controller.h"
+#include "controllers/webhook_certificates.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "kube/client.h"
@@ -35,11 +36,17 @@ namespace {
 struct OperatorOptions {
   std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key;
   std::string metrics_listen = ":8080", lease_name = "execgov-operator", identity;
+  std::string watch_namespaces;  // comma-separated
   bool leader_elect = true;
   int workers = 8;
   int lease_seconds = 15;
   int lineage_seconds = 10;
   int prune_seconds = 60;
+  // The webhook's serving certificates from the operator's CA (the chart's
+  // certificates.mode=operator); off unless --webhook-configuration is set.
+  std::string webhook_configuration, webhook_service = "execgov-webhook", webhook_ca_secret = "execgov-webhook-ca",
+                                      webhook_tls_secret = "execgov-webhook-tls";
+  std::vector<std::string> webhook_hosts, webhook_probes;
 };
 
 // How long past its expiry a consumption is kept: the largest clock skew a
@@ -129,12 +136,22 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.replay = &replay;
   request_deps.ledger = ledger->get();
   request_deps.index = &index;
+  for (size_t start = 0; start < o.watch_namespaces.size();) {
+    size_t comma = std::min(o.watch_namespaces.find(',', start), o.watch_namespaces.size());
+    if (comma > start) request_deps.watch_namespaces.insert(o.watch_namespaces.substr(start, comma - start));
+    start = comma + 1;
+  }
   request_deps.ledger_origin = (*reader)->DefaultOrigin();
   request_deps.operator_identity = identity;
   request_deps.events = events.get();
   request_deps.metrics = &metrics;
   controllers::RequestController request_controller(request_deps);
-  controllers::LineageController lineage({{pods, jobs, requests}, namespaces, ledger->get(), &index, &metrics});
+  controllers::LineageController lineage({{pods, jobs, requests},
+                                          namespaces,
+                                          request_deps.watch_namespaces,
+                                          ledger->get(),
+                                          &index,
+                                          &metrics});
 
   runtime::ControllerOptions controller_options;
   controller_options.workers = o.workers;
@@ -161,6 +178,23 @@ int RunOperator(const OperatorOptions& o) {
     }
   }));
 
+  std::unique_ptr<controllers::WebhookCertificates> certificates;
+  if (!o.webhook_configuration.empty()) {
+    controllers::WebhookCertificatesOptions co;
+    co.ns = o.ns;
+    co.webhook_configuration = o.webhook_configuration;
+    co.ca_secret = o.webhook_ca_secret;
+    co.tls_secret = o.webhook_tls_secret;
+    co.hosts = controllers::ServiceHosts(o.webhook_service, o.ns);
+    co.hosts.insert(co.hosts.end(), o.webhook_hosts.begin(), o.webhook_hosts.end());
+    std::string server_name = o.webhook_service + "." + o.ns + ".svc";
+    auto probe = o.webhook_probes.empty()
+                     ? controllers::ProbeServiceEndpoints(client.get(), o.ns, o.webhook_service, "https", server_name)
+                     : controllers::ProbeAddresses(o.webhook_probes, server_name);
+    certificates = std::make_unique<controllers::WebhookCertificates>(client.get(), &SystemClock::Get(), co, probe);
+    manager.AddRunnable(controllers::WebhookCertificatesRunnable(certificates.get()));
+  }
+
   auto ops = webhook::OpsServer::Start(o.metrics_listen, &metrics, [&manager] { return manager.CachesSynced(); });
   if (!ops.ok()) return UsageError(ops.status().message());
   if (Status st = manager.Start(); !st.ok()) {
@@ -174,6 +208,7 @@ int RunOperator(const OperatorOptions& o) {
                                           {"leaderElection", o.leader_elect},
                                           {"lease", o.lease_name},
                                           {"workers", o.workers},
+                                          {"watchNamespaces", o.watch_namespaces},
                                           {"metricsListen", o.metrics_listen}});
 
   int sig = 0;
@@ -195,6 +230,9 @@ int RunOperator(const OperatorOptions& o) {
 void RegisterOperator(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<OperatorOptions>();
   auto* cmd = app.add_subcommand("operator", "Run the reconcilers: policy status, ExecutionRequests, lineage");
+  // A flag given twice takes its last value, so wrappers can set defaults
+  // that a caller's flags override.
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--kubeconfig", o->kubeconfig, "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   cmd->add_option("--namespace", o->ns, "install namespace: lease, ledger, replay records, key Secrets")
       ->capture_default_str();
@@ -208,9 +246,20 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
   cmd->add_option("--lease-duration", o->lease_seconds, "seconds a leader's lease lasts without renewal")
       ->capture_default_str();
   cmd->add_option("--identity", o->identity, "this replica's name in the Lease (default: <hostname>_<random>)");
+  cmd->add_option("--watch-namespaces", o->watch_namespaces,
+                  "handle ExecutionRequests and lineage only in these namespaces, comma-separated (default: all)");
   cmd->add_option("--workers", o->workers, "reconciles run at once per controller")->capture_default_str();
   cmd->add_option("--lineage-interval", o->lineage_seconds, "seconds between lineage completeness passes")
       ->capture_default_str();
+  cmd->add_option("--webhook-configuration", o->webhook_configuration,
+                  "manage the serving certificates of this ValidatingWebhookConfiguration's webhook (its caBundle)");
+  cmd->add_option("--webhook-service", o->webhook_service, "the webhook's Service (certificate names, replicas to probe)")
+      ->capture_default_str();
+  cmd->add_option("--webhook-ca-secret", o->webhook_ca_secret, "Secret holding the webhook CA")->capture_default_str();
+  cmd->add_option("--webhook-tls-secret", o->webhook_tls_secret, "Secret the webhook pods mount")->capture_default_str();
+  cmd->add_option("--webhook-host", o->webhook_hosts, "another DNS name or IP for the serving certificate (repeatable)");
+  cmd->add_option("--webhook-probe", o->webhook_probes,
+                  "HOST:PORT of a webhook replica to probe instead of the Service's endpoints (repeatable)");
   cmd->callback([o, exit_code] { *exit_code = RunOperator(*o); });
 }
 

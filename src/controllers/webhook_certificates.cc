@@ -1,6 +1,7 @@
 #include "controllers/webhook_certificates.h"
 
 #include <algorithm>
+#include <memory>
 #include <thread>
 
 #include "core/log.h"
@@ -219,6 +220,28 @@ void WebhookCertificates::Run(const std::atomic<bool>& stop, seconds max_interva
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
+}
+
+std::vector<std::string> ServiceHosts(const std::string& service, const std::string& ns) {
+  return {service, service + "." + ns, service + "." + ns + ".svc", service + "." + ns + ".svc.cluster.local"};
+}
+
+runtime::Runnable WebhookCertificatesRunnable(WebhookCertificates* certs) {
+  struct State {
+    std::atomic<bool> stop{false};
+    std::thread thread;
+  };
+  auto state = std::make_shared<State>();
+  return runtime::Runnable{"webhook-certificates",
+                           [certs, state] {
+                             state->stop = false;
+                             state->thread = std::thread([certs, state] { certs->Run(state->stop); });
+                           },
+                           [state] {
+                             state->stop = true;
+                             if (state->thread.joinable()) state->thread.join();
+                           },
+                           /*needs_leader=*/true};
 }
 
 ServingProbe ProbeAddresses(std::vector<std::string> addresses, std::string server_name) {

@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "kube/client.h"
+#include "runtime/manager.h"
 
 namespace execgov::controllers {
 
@@ -81,6 +82,14 @@ class WebhookCertificates {
   WebhookCertificatesOptions options_;
   ServingProbe probe_;
 };
+
+// The names a Service is reached by from inside the cluster: service,
+// service.ns, service.ns.svc, service.ns.svc.cluster.local.
+std::vector<std::string> ServiceHosts(const std::string& service, const std::string& ns);
+
+// The operator's runnable: certs->Run on its own thread while this replica
+// leads (needs_leader), stopped and joined by the manager.
+runtime::Runnable WebhookCertificatesRunnable(WebhookCertificates* certs);
 
 // Probes by address: "host:port" of each replica (a webhook outside the
 // cluster, tests). `server_name` is sent as SNI.
