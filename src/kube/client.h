@@ -11,7 +11,9 @@
 // exponential back-off (honouring Retry-After) for idempotent requests
 // (GET, LIST, PUT with a resourceVersion, PATCH, DELETE) up to
 // ClientOptions::max_attempts; a POST is retried too, and a retried create
-// that finds its own object is AlreadyExists, which callers treat as done.
+// that finds its own object is AlreadyExists, which callers treat as done; a
+// DELETE whose earlier attempt was lost in transit and now finds nothing is
+// OK. Other 4xx are returned at once. Watches are never retried here.
 // 410 Gone (an expired resourceVersion) is OutOfRange, so watchers relist.
 #pragma once
 
