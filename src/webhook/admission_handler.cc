@@ -69,9 +69,11 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
   a.dry_run = req.dry_run;
   // kube-system and the install namespace are never governed (Decide allows
   // them first), so their labels are never needed: a failed lookup must not
-  // lock them.
+  // lock them. Nor are they needed before the policies are ready: the answer
+  // then is PolicyNotReady.
   Status labels_status;
-  if (deps_.namespace_labels && !a.ns.empty() && a.ns != "kube-system" && a.ns != api::kInstallNamespace &&
+  if (deps_.namespace_labels && policies && policies->ready && !a.ns.empty() && a.ns != "kube-system" &&
+      a.ns != api::kInstallNamespace &&
       (a.operation == policy::Operation::kCreate || a.operation == policy::Operation::kUpdate)) {
     auto labels = deps_.namespace_labels(a.ns);
     if (labels.ok()) {

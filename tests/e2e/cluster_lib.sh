@@ -49,8 +49,12 @@
 #   wait_webhook_active NAMESPACE until a server dry run of an unsigned Pod in
 #                                 NAMESPACE is refused by execgov
 #   start_operator [FLAGS...]     `execgov operator` as execgov-operator in the
-#                                 background, with LEDGER_URL and LEDGER_KEY;
-#                                 appends to OPERATOR_PIDS, log
+#                                 background, with LEDGER_URL and LEDGER_KEY,
+#                                 this run's Lease (execgov-operator-CLUSTER_ID),
+#                                 identity operator-<n>-CLUSTER_ID and namespaces
+#                                 (--watch-namespaces: create them first);
+#                                 appends to OPERATOR_PIDS and
+#                                 OPERATOR_METRICS_PORTS, log
 #                                 $CLUSTER_WORK/operator-<n>.log
 #   stop_pid PID                  SIGTERM, then SIGKILL after 10s; waits
 #   webhook_metric REPLICA REGEX  sum of the replica's metric samples whose
@@ -64,7 +68,10 @@
 #
 # Parallel tests share one control plane: every cluster-wide name carries
 # CLUSTER_ID; execgov-system, the service accounts, RBAC and the CRDs are shared
-# and left in place.
+# and left in place. ExecutionPolicies are cluster-wide and every webhook sees
+# every one: scope each test's policies to its own namespaces (match.namespaces,
+# or a namespaceSelector on a label value unique to the run), since a governed
+# object must satisfy every Enforce policy that matches it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CLUSTER_SYSTEM_NS=execgov-system
@@ -76,6 +83,7 @@ WEBHOOK_PORTS=()
 WEBHOOK_METRICS_PORTS=()
 WEBHOOK_CAS=()
 OPERATOR_PIDS=()
+OPERATOR_METRICS_PORTS=()
 WEBHOOK_CONFIG=""
 
 cluster_init() {
@@ -292,10 +300,16 @@ wait_webhook_active() {
 }
 
 start_operator() {
-  local n=${#OPERATOR_PIDS[@]}
+  local n=${#OPERATOR_PIDS[@]} ops
+  ops=$(free_port)
+  # This run's Lease and namespaces only: parallel runs' operators must not
+  # act on each other's requests (later flags in "$@" override these).
   "$EXECGOV" operator --kubeconfig "$OPERATOR_KUBECONFIG" --namespace "$CLUSTER_SYSTEM_NS" \
-    --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" "$@" >"$CLUSTER_WORK/operator-$n.log" 2>&1 &
+    --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" --metrics-listen "127.0.0.1:$ops" \
+    --lease-name "execgov-operator-$CLUSTER_ID" --identity "operator-$n-$CLUSTER_ID" \
+    --watch-namespaces "$(IFS=,; echo "${CLUSTER_NAMESPACES[*]}")" "$@" >"$CLUSTER_WORK/operator-$n.log" 2>&1 &
   OPERATOR_PIDS+=($!)
+  OPERATOR_METRICS_PORTS+=("$ops")
 }
 
 webhook_metric() {
