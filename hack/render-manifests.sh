@@ -3,8 +3,8 @@
 #   crds/*.yaml                 the CRDs (edit these)
 #   charts/execgov/crds/        copies of them, for `helm install`
 #   manifests/install.yaml      the chart rendered for `kubectl apply -f`
-#                               (namespace execgov-system, cert-manager for the
-#                               serving certificate, the ledger key from a
+#                               (namespace execgov-system, serving certificates
+#                               from the operator's CA, the ledger key from a
 #                               Secret you create: see docs/install.md)
 #
 #   hack/render-manifests.sh           rewrite the copies and install.yaml
@@ -29,9 +29,9 @@ cp "$repo"/crds/*.yaml "$out/crds/"
   cat <<'YAML'
 # execgov: everything `kubectl apply -f` needs, rendered from charts/execgov by
 # hack/render-manifests.sh; do not edit (a test fails when it is stale).
-# Before applying: install cert-manager (it issues the webhook's serving
-# certificate) and create the ledger signing key Secret, as docs/install.md
-# shows. Namespaces are governed only once labelled execgov.io/governed=true.
+# Before applying, create the ledger signing key Secret as docs/install.md
+# shows. The operator makes the webhook's serving certificates. Namespaces are
+# governed only once labelled execgov.io/governed=true.
 ---
 apiVersion: v1
 kind: Namespace
@@ -46,7 +46,6 @@ YAML
     cat "$crd"
   done
   "$helm" template execgov "$repo/charts/execgov" --namespace execgov-system \
-    --set certificates.mode=certManager \
     --set ledger.generate=false --set ledger.existingSecret=execgov-ledger-key
 } >"$out/install.yaml"
 

@@ -74,7 +74,7 @@ class WebhookCertificates {
 
   // Runs Reconcile until `stop` is set, sleeping as it says (at most
   // `max_interval`; 2 s after an error). For the operator's runnable.
-  void Run(const std::atomic<bool>& stop, std::chrono::seconds max_interval = std::chrono::seconds(60));
+  void Run(const std::atomic<bool>& stop, std::chrono::seconds max_interval = std::chrono::seconds(10));
 
  private:
   kube::Client* client_;

@@ -20,9 +20,11 @@
 #     parallel tests never share them;
 #   - `helm install|upgrade` gets -f with a values file that narrows the
 #     webhook configuration to this run's namespaces and, for guides that
-#     need admission (`<!-- docs-test: webhook -->`), points it at an `execgov
-#     webhook` process this harness runs on loopback: this control plane has
-#     no kubelet, so the chart's pods never start;
+#     need admission (`<!-- docs-test: webhook -->`), points it at the
+#     webhook this harness runs on loopback: this control plane has no
+#     kubelet, so the chart's pods never start, and chart_lib.sh runs the
+#     operator and webhook containers as processes instead (their own args,
+#     service accounts and Secrets);
 #   - localhost:8080 (a port-forward to a webhook pod, in the guides) is that
 #     process's metrics port;
 #   - a line `<!-- docs-test: run FUNCTION -->` calls a harness function there:
@@ -37,17 +39,15 @@ set -euo pipefail
 guide=$1
 execgov=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/chart_lib.sh"
 id=$$
 sys=e2e-docs-sys-$id
 team=e2e-docs-team-$id
 work=$(mktemp -d)
+CHART_NS=$sys CHART_WORK=$work EXECGOV=$execgov
 cleanup() {
   set +e
-  local pid
-  if pid=$(cat "$work/.webhook.pid" 2>/dev/null); then
-    kill "$pid" 2>/dev/null
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
+  chart_stop_all
   helm uninstall execgov -n "$sys" >/dev/null 2>&1
   kubectl delete validatingwebhookconfiguration execgov --ignore-not-found >/dev/null 2>&1
   kubectl delete executionpolicy -l "e2e-docs=$id" --ignore-not-found >/dev/null 2>&1
@@ -106,6 +106,7 @@ done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 metrics_port=$(free_port)
+operator_metrics_port=$(free_port)
 {
   cat <<EOF
 webhook:
@@ -113,43 +114,27 @@ webhook:
     extraNamespaceSelectorExpressions:
     - {key: kubernetes.io/metadata.name, operator: In, values: ["$team"]}
 EOF
-  if $needs_webhook; then
-    echo "    url: https://127.0.0.1:$port/validate"
-    # The harness's webhook takes the chart-made certificate from the Secret.
-    echo "certificates: {mode: helm}"
-  fi
+  $needs_webhook && echo "    url: https://127.0.0.1:$port/validate"
 } >.scope.yaml
 
-# A kubeconfig for one of the chart's service accounts, so execgov runs here
-# with exactly the RBAC the chart grants it in a cluster.
-sa_kubeconfig() {  # sa_kubeconfig SERVICE-ACCOUNT FILE
-  kubectl config view --raw --minify >"$2"
-  kubectl --kubeconfig "$2" config set-credentials "$1" --token="$(kubectl -n "$sys" create token "$1" --duration=1h)" >/dev/null
-  kubectl --kubeconfig "$2" config set-context --current --user="$1" >/dev/null
-}
-
-# Starts `execgov webhook` on loopback as the chart's webhook service account,
-# with the serving certificate and ledger key the chart made, once the guides
-# before this one have installed it.
+# Starts the chart's operator and webhook as processes here (chart_lib.sh:
+# their Deployments' args, service accounts and Secrets), once the guides
+# before this one have installed the chart: the operator issues the serving
+# certificate (certificates.mode=operator) that the webhook then serves.
 start_webhook() {
-  kubectl -n "$sys" get secret execgov-webhook-tls -o jsonpath='{.data.tls\.crt}' | base64 -d >.tls.crt
-  kubectl -n "$sys" get secret execgov-webhook-tls -o jsonpath='{.data.tls\.key}' | base64 -d >.tls.key
-  kubectl -n "$sys" get secret execgov-ledger-key -o jsonpath='{.data.ledger\.key}' | base64 -d >.ledger.key
-  chmod 600 .tls.key .ledger.key
-  sa_kubeconfig execgov-webhook .webhook.kubeconfig
-  "$execgov" webhook --kubeconfig .webhook.kubeconfig --namespace "$sys" --ledger-key .ledger.key \
-    --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
-    --tls-cert .tls.crt --tls-key .tls.key >.webhook.log 2>&1 &
-  echo $! >"$work/.webhook.pid"
-  poll 60 curl -sf "http://127.0.0.1:$metrics_port/readyz" -o /dev/null || { cat .webhook.log; fail "execgov webhook did not become ready"; }
+  chart_sync_secret execgov-ledger-key "$work/.ledger"
+  chart_run execgov-operator operator --metrics-listen=127.0.0.1:$operator_metrics_port \
+    --ledger-key=$work/.ledger/ledger.key --identity=docs-operator
+  poll 60 kubectl -n "$sys" get secret execgov-webhook-tls -o name >/dev/null 2>&1 ||
+    { cat "$work/operator.log"; fail "the operator made no serving certificate"; }
+  chart_sync_secret execgov-webhook-tls "$work/.tls"
+  poll 30 test -s "$work/.tls/tls.key" || fail "the serving certificate did not reach $work/.tls"
+  chart_run execgov-webhook webhook --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:$metrics_port \
+    --tls-cert=$work/.tls/tls.crt --tls-key=$work/.tls/tls.key --ledger-key=$work/.ledger/ledger.key
+  poll 60 curl -sf "http://127.0.0.1:$metrics_port/readyz" -o /dev/null ||
+    { cat "$work/webhook.log"; fail "execgov webhook did not become ready"; }
 }
-stop_webhook() {
-  local pid
-  pid=$(cat "$work/.webhook.pid")
-  kill "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm "$work/.webhook.pid"
-}
+stop_webhook() { chart_stop webhook; }
 wait_for_checkpoint() {
   poll 60 bash -c "execgov ledger show --ledger configmap://$sys --type checkpoint --limit 1 | grep -q checkpoint" ||
     fail "no checkpoint in the ledger after 60 s"
@@ -178,11 +163,16 @@ EOF
 } | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f sa_kubeconfig start_webhook stop_webhook wait_for_checkpoint poll fail
-export sys port metrics_port execgov work
+export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook wait_for_checkpoint poll fail
+export sys port metrics_port operator_metrics_port execgov work CHART_NS CHART_WORK EXECGOV
 set +e
 bash -x .guide.sh
 status=$?
 set -e
-[ $status = 0 ] || { [ -f .webhook.log ] && tail -n 50 .webhook.log; fail "a command of docs/$guide.md failed (exit $status)"; }
+if [ $status != 0 ]; then
+  for log in operator webhook; do
+    [ -f "$log.log" ] && { echo "--- $log.log"; tail -n 30 "$log.log"; }
+  done
+  fail "a command of docs/$guide.md failed (exit $status)"
+fi
 echo "docs_test: every command of docs/$guide.md ran"

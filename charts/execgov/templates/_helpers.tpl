@@ -45,6 +45,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
 {{- define "execgov.webhookService" -}}{{ include "execgov.fullname" . }}-webhook{{- end -}}
+{{- define "execgov.caSecret" -}}{{ include "execgov.fullname" . }}-webhook-ca{{- end -}}
 {{- define "execgov.tlsSecret" -}}{{ include "execgov.fullname" . }}-webhook-tls{{- end -}}
 {{- define "execgov.webhookSA" -}}{{ include "execgov.fullname" . }}-webhook{{- end -}}
 {{- define "execgov.operatorSA" -}}{{ include "execgov.fullname" . }}-operator{{- end -}}
@@ -71,8 +72,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* Refuses values that would make an unsafe or broken install. */}}
 {{- define "execgov.validate" -}}
-{{- if not (has .Values.certificates.mode (list "helm" "certManager")) -}}
-{{- fail (printf "certificates.mode must be helm or certManager, not %q" .Values.certificates.mode) -}}
+{{- if not (has .Values.certificates.mode (list "operator" "helm" "certManager")) -}}
+{{- fail (printf "certificates.mode must be operator, helm or certManager, not %q" .Values.certificates.mode) -}}
 {{- end -}}
 {{- if and (not .Values.ledger.existingSecret) (not .Values.ledger.generate) -}}
 {{- fail "ledger: set existingSecret to a Secret holding the Ed25519 ledger key, or generate: true" -}}
