@@ -36,5 +36,6 @@ void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterReview(CLI::App& app, int* exit_code);
 void RegisterLedger(CLI::App& app, int* exit_code);
 void RegisterWebhook(CLI::App& app, int* exit_code);
+void RegisterOperator(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   RegisterReview(app, &exit_code);
   RegisterLedger(app, &exit_code);
   RegisterWebhook(app, &exit_code);
+  RegisterOperator(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -257,9 +257,12 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--webhook-ca-secret", o->webhook_ca_secret, "Secret holding the webhook CA")->capture_default_str();
   cmd->add_option("--webhook-tls-secret", o->webhook_tls_secret, "Secret the webhook pods mount")->capture_default_str();
-  cmd->add_option("--webhook-host", o->webhook_hosts, "another DNS name or IP for the serving certificate (repeatable)");
+  // Repeatable: every value counts (not the last, as for the flags above).
+  cmd->add_option("--webhook-host", o->webhook_hosts, "another DNS name or IP for the serving certificate (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--webhook-probe", o->webhook_probes,
-                  "HOST:PORT of a webhook replica to probe instead of the Service's endpoints (repeatable)");
+                  "HOST:PORT of a webhook replica to probe instead of the Service's endpoints (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->callback([o, exit_code] { *exit_code = RunOperator(*o); });
 }
 

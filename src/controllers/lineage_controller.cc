@@ -56,6 +56,7 @@ StatusOr<int> LineageController::Pass() {
   for (runtime::Informer* informer : deps_.objects) {
     for (const auto& obj : informer->List()) {
       if (!api::ArtifactOf(*obj)) continue;
+      if (!deps_.watch_namespaces.empty() && !deps_.watch_namespaces.count(api::NamespaceOf(*obj))) continue;
       runtime::ObjectPtr ns = deps_.namespaces->Get(api::NamespaceOf(*obj));
       if (!ns || !IsGovernedNamespace(*ns)) continue;
       candidates.push_back(obj);

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,7 @@ bool IsGovernedNamespace(const nlohmann::json& ns);
 struct LineageControllerDeps {
   std::vector<runtime::Informer*> objects;  // Pods, Jobs, ExecutionRequests (all namespaces)
   runtime::Informer* namespaces = nullptr;
+  std::set<std::string> watch_namespaces;  // empty: every namespace
   ledger::Ledger* ledger = nullptr;
   LedgerIndex* index = nullptr;
   metrics::Metrics* metrics = nullptr;  // optional

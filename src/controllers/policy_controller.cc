@@ -68,7 +68,8 @@ StatusOr<runtime::ReconcileResult> PolicyController::Reconcile(const std::string
   // A conflict means the cache is behind; the newer object's event requeues us.
   if (!written.ok()) return written.status();
 
-  const nlohmann::json* before = FindCondition(current.value("conditions", nlohmann::json::array()), "Ready");
+  const nlohmann::json before_conditions = current.value("conditions", nlohmann::json::array());
+  const nlohmann::json* before = FindCondition(before_conditions, "Ready");
   const nlohmann::json* after = FindCondition(status["conditions"], "Ready");
   bool transition = !before || (*before)["status"] != (*after)["status"] || (*before)["reason"] != (*after)["reason"] ||
                     (*before)["message"] != (*after)["message"];

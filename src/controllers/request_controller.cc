@@ -127,6 +127,9 @@ RequestController::RequestController(RequestControllerDeps deps) : deps_(std::mo
 StatusOr<runtime::ReconcileResult> RequestController::Reconcile(const std::string& key) {
   runtime::ObjectPtr cached = deps_.requests->Get(key);
   if (!cached) return runtime::ReconcileResult{};  // deleted: its Job goes with it (owner reference)
+  if (!deps_.watch_namespaces.empty() && !deps_.watch_namespaces.count(api::NamespaceOf(*cached))) {
+    return runtime::ReconcileResult{};  // another operator's
+  }
   json request = *cached;
   std::string phase = api::StringAt(request, {"status", "phase"});
   if (IsFinalPhase(phase)) return runtime::ReconcileResult{};
@@ -258,14 +261,22 @@ StatusOr<RequestController::Progress> RequestController::StartJob(json& request)
   }
   const std::string job_name = api::NameOf(*job);
   json actual;
-  auto created = deps_.client->Create(JobsPath(ns), *job);
+  // The Job's own event often brings us here before the request's status
+  // write reaches the cache: a Job we already made is adopted without a
+  // second create (which the webhook would be asked to admit again).
+  runtime::ObjectPtr existing = deps_.jobs->Get(ns + "/" + job_name);
+  auto created = existing ? StatusOr<json>(AlreadyExists("cached")) : deps_.client->Create(JobsPath(ns), *job);
   if (created.ok()) {
     actual = *created;
     Event(request, false, "JobCreated", "created Job " + job_name);
   } else if (created.status().code() == StatusCode::kAlreadyExists) {
     // Ours from an earlier attempt (a restart, a retried POST), or someone
     // else's: adopt it only when this request controls it.
-    EXECGOV_ASSIGN_OR_RETURN(actual, deps_.client->Get(JobsPath(ns, job_name)));
+    if (existing) {
+      actual = *existing;
+    } else {
+      EXECGOV_ASSIGN_OR_RETURN(actual, deps_.client->Get(JobsPath(ns, job_name)));
+    }
     auto owner = api::ControllerOf(actual);
     if (!owner || owner->uid != uid) {
       std::string message = "Job " + job_name + " exists and is not controlled by this request; delete it or rename the request";

@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -92,6 +93,8 @@ struct RequestControllerDeps {
   const policy::ReplayView* replay = nullptr;
   ledger::Ledger* ledger = nullptr;
   LedgerIndex* index = nullptr;
+  // Namespaces whose requests this operator handles; empty: every namespace.
+  std::set<std::string> watch_namespaces;
   std::string ledger_origin;           // status.lineage.origin
   std::string operator_identity;       // recorded as `operator` in each step
   kube::EventRecorder* events = nullptr;  // optional
