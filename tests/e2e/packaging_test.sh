@@ -394,4 +394,135 @@ EOF
   grep -q "$release-execgov-ledger-key" uninstall.txt || fail "helm did not say it kept the ledger key"
 }
 
+case_rotation() {
+  local release=e2e-rot-$id gov=$ns-gov port port2 mport mport2 oport
+  source "$here/chart_lib.sh"
+  CHART_NS=$ns CHART_WORK=$work EXECGOV=${EXECGOV:?the rotation case needs EXECGOV, the execgov binary}
+  cleanup+=("chart_stop_all")
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  port=$(free_port) port2=$(free_port) mport=$(free_port) mport2=$(free_port) oport=$(free_port)
+  new_namespace "$ns"
+  new_namespace "$gov" execgov.io/governed=true
+  kubectl apply -f "$repo/crds/" >/dev/null
+  # The webhook configuration calls replica 0 by URL; replica 1 is not called,
+  # but the rotation must wait for it as for any replica.
+  cat >values.yaml <<EOF
+webhook:
+  admission:
+    url: https://127.0.0.1:$port/validate
+    extraNamespaceSelectorExpressions:
+    - {key: kubernetes.io/metadata.name, operator: In, values: ["$gov"]}
+operator:
+  extraArgs: ["--webhook-probe=127.0.0.1:$port2"]
+EOF
+  cleanup+=("helm uninstall $release -n $ns >/dev/null 2>&1")
+  helm install "$release" "$chart" -n "$ns" -f values.yaml >/dev/null
+  local full=$release-execgov
+
+  # A signed Pod: a server dry run of it is decided by the webhook like a real
+  # create but consumes nothing, so it can be sent again and again, and must
+  # be allowed every time.
+  "$EXECGOV" keygen --alg ed25519 --kid rot-1 --out authority >key.yaml
+  {
+    echo "apiVersion: execgov.io/v1alpha1"
+    echo "kind: ExecutionPolicy"
+    echo "metadata: {name: $gov}"
+    echo "spec:"
+    echo "  audience: e2e-cluster"
+    echo "  maxTTL: 1h"
+    echo "  match: {namespaces: [$gov]}"
+    echo "  issuers:"
+    echo "  - name: rot"
+    echo "    subjects: [\"agent:*\"]"
+    echo "    keys:"
+    sed 's/^/    /' key.yaml
+  } >policy.yaml
+  kubectl apply -f policy.yaml >/dev/null
+  cleanup+=("kubectl delete executionpolicy $gov --ignore-not-found >/dev/null")
+  cat >pod.yaml <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: steady, namespace: $gov}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: registry.example.com/steady:1, command: [/run]}]
+EOF
+  "$EXECGOV" sign --key authority.key --kid rot-1 --issuer rot --subject agent:steady --audience e2e-cluster \
+    --ttl 1h -f pod.yaml >signed.yaml
+  poll 60 kubectl get serviceaccount default -n "$gov" >/dev/null 2>&1 || fail "no default ServiceAccount in $gov"
+
+  chart_sync_secret "$full-ledger-key" "$work/ledger"
+  chart_run "$full-operator" operator --metrics-listen=127.0.0.1:$oport --ledger-key=$work/ledger/ledger.key \
+    --identity=rotation-test
+  poll 60 kubectl -n "$ns" get secret "$full-webhook-tls" -o name >/dev/null 2>&1 ||
+    { cat operator.log; fail "the operator made no serving certificate"; }
+  chart_sync_secret "$full-webhook-tls" "$work/tls"
+  poll 30 test -s "$work/tls/tls.key" || fail "the serving certificate did not reach the files"
+  chart_run "$full-webhook" webhook-0 --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:$mport \
+    --tls-cert=$work/tls/tls.crt --tls-key=$work/tls/tls.key --ledger-key=$work/ledger/ledger.key
+  chart_run "$full-webhook" webhook-1 --listen=127.0.0.1:$port2 --metrics-listen=127.0.0.1:$mport2 \
+    --tls-cert=$work/tls/tls.crt --tls-key=$work/tls/tls.key --ledger-key=$work/ledger/ledger.key
+  local p
+  for p in $mport $mport2; do
+    poll 60 curl -sf "http://127.0.0.1:$p/readyz" -o /dev/null || { cat webhook-*.log; fail "a webhook replica is not ready"; }
+  done
+  poll 60 kubectl create --dry-run=server -f signed.yaml -o name >/dev/null 2>&1 ||
+    { kubectl create --dry-run=server -f signed.yaml || true; fail "the signed Pod is not admitted before the rotation"; }
+  local before_ca
+  before_ca=$(kubectl -n "$ns" get secret "$full-webhook-ca" -o jsonpath='{.data.ca\.crt}')
+
+  # Steady traffic from four senders, every result recorded.
+  local senders=() s
+  for s in 1 2 3 4; do
+    (
+      while [ ! -e "$work/stop-traffic" ]; do
+        if out=$(kubectl create --dry-run=server -f signed.yaml -o name 2>&1); then echo ok; else echo "FAIL $out"; fi
+      done >"$work/results.$s"
+    ) &
+    senders+=($!)
+  done
+  cleanup+=("touch $work/stop-traffic")
+  sleep 3
+  local stamp=forced-$id
+  kubectl -n "$ns" annotate secret "$full-webhook-ca" "execgov.io/rotate=$stamp" --overwrite >/dev/null
+  kubectl -n "$ns" wait "secret/$full-webhook-ca" \
+    --for=jsonpath='{.metadata.annotations.execgov\.io/rotated-for}'="$stamp" --timeout=60s >/dev/null
+  ca_count() {
+    kubectl get validatingwebhookconfiguration "$full" -o jsonpath='{.webhooks[0].clientConfig.caBundle}' |
+      base64 -d | grep -c 'BEGIN CERTIFICATE'
+  }
+  previous_gone() {
+    [ -z "$(kubectl -n "$ns" get secret "$full-webhook-ca" -o jsonpath='{.data.previous-ca\.crt}')" ]
+  }
+  poll 60 test "$(ca_count)" = 2 || fail "caBundle never held the old and the new CA together"
+  poll 120 previous_gone || { tail -n 20 operator.log; fail "the rotation did not finish"; }
+  sleep 3  # traffic goes on after the old CA is gone
+  touch "$work/stop-traffic"
+  wait "${senders[@]}"
+  cat "$work"/results.* >results
+
+  # The CA changed, the caBundle holds it alone, and each replica serves a
+  # certificate from it.
+  local after_ca bundle
+  after_ca=$(kubectl -n "$ns" get secret "$full-webhook-ca" -o jsonpath='{.data.ca\.crt}')
+  [ "$after_ca" != "$before_ca" ] || fail "the CA did not change"
+  bundle=$(kubectl get validatingwebhookconfiguration "$full" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
+  [ "$bundle" = "$after_ca" ] || fail "caBundle is not the new CA alone"
+  base64 -d <<<"$after_ca" >new-ca.crt
+  for p in $port $port2; do
+    openssl s_client -connect "127.0.0.1:$p" -CAfile new-ca.crt -verify_return_error </dev/null >sclient.txt 2>&1 ||
+      { cat sclient.txt; fail "the replica on port $p does not serve a certificate from the new CA"; }
+  done
+  grep -q "rotating the CA" operator.log || fail "the operator did not log the rotation"
+  local total failures
+  total=$(wc -l <results)
+  failures=$(grep -c '^FAIL' results || true)
+  echo "admission requests during the rotation: $total, failed: $failures"
+  if [ "$failures" != 0 ]; then
+    grep '^FAIL' results | sort | uniq -c | head
+    fail "$failures admission requests failed during the rotation"
+  fi
+  [ "$total" -ge 20 ] || fail "too little traffic to prove anything ($total requests)"
+}
+
 "case_$1"
