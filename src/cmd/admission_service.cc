@@ -23,6 +23,17 @@ int StopSignals::Wait() {
   return sig;
 }
 
+void AddAdmissionServiceFlags(CLI::App* cmd, AdmissionServiceOptions* o) {
+  cmd->add_option("--listen", o->listen, "HTTPS admission address")->capture_default_str();
+  cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", o->tls_cert, "serving certificate (PEM, reloaded on change)");
+  cmd->add_option("--tls-key", o->tls_key, "serving key (PEM)");
+  cmd->add_option("--client-ca", o->client_ca, "require client certificates signed by this CA (the API server's)");
+  cmd->add_option("--signature-cache", o->signature_cache_entries, "verified signatures kept in memory")
+      ->capture_default_str();
+}
+
 Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o) {
   if (o.tls_cert.empty() != o.tls_key.empty()) return InvalidArgument("--tls-cert and --tls-key go together");
   for (const auto& addr : {o.listen, o.metrics_listen}) {
@@ -65,6 +76,15 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
   server->reset();  // stop taking requests, finish those in flight
   ops->reset();
   return kExitOk;
+}
+
+int CloseLedger(ledger::Ledger& ledger, int code) {
+  Status st = ledger.Close();
+  if (!st.ok()) {
+    log::Error("ledger close failed", {{"error", st.message()}});
+    return kExitUsage;
+  }
+  return code;
 }
 
 }  // namespace execgov::cmd

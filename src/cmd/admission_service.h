@@ -10,9 +10,11 @@
 #include <functional>
 #include <string>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "ledger/ledger.h"
 #include "tls/credentials.h"
 #include "webhook/admission_handler.h"
 
@@ -40,6 +42,10 @@ struct AdmissionServiceOptions {
   size_t signature_cache_entries = 65536;
 };
 
+// Adds --listen, --metrics-listen, --tls-cert, --tls-key, --client-ca and
+// --signature-cache, the flags both commands take, bound to `o`.
+void AddAdmissionServiceFlags(CLI::App* cmd, AdmissionServiceOptions* o);
+
 // Checks what can be checked before anything starts: the listen addresses
 // and the certificate flags. A message for UsageError, or OK.
 Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o);
@@ -52,5 +58,9 @@ Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o);
 int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps deps, metrics::Metrics* metrics,
                         std::function<bool()> ready, StopSignals& signals,
                         const nlohmann::json& log_fields = nlohmann::json::object());
+
+// Closes the ledger (its final checkpoint) after serving: `code`, or
+// kExitUsage when the close fails.
+int CloseLedger(ledger::Ledger& ledger, int code);
 
 }  // namespace execgov::cmd

@@ -7,7 +7,6 @@
 #include "cmd/admission_service.h"
 #include "cmd/cli.h"
 #include "core/clock.h"
-#include "core/log.h"
 #include "ledger/ledger.h"
 #include "metrics/metrics.h"
 #include "webhook/admission_handler.h"
@@ -18,9 +17,8 @@ namespace execgov::cmd {
 namespace {
 
 struct ServeOptions {
-  std::string policy, ledger, ledger_key, listen = ":8443", metrics_listen = ":8080";
-  std::string tls_cert, tls_key, client_ca, state_dir;
-  size_t cache_entries = 65536;
+  std::string policy, ledger, ledger_key, state_dir;
+  AdmissionServiceOptions service;
 };
 
 int RunServe(const ServeOptions& o) {
@@ -30,8 +28,9 @@ int RunServe(const ServeOptions& o) {
   fs::path base = fs::is_directory(o.policy, ec) ? fs::path(o.policy) : fs::path(o.policy).parent_path();
   if (base.empty()) base = ".";
   std::string state_dir = o.state_dir.empty() ? (base / "execgov-state").string() : o.state_dir;
-  AdmissionServiceOptions service{"execgov serve", o.listen, o.metrics_listen, o.tls_cert, o.tls_key,
-                                  o.client_ca, (fs::path(state_dir) / "tls").string(), o.cache_entries};
+  AdmissionServiceOptions service = o.service;
+  service.command = "execgov serve";
+  service.generated_tls_dir = (fs::path(state_dir) / "tls").string();
   if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
   fs::create_directories(state_dir, ec);
   if (ec) return UsageError("cannot create " + state_dir + ": " + ec.message());
@@ -54,12 +53,7 @@ int RunServe(const ServeOptions& o) {
   deps.ledger = ledger->get();
   int code = RunAdmissionService(service, deps, &metrics, [&policies] { return policies.ready(); }, signals,
                                  {{"ledger", ledger_url}, {"policy", o.policy}, {"policiesReady", policies.ready()}});
-  Status st = (*ledger)->Close();  // final checkpoint
-  if (!st.ok()) {
-    log::Error("ledger close failed", {{"error", st.message()}});
-    return kExitUsage;
-  }
-  return code;
+  return CloseLedger(**ledger, code);
 }
 
 }  // namespace
@@ -70,15 +64,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
   cmd->add_option("--policy", o->policy, "ExecutionPolicy file or directory (reloaded on change)")->required();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: file: in the state directory)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key that signs checkpoints (created beside a file ledger)");
-  cmd->add_option("--listen", o->listen, "HTTPS admission address")->capture_default_str();
-  cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
-      ->capture_default_str();
-  cmd->add_option("--tls-cert", o->tls_cert, "serving certificate (PEM, reloaded on change)");
-  cmd->add_option("--tls-key", o->tls_key, "serving key (PEM)");
-  cmd->add_option("--client-ca", o->client_ca, "require client certificates signed by this CA (the API server's)");
+  AddAdmissionServiceFlags(cmd, &o->service);
   cmd->add_option("--state-dir", o->state_dir, "replay journal, default ledger and generated certificates "
                                                "(default: execgov-state beside the policies)");
-  cmd->add_option("--signature-cache", o->cache_entries, "verified signatures kept in memory")->capture_default_str();
   cmd->callback([o, exit_code] { *exit_code = RunServe(*o); });
 }
 

@@ -13,7 +13,6 @@
 #include "cmd/admission_service.h"
 #include "cmd/cli.h"
 #include "controllers/cluster_policies.h"
-#include "core/log.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "ledger/ledger.h"
@@ -25,9 +24,8 @@ namespace execgov::cmd {
 namespace {
 
 struct WebhookOptions {
-  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key;
-  std::string listen = ":8443", metrics_listen = ":8080", tls_cert, tls_key, client_ca, state_dir;
-  size_t cache_entries = 65536;
+  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, state_dir;
+  AdmissionServiceOptions service;
 };
 
 // The configmap ledger reaches the API server with the webhook's own
@@ -54,8 +52,9 @@ std::map<std::string, std::string> LabelsOf(const nlohmann::json& obj) {
 int RunWebhook(const WebhookOptions& o) {
   namespace fs = std::filesystem;
   std::string state_dir = o.state_dir.empty() ? (fs::temp_directory_path() / "execgov-webhook").string() : o.state_dir;
-  AdmissionServiceOptions service{"execgov webhook", o.listen, o.metrics_listen, o.tls_cert, o.tls_key,
-                                  o.client_ca, (fs::path(state_dir) / "tls").string(), o.cache_entries};
+  AdmissionServiceOptions service = o.service;
+  service.command = "execgov webhook";
+  service.generated_tls_dir = (fs::path(state_dir) / "tls").string();
   if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
   if (o.ns.empty()) return UsageError("--namespace must not be empty");
   auto config = kube::DefaultRestConfig(o.kubeconfig);
@@ -100,12 +99,7 @@ int RunWebhook(const WebhookOptions& o) {
                                  {{"ledger", ledger_url}, {"namespace", o.ns}, {"kubeconfig", o.kubeconfig}});
 
   for (auto* informer : {&namespaces, &configmaps, &secrets, &policies}) informer->Stop();
-  Status st = (*ledger)->Close();  // final checkpoint
-  if (!st.ok()) {
-    log::Error("ledger close failed", {{"error", st.message()}});
-    return kExitUsage;
-  }
-  return code;
+  return CloseLedger(**ledger, code);
 }
 
 }  // namespace
@@ -119,16 +113,10 @@ void RegisterWebhook(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key (PKCS#8 PEM) that signs checkpoints");
-  cmd->add_option("--listen", o->listen, "HTTPS admission address")->capture_default_str();
-  cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
-      ->capture_default_str();
-  cmd->add_option("--tls-cert", o->tls_cert, "serving certificate (PEM, reloaded on change)");
-  cmd->add_option("--tls-key", o->tls_key, "serving key (PEM)");
-  cmd->add_option("--client-ca", o->client_ca, "require client certificates signed by this CA (the API server's)");
+  AddAdmissionServiceFlags(cmd, &o->service);
   cmd->add_option("--state-dir", o->state_dir,
                   "where a private CA and serving certificate are made without --tls-cert "
                   "(default: execgov-webhook in the temporary directory)");
-  cmd->add_option("--signature-cache", o->cache_entries, "verified signatures kept in memory")->capture_default_str();
   cmd->callback([o, exit_code] { *exit_code = RunWebhook(*o); });
 }
 
