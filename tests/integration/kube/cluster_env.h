@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -53,7 +54,10 @@ inline std::string UniqueName(const std::string& prefix) {
   for (char c : test) {
     if (std::isalnum(static_cast<unsigned char>(c))) clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  std::string name = prefix + "-" + std::to_string(::getpid()) + "-" + clean;
+  // A counter too: a test repeated in one process (--gtest_repeat) must not
+  // meet its previous namespace, which may still be terminating.
+  static std::atomic<int> serial{0};
+  std::string name = prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + "-" + clean;
   if (name.size() > 63) name.resize(63);
   while (!name.empty() && name.back() == '-') name.pop_back();
   return name;
