@@ -26,10 +26,16 @@ class ClusterPoliciesTest : public ::testing::Test {
   void SetUp() override {
     client_ = testenv::Connect();
     ASSERT_NE(client_, nullptr);
-    // The CRDs are shared by every test on the control plane: applied, never deleted.
-    auto applied = testing::RunCommand(testenv::Kubectl() + " apply -f " + EXECGOV_SOURCE_DIR + "/crds/ && " +
-                                       testenv::Kubectl() +
-                                       " wait --for condition=established --timeout=60s crd/executionpolicies.execgov.io");
+    // The CRDs are shared by every test on the control plane: applied, never
+    // deleted. Tests applying them at once on a fresh cluster race to create
+    // them, and the losers' apply fails with AlreadyExists: apply again.
+    testing::CommandResult applied;
+    EXPECT_TRUE(testenv::Poll([&] {
+      applied = testing::RunCommand(testenv::Kubectl() + " apply -f " + EXECGOV_SOURCE_DIR + "/crds/ && " +
+                                    testenv::Kubectl() +
+                                    " wait --for condition=established --timeout=60s crd/executionpolicies.execgov.io");
+      return applied.exit_code == 0;
+    }, std::chrono::seconds(90)));
     ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
     ns_ = testenv::UniqueName("cp");
     ASSERT_TRUE(testenv::CreateNamespace(*client_, ns_).ok());
