@@ -239,7 +239,9 @@ void Informer::Stop() {
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> l(impl_->wait_mu);
-  return impl_->wait_cv.wait_for(l, timeout, [&] { return synced_.load(); });
+  // A Stop() meanwhile ends the wait too: it will never sync then.
+  impl_->wait_cv.wait_for(l, timeout, [&] { return synced_.load() || impl_->stop.load(); });
+  return synced_.load();
 }
 
 ObjectPtr Informer::Get(const std::string& key) const {

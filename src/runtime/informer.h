@@ -67,7 +67,7 @@ class Informer {
 
   // True once the first list has been stored and delivered to handlers.
   bool HasSynced() const { return synced_.load(); }
-  // Waits until synced or `timeout`; true when synced.
+  // Waits until synced, stopped or `timeout`; true when synced.
   bool WaitForSync(std::chrono::milliseconds timeout) const;
 
   ObjectPtr Get(const std::string& key) const;

@@ -103,6 +103,10 @@ Status Manager::Start() {
   for (auto& [k, informer] : impl_->informers) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!informer->WaitForSync(std::max(left, std::chrono::milliseconds(0)))) {
+      {
+        std::lock_guard<std::mutex> l(impl_->mu);
+        if (impl_->stopping) return Aborted("manager stopped while waiting for its caches");
+      }
       return Status(StatusCode::kDeadlineExceeded, "the cache of " + informer->collection_path() + " did not sync within " +
                               FormatDuration(impl_->options.cache_sync_timeout));
     }

@@ -49,7 +49,8 @@ class Manager {
   void AddRunnable(Runnable runnable);
 
   // Starts the informers and waits for their first sync (DeadlineExceeded
-  // after cache_sync_timeout), then the runnables as described above.
+  // after cache_sync_timeout; Aborted if Stop() is called meanwhile, from
+  // another thread), then the runnables as described above.
   Status Start();
   void Stop();
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <mutex>
 
 #include "../kube/cluster_env.h"
@@ -157,6 +158,19 @@ TEST_F(ManagerTest, StartFailsWhenACacheCannotSync) {
   EXPECT_FALSE(ran);
   EXPECT_FALSE(m.CachesSynced());
   m.Stop();
+}
+
+TEST_F(ManagerTest, StopWhileWaitingForCachesEndsStart) {
+  ManagerOptions o;
+  o.cache_sync_timeout = 600s;
+  Manager m(client_.get(), o);
+  InformerOptions io;
+  io.initial_backoff = 50ms;
+  m.GetInformer("/apis/nothing.execgov.io/v1/nothings", io);
+  auto start = std::async(std::launch::async, [&] { return m.Start(); });
+  m.Stop();
+  ASSERT_EQ(start.wait_for(30s), std::future_status::ready) << "Start kept waiting after Stop";
+  EXPECT_EQ(start.get().code(), StatusCode::kAborted);
 }
 
 }  // namespace
