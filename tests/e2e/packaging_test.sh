@@ -453,7 +453,7 @@ EOF
 
   chart_sync_secret "$full-ledger-key" "$work/ledger"
   chart_run "$full-operator" operator --metrics-listen=127.0.0.1:$oport --ledger-key=$work/ledger/ledger.key \
-    --identity=rotation-test
+    --identity=rotation-test --watch-namespaces=$gov
   poll 60 kubectl -n "$ns" get secret "$full-webhook-tls" -o name >/dev/null 2>&1 ||
     { cat operator.log; fail "the operator made no serving certificate"; }
   chart_sync_secret "$full-webhook-tls" "$work/tls"
