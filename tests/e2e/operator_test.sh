@@ -103,6 +103,7 @@ ledger_verify() {
 }
 # The index of the operator holding the lease (identity operator-<n>-...).
 leader_index() { local h; h=$(lease_holder); [[ $h == operator-*-"$CLUSTER_ID" ]] && h=${h#operator-} && echo "${h%%-*}"; }
+has_leader() { [ -n "$(leader_index)" ]; }
 
 case_lifecycle() {
   start_operator
@@ -226,7 +227,7 @@ PY
 
   # --- Two operators: exactly one acts; kill -9 the leader, the other takes over.
   start_operator
-  poll 30 test -n "$(leader_index)" || fail "no operator of this run holds the lease: '$(lease_holder)'"
+  poll 30 has_leader || fail "no operator of this run holds the lease: '$(lease_holder)'"
   local leader standby
   leader=$(leader_index)
   standby=$((leader == 1 ? 2 : 1))
@@ -350,13 +351,16 @@ PY
 }
 
 # steps_once PHASE...: every request of $ns has each PHASE once in the ledger,
-# and an admission record.
+# and it and its Job have an admission record.
 steps_once() {
   kubectl get ereq -n "$ns" -o json >ereqs.json
+  kubectl get jobs -n "$ns" -o json >jobs.json
   ledger_json >all.jsonl
-  python3 - ereqs.json all.jsonl "$@" <<'PY'
+  python3 - ereqs.json all.jsonl jobs.json "${@}" <<'PY'
 import collections, json, sys
 reqs = json.load(open(sys.argv[1]))["items"]
+jobs = json.load(open(sys.argv[3]))["items"]
+del sys.argv[3]
 steps = collections.Counter()
 admitted = set()
 for line in open(sys.argv[2]):
@@ -373,15 +377,18 @@ for q in reqs:
     for p in sys.argv[3:]:
         if steps[(u, p)] != 1:
             bad.append((q["metadata"]["name"], p, steps[(u, p)]))
+for j in jobs:
+    if j["metadata"]["uid"] not in admitted:
+        bad.append((j["metadata"]["name"], "Job without an admission record"))
 assert not bad, bad[:10]
-print("%d requests: admission record and steps %s once each" % (len(reqs), ", ".join(sys.argv[3:])))
+print("%d requests and %d Jobs: admission records, and steps %s once each" % (len(reqs), len(jobs), ", ".join(sys.argv[3:])))
 PY
 }
 
 case_scale() {
   local n=1000 parallel=8 p
   start_operator --workers 16
-  poll 30 test -n "$(leader_index)" || fail "the operator does not lead"
+  poll 30 has_leader || fail "the operator does not lead"
   create_many "$n" load "$parallel"
   local t0=$SECONDS pids=()
   for ((p = 0; p < parallel; p++)); do
@@ -408,7 +415,7 @@ case_apiserver_restart() {
   # A lease long enough to outlast the restart: the test is that this very
   # process's watches recover, not that a successor takes over.
   start_operator --lease-duration 90
-  poll 30 test -n "$(leader_index)" || fail "the operator does not lead"
+  poll 30 has_leader || fail "the operator does not lead"
   local pid=${OPERATOR_PIDS[0]}
   create_many "$n" restart 1
   python3 - part-0.yaml <<'PY'
@@ -420,7 +427,8 @@ PY
   ( for ((i = 0; i < n; i++)); do kubectl create -f "one-$i.yaml" >/dev/null 2>&1 || true; sleep 0.3; done ) &
   local creator=$!
   cluster_on_cleanup "kill $creator 2>/dev/null"
-  poll 60 test "$(kubectl get ereq -n "$ns" -o name 2>/dev/null | wc -l)" -ge 10 || fail "requests are not being created"
+  some_created() { [ "$(kubectl get ereq -n "$ns" -o name 2>/dev/null | wc -l)" -ge 10 ]; }
+  poll 60 some_created || fail "requests are not being created"
   echo "restarting kube-apiserver with $(kubectl get ereq -n "$ns" -o name | wc -l) requests created"
   "$repo/hack/testenv.sh" restart-apiserver || fail "the API server did not come back"
   wait "$creator" || true
