@@ -214,11 +214,11 @@ struct LeaderElector::Impl {
       if (stop.load()) break;
     }
     if (inflight.valid()) inflight.wait();
-    if (self->leader_.load()) {
-      // Stop acting before letting a successor in.
-      SetLeader(false);
-      if (config.release_on_cancel) Release();
-    }
+    // Stop acting before letting a successor in. Release even when not
+    // leading: a renewal that outlived its deadline may still have written
+    // this identity into the lease (Release checks the holder).
+    SetLeader(false);
+    if (config.release_on_cancel) Release();
   }
 };
 
