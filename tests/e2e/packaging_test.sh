@@ -274,22 +274,24 @@ case_crd() {
   kubectl wait --for condition=established --timeout=60s crd/executionpolicies.execgov.io crd/executionrequests.execgov.io >/dev/null
   write_policy
   kubectl apply --dry-run=server -f good.yaml || fail "the valid policy was refused"
+  # with_spec LINE: the valid policy with LINE added to its spec.
+  with_spec() { sed "s/^  audience: e2e-cluster/&\n  $1/" good.yaml; }
 
-  sed 's/^  audience: e2e-cluster/&\n  enforcement: Block/' good.yaml >bad-enforcement.yaml
+  with_spec 'enforcement: Block' >bad-enforcement.yaml
   expect_refused 'spec.enforcement: Unsupported value: "Block": supported values: "Enforce", "Warn", "Audit"' bad-enforcement.yaml
   sed 's/"agent:\*"/"agent:[a-z]*"/' good.yaml >bad-glob.yaml
   expect_refused 'spec.issuers[0].subjects[0]: Invalid value: "agent:[a-z]*": is not a valid glob: only * and ? are special' bad-glob.yaml
-  sed 's/^  audience: e2e-cluster/&\n  images: {allowedRegistries: ["registry\\\\example.com\/*"]}/' good.yaml >bad-registry.yaml
+  with_spec 'images: {allowedRegistries: ["registry\\\\example.com\/*"]}' >bad-registry.yaml
   expect_refused 'spec.images.allowedRegistries[0]: Invalid value: "registry\\example.com/*": is not a valid glob' bad-registry.yaml
-  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 8d/' good.yaml >ttl-8d.yaml
+  with_spec 'maxTTL: 8d' >ttl-8d.yaml
   expect_refused 'spec.maxTTL: Invalid value: "8d": must be a duration such as 15m, 30s or 1h30m (units ms, s, m, h; 7 days is 168h)' ttl-8d.yaml
-  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 169h/' good.yaml >ttl-169h.yaml
+  with_spec 'maxTTL: 169h' >ttl-169h.yaml
   expect_refused 'spec.maxTTL: Invalid value: "169h": must be at least 1s and at most 7 days (168h)' ttl-169h.yaml
-  sed 's/^  audience: e2e-cluster/&\n  maxTTL: "0"/' good.yaml >ttl-0.yaml
+  with_spec 'maxTTL: "0"' >ttl-0.yaml
   expect_refused 'spec.maxTTL: Invalid value: "0"' ttl-0.yaml
-  sed 's/^  audience: e2e-cluster/&\n  maxTTL: 168h/' good.yaml >ttl-7d.yaml
+  with_spec 'maxTTL: 168h' >ttl-7d.yaml
   kubectl apply --dry-run=server -f ttl-7d.yaml >/dev/null || fail "maxTTL 168h (7 days) was refused"
-  sed 's/^  audience: e2e-cluster/&\n  clockSkew: 11m/' good.yaml >skew.yaml
+  with_spec 'clockSkew: 11m' >skew.yaml
   expect_refused 'spec.clockSkew: Invalid value: "11m": must be at most 10 minutes' skew.yaml
   sed 's/^      algorithm: Ed25519/&\n      publicKeyRef: {kind: Secret, namespace: execgov-system, name: keys, key: ops.pub}/' good.yaml >two-sources.yaml
   expect_refused 'spec.issuers[0].keys[0]: Invalid value: a key needs exactly one of publicKey and publicKeyRef' two-sources.yaml
