@@ -42,9 +42,10 @@ class LeaderElector {
 
   // Runs the acquire/renew loop on its own thread.
   void Start();
-  // Ends the loop. If leading: on_stopped_leading first, then (if
-  // configured) the lease is released (no holder, 1 s duration), so no
-  // successor overlaps this process.
+  // Ends the loop. If leading, on_stopped_leading runs first; then, if
+  // configured and the Lease names this identity, it is released (no
+  // holder, 1 s duration), so no successor overlaps this process and none
+  // has to wait the lease out.
   void Stop();
   bool IsLeader() const { return leader_.load(); }
 
