@@ -219,6 +219,27 @@ print('operator-mode checks passed')
   grep -q "kind: Secret" <(grep -v "^#" cm.yaml | grep -B2 -A3 "webhook-tls" | grep "^kind") &&
     fail "cert-manager mode must not render the serving Secret"
   echo "cert-manager mode renders a Certificate and the injector annotation"
+
+  # Optional pieces: a ServiceMonitor per component, and ExecutionPolicies
+  # from values, which the API server accepts as they are rendered.
+  kubectl apply -f "$repo/crds/" >/dev/null
+  write_policy
+  python3 - <<'PY' >policies-values.json
+import json
+key = open("k.pub").read()
+print(json.dumps({"policies": [{"name": "e2e-values-policy", "spec": {
+    "audience": "e2e", "match": {"namespaces": ["nowhere"]},
+    "issuers": [{"name": "i", "subjects": ["agent:*"],
+                 "keys": [{"kid": "k", "algorithm": "Ed25519", "publicKey": key}]}]}}]}))
+PY
+  helm template "e2e-$id" "$chart" --namespace "$ns" -f policies-values.json \
+    --set metrics.serviceMonitor.enabled=true >extras.yaml
+  [ "$(grep -c '^kind: ServiceMonitor$' extras.yaml)" = 2 ] || fail "expected a ServiceMonitor for each component"
+  python3 - <<'PY'
+docs = open("extras.yaml").read().split("\n---\n")
+open("policy-doc.yaml", "w").write("\n---\n".join(d for d in docs if "kind: ExecutionPolicy" in d))
+PY
+  kubectl apply --dry-run=server -f policy-doc.yaml || fail "the API server refused the policy rendered from values"
 }
 
 case_dryrun() {
