@@ -262,6 +262,7 @@ StatusOr<std::unique_ptr<Client>> NewClient(const RestConfig& c, const ClientOpt
   h.cert_pem = c.cert_pem;
   h.key_pem = c.key_pem;
   h.bearer_token = c.token;
+  if (c.token_file) h.bearer_token_source = [file = c.token_file] { return file->Token(); };
   h.insecure_skip_verify = c.insecure_skip_verify;
   h.timeout = options.request_timeout;
   h.user_agent = options.user_agent;

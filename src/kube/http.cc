@@ -188,7 +188,8 @@ class CppRestHttpClient final : public HttpClient {
  private:
   void AddHeaders(http::http_request& req) const {
     req.headers().add("Accept", "application/json");
-    if (!config_.bearer_token.empty()) req.headers().add("Authorization", "Bearer " + config_.bearer_token);
+    std::string token = config_.bearer_token_source ? config_.bearer_token_source() : config_.bearer_token;
+    if (!token.empty()) req.headers().add("Authorization", "Bearer " + token);
     if (!config_.user_agent.empty()) req.headers().add("User-Agent", config_.user_agent);
   }
 

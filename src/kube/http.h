@@ -21,6 +21,9 @@ struct HttpConfig {
   std::string cert_pem;      // client certificate chain, with key_pem
   std::string key_pem;
   std::string bearer_token;  // sent as Authorization: Bearer
+  // When set, asked for the bearer token on every request instead (a token
+  // file that is rotated under a running process).
+  std::function<std::string()> bearer_token_source;
   bool insecure_skip_verify = false;
   std::chrono::milliseconds timeout{10000};
   std::string user_agent;  // empty: cpprestsdk's default

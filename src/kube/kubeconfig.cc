@@ -73,7 +73,8 @@ StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& 
       if (c.token.empty() && user["tokenFile"]) {
         std::string file = user["tokenFile"].as<std::string>();
         if (!file.empty() && file[0] != '/') file = base + "/" + file;
-        EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(file));
+        EXECGOV_ASSIGN_OR_RETURN(c.token, ReadTokenFile(file));
+        c.token_file = std::make_shared<TokenFile>(file, c.token);
       }
     }
     while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
@@ -81,6 +82,31 @@ StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& 
   } catch (const YAML::Exception& e) {
     return InvalidArgument(path + ": " + e.what());
   }
+}
+
+StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  EXECGOV_ASSIGN_OR_RETURN(std::string token, ReadFile(path));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return InvalidArgument(path + ": the token file is empty");
+  return token;
+}
+
+TokenFile::TokenFile(std::string path, std::string token, const Clock* clock, std::chrono::seconds refresh)
+    : path_(std::move(path)),
+      clock_(clock ? clock : &SystemClock::Get()),
+      refresh_(refresh),
+      token_(std::move(token)),
+      read_at_(clock_->Now()) {}
+
+std::string TokenFile::Token() {
+  std::lock_guard<std::mutex> l(mu_);
+  auto now = clock_->Now();
+  if (now - read_at_ >= refresh_) {
+    read_at_ = now;
+    auto fresh = ReadTokenFile(path_);
+    if (fresh.ok()) token_ = std::move(fresh).value();
+  }
+  return token_;
 }
 
 StatusOr<RestConfig> InClusterConfig() {
@@ -91,7 +117,8 @@ StatusOr<RestConfig> InClusterConfig() {
   std::string h = host;
   c.server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
   const std::string dir = kServiceAccountDir;
-  EXECGOV_ASSIGN_OR_RETURN(c.token, ReadFile(dir + "/token"));
+  EXECGOV_ASSIGN_OR_RETURN(c.token, ReadTokenFile(dir + "/token"));
+  c.token_file = std::make_shared<TokenFile>(dir + "/token", c.token);
   EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, ReadFile(dir + "/ca.crt"));
   auto ns = ReadFile(dir + "/namespace");
   if (ns.ok()) c.ns = *ns;

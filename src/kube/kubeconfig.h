@@ -5,17 +5,46 @@
 // refused with a clear error rather than ignored.
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
 
+#include "core/clock.h"
 #include "core/status.h"
 
 namespace execgov::kube {
+
+// A bearer token kept in a file that something else rewrites: the kubelet
+// rotates a projected service-account token long before it expires, so a
+// long-running process must read it again (client-go re-reads once a minute).
+// If a later read fails, the token last read is kept.
+class TokenFile {
+ public:
+  TokenFile(std::string path, std::string token, const Clock* clock = nullptr,
+            std::chrono::seconds refresh = std::chrono::seconds(60));
+  std::string Token();
+
+ private:
+  std::string path_;
+  const Clock* clock_;
+  std::chrono::seconds refresh_;
+  std::mutex mu_;
+  std::string token_;
+  std::chrono::system_clock::time_point read_at_;
+};
+
+// Reads a token file, without its trailing newline.
+StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 struct RestConfig {
   std::string server;  // https://host:port
   std::string ca_pem;
   std::string cert_pem, key_pem;
   std::string token;
+  // When the token came from a file (tokenFile, or the in-cluster service
+  // account), the source that re-reads it; the client prefers it to `token`.
+  std::shared_ptr<TokenFile> token_file;
   bool insecure_skip_verify = false;
   std::string ns;  // the context's namespace, or the service account's; may be empty
 };

@@ -68,6 +68,27 @@ contexts: [{name: x, context: {cluster: c, user: u}}]
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->ca_pem, "CA FILE");
   EXPECT_EQ(c->token, "tok-from-file");
+  ASSERT_NE(c->token_file, nullptr);
+  EXPECT_EQ(c->token_file->Token(), "tok-from-file");
+}
+
+// A projected service-account token is rewritten by the kubelet while the
+// process runs: the client must pick the new one up, but not re-read the
+// file on every request.
+TEST(KubeconfigTest, TokenFileIsReadAgainAfterTheRefreshPeriod) {
+  TempDir dir;
+  dir.Write("token", "first\n");
+  FakeClock clock(1800000000);
+  TokenFile file(dir.File("token"), "first", &clock, std::chrono::seconds(60));
+  dir.Write("token", "second\n");
+  clock.Advance(std::chrono::seconds(59));
+  EXPECT_EQ(file.Token(), "first");
+  clock.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(file.Token(), "second");
+  // A file that disappears or empties keeps the last good token.
+  dir.Write("token", "");
+  clock.Advance(std::chrono::seconds(60));
+  EXPECT_EQ(file.Token(), "second");
 }
 
 TEST(KubeconfigTest, RefusesWhatItCannotHonour) {
