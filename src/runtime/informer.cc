@@ -72,6 +72,16 @@ struct Informer::Impl {
     return d / 2 + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, d.count() / 2)(rng));
   }
 
+  // What the cache keeps of an object: all of it but metadata.managedFields,
+  // the server-side-apply bookkeeping that is often larger than the object
+  // and that no reader here uses (an update sent without it leaves the
+  // server's copy as it was).
+  static ObjectPtr Keep(json object) {
+    auto meta = object.find("metadata");
+    if (meta != object.end() && meta->is_object()) meta->erase("managedFields");
+    return std::make_shared<const json>(std::move(object));
+  }
+
   // Stores a full list and tells the handlers what differs from before:
   // new keys as adds, changed resourceVersions as updates, vanished keys as
   // deletes (with the last state seen).
@@ -79,7 +89,7 @@ struct Informer::Impl {
     std::map<std::string, ObjectPtr> fresh;
     for (auto& item : list.items) {
       std::string key = ObjectKey(item);
-      fresh[key] = std::make_shared<const json>(std::move(item));
+      fresh[key] = Keep(std::move(item));
     }
     std::lock_guard<std::mutex> d(deliver_mu);
     std::map<std::string, ObjectPtr> old;
@@ -110,7 +120,7 @@ struct Informer::Impl {
       return;
     }
     std::string key = ObjectKey(e.object);
-    auto obj = std::make_shared<const json>(e.object);
+    auto obj = Keep(e.object);
     std::lock_guard<std::mutex> d(deliver_mu);
     ObjectPtr old;
     {

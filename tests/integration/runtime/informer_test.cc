@@ -110,6 +110,9 @@ TEST_F(InformerTest, SyncsThenFollowsAddsUpdatesAndDeletes) {
   EXPECT_TRUE(testenv::Poll([&] { return mirror.Data() == want; }));
   EXPECT_EQ(informer.relists(), 0u);
   EXPECT_EQ(mirror.deletes(), 1);
+  // The server keeps managedFields on every object; the cache does not.
+  ASSERT_TRUE(client_->Get(CmPath("a"))->at("metadata").contains("managedFields"));
+  for (const auto& obj : informer.List()) EXPECT_FALSE(obj->at("metadata").contains("managedFields"));
   informer.Stop();
 }
 
