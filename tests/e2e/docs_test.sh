@@ -183,4 +183,11 @@ if [ $status != 0 ]; then
   done
   fail "a command of docs/$guide.md failed (exit $status)"
 fi
+# The chart's RBAC must be enough for what the guide made execgov do.
+for log in operator webhook; do
+  if [ -f "$log.log" ] && grep -E 'HTTP 403|PermissionDenied|forbidden' "$log.log" >denied.txt; then
+    head -n 5 denied.txt
+    fail "the $log was refused by the API server: the chart's RBAC lacks a permission"
+  fi
+done
 echo "docs_test: every command of docs/$guide.md ran"
