@@ -19,6 +19,20 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kWaitForPolicies{1000};
 constexpr milliseconds kWaitForParent{2000};
+// How long a reconcile trusts its own last status write over a cache that
+// has not shown it yet, and how soon it looks again meanwhile.
+constexpr std::chrono::seconds kTrustOwnWrite{10};
+constexpr milliseconds kWaitForCache{200};
+
+// Progress along the lifecycle: a cache showing a lower rank than what was
+// written is behind.
+int PhaseRank(const std::string& phase) {
+  if (phase == kPhasePending) return 1;
+  if (phase == kPhaseAuthorized) return 2;
+  if (phase == kPhaseRunning) return 3;
+  if (IsFinalPhase(phase)) return 4;
+  return 0;
+}
 
 std::string RequestsPath(const std::string& ns, const std::string& name = "") {
   return kube::ResourcePath(std::string(api::kApiVersion), "executionrequests", ns, name);
@@ -132,6 +146,18 @@ StatusOr<runtime::ReconcileResult> RequestController::Reconcile(const std::strin
   }
   json request = *cached;
   std::string phase = api::StringAt(request, {"status", "phase"});
+  {
+    std::lock_guard lock(written_mu_);
+    auto it = written_.find(api::UidOf(request));
+    if (it != written_.end()) {
+      if (IsFinalPhase(phase)) {
+        written_.erase(it);
+      } else if (PhaseRank(phase) < it->second.rank &&
+                 std::chrono::steady_clock::now() - it->second.at < kTrustOwnWrite) {
+        return runtime::ReconcileResult{kWaitForCache};
+      }
+    }
+  }
   if (IsFinalPhase(phase)) return runtime::ReconcileResult{};
   // Steps an earlier leader recorded must be known before any is appended.
   EXECGOV_RETURN_IF_ERROR(deps_.index->EnsureLoaded());
@@ -420,6 +446,8 @@ Status RequestController::WriteStatus(json& request, const std::string& phase,
   // Guarded by resourceVersion: a conflict means the cache was behind, and the
   // retry finds the step in the index instead of appending it again.
   EXECGOV_ASSIGN_OR_RETURN(request, deps_.client->UpdateStatus(RequestsPath(api::NamespaceOf(request), api::NameOf(request)), updated));
+  std::lock_guard lock(written_mu_);
+  written_[api::UidOf(request)] = {PhaseRank(phase), std::chrono::steady_clock::now()};
   return Status::Ok();
 }
 

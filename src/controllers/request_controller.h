@@ -35,11 +35,14 @@
 // request named by spec.parentRef (which must have recorded a step first).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -133,6 +136,16 @@ class RequestController {
   void Event(const nlohmann::json& request, bool warning, const std::string& reason, const std::string& message);
 
   RequestControllerDeps deps_;
+  // The phase this process last wrote per request uid, and when: a reconcile
+  // that finds the cache behind its own write (the Job's event often comes
+  // first) waits for the cache instead of redoing the step and losing the
+  // write to a conflict. Forgotten at a final phase.
+  struct Written {
+    int rank = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::mutex written_mu_;
+  std::unordered_map<std::string, Written> written_;
 };
 
 }  // namespace execgov::controllers

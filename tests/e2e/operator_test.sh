@@ -36,6 +36,12 @@ cluster_init "$2" "op-${case_name:0:5}"
 execgov=$EXECGOV
 ns=$CLUSTER_ID
 lease=execgov-operator-$CLUSTER_ID
+# This run's Lease goes too, once its operators have stopped; its replay
+# records go in one deletecollection request (one DELETE per record takes
+# minutes after the scale case).
+cluster_on_cleanup 'for p in "${OPERATOR_PIDS[@]}"; do stop_pid "$p"; done
+  kubectl delete lease -n "$CLUSTER_SYSTEM_NS" "$lease" --ignore-not-found >/dev/null 2>&1
+  kubectl delete --raw "/api/v1/namespaces/$CLUSTER_SYSTEM_NS/configmaps?labelSelector=execgov.io/replay%3Dtrue,execgov.io/namespace%3D$ns" >/dev/null 2>&1'
 
 cluster_apply_crds
 cluster_setup_identities
