@@ -15,7 +15,8 @@
 #     - with the operator stopped, a request is admitted and then its key is
 #       revoked in the policy: the operator makes it Revoked and no Job;
 #     - two operators: exactly one acts; the leader killed with SIGKILL, the
-#       other takes over within the lease duration;
+#       other takes over within the lease duration; a leader frozen past its
+#       lease (SIGSTOP) finds another holder on waking and exits with status 1;
 #     - lineage completeness: a Job admitted while no record reached this
 #       run's ledger gets a derived admission record, once;
 #     - `execgov ledger verify` passes and `ledger show` lists every step.
@@ -252,6 +253,23 @@ PY
   echo "after killing the leader, the standby took over and ran a request in $((SECONDS - killed_at))s (lease 15s)"
   [ "$(leader_index)" = "$standby" ] || fail "the lease is held by '$(lease_holder)', not operator-$standby"
   [ "$(jobs_of "$uid6")" = 1 ] || fail "after-failover has $(jobs_of "$uid6") Jobs"
+
+  # A leader that cannot renew (frozen past its lease) and finds another
+  # holder on waking exits with status 1, so a fresh process replaces it.
+  start_operator
+  local third=3 frozen=$standby rc=0
+  poll 30 curl -sf "http://127.0.0.1:${OPERATOR_METRICS_PORTS[$third]}/readyz" -o /dev/null ||
+    fail "the third operator never became ready"
+  kill -STOP "${OPERATOR_PIDS[$frozen]}"
+  leads_third() { [ "$(leader_index)" = "$third" ]; }
+  poll 45 leads_third || { kill -CONT "${OPERATOR_PIDS[$frozen]}"; fail "operator-$third did not take over from a frozen leader: '$(lease_holder)'"; }
+  kill -CONT "${OPERATOR_PIDS[$frozen]}"
+  exited() { ! kill -0 "${OPERATOR_PIDS[$frozen]}" 2>/dev/null; }
+  poll 30 exited || fail "the old leader kept running after losing its lease"
+  wait "${OPERATOR_PIDS[$frozen]}" || rc=$?
+  [ "$rc" = 1 ] || fail "the old leader exited with $rc, not 1, after losing its lease"
+  grep -q 'lost the leader lease' "$CLUSTER_WORK/operator-$frozen.log" || fail "the old leader did not say why it exited"
+  echo "the frozen leader woke, found operator-$third leading, and exited with status 1"
 
   # --- Lineage completeness: an object admitted while its record went to
   # another ledger (as if the admitting replica's write were lost) is derived
