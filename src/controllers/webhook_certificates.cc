@@ -258,25 +258,31 @@ ServingProbe ProbeAddresses(std::vector<std::string> addresses, std::string serv
   };
 }
 
+std::vector<std::pair<std::string, int>> ReadyEndpoints(const std::vector<Json>& slices, const std::string& port_name) {
+  std::vector<std::pair<std::string, int>> targets;
+  for (const auto& slice : slices) {
+    int port = 0;
+    for (const auto& p : slice.value("ports", Json::array())) {
+      if (p.value("name", "") == port_name && p.contains("port") && p["port"].is_number_integer()) port = p["port"].get<int>();
+    }
+    if (port == 0) continue;
+    for (const auto& ep : slice.value("endpoints", Json::array())) {
+      const Json conditions = ep.value("conditions", Json::object());
+      bool ready = !conditions.contains("ready") || !conditions["ready"].is_boolean() || conditions["ready"].get<bool>();
+      const Json addresses = ep.value("addresses", Json::array());
+      if (ready && !addresses.empty() && addresses[0].is_string()) targets.emplace_back(addresses[0].get<std::string>(), port);
+    }
+  }
+  return targets;
+}
+
 ServingProbe ProbeServiceEndpoints(kube::Client* client, std::string ns, std::string service, std::string port_name,
                                    std::string server_name) {
   return [=]() -> StatusOr<std::vector<std::string>> {
     kube::ListOptions opts;
     opts.label_selector = "kubernetes.io/service-name=" + service;
     EXECGOV_ASSIGN_OR_RETURN(auto slices, client->List(kube::ResourcePath("discovery.k8s.io/v1", "endpointslices", ns), opts));
-    std::vector<std::pair<std::string, int>> targets;
-    for (const auto& slice : slices.items) {
-      int port = 0;
-      for (const auto& p : slice.value("ports", Json::array())) {
-        if (p.value("name", "") == port_name && p.contains("port")) port = p["port"].get<int>();
-      }
-      if (port == 0) continue;
-      for (const auto& ep : slice.value("endpoints", Json::array())) {
-        bool ready = ep.value("conditions", Json::object()).value("ready", true);
-        auto addresses = ep.value("addresses", Json::array());
-        if (ready && !addresses.empty() && addresses[0].is_string()) targets.emplace_back(addresses[0].get<std::string>(), port);
-      }
-    }
+    auto targets = ReadyEndpoints(slices.items, port_name);
     return ProbeAll(targets, server_name);
   };
 }

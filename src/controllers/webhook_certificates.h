@@ -33,6 +33,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -94,6 +95,11 @@ runtime::Runnable WebhookCertificatesRunnable(WebhookCertificates* certs);
 // Probes by address: "host:port" of each replica (a webhook outside the
 // cluster, tests). `server_name` is sent as SNI.
 ServingProbe ProbeAddresses(std::vector<std::string> addresses, std::string server_name);
+// The address and port of each ready endpoint in EndpointSlices, for the port
+// named `port_name` (endpoints whose ready condition is false are left out;
+// an absent condition counts as ready, as in Kubernetes).
+std::vector<std::pair<std::string, int>> ReadyEndpoints(const std::vector<nlohmann::json>& slices,
+                                                        const std::string& port_name);
 // Probes the ready endpoints of a Service's port (EndpointSlices labelled
 // kubernetes.io/service-name=<service> in `ns`), port named `port_name`.
 ServingProbe ProbeServiceEndpoints(kube::Client* client, std::string ns, std::string service, std::string port_name,
