@@ -1,6 +1,6 @@
 // execgov serve: the admission webhook without a cluster. Policies come from
-// files (reloaded on change), consumed artifacts are journaled beside them,
-// decisions go to the ledger, and with no certificate given a private CA and
+// files (reloaded on change), decisions go to the ledger, which also carries
+// the consumed artifacts (replayed from it on start), and with no certificate given a private CA and
 // a serving certificate for 127.0.0.1/localhost are created.
 #include <filesystem>
 
@@ -42,7 +42,10 @@ int RunServe(const ServeOptions& o) {
   ledger_options.signing_key_path = o.ledger_key;
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
-  auto replay = webhook::FileReplayStore::Open((fs::path(state_dir) / "replay.jsonl").string(), SystemClock::Get().NowUnix());
+  // Consumptions are made durable by the decisions' ledger records (one
+  // durable write per admission); replay.jsonl holds an older version's.
+  auto replay = webhook::FileReplayStore::OpenWithLedger((fs::path(state_dir) / "replay.jsonl").string(), ledger_url,
+                                                         SystemClock::Get().NowUnix());
   if (!replay.ok()) return UsageError(replay.status().message());
 
   webhook::FilePolicySource policies(o.policy, &metrics);

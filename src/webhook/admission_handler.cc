@@ -97,13 +97,39 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
     d.reason = policy::Reason::kInternalError;
     d.message = "cannot read the labels of namespace " + a.ns + ": " + labels_status.message();
   }
+  // In ledger mode a successful Consume/Inherit is a reservation the
+  // decision's ledger record settles; this settles it as not durable on any
+  // path that leaves before that (a denial, an exception).
+  const bool journal_in_ledger = deps_.replay && deps_.replay->JournaledInLedger();
+  struct Reservation {
+    ReplayStore* store = nullptr;
+    std::string jti, uid;
+    policy::ReplayAction action = policy::ReplayAction::kNone;
+    void Settle(bool durable) {
+      if (store) store->Settle(jti, uid, action, durable);
+      store = nullptr;
+    }
+    ~Reservation() { Settle(false); }
+  } reservation;
   for (int attempt = 0; attempt < 2 && labels_status.ok(); ++attempt) {
     d = policy::Decide(a, in);
     if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
+    if (journal_in_ledger && !deps_.ledger) {
+      d.allowed = false;
+      d.reason = policy::Reason::kInternalError;
+      d.message = "the replay store records consumptions in the ledger, and there is no ledger";
+      break;
+    }
     Status st = d.replay_action == policy::ReplayAction::kConsume
                     ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid, {}},
                                             d.artifact->exp + kMaxClockSkewSeconds)
                     : deps_.replay->Inherit(d.artifact->jti, a.uid);
+    if (st.ok() && journal_in_ledger) {
+      reservation.store = deps_.replay;
+      reservation.jti = d.artifact->jti;
+      reservation.uid = a.uid;
+      reservation.action = d.replay_action;
+    }
     if (st.ok()) {
       if (d.replay_action == policy::ReplayAction::kConsume && ++consumed_ % 1024 == 0) {
         deps_.replay->Prune(in.now - kMaxClockSkewSeconds);
@@ -134,6 +160,10 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
       if (!d.artifact->parent.empty()) entry["parent"] = d.artifact->parent;
       if (!d.artifact->intent.empty()) entry["intent"] = d.artifact->intent;
     }
+    if (reservation.store) {
+      entry["replay"] = {{"op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit"}};
+      if (d.replay_action == policy::ReplayAction::kConsume) entry["replay"]["exp"] = d.artifact->exp + kMaxClockSkewSeconds;
+    }
     if (!d.verdicts.empty()) {
       entry["policy"] = {{"name", d.verdicts.front().policy}, {"generation", d.verdicts.front().generation},
                          {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
@@ -142,6 +172,7 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
     auto r = deps_.ledger->Append(entry);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
+    reservation.Settle(r.ok());
     if (r.ok()) {
       appended = *r;
     } else {

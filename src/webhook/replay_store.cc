@@ -9,6 +9,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "crypto/json.h"
+#include "ledger/backend.h"
 
 namespace execgov::webhook {
 
@@ -61,6 +62,57 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
   if (fd < 0) return InvalidArgument("cannot open " + path + ": " + std::strerror(errno));
   std::unique_ptr<FileReplayStore> store(new FileReplayStore(path, fd));
   store->entries_ = std::move(entries);
+  return store;
+}
+
+Status FileReplayStore::LoadLedgerRecord(std::string_view record, std::map<std::string, Entry>* entries) {
+  // Records are canonical JSON, so a cheap substring test skips the many
+  // records without a replay member unparsed.
+  if (record.find("\"replay\":{") == std::string_view::npos) return Status::Ok();
+  Json r = Json::parse(record.begin(), record.end(), nullptr, false);
+  if (!r.is_object()) return Status::Ok();  // the ledger's own verify reports bad records
+  auto replay = r.find("replay");
+  auto artifact = r.find("artifact");
+  auto object = r.find("object");
+  if (replay == r.end() || !replay->is_object() || artifact == r.end() || !artifact->is_object() ||
+      object == r.end() || !object->is_object()) {
+    return Status::Ok();
+  }
+  std::string jti = artifact->value("jti", "");
+  std::string uid = object->value("uid", "");
+  std::string op = replay->value("op", "");
+  if (jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
+  if (op == "consume") {
+    Entry e;
+    e.who = {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid, {}};
+    e.expires_at = replay->value("exp", int64_t(0));
+    entries->emplace(jti, std::move(e));  // the first consumption wins; later ones are retries of it
+  } else if (op == "inherit") {
+    auto it = entries->find(jti);
+    if (it != entries->end()) {
+      auto& uids = it->second.who.inheritor_uids;
+      if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const std::string& journal_path,
+                                                                          const std::string& ledger_url, int64_t now) {
+  EXECGOV_ASSIGN_OR_RETURN(auto store, Open(journal_path, now));
+  ledger::BackendOptions options;
+  options.read_only = true;
+  EXECGOV_ASSIGN_OR_RETURN(auto backend, ledger::OpenBackend(ledger_url, options));
+  std::map<std::string, Entry> from_ledger;
+  Status st = backend->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view record) {
+    return LoadLedgerRecord(record, &from_ledger);
+  });
+  (void)backend->Close();
+  if (!st.ok()) return st.WithContext("reading consumed artifacts from the ledger " + ledger_url);
+  for (auto& [jti, e] : from_ledger) {
+    if (e.expires_at >= now) store->entries_.emplace(jti, std::move(e));  // the journal's are older
+  }
+  store->in_ledger_ = true;
   return store;
 }
 
@@ -127,7 +179,8 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
                          it->second.who.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  in_flight_.insert(jti);
+  in_flight_.emplace(jti, Entry{who, expires_at});
+  if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
   Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
   in_flight_.erase(jti);
@@ -144,12 +197,32 @@ Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) 
     auto& uids = it->second.who.inheritor_uids;
     if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return Status::Ok();
   }
+  if (in_ledger_) return Status::Ok();  // visible once Settle says its record is durable
   EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
   // Looked up again: the map may have changed while the lock was released
   // (entries are only added while serving, so the jti is still there).
   auto& uids = entries_.at(jti).who.inheritor_uids;
   if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
   return Status::Ok();
+}
+
+void FileReplayStore::Settle(const std::string& jti, const std::string& uid, policy::ReplayAction action,
+                             bool durable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (action == policy::ReplayAction::kConsume) {
+    auto it = in_flight_.find(jti);
+    // Not reserved by this object: its Consume found its own earlier
+    // consumption (a retry) and reserved nothing.
+    if (it == in_flight_.end() || it->second.who.uid != uid) return;
+    if (durable) entries_.emplace(jti, std::move(it->second));
+    in_flight_.erase(it);
+    if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
+  } else if (action == policy::ReplayAction::kInherit && durable) {
+    auto it = entries_.find(jti);
+    if (it == entries_.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
+    auto& uids = it->second.who.inheritor_uids;
+    if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
+  }
 }
 
 void FileReplayStore::Prune(int64_t now) {

@@ -6,7 +6,6 @@
 
 #include <condition_variable>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +27,19 @@ class ReplayStore : public policy::ReplayView {
   // because an expired artifact is refused before replay is ever checked;
   // keeps a long-running server's memory bounded by the artifacts still valid.
   virtual void Prune(int64_t now) = 0;
+
+  // Whether the ledger record of the decision is what makes a consumption or
+  // inheritance durable (one durable write per admission instead of two).
+  // Then Consume and Inherit only reserve: a reserved jti is as taken for
+  // other Consume calls (they wait for it to settle) but not yet visible to
+  // Find. The caller appends the decision's record carrying the consumption
+  // ("replay": {"op": "consume"|"inherit", "exp": ...}) and then calls Settle
+  // with whether that record is durable, exactly once per successful Consume
+  // or Inherit, on every path.
+  virtual bool JournaledInLedger() const { return false; }
+  virtual void Settle(const std::string& jti, const std::string& uid, policy::ReplayAction action, bool durable) {
+    (void)jti, (void)uid, (void)action, (void)durable;
+  }
 };
 
 // Standalone mode: an in-memory map journaled to an append-only file (JSON
@@ -41,9 +53,19 @@ class ReplayStore : public policy::ReplayView {
 // a second Consume of it waits for the first to finish and then sees it, so
 // of two racers exactly one succeeds, and nothing is visible (Find) or
 // returned before its line is durable.
+//
+// Journaled in the ledger (OpenWithLedger, what `execgov serve` uses): the
+// journal file is only read (consumptions an older version recorded there),
+// and new consumptions and inheritances are carried by the decisions' own
+// ledger records (JournaledInLedger), which Open reads back: every record
+// with a "replay" member, in sequence order, unexpired ones kept.
 class FileReplayStore : public ReplayStore {
  public:
   static StatusOr<std::unique_ptr<FileReplayStore>> Open(const std::string& path, int64_t now);
+  // The ledger at `ledger_url` must exist (opened by the caller first); it is
+  // read whole once here.
+  static StatusOr<std::unique_ptr<FileReplayStore>> OpenWithLedger(const std::string& journal_path,
+                                                                   const std::string& ledger_url, int64_t now);
   ~FileReplayStore() override;
 
   std::optional<policy::Consumption> Find(const std::string& jti) const override;
@@ -51,6 +73,8 @@ class FileReplayStore : public ReplayStore {
   Status Inherit(const std::string& jti, const std::string& uid) override;
   // In memory only; the journal is compacted on the next Open.
   void Prune(int64_t now) override;
+  bool JournaledInLedger() const override { return in_ledger_; }
+  void Settle(const std::string& jti, const std::string& uid, policy::ReplayAction action, bool durable) override;
   size_t size() const;
 
  private:
@@ -73,11 +97,17 @@ class FileReplayStore : public ReplayStore {
   Status Journal(std::unique_lock<std::mutex>& lock, const std::string& line);
   Status WriteAndSync(const std::string& lines);
 
+  // Folds one ledger record's "replay" member, if any, into entries.
+  static Status LoadLedgerRecord(std::string_view record, std::map<std::string, Entry>* entries);
+
   std::string path_;
   int fd_;
+  bool in_ledger_ = false;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;     // durable consumptions
-  std::set<std::string> in_flight_;          // jtis whose consume line is being written
+  // jtis whose consumption is being made durable (by the journal line, or in
+  // ledger mode by the decision's record), with the consumption.
+  std::map<std::string, Entry> in_flight_;
   std::condition_variable in_flight_cv_;     // an in-flight jti was settled
   int in_flight_waiters_ = 0;
   std::shared_ptr<Batch> open_;              // collecting lines for the next sync

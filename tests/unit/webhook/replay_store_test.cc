@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "ledger/ledger.h"
 #include "support/subprocess.h"
 #include "webhook/replay_store.h"
 
@@ -69,6 +70,84 @@ TEST(FileReplayStoreTest, ExpiredConsumptionsArePrunedAndCompactedAway) {
   ASSERT_TRUE(later.ok());
   EXPECT_EQ((*later)->size(), 1u);
   EXPECT_EQ(dir.Read("replay.jsonl").find("\"old\""), std::string::npos);
+}
+
+// A decision record as the handler writes it in ledger mode.
+nlohmann::json Record(const std::string& jti, const std::string& kind, const std::string& uid, const std::string& op,
+                      int64_t exp) {
+  nlohmann::json r = {{"type", "admission"},
+                      {"decision", "allowed"},
+                      {"reason", "Allowed"},
+                      {"object", {{"kind", kind}, {"namespace", "ns"}, {"name", "n-" + uid}, {"uid", uid}, {"operation", "CREATE"}}},
+                      {"artifact", {{"iss", "i"}, {"sub", "s"}, {"kid", "k"}, {"jti", jti}, {"digest", "sha256:00"}}},
+                      {"replay", {{"op", op}}}};
+  if (op == "consume") r["replay"]["exp"] = exp;
+  return r;
+}
+
+TEST(FileReplayStoreTest, InLedgerModeConsumptionsComeBackFromTheLedgerRecords) {
+  testing::TempDir dir;
+  std::string url = "file:" + dir.File("ledger.jsonl");
+  {
+    auto ledger = ledger::OpenLedger(url, {});
+    ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+    ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Job", "uid-a", "consume", kNow + 600)).ok());
+    ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Pod", "pod-1", "inherit", 0)).ok());
+    ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Job", "uid-a", "consume", kNow + 600)).ok());  // a retry
+    ASSERT_TRUE((*ledger)->Append(Record("old", "Job", "uid-o", "consume", kNow - 1)).ok());
+    nlohmann::json denied = Record("jti-3", "Job", "uid-d", "consume", kNow + 600);
+    denied.erase("replay");  // a decision that consumed nothing
+    ASSERT_TRUE((*ledger)->Append(denied).ok());
+    ASSERT_TRUE((*ledger)->Close().ok());
+  }
+  auto store = FileReplayStore::OpenWithLedger(dir.File("replay.jsonl"), url, kNow);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE((*store)->JournaledInLedger());
+  auto c = (*store)->Find("jti-1");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->uid, "uid-a");
+  EXPECT_EQ(c->kind, "Job");
+  EXPECT_EQ(c->inheritor_uids, std::vector<std::string>{"pod-1"});
+  EXPECT_FALSE((*store)->Find("old").has_value());  // expired
+  EXPECT_FALSE((*store)->Find("jti-3").has_value());
+  EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+}
+
+TEST(FileReplayStoreTest, InLedgerModeAReservationIsVisibleOnlyOnceSettledDurable) {
+  testing::TempDir dir;
+  std::string url = "file:" + dir.File("ledger.jsonl");
+  auto ledger = ledger::OpenLedger(url, {});
+  ASSERT_TRUE(ledger.ok());
+  auto store = FileReplayStore::OpenWithLedger(dir.File("replay.jsonl"), url, kNow);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c", {}}, kNow + 600).ok());
+  EXPECT_FALSE((*store)->Find("jti-2").has_value());  // reserved, not durable yet
+  // A racer with another object waits for the reservation to settle: its
+  // record failed, so the racer gets the artifact.
+  Status racer;
+  std::thread t([&] { racer = (*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d", {}}, kNow + 600); });
+  (*store)->Settle("jti-2", "uid-c", policy::ReplayAction::kConsume, false);
+  t.join();
+  ASSERT_TRUE(racer.ok());
+  (*store)->Settle("jti-2", "uid-d", policy::ReplayAction::kConsume, true);
+  auto c = (*store)->Find("jti-2");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->uid, "uid-d");
+  EXPECT_EQ((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+  // A retry of the consumer reserves nothing, so its settle changes nothing.
+  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d", {}}, kNow + 600).ok());
+  (*store)->Settle("jti-2", "uid-d", policy::ReplayAction::kConsume, false);
+  EXPECT_TRUE((*store)->Find("jti-2").has_value());
+  // Inheritance, likewise, only once durable.
+  ASSERT_TRUE((*store)->Inherit("jti-2", "pod-x").ok());
+  (*store)->Settle("jti-2", "pod-x", policy::ReplayAction::kInherit, false);
+  EXPECT_TRUE((*store)->Find("jti-2")->inheritor_uids.empty());
+  ASSERT_TRUE((*store)->Inherit("jti-2", "pod-x").ok());
+  (*store)->Settle("jti-2", "pod-x", policy::ReplayAction::kInherit, true);
+  EXPECT_EQ((*store)->Find("jti-2")->inheritor_uids, std::vector<std::string>{"pod-x"});
+  EXPECT_EQ((*store)->Inherit("jti-unknown", "pod-y").code(), StatusCode::kNotFound);
+  // Nothing went to the journal file: the ledger records carry it all.
+  EXPECT_EQ(dir.Read("replay.jsonl"), "");
 }
 
 }  // namespace
