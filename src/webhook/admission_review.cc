@@ -49,8 +49,9 @@ StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
     }
   }
   out.dry_run = req->contains("dryRun") && (*req)["dryRun"].is_boolean() && (*req)["dryRun"].get<bool>();
-  if (req->contains("object")) out.object = (*req)["object"];
-  if (req->contains("oldObject")) out.old_object = (*req)["oldObject"];
+  // Moved, not copied: the review is discarded, and the object is most of it.
+  if (auto o = req->find("object"); o != req->end()) out.object = std::move(*o);
+  if (auto o = req->find("oldObject"); o != req->end()) out.old_object = std::move(*o);
   // The object's own metadata names it when the request does not (generateName).
   if (out.name.empty() && out.object.is_object()) {
     out.name = Str(out.object.value("metadata", Json::object()), "name");
