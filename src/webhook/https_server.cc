@@ -229,13 +229,19 @@ class Listener {
 
 namespace {
 
-// Handlers may wait on the ledger's and the replay journal's group commits
-// (an fsync shared by every request in flight), so run many more threads than
-// cores: a waiting thread costs a stack and no CPU, and the more requests wait
-// together, the more each fsync carries. Throughput is in-flight requests over
-// fsync latency, so with 16 threads a 2 ms fsync capped a 2-core server near
-// 2,000 admissions/s while its CPUs idled (bench/webhook/run.sh).
-int IoThreads() { return static_cast<int>(std::max(64u, std::thread::hardware_concurrency() * 16)); }
+// Handlers wait on the ledger's group commit (one fsync shared by every
+// request in flight; the replay consumption rides in the same record), so run
+// more threads than cores: a waiting thread costs a stack and no CPU, and the
+// more requests wait together, the more each fsync carries. Throughput is
+// in-flight requests over fsync latency. More threads than that needs cost
+// CPU, though: all of them share one io_context, whose scheduler lock and
+// wake-ups they contend for. On this 2-core machine (bench/webhook/run.sh 3,
+// two alternating runs each, load 4-9) 32 threads against 64 took fresh
+// admissions from 320 to 259 us of server CPU and 2,900-4,600 to
+// 5,300-6,200/s with p99 76-147 -> 33 ms, repeated ones from 242-251 to
+// 190-208 us; 4 threads were fsync-bound (3,400/s). 32 in flight still
+// carries 16,000 admissions/s over a 2 ms fsync.
+int IoThreads() { return static_cast<int>(std::max(32u, std::thread::hardware_concurrency() * 16)); }
 
 StatusOr<std::unique_ptr<Listener>> OpenListener(const std::string& listen, tls::CredentialStore* credentials, Route route,
                                                  EarlyRoute early, int threads) {
