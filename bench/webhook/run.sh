@@ -2,8 +2,8 @@
 # Admission throughput and latency of `execgov serve` under wrk (HTTPS,
 # keep-alive), printed beside its limits: the same server's trivial endpoint
 # (GET /ping), OpenSSL's Ed25519 verify/s, and this disk's fdatasync latency
-# (every governed decision is durable in the ledger and, for a consumed or
-# inherited artifact, in the replay journal before it is answered).
+# (every governed decision is durable in the ledger before it is answered; a
+# consumed or inherited artifact is recorded in that same ledger record).
 #
 # Scenarios, each for SECONDS with wrk -t THREADS -c CONNECTIONS:
 #   ping           GET /ping: TLS + HTTP only, the ceiling
@@ -21,6 +21,9 @@
 # Usage: bench/webhook/run.sh [SECONDS]   (builds first if needed)
 #   env: THREADS (2) CONNECTIONS (64) RATE (5000) PODS_PER_JOB (500)
 #        FRESH_PER_SECOND (12000) REPEATED_PER_SECOND (24000): bodies generated per second of run
+#        BUILD_DIR (build): the build directory whose execgov is measured
+#        SCENARIOS ("ping ping@rate fresh fresh@rate repeated"): which to run
+#        PERF_SCENARIO, PERF_OUT: `perf record --call-graph dwarf` the server during that scenario into PERF_OUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -30,9 +33,10 @@ n_fresh=$(( ${FRESH_PER_SECOND:-12000} * secs )) n_paced=$(( rate * secs + rate 
 n_pods=$(( ${REPEATED_PER_SECOND:-24000} * secs ))
 n_jobs=$(( (n_pods + per_job - 1) / per_job ))
 
-[ -x build/src/cmd/execgov ] || hack/build.sh >/dev/null
-cmake --build build --target execgov >/dev/null
-execgov="$root/build/src/cmd/execgov"
+build_dir="${BUILD_DIR:-build}"
+if [ "$build_dir" = build ] && [ ! -x build/src/cmd/execgov ]; then hack/build.sh >/dev/null; fi
+cmake --build "$build_dir" --target execgov >/dev/null
+execgov="$root/$build_dir/src/cmd/execgov"
 command -v wrk >/dev/null || hack/install-deps.sh
 
 work=$(mktemp -d /tmp/execgov-bench.XXXXXX)
@@ -147,9 +151,15 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
   before=$(snapshot)
   t0=$(cpu_ticks)
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  local perf_pid=
+  if [ "${PERF_SCENARIO:-}" = "$name" ]; then
+    perf record -q -F 199 --call-graph dwarf,8192 -p "$serve_pid" -o "${PERF_OUT:-$root/perf.data}" -- sleep "$secs" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- "$file" "$threads" "$r" 2>&1) ||
     { echo "$out" >&2; exit 1; }
   t1=$(cpu_ticks)
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
   after=$(snapshot)
   line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; exit 1; }
   read -r a0 d0 v0 k0 <<<"$before"
@@ -161,11 +171,12 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
 }
 
 echo "== wrk -t$threads -d${secs}s against execgov serve ($url), bodies sent once each"
-run ping "$conns" -
-run "ping@$rate" "$conns" - "$rate"
-run fresh "$conns" fresh.jsonl
-run "fresh@$rate" "$conns" paced.jsonl "$rate"
-run repeated "$conns" pods.jsonl
+scenarios=" ${SCENARIOS:-ping ping@rate fresh fresh@rate repeated} "
+[[ $scenarios != *" ping "* ]] || run ping "$conns" -
+[[ $scenarios != *" ping@rate "* ]] || run "ping@$rate" "$conns" - "$rate"
+[[ $scenarios != *" fresh "* ]] || run fresh "$conns" fresh.jsonl
+[[ $scenarios != *" fresh@rate "* ]] || run "fresh@$rate" "$conns" paced.jsonl "$rate"
+[[ $scenarios != *" repeated "* ]] || run repeated "$conns" pods.jsonl
 
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
 echo
@@ -183,4 +194,4 @@ done
 echo
 echo "cpu us: the server's CPU time (user + system) per completed request; load: 1-minute load average at the start"
 echo "peak resident memory of execgov serve (VmHWM): $hwm"
-echo "ledger records: $(wc -l < state/ledger.jsonl), replay journal lines: $(wc -l < state/replay.jsonl)"
+echo "ledger records: $(wc -l < state/ledger.jsonl), of them carrying a consumption or inheritance: $(grep -c '"replay":{' state/ledger.jsonl || true)"
