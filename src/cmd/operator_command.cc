@@ -53,6 +53,19 @@ struct OperatorOptions {
 // policy may allow (an expired artifact is refused before replay matters).
 constexpr int64_t kReplayGraceSeconds = 600;
 
+// Who the API server takes this process for, from a SelfSubjectReview
+// (any authenticated user may ask); "" when it cannot say.
+std::string SelfUser(kube::Client& client) {
+  auto review = client.Create(kube::ResourcePath("authentication.k8s.io/v1", "selfsubjectreviews"),
+                              {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}});
+  if (!review.ok()) {
+    log::Warn("cannot learn the operator's user name; execution records will not name it",
+              {{"error", review.status().message()}});
+    return "";
+  }
+  return api::StringAt(*review, {"status", "userInfo", "username"});
+}
+
 // The configmap ledger reaches the API server with the operator's own
 // credentials unless the URL names a kubeconfig itself.
 std::string LedgerUrl(const OperatorOptions& o) {
@@ -143,6 +156,7 @@ int RunOperator(const OperatorOptions& o) {
   }
   request_deps.ledger_origin = (*reader)->DefaultOrigin();
   request_deps.operator_identity = identity;
+  request_deps.operator_user = SelfUser(*client);
   request_deps.events = events.get();
   request_deps.metrics = &metrics;
   controllers::RequestController request_controller(request_deps);
@@ -203,6 +217,7 @@ int RunOperator(const OperatorOptions& o) {
     return kExitUsage;
   }
   log::Info("execgov operator: started", {{"identity", identity},
+                                          {"user", request_deps.operator_user},
                                           {"namespace", o.ns},
                                           {"ledger", ledger_url},
                                           {"leaderElection", o.leader_elect},

@@ -401,6 +401,7 @@ json RequestController::StepEntry(const json& request, const std::string& phase,
                   {"generation", GenerationOf(request)}}},
                 {"initiator", spec.value("initiator", "")}};
   if (!deps_.operator_identity.empty()) entry["operator"] = deps_.operator_identity;
+  if (!deps_.operator_user.empty()) entry["user"] = deps_.operator_user;
   if (spec.contains("intent") && spec["intent"].is_string() && !spec["intent"].get<std::string>().empty()) {
     entry["intent"] = spec["intent"];
   }

@@ -100,6 +100,9 @@ struct RequestControllerDeps {
   std::set<std::string> watch_namespaces;
   std::string ledger_origin;           // status.lineage.origin
   std::string operator_identity;       // recorded as `operator` in each step
+  // The operator's user name in the API ("system:serviceaccount:..."): the
+  // user who makes the Job, recorded as `user` in each step when known.
+  std::string operator_user;
   kube::EventRecorder* events = nullptr;  // optional
   metrics::Metrics* metrics = nullptr;    // optional
   const Clock* clock = nullptr;           // null: the system clock

@@ -326,6 +326,9 @@ steps = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     r = json.loads(line)
     steps[r["object"]["uid"]].append(r["phase"])
+    # The user who made the Job: the operator's service account.
+    assert r.get("user") == "system:serviceaccount:execgov-system:execgov-operator", r
+    assert "signature" not in line and r["artifact"]["jti"], r
 want = {
     sys.argv[2]: ["Authorized", "Running", "Succeeded"],
     sys.argv[3]: ["Authorized", "Running", "Failed"],
