@@ -22,6 +22,7 @@
 #   env: THREADS (2) CONNECTIONS (64) RATE (5000) PODS_PER_JOB (500)
 #        FRESH_PER_SECOND (12000) REPEATED_PER_SECOND (24000): bodies generated per second of run
 #        BUILD_DIR (build): the build directory whose execgov is measured
+#        EXECGOV: an execgov binary to measure as it is (an earlier build, say)
 #        SCENARIOS ("ping ping@rate fresh fresh@rate repeated"): which to run
 #        PERF_SCENARIO, PERF_OUT: `perf record --call-graph dwarf` the server during that scenario into PERF_OUT
 set -euo pipefail
@@ -34,9 +35,13 @@ n_pods=$(( ${REPEATED_PER_SECOND:-24000} * secs ))
 n_jobs=$(( (n_pods + per_job - 1) / per_job ))
 
 build_dir="${BUILD_DIR:-build}"
-if [ "$build_dir" = build ] && [ ! -x build/src/cmd/execgov ]; then hack/build.sh >/dev/null; fi
-cmake --build "$build_dir" --target execgov >/dev/null
-execgov="$root/$build_dir/src/cmd/execgov"
+if [ -n "${EXECGOV:-}" ]; then
+  execgov=$(realpath "$EXECGOV")
+else
+  if [ "$build_dir" = build ] && [ ! -x build/src/cmd/execgov ]; then hack/build.sh >/dev/null; fi
+  cmake --build "$build_dir" --target execgov >/dev/null
+  execgov="$root/$build_dir/src/cmd/execgov"
+fi
 command -v wrk >/dev/null || hack/install-deps.sh
 
 work=$(mktemp -d /tmp/execgov-bench.XXXXXX)
@@ -194,4 +199,5 @@ done
 echo
 echo "cpu us: the server's CPU time (user + system) per completed request; load: 1-minute load average at the start"
 echo "peak resident memory of execgov serve (VmHWM): $hwm"
-echo "ledger records: $(wc -l < state/ledger.jsonl), of them carrying a consumption or inheritance: $(grep -c '"replay":{' state/ledger.jsonl || true)"
+echo "ledger records: $(wc -l < state/ledger.jsonl), of them carrying a consumption or inheritance: $(grep -c '"replay":{' state/ledger.jsonl || true)" \
+  "$([ -f state/replay.jsonl ] && echo ", replay journal lines: $(wc -l < state/replay.jsonl)")"
