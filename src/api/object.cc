@@ -78,4 +78,17 @@ const Json* PodSpecOf(GovernedKind kind, const Json& obj) {
   return nullptr;
 }
 
+std::map<std::string, std::string> LabelsOf(const Json& obj) {
+  std::map<std::string, std::string> out;
+  if (!obj.is_object()) return out;
+  auto meta = obj.find("metadata");
+  if (meta == obj.end() || !meta->is_object()) return out;
+  auto labels = meta->find("labels");
+  if (labels == meta->end() || !labels->is_object()) return out;
+  for (const auto& [k, v] : labels->items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
 }  // namespace execgov::api

@@ -2,6 +2,7 @@
 // JSON form. Missing fields read as empty; nothing here throws.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ const char* GovernedKindName(GovernedKind kind);
 
 // Returns the string at a JSON pointer-like path of member names, or "".
 std::string StringAt(const Json& obj, std::initializer_list<const char*> path);
+// metadata.labels with string values (others are skipped); empty when absent.
+std::map<std::string, std::string> LabelsOf(const Json& obj);
 
 std::string KindOf(const Json& obj);
 std::string NameOf(const Json& obj);

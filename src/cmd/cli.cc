@@ -20,4 +20,13 @@ StatusOr<Manifests> ReadManifests(const std::string& path) {
   return Manifests{std::move(docs), api::LooksLikeJson(text)};
 }
 
+std::string ClusterLedgerUrl(const std::string& ledger_flag, const std::string& install_namespace,
+                             const std::string& kubeconfig) {
+  std::string url = ledger_flag.empty() ? "configmap://" + install_namespace : ledger_flag;
+  if (url.rfind("configmap://", 0) != 0 || kubeconfig.empty() || url.find("kubeconfig=") != std::string::npos) {
+    return url;
+  }
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "kubeconfig=" + kubeconfig;
+}
+
 }  // namespace execgov::cmd

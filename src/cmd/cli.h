@@ -25,6 +25,12 @@ struct Manifests {
 // Reads YAML or JSON manifests from a path or "-" (stdin).
 StatusOr<Manifests> ReadManifests(const std::string& path);
 
+// The ledger URL of an in-cluster command (webhook, operator): --ledger, or
+// by default the ConfigMap ledger in the install namespace; a ConfigMap
+// ledger reaches the API server through the command's own --kubeconfig.
+std::string ClusterLedgerUrl(const std::string& ledger_flag, const std::string& install_namespace,
+                             const std::string& kubeconfig);
+
 // Each subcommand registers itself and stores its exit code in *exit_code
 // when it runs.
 void RegisterKeygen(CLI::App& app, int* exit_code);

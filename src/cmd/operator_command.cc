@@ -66,16 +66,6 @@ std::string SelfUser(kube::Client& client) {
   return api::StringAt(*review, {"status", "userInfo", "username"});
 }
 
-// The configmap ledger reaches the API server with the operator's own
-// credentials unless the URL names a kubeconfig itself.
-std::string LedgerUrl(const OperatorOptions& o) {
-  std::string url = o.ledger.empty() ? "configmap://" + o.ns : o.ledger;
-  if (url.rfind("configmap://", 0) != 0 || o.kubeconfig.empty() || url.find("kubeconfig=") != std::string::npos) {
-    return url;
-  }
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "kubeconfig=" + o.kubeconfig;
-}
-
 int RunOperator(const OperatorOptions& o) {
   if (o.ns.empty()) return UsageError("--namespace must not be empty");
   if (o.workers < 1 || o.workers > 256) return UsageError("--workers must be 1..256");
@@ -99,7 +89,7 @@ int RunOperator(const OperatorOptions& o) {
   metrics::Metrics metrics;
   std::string identity = o.identity.empty() ? runtime::DefaultIdentity() : o.identity;
 
-  std::string ledger_url = LedgerUrl(o);
+  std::string ledger_url = ClusterLedgerUrl(o.ledger, o.ns, o.kubeconfig);
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);

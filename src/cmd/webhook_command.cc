@@ -28,27 +28,6 @@ struct WebhookOptions {
   AdmissionServiceOptions service;
 };
 
-// The configmap ledger reaches the API server with the webhook's own
-// credentials unless the URL names a kubeconfig itself.
-std::string LedgerUrl(const WebhookOptions& o) {
-  std::string url = o.ledger.empty() ? "configmap://" + o.ns : o.ledger;
-  if (url.rfind("configmap://", 0) != 0 || o.kubeconfig.empty() || url.find("kubeconfig=") != std::string::npos) {
-    return url;
-  }
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "kubeconfig=" + o.kubeconfig;
-}
-
-std::map<std::string, std::string> LabelsOf(const nlohmann::json& obj) {
-  std::map<std::string, std::string> labels;
-  if (!obj.contains("metadata") || !obj["metadata"].contains("labels") || !obj["metadata"]["labels"].is_object()) {
-    return labels;
-  }
-  for (const auto& [k, v] : obj["metadata"]["labels"].items()) {
-    if (v.is_string()) labels[k] = v.get<std::string>();
-  }
-  return labels;
-}
-
 int RunWebhook(const WebhookOptions& o) {
   namespace fs = std::filesystem;
   std::string state_dir = o.state_dir.empty() ? (fs::temp_directory_path() / "execgov-webhook").string() : o.state_dir;
@@ -66,7 +45,7 @@ int RunWebhook(const WebhookOptions& o) {
   std::unique_ptr<kube::Client> client = std::move(client_or).value();
   metrics::Metrics metrics;
 
-  std::string ledger_url = LedgerUrl(o);
+  std::string ledger_url = ClusterLedgerUrl(o.ledger, o.ns, o.kubeconfig);
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
@@ -90,9 +69,9 @@ int RunWebhook(const WebhookOptions& o) {
   // A Namespace newer than the cache (created a moment ago) is read from the
   // API rather than judged without its labels.
   deps.namespace_labels = [&namespaces, &client](const std::string& ns) -> StatusOr<std::map<std::string, std::string>> {
-    if (runtime::ObjectPtr cached = namespaces.Get(ns)) return LabelsOf(*cached);
+    if (runtime::ObjectPtr cached = namespaces.Get(ns)) return api::LabelsOf(*cached);
     EXECGOV_ASSIGN_OR_RETURN(nlohmann::json fetched, client->Get(kube::ResourcePath("v1", "namespaces", "", ns)));
-    return LabelsOf(fetched);
+    return api::LabelsOf(fetched);
   };
   auto ready = [&] { return namespaces.HasSynced() && cluster_policies.Current()->ready; };
   int code = RunAdmissionService(service, deps, &metrics, ready, signals,

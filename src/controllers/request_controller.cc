@@ -63,15 +63,6 @@ class LedgerLineage : public policy::LineageView {
   mutable Status error_;
 };
 
-std::map<std::string, std::string> LabelsOf(const json& object) {
-  std::map<std::string, std::string> out;
-  auto labels = object.value("metadata", json::object()).value("labels", json::object());
-  for (auto it = labels.begin(); it != labels.end(); ++it) {
-    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
-  }
-  return out;
-}
-
 int64_t GenerationOf(const json& object) { return object.value("metadata", json::object()).value("generation", int64_t{0}); }
 
 }  // namespace
@@ -183,7 +174,7 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
   }
   const std::string ns = api::NamespaceOf(request), name = api::NameOf(request), uid = api::UidOf(request);
   std::map<std::string, std::string> ns_labels;
-  if (runtime::ObjectPtr ns_obj = deps_.namespaces->Get(ns)) ns_labels = LabelsOf(*ns_obj);
+  if (runtime::ObjectPtr ns_obj = deps_.namespaces->Get(ns)) ns_labels = api::LabelsOf(*ns_obj);
   bool governed = ns_labels[std::string(api::kGovernedLabel)] == "true" && ns != "kube-system" &&
                   ns != api::kInstallNamespace;
 
@@ -448,7 +439,14 @@ Status RequestController::WriteStatus(json& request, const std::string& phase,
   // retry finds the step in the index instead of appending it again.
   EXECGOV_ASSIGN_OR_RETURN(request, deps_.client->UpdateStatus(RequestsPath(api::NamespaceOf(request), api::NameOf(request)), updated));
   std::lock_guard lock(written_mu_);
-  written_[api::UidOf(request)] = {PhaseRank(phase), std::chrono::steady_clock::now()};
+  const auto now = std::chrono::steady_clock::now();
+  written_[api::UidOf(request)] = {PhaseRank(phase), now};
+  // A request deleted before a final phase is never seen again: entries
+  // past the trust window are dropped whenever the map has doubled.
+  if (written_.size() >= sweep_at_) {
+    std::erase_if(written_, [&](const auto& e) { return now - e.second.at >= kTrustOwnWrite; });
+    sweep_at_ = std::max<size_t>(1024, 2 * written_.size());
+  }
   return Status::Ok();
 }
 

@@ -142,13 +142,15 @@ class RequestController {
   // The phase this process last wrote per request uid, and when: a reconcile
   // that finds the cache behind its own write (the Job's event often comes
   // first) waits for the cache instead of redoing the step and losing the
-  // write to a conflict. Forgotten at a final phase.
+  // write to a conflict. Forgotten at a final phase, or once past the trust
+  // window when the map is swept.
   struct Written {
     int rank = 0;
     std::chrono::steady_clock::time_point at;
   };
   std::mutex written_mu_;
   std::unordered_map<std::string, Written> written_;
+  size_t sweep_at_ = 1024;
 };
 
 }  // namespace execgov::controllers
