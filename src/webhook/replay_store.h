@@ -97,8 +97,9 @@ class FileReplayStore : public ReplayStore {
   Status Journal(std::unique_lock<std::mutex>& lock, const std::string& line);
   Status WriteAndSync(const std::string& lines);
 
-  // Folds one ledger record's "replay" member, if any, into entries.
-  static Status LoadLedgerRecord(std::string_view record, std::map<std::string, Entry>* entries);
+  // Folds one ledger record's "replay" member, if any, into entries; a
+  // consumption that expired before `now` is skipped.
+  static Status LoadLedgerRecord(std::string_view record, int64_t now, std::map<std::string, Entry>* entries);
 
   std::string path_;
   int fd_;

@@ -89,8 +89,15 @@ TEST(FileReplayStoreTest, InLedgerModeConsumptionsComeBackFromTheLedgerRecords) 
   testing::TempDir dir;
   std::string url = "file:" + dir.File("ledger.jsonl");
   {
+    // An older version's journal consumption, inherited after the upgrade.
+    auto journal = FileReplayStore::Open(dir.File("replay.jsonl"), kNow);
+    ASSERT_TRUE(journal.ok());
+    ASSERT_TRUE((*journal)->Consume("jti-j", {"ExecutionRequest", "ns", "r", "uid-r", {}}, kNow + 600).ok());
+  }
+  {
     auto ledger = ledger::OpenLedger(url, {});
     ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+    ASSERT_TRUE((*ledger)->Append(Record("jti-j", "Job", "job-1", "inherit", 0)).ok());
     ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Job", "uid-a", "consume", kNow + 600)).ok());
     ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Pod", "pod-1", "inherit", 0)).ok());
     ASSERT_TRUE((*ledger)->Append(Record("jti-1", "Job", "uid-a", "consume", kNow + 600)).ok());  // a retry
@@ -108,6 +115,7 @@ TEST(FileReplayStoreTest, InLedgerModeConsumptionsComeBackFromTheLedgerRecords) 
   EXPECT_EQ(c->uid, "uid-a");
   EXPECT_EQ(c->kind, "Job");
   EXPECT_EQ(c->inheritor_uids, std::vector<std::string>{"pod-1"});
+  EXPECT_EQ((*store)->Find("jti-j")->inheritor_uids, std::vector<std::string>{"job-1"});
   EXPECT_FALSE((*store)->Find("old").has_value());  // expired
   EXPECT_FALSE((*store)->Find("jti-3").has_value());
   EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
