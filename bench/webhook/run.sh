@@ -23,6 +23,7 @@
 #        FRESH_PER_SECOND (12000) REPEATED_PER_SECOND (24000): bodies generated per second of run
 #        BUILD_DIR (build): the build directory whose execgov is measured
 #        EXECGOV: an execgov binary to measure as it is (an earlier build, say)
+#        KEEP_STATE: a directory to copy the server's state directory to at the end
 #        SCENARIOS ("ping ping@rate fresh fresh@rate repeated"): which to run
 #        PERF_SCENARIO, PERF_OUT: `perf record --call-graph dwarf` the server during that scenario into PERF_OUT
 set -euo pipefail
@@ -39,7 +40,7 @@ if [ -n "${EXECGOV:-}" ]; then
   execgov=$(realpath "$EXECGOV")
 else
   if [ "$build_dir" = build ] && [ ! -x build/src/cmd/execgov ]; then hack/build.sh >/dev/null; fi
-  cmake --build "$build_dir" --target execgov >/dev/null
+  cmake --build "$build_dir" --target execgov --parallel 2 >/dev/null
   execgov="$root/$build_dir/src/cmd/execgov"
 fi
 command -v wrk >/dev/null || hack/install-deps.sh
@@ -49,6 +50,7 @@ serve_pid=
 cleanup() {
   local j; for j in $(jobs -p); do [ "$j" = "$serve_pid" ] || kill "$j" 2>/dev/null || true; done
   if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  if [ -n "${KEEP_STATE:-}" ] && [ -d "$work/state" ]; then rm -rf "$KEEP_STATE"; cp -a "$work/state" "$KEEP_STATE"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
