@@ -62,10 +62,12 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
   deps.metrics = metrics;
   webhook::AdmissionHandler handler(deps);
 
-  auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
-  if (!ops.ok()) return UsageError(ops.status().message());
+  // The admission port first: whoever sees /healthz or /readyz answer (a
+  // kubelet probe, a test harness) may connect to it at once.
   auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler);
   if (!server.ok()) return UsageError(server.status().message());
+  auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
+  if (!ops.ok()) return UsageError(ops.status().message());
   nlohmann::json fields = log_fields;
   fields["listen"] = o.listen;
   fields["metricsListen"] = o.metrics_listen;
