@@ -3,11 +3,23 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <openssl/crypto.h>
+
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 
 namespace execgov::kube {
 namespace {
+
+// cpprestsdk frees its TLS contexts on its own thread pool, which it joins
+// from an exit handler. OpenSSL's exit handler, registered after it, runs
+// first and destroys the locks those frees take, and the pool thread then
+// spins at 100% CPU forever inside SSL_CTX_free: a process that used this
+// client could hang at exit (seen in CI, in a test binary's exit). Keeping
+// OpenSSL's global state until the process is gone avoids it; the kernel
+// reclaims the memory. This runs during static initialisation, before
+// anything here has touched OpenSSL, and the first init call decides.
+[[maybe_unused]] const int kOpenSslKeptUntilExit = OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
 
 namespace http = web::http;
 using namespace std::chrono_literals;
