@@ -71,7 +71,9 @@ port=$(free_port); ops=$(free_port)
 "$execgov" serve --policy policies --state-dir state --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$ops" \
   >serve.log 2>&1 &
 serve_pid=$!
-trap 'kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true`: under set -e a failing kill (serve already stopped in step 11)
+# would end the trap before the temporary directory is removed.
+trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null || { cat serve.log; echo "execgov serve did not become ready" >&2; exit 1; }
 echo "listening on https://127.0.0.1:$port/validate (CA: state/tls/ca.crt), metrics on http://127.0.0.1:$ops/metrics"
