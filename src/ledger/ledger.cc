@@ -27,7 +27,7 @@ namespace {
 
 struct Pending {
   std::string entry;  // canonical (JCS) bytes
-  std::promise<StatusOr<Appended>> done;
+  AppendCallback done;
 };
 
 class ChainedLedger final : public Ledger {
@@ -39,6 +39,7 @@ class ChainedLedger final : public Ledger {
         origin_(std::move(origin)),
         every_records_(std::max<uint64_t>(1, options.checkpoint_every_records)),
         every_(std::chrono::duration_cast<std::chrono::milliseconds>(options.checkpoint_every)),
+        linger_(options.linger),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
         known_tail_(std::move(tail)) {
     writer_ = std::thread([this] { WriterLoop(); });
@@ -47,17 +48,32 @@ class ChainedLedger final : public Ledger {
   ~ChainedLedger() override { (void)Close(); }
 
   StatusOr<Appended> Append(const nlohmann::json& entry) override {
-    // Canonicalized here, in the caller's thread, so the writer only splices.
-    EXECGOV_ASSIGN_OR_RETURN(std::string canonical, CanonicalEntry(entry));
-    std::future<StatusOr<Appended>> result;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return FailedPrecondition("the ledger is closed");
-      queue_.push_back(Pending{std::move(canonical), {}});
-      result = queue_.back().done.get_future();
-    }
-    cv_.notify_one();
+    auto done = std::make_shared<std::promise<StatusOr<Appended>>>();
+    auto result = done->get_future();
+    AppendAsync(entry, [done](StatusOr<Appended> r) { done->set_value(std::move(r)); });
     return result.get();
+  }
+
+  void AppendAsync(const nlohmann::json& entry, AppendCallback done) override {
+    // Canonicalized here, in the caller's thread, so the writer only splices.
+    auto canonical = CanonicalEntry(entry);
+    if (!canonical.ok()) return done(canonical.status());
+    {
+      std::unique_lock lock(mu_);
+      if (closed_) {
+        lock.unlock();
+        return done(FailedPrecondition("the ledger is closed"));
+      }
+      queue_.push_back(Pending{std::move(canonical).value(), std::move(done)});
+      // The writer is busy with a batch or already woken: it takes this one
+      // with the next batch, and a notify would only cost a futex call.
+      bool wake = (writer_waiting_ && !wake_pending_) || (lingering_ && queue_.size() == kLingerBatch);
+      if (writer_waiting_) wake_pending_ = true;
+      if (wake) {
+        lock.unlock();
+        cv_.notify_one();
+      }
+    }
   }
 
   StatusOr<bool> Contains(const std::string& ref) override {
@@ -111,7 +127,11 @@ class ChainedLedger final : public Ledger {
       std::vector<std::promise<Status>> forced;
       {
         std::unique_lock lock(mu_);
+        writer_waiting_ = true;
         cv_.wait_for(lock, poll, [this] { return closed_ || !queue_.empty() || !forced_.empty(); });
+        writer_waiting_ = false;
+        wake_pending_ = false;
+        Linger(lock);
         if (queue_.empty() && forced_.empty() && closed_) return;
         size_t n = std::min(queue_.size(), backend_->MaxBatch());
         for (size_t i = 0; i < n; ++i) {
@@ -124,6 +144,24 @@ class ChainedLedger final : public Ledger {
       Status st = WriteBatch(batch, !forced.empty());
       for (auto& f : forced) f.set_value(st);
     }
+  }
+
+  // Waits, up to linger_, for more records when the rate at which they
+  // arrived since the last batch says another is likely within it: PostgreSQL's
+  // commit_delay, taken only under load. A lone record is written at once.
+  void Linger(std::unique_lock<std::mutex>& lock) {
+    auto now = std::chrono::steady_clock::now();
+    double linger_secs = std::chrono::duration<double>(linger_).count();
+    if (linger_secs > 0 && !closed_ && forced_.empty() && !queue_.empty() && queue_.size() < kLingerBatch &&
+        last_take_ != std::chrono::steady_clock::time_point()) {
+      double since_last = std::chrono::duration<double>(now - last_take_).count();
+      if (queue_.size() * linger_secs >= since_last) {  // arrival rate x linger >= 1
+        lingering_ = true;
+        cv_.wait_until(lock, now + linger_, [this] { return closed_ || queue_.size() >= kLingerBatch; });
+        lingering_ = false;
+      }
+    }
+    if (!queue_.empty()) last_take_ = std::chrono::steady_clock::now();
   }
 
   // Cheap check for the idle timer: only a tail we already know about, so an
@@ -166,10 +204,10 @@ class ChainedLedger final : public Ledger {
       log::Error("ledger append failed", {{"origin", origin_}, {"records", batch.size()}, {"error", st.ToString()}});
     }
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (st.ok()) {
-        batch[i].done.set_value(results[i]);
-      } else {
-        batch[i].done.set_value(st);
+      try {
+        batch[i].done(st.ok() ? StatusOr<Appended>(results[i]) : StatusOr<Appended>(st));
+      } catch (const std::exception& e) {  // a caller's bug must not stop the writer
+        log::Error("ledger append callback failed", {{"origin", origin_}, {"error", e.what()}});
       }
     }
     return st;
@@ -180,6 +218,7 @@ class ChainedLedger final : public Ledger {
   const std::string origin_;
   const uint64_t every_records_;
   const std::chrono::milliseconds every_;
+  const std::chrono::microseconds linger_;
   const Clock* clock_;
 
   std::mutex tail_mu_;
@@ -189,6 +228,11 @@ class ChainedLedger final : public Ledger {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   std::vector<std::promise<Status>> forced_;
+  static constexpr size_t kLingerBatch = 32;
+  bool lingering_ = false;  // the writer waits for kLingerBatch records
+  std::chrono::steady_clock::time_point last_take_;  // when the writer last took records (writer only)
+  bool writer_waiting_ = false;  // the writer sleeps on cv_ and needs a notify
+  bool wake_pending_ = false;    // a notify was sent that the writer has not yet seen
   bool closed_ = false;
   Status close_status_;
   std::thread writer_;

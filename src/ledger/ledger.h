@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,11 @@ struct LedgerOptions {
   // once checkpoint_every has passed with records after it, and on Close().
   uint64_t checkpoint_every_records = 1000;
   std::chrono::seconds checkpoint_every = std::chrono::seconds(10);
+  // Group commit linger: when records are arriving fast enough that another
+  // is expected within this time, the writer waits up to this long (or until
+  // kLingerBatch records are queued) before a durable write, so each fsync
+  // or transaction carries more records. Zero: write as soon as one is queued.
+  std::chrono::microseconds linger{0};
   const Clock* clock = nullptr;  // nullptr: the system clock
 };
 
@@ -34,6 +40,9 @@ struct Appended {
   uint64_t seq;
   std::string hash;  // "sha256:<hex>"
 };
+
+// Runs when an AppendAsync's record is durable, or could not be made so.
+using AppendCallback = std::function<void(StatusOr<Appended>)>;
 
 // Thread-safe. Concurrent Append calls are batched into one durable write
 // (group commit); each returns only when its record is durable.
@@ -46,6 +55,12 @@ class Ledger {
   // InvalidArgument for an entry that is not an object, sets seq/prev/time,
   // or claims type "checkpoint".
   virtual StatusOr<Appended> Append(const nlohmann::json& entry) = 0;
+  // Append without waiting: queues the record and returns; `done` runs once
+  // it is durable (or failed), on the ledger's own writer thread, so it must
+  // be quick and must not wait on this ledger. An invalid entry calls `done`
+  // with the error before returning. What lets a server wait for fsync
+  // without a thread per request. The default waits in Append.
+  virtual void AppendAsync(const nlohmann::json& entry, AppendCallback done) { done(Append(entry)); }
   // Whether a record with this hash ("sha256:<hex>") is in the ledger (the
   // lineage parent lookup); InvalidArgument for a malformed reference.
   virtual StatusOr<bool> Contains(const std::string& record_hash_ref) = 0;

@@ -3,7 +3,10 @@
 // batch fails every append in it and nothing of it is acknowledged.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -70,12 +73,19 @@ class MemoryBackend final : public Backend {
   ChainState state_;
 };
 
-TEST(GroupCommit, ConcurrentAppendsShareBatches) {
-  auto shared = std::make_shared<MemoryBackend::Shared>();
-  auto key = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+// A ledger on a MemoryBackend that checkpoints only when closed.
+StatusOr<std::unique_ptr<Ledger>> OpenMemoryLedger(std::shared_ptr<MemoryBackend::Shared> shared,
+                                                   std::chrono::microseconds linger = {}) {
   LedgerOptions o;
   o.checkpoint_every_records = 1000000;
-  auto ledger = OpenLedger(std::make_unique<MemoryBackend>(shared), key, o);
+  o.linger = linger;
+  return OpenLedger(std::make_unique<MemoryBackend>(std::move(shared)),
+                    *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519), o);
+}
+
+TEST(GroupCommit, ConcurrentAppendsShareBatches) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  auto ledger = OpenMemoryLedger(shared);
   ASSERT_TRUE(ledger.ok());
   constexpr int kThreads = 32, kEach = 20;
   std::mutex mu;
@@ -119,6 +129,91 @@ TEST(GroupCommit, AFailedBatchAcknowledgesNothing) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->seq, 1u);  // the failed record took no seq
   EXPECT_EQ(*(*ledger)->Size(), 2u);
+}
+
+// Appends whose answers come back through a callback: each runs once, after
+// its record is durable, with that record's seq; an invalid entry and an
+// append after Close are answered at once, without a record.
+TEST(GroupCommit, AsyncAppendsAnswerOnceDurable) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  auto ledger = OpenMemoryLedger(shared);
+  ASSERT_TRUE(ledger.ok());
+  constexpr int kRecords = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> calls(kRecords, 0);
+  std::map<uint64_t, int> seq_of;  // seq -> which append
+  int answered = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    (*ledger)->AppendAsync(testing::Entry(i), [&, i](StatusOr<Appended> a) {
+      ASSERT_TRUE(a.ok()) << a.status().ToString();
+      std::scoped_lock lock(mu, shared->mu);
+      ++calls[i];
+      EXPECT_TRUE(seq_of.emplace(a->seq, i).second);
+      ASSERT_LT(a->seq, shared->records.size()) << "answered before its record was stored";
+      EXPECT_EQ(a->hash, crypto::HashToSha256Ref(LeafHash(shared->records[a->seq])));
+      if (++answered == kRecords) cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return answered == kRecords; });
+  }
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), 1), kRecords);
+  // Queued in order, stored in order.
+  for (const auto& [seq, i] : seq_of) EXPECT_EQ(seq, static_cast<uint64_t>(i));
+
+  int invalid_calls = 0;
+  (*ledger)->AppendAsync(nlohmann::json::array(), [&](StatusOr<Appended> a) {
+    ++invalid_calls;
+    EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
+  });
+  EXPECT_EQ(invalid_calls, 1);
+  ASSERT_TRUE((*ledger)->Close().ok());
+  int closed_calls = 0;
+  (*ledger)->AppendAsync(testing::Entry(kRecords), [&](StatusOr<Appended> a) {
+    ++closed_calls;
+    EXPECT_EQ(a.status().code(), StatusCode::kFailedPrecondition);
+  });
+  EXPECT_EQ(closed_calls, 1);
+  std::lock_guard lock(shared->mu);
+  EXPECT_EQ(shared->records.size(), size_t{kRecords} + 1);  // and the final checkpoint
+}
+
+// With a linger, records arriving fast fill a batch before it is written
+// (up to 32, or the linger); a lone record is written at once.
+TEST(GroupCommit, LingerFillsBatchesOnlyWhileRecordsArriveFast) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  auto ledger = OpenMemoryLedger(shared, std::chrono::milliseconds(300));
+  ASSERT_TRUE(ledger.ok());
+  // The first record has no arrival rate behind it: written alone.
+  ASSERT_TRUE((*ledger)->Append(testing::Entry(0)).ok());
+  // A burst: the writer sees records arriving far faster than one per
+  // linger, so it waits for a full batch.
+  constexpr int kBurst = 96;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  for (int i = 1; i <= kBurst; ++i) {
+    (*ledger)->AppendAsync(testing::Entry(i), [&](StatusOr<Appended> a) {
+      EXPECT_TRUE(a.ok());
+      std::lock_guard lock(mu);
+      if (++answered == kBurst) cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return answered == kBurst; });
+  }
+  std::vector<size_t> sizes;
+  {
+    std::lock_guard lock(shared->mu);
+    sizes = shared->batch_sizes;
+  }
+  ASSERT_GE(sizes.size(), 2u);
+  EXPECT_EQ(sizes[0], 1u);
+  EXPECT_GE(sizes[1], 32u) << "the burst's first batch was written without waiting for more";
+  ASSERT_TRUE((*ledger)->Close().ok());
 }
 
 }  // namespace
