@@ -19,7 +19,7 @@ struct CheckOptions {
 
 class MemoryReplay : public policy::ReplayView {
  public:
-  std::optional<policy::Consumption> Find(const std::string& jti) const override {
+  std::optional<policy::Consumption> Find(const std::string& jti, const std::string&) const override {
     auto it = consumed_.find(jti);
     if (it == consumed_.end()) return std::nullopt;
     return it->second;
@@ -63,7 +63,7 @@ int RunCheck(const CheckOptions& o) {
     if (d.allowed) {
       std::cout << "allowed\n";
       if (d.replay_action == policy::ReplayAction::kConsume && d.artifact) {
-        replay.Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid, {}});
+        replay.Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid});
       }
     } else {
       std::cout << "denied: " << policy::ReasonName(d.reason) << ": " << d.message << "\n";

@@ -303,8 +303,11 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
 // The checks that do not depend on the policy: single use and lineage.
 Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts& facts, const DecisionInputs& in,
                               ReplayAction* action) {
-  std::optional<Consumption> consumed = in.replay ? in.replay->Find(facts.jti) : std::nullopt;
-  if (facts.scope_kind == a.kind) {
+  const bool direct = facts.scope_kind == a.kind;
+  auto owner = direct ? std::nullopt : api::ControllerOf(*a.object);
+  std::optional<Consumption> consumed =
+      in.replay ? in.replay->Find(facts.jti, owner ? owner->uid : std::string()) : std::nullopt;
+  if (direct) {
     if (consumed && consumed->uid != a.uid) {
       return Fail(Reason::kReplayDetected, "artifact " + facts.jti + " was already used by " + consumed->kind + " " +
                                                consumed->ns + "/" + consumed->name +
@@ -317,7 +320,6 @@ Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts&
     *action = ReplayAction::kConsume;
     return {};
   }
-  auto owner = api::ControllerOf(*a.object);
   if (!owner || owner->uid.empty()) {
     return Fail(Reason::kLineageDiscontinuity, Describe(a) + " carries an inherited artifact but has no controller owner");
   }
@@ -325,15 +327,15 @@ Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts&
     return Fail(Reason::kLineageDiscontinuity, "artifact " + facts.jti + " was never consumed by a " + facts.scope_kind +
                                                    ", so " + owner->kind + " " + owner->name + " cannot pass it on");
   }
-  bool inherited = owner->uid == consumed->uid ||
-                   std::find(consumed->inheritor_uids.begin(), consumed->inheritor_uids.end(), owner->uid) !=
-                       consumed->inheritor_uids.end();
-  if (!inherited) {
+  if (owner->uid != consumed->uid && !consumed->inherited) {
     return Fail(Reason::kLineageDiscontinuity, "owner " + owner->kind + " " + owner->name + " did not consume artifact " +
                                                    facts.jti + " (" + consumed->kind + " " + consumed->ns + "/" +
                                                    consumed->name + " did)");
   }
-  *action = ReplayAction::kInherit;
+  // Only what may own a governed object is recorded as an inheritor: a Job,
+  // whose Pods ask for it. A Pod passes the artifact on to nothing, and
+  // recording each would grow the store by one uid per Pod for no check.
+  *action = a.kind == "Pod" ? ReplayAction::kNone : ReplayAction::kInherit;
   return {};
 }
 

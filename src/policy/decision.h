@@ -52,17 +52,21 @@ enum class Operation { kCreate, kUpdate, kDelete, kConnect };
 std::optional<Operation> ParseOperation(const std::string& op);
 const char* OperationName(Operation op);
 
-// Who consumed a jti first, and which objects inherited it since (a Job made
-// from an ExecutionRequest, a Pod made from that Job).
+// Who consumed a jti first.
 struct Consumption {
   std::string kind, ns, name, uid;
-  std::vector<std::string> inheritor_uids;
+  // Whether the object Find was asked about inherited the jti from the
+  // consumer (a Job made from an ExecutionRequest).
+  bool inherited = false;
 };
 
 class ReplayView {
  public:
   virtual ~ReplayView() = default;
-  virtual std::optional<Consumption> Find(const std::string& jti) const = 0;
+  // The consumption of `jti`, if any, and whether the object with
+  // `inheritor_uid` (empty: none) inherited it. One question, not a list of
+  // inheritors: a store answers it with one lookup and copies nothing.
+  virtual std::optional<Consumption> Find(const std::string& jti, const std::string& inheritor_uid) const = 0;
 };
 
 class LineageView {

@@ -21,15 +21,10 @@ std::string DataString(const Json& cm, const char* key) {
   return it != cm["data"].end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-policy::Consumption ConsumptionOf(const Json& cm) {
+policy::Consumption ConsumptionOf(const Json& cm, const std::string& inheritor_uid) {
   policy::Consumption c{DataString(cm, "kind"), DataString(cm, "namespace"), DataString(cm, "name"),
-                        DataString(cm, "uid"), {}};
-  if (cm.contains("data") && cm["data"].is_object()) {
-    const std::string prefix = kInheritorPrefix;
-    for (const auto& [key, value] : cm["data"].items()) {
-      if (key.rfind(prefix, 0) == 0) c.inheritor_uids.push_back(key.substr(prefix.size()));
-    }
-  }
+                        DataString(cm, "uid")};
+  c.inherited = !inheritor_uid.empty() && !DataString(cm, (kInheritorPrefix + inheritor_uid).c_str()).empty();
   return c;
 }
 
@@ -43,7 +38,7 @@ std::string ApiReplayStore::ObjectName(const std::string& jti) {
   return "execgov-jti-" + crypto::HexEncode(crypto::HashBytes(h)).substr(0, 40);
 }
 
-std::optional<policy::Consumption> ApiReplayStore::Find(const std::string& jti) const {
+std::optional<policy::Consumption> ApiReplayStore::Find(const std::string& jti, const std::string& inheritor_uid) const {
   auto cm = client_->Get(kube::ConfigMapPath(namespace_, ObjectName(jti)));
   if (!cm.ok()) {
     if (cm.status().code() != StatusCode::kNotFound) {
@@ -51,7 +46,7 @@ std::optional<policy::Consumption> ApiReplayStore::Find(const std::string& jti) 
     }
     return std::nullopt;
   }
-  return ConsumptionOf(*cm);
+  return ConsumptionOf(*cm, inheritor_uid);
 }
 
 Status ApiReplayStore::Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) {
@@ -77,7 +72,7 @@ Status ApiReplayStore::Consume(const std::string& jti, const policy::Consumption
   // another object. Only the stored uid can tell.
   auto existing = client_->Get(kube::ConfigMapPath(namespace_, name));
   if (!existing.ok()) return existing.status().WithContext("cannot read the consumption of artifact " + jti);
-  policy::Consumption c = ConsumptionOf(*existing);
+  policy::Consumption c = ConsumptionOf(*existing, "");
   if (c.uid == who.uid) return Status::Ok();
   return AlreadyExists("artifact " + jti + " was consumed by " + c.kind + " " + c.ns + "/" + c.name);
 }

@@ -32,7 +32,7 @@ class ApiReplayStore : public ReplayStore {
  public:
   ApiReplayStore(kube::Client* client, std::string install_namespace);
 
-  std::optional<policy::Consumption> Find(const std::string& jti) const override;
+  std::optional<policy::Consumption> Find(const std::string& jti, const std::string& inheritor_uid) const override;
   Status Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) override;
   Status Inherit(const std::string& jti, const std::string& uid) override;
   // Nothing in memory to prune; expired ConfigMaps are deleted by PruneExpired.

@@ -36,12 +36,12 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       std::string jti = j["jti"];
       if (j.value("op", "") == "consume") {
         Entry e;
-        e.who = {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", ""), {}};
+        e.who = {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")};
         e.expires_at = j.value("exp", int64_t(0));
         entries.emplace(jti, std::move(e));
       } else if (j.value("op", "") == "inherit") {
         auto it = entries.find(jti);
-        if (it != entries.end()) it->second.who.inheritor_uids.push_back(j.value("uid", ""));
+        if (it != entries.end()) it->second.inheritors.insert(j.value("uid", ""));
       }
     }
   }
@@ -55,7 +55,7 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
     const auto& w = it->second.who;
     compacted += Json{{"op", "consume"}, {"jti", it->first}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
                       {"uid", w.uid}, {"exp", it->second.expires_at}}.dump() + "\n";
-    for (const auto& uid : w.inheritor_uids) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
+    for (const auto& uid : it->second.inheritors) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
     ++it;
   }
   EXECGOV_RETURN_IF_ERROR(WriteFileAtomic(path, compacted, 0600));
@@ -102,15 +102,12 @@ Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
   if (jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
   if (op == "consume") {
     Entry e;
-    e.who = {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid, {}};
+    e.who = {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid};
     e.expires_at = replay->value("exp", int64_t(0));
     entries->emplace(jti, std::move(e));  // the first consumption wins; later ones are retries of it
   } else if (op == "inherit") {
     auto it = entries->find(jti);
-    if (it != entries->end()) {
-      auto& uids = it->second.who.inheritor_uids;
-      if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
-    }
+    if (it != entries->end()) it->second.inheritors.insert(uid);
   }
   return Status::Ok();
 }
@@ -137,11 +134,14 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const
 
 FileReplayStore::~FileReplayStore() { ::close(fd_); }
 
-std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti) const {
+std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti,
+                                                         const std::string& inheritor_uid) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return std::nullopt;
-  return it->second.who;
+  policy::Consumption c = it->second.who;
+  c.inherited = !inheritor_uid.empty() && it->second.inheritors.count(inheritor_uid) > 0;
+  return c;
 }
 
 Status FileReplayStore::WriteAndSync(const std::string& lines) {
@@ -198,12 +198,12 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
                          it->second.who.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  in_flight_.emplace(jti, Entry{who, expires_at});
+  in_flight_.emplace(jti, Entry{who, expires_at, {}});
   if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
   Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
   in_flight_.erase(jti);
-  if (st.ok()) entries_.emplace(jti, Entry{who, expires_at});
+  if (st.ok()) entries_.emplace(jti, Entry{who, expires_at, {}});
   if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   return st;
 }
@@ -212,16 +212,12 @@ Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) 
   std::unique_lock<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
-  {
-    auto& uids = it->second.who.inheritor_uids;
-    if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return Status::Ok();
-  }
+  if (it->second.inheritors.count(uid)) return Status::Ok();
   if (in_ledger_) return Status::Ok();  // visible once Settle says its record is durable
   EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
   // Looked up again: the map may have changed while the lock was released
   // (entries are only added while serving, so the jti is still there).
-  auto& uids = entries_.at(jti).who.inheritor_uids;
-  if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
+  entries_.at(jti).inheritors.insert(uid);
   return Status::Ok();
 }
 
@@ -239,8 +235,7 @@ void FileReplayStore::Settle(const std::string& jti, const std::string& uid, pol
   } else if (action == policy::ReplayAction::kInherit && durable) {
     auto it = entries_.find(jti);
     if (it == entries_.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
-    auto& uids = it->second.who.inheritor_uids;
-    if (std::find(uids.begin(), uids.end(), uid) == uids.end()) uids.push_back(uid);
+    it->second.inheritors.insert(uid);
   }
 }
 

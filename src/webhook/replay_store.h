@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "core/status.h"
 #include "policy/decision.h"
@@ -68,7 +69,7 @@ class FileReplayStore : public ReplayStore {
                                                                    const std::string& ledger_url, int64_t now);
   ~FileReplayStore() override;
 
-  std::optional<policy::Consumption> Find(const std::string& jti) const override;
+  std::optional<policy::Consumption> Find(const std::string& jti, const std::string& inheritor_uid) const override;
   Status Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) override;
   Status Inherit(const std::string& jti, const std::string& uid) override;
   // In memory only; the journal is compacted on the next Open.
@@ -81,6 +82,7 @@ class FileReplayStore : public ReplayStore {
   struct Entry {
     policy::Consumption who;
     int64_t expires_at = 0;
+    std::unordered_set<std::string> inheritors;  // uids that inherited the jti
   };
   // Lines appended together and made durable by one fdatasync. Its callers
   // wait on its own condition variable, so finishing a batch wakes only them,

@@ -19,12 +19,15 @@ using Json = nlohmann::json;
 
 class MemReplay : public ReplayView {
  public:
-  std::optional<Consumption> Find(const std::string& jti) const override {
+  std::optional<Consumption> Find(const std::string& jti, const std::string& inheritor_uid) const override {
     auto it = m.find(jti);
     if (it == m.end()) return std::nullopt;
-    return it->second;
+    Consumption c = it->second;
+    c.inherited = inheritors.count({jti, inheritor_uid}) > 0;
+    return c;
   }
   std::map<std::string, Consumption> m;
+  std::set<std::pair<std::string, std::string>> inheritors;  // (jti, uid)
 };
 
 class MemLineage : public LineageView {
@@ -99,7 +102,7 @@ class DecisionTest : public ::testing::Test {
 
   void Consume(const Decision& d, const Json& obj) {
     ASSERT_TRUE(d.artifact.has_value());
-    replay_.m[d.artifact->jti] = {api::KindOf(obj), api::NamespaceOf(obj), api::NameOf(obj), api::UidOf(obj), {}};
+    replay_.m[d.artifact->jti] = {api::KindOf(obj), api::NamespaceOf(obj), api::NameOf(obj), api::UidOf(obj)};
   }
 };
 
@@ -340,13 +343,16 @@ TEST_F(DecisionTest, InheritanceFromExecutionRequestToJobToPod) {
   Decision dj = Run(job);
   ASSERT_TRUE(dj.allowed) << dj.StatusMessage();
   EXPECT_EQ(dj.replay_action, ReplayAction::kInherit);
-  replay_.m[d.artifact->jti].inheritor_uids.push_back("uid-job-req-job");
+  replay_.inheritors.insert({d.artifact->jti, "uid-job-req-job"});
 
   Json pod = testing::WithArtifact(testing::MakePod("agents", "req-job-abcde"), token);
   pod["metadata"]["ownerReferences"] = {
       {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "req-job"}, {"uid", "uid-job-req-job"}, {"controller", true}}};
   user_ = "system:serviceaccount:kube-system:job-controller";
-  EXPECT_TRUE(Run(pod).allowed);
+  Decision dp = Run(pod);
+  EXPECT_TRUE(dp.allowed) << dp.StatusMessage();
+  // A Pod passes the artifact on to nothing, so it is not recorded as an inheritor.
+  EXPECT_EQ(dp.replay_action, ReplayAction::kNone);
 
   // The same Pod from an untrusted user is refused.
   user_ = "agent:test";

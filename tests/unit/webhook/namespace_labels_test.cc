@@ -17,7 +17,7 @@ using Labels = std::map<std::string, std::string>;
 // Nothing is consumed in these tests: every request is refused or ungoverned.
 class NoReplay : public ReplayStore {
  public:
-  std::optional<policy::Consumption> Find(const std::string&) const override { return std::nullopt; }
+  std::optional<policy::Consumption> Find(const std::string&, const std::string&) const override { return std::nullopt; }
   Status Consume(const std::string&, const policy::Consumption&, int64_t) override { return Internal("unexpected"); }
   Status Inherit(const std::string&, const std::string&) override { return Internal("unexpected"); }
   void Prune(int64_t) override {}

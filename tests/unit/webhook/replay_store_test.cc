@@ -20,19 +20,20 @@ TEST(FileReplayStoreTest, OneConsumerPerJtiAndInheritorsSurviveAReopen) {
   {
     auto store = FileReplayStore::Open(path, kNow);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
-    ASSERT_TRUE((*store)->Consume("jti-1", {"Job", "ns", "a", "uid-a", {}}, kNow + 600).ok());
-    EXPECT_TRUE((*store)->Consume("jti-1", {"Job", "ns", "a", "uid-a", {}}, kNow + 600).ok());  // same object
-    EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+    ASSERT_TRUE((*store)->Consume("jti-1", {"Job", "ns", "a", "uid-a"}, kNow + 600).ok());
+    EXPECT_TRUE((*store)->Consume("jti-1", {"Job", "ns", "a", "uid-a"}, kNow + 600).ok());  // same object
+    EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b"}, kNow + 600).code(), StatusCode::kAlreadyExists);
     ASSERT_TRUE((*store)->Inherit("jti-1", "pod-1").ok());
     EXPECT_EQ((*store)->Inherit("jti-unknown", "pod-2").code(), StatusCode::kNotFound);
   }
   auto reopened = FileReplayStore::Open(path, kNow + 1);
   ASSERT_TRUE(reopened.ok());
-  auto c = (*reopened)->Find("jti-1");
+  auto c = (*reopened)->Find("jti-1", "pod-1");
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->uid, "uid-a");
-  EXPECT_EQ(c->inheritor_uids, std::vector<std::string>{"pod-1"});
-  EXPECT_EQ((*reopened)->Consume("jti-1", {"Job", "ns", "b", "uid-b", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(c->inherited);
+  EXPECT_FALSE((*reopened)->Find("jti-1", "pod-2")->inherited);
+  EXPECT_EQ((*reopened)->Consume("jti-1", {"Job", "ns", "b", "uid-b"}, kNow + 600).code(), StatusCode::kAlreadyExists);
 }
 
 TEST(FileReplayStoreTest, RacingConsumersHaveExactlyOneWinner) {
@@ -58,12 +59,12 @@ TEST(FileReplayStoreTest, ExpiredConsumptionsArePrunedAndCompactedAway) {
   {
     auto store = FileReplayStore::Open(path, kNow);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->Consume("old", {"Job", "ns", "a", "u1", {}}, kNow + 10).ok());
-    ASSERT_TRUE((*store)->Consume("new", {"Job", "ns", "b", "u2", {}}, kNow + 1000).ok());
+    ASSERT_TRUE((*store)->Consume("old", {"Job", "ns", "a", "u1"}, kNow + 10).ok());
+    ASSERT_TRUE((*store)->Consume("new", {"Job", "ns", "b", "u2"}, kNow + 1000).ok());
     (*store)->Prune(kNow + 100);
     EXPECT_EQ((*store)->size(), 1u);
-    EXPECT_FALSE((*store)->Find("old").has_value());
-    EXPECT_TRUE((*store)->Find("new").has_value());
+    EXPECT_FALSE((*store)->Find("old", "").has_value());
+    EXPECT_TRUE((*store)->Find("new", "").has_value());
   }
   // Reopening after expiry compacts the journal as well.
   auto later = FileReplayStore::Open(path, kNow + 100);
@@ -92,7 +93,7 @@ TEST(FileReplayStoreTest, InLedgerModeConsumptionsComeBackFromTheLedgerRecords) 
     // An older version's journal consumption, inherited after the upgrade.
     auto journal = FileReplayStore::Open(dir.File("replay.jsonl"), kNow);
     ASSERT_TRUE(journal.ok());
-    ASSERT_TRUE((*journal)->Consume("jti-j", {"ExecutionRequest", "ns", "r", "uid-r", {}}, kNow + 600).ok());
+    ASSERT_TRUE((*journal)->Consume("jti-j", {"ExecutionRequest", "ns", "r", "uid-r"}, kNow + 600).ok());
   }
   {
     auto ledger = ledger::OpenLedger(url, {});
@@ -110,15 +111,17 @@ TEST(FileReplayStoreTest, InLedgerModeConsumptionsComeBackFromTheLedgerRecords) 
   auto store = FileReplayStore::OpenWithLedger(dir.File("replay.jsonl"), url, kNow);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE((*store)->JournaledInLedger());
-  auto c = (*store)->Find("jti-1");
+  auto c = (*store)->Find("jti-1", "pod-1");
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->uid, "uid-a");
   EXPECT_EQ(c->kind, "Job");
-  EXPECT_EQ(c->inheritor_uids, std::vector<std::string>{"pod-1"});
-  EXPECT_EQ((*store)->Find("jti-j")->inheritor_uids, std::vector<std::string>{"job-1"});
-  EXPECT_FALSE((*store)->Find("old").has_value());  // expired
-  EXPECT_FALSE((*store)->Find("jti-3").has_value());
-  EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(c->inherited);
+  EXPECT_FALSE((*store)->Find("jti-1", "uid-a")->inherited);  // the consumer, not an inheritor
+  EXPECT_TRUE((*store)->Find("jti-j", "job-1")->inherited);
+  EXPECT_FALSE((*store)->Find("jti-j", "")->inherited);
+  EXPECT_FALSE((*store)->Find("old", "").has_value());  // expired
+  EXPECT_FALSE((*store)->Find("jti-3", "").has_value());
+  EXPECT_EQ((*store)->Consume("jti-1", {"Job", "ns", "b", "uid-b"}, kNow + 600).code(), StatusCode::kAlreadyExists);
 }
 
 TEST(FileReplayStoreTest, InLedgerModeAReservationIsVisibleOnlyOnceSettledDurable) {
@@ -128,31 +131,31 @@ TEST(FileReplayStoreTest, InLedgerModeAReservationIsVisibleOnlyOnceSettledDurabl
   ASSERT_TRUE(ledger.ok());
   auto store = FileReplayStore::OpenWithLedger(dir.File("replay.jsonl"), url, kNow);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c", {}}, kNow + 600).ok());
-  EXPECT_FALSE((*store)->Find("jti-2").has_value());  // reserved, not durable yet
+  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c"}, kNow + 600).ok());
+  EXPECT_FALSE((*store)->Find("jti-2", "").has_value());  // reserved, not durable yet
   // A racer with another object waits for the reservation to settle: its
   // record failed, so the racer gets the artifact.
   Status racer;
-  std::thread t([&] { racer = (*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d", {}}, kNow + 600); });
+  std::thread t([&] { racer = (*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d"}, kNow + 600); });
   (*store)->Settle("jti-2", "uid-c", policy::ReplayAction::kConsume, false);
   t.join();
   ASSERT_TRUE(racer.ok());
   (*store)->Settle("jti-2", "uid-d", policy::ReplayAction::kConsume, true);
-  auto c = (*store)->Find("jti-2");
+  auto c = (*store)->Find("jti-2", "");
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->uid, "uid-d");
-  EXPECT_EQ((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c", {}}, kNow + 600).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ((*store)->Consume("jti-2", {"Job", "ns", "c", "uid-c"}, kNow + 600).code(), StatusCode::kAlreadyExists);
   // A retry of the consumer reserves nothing, so its settle changes nothing.
-  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d", {}}, kNow + 600).ok());
+  ASSERT_TRUE((*store)->Consume("jti-2", {"Job", "ns", "d", "uid-d"}, kNow + 600).ok());
   (*store)->Settle("jti-2", "uid-d", policy::ReplayAction::kConsume, false);
-  EXPECT_TRUE((*store)->Find("jti-2").has_value());
+  EXPECT_TRUE((*store)->Find("jti-2", "").has_value());
   // Inheritance, likewise, only once durable.
   ASSERT_TRUE((*store)->Inherit("jti-2", "pod-x").ok());
   (*store)->Settle("jti-2", "pod-x", policy::ReplayAction::kInherit, false);
-  EXPECT_TRUE((*store)->Find("jti-2")->inheritor_uids.empty());
+  EXPECT_FALSE((*store)->Find("jti-2", "pod-x")->inherited);
   ASSERT_TRUE((*store)->Inherit("jti-2", "pod-x").ok());
   (*store)->Settle("jti-2", "pod-x", policy::ReplayAction::kInherit, true);
-  EXPECT_EQ((*store)->Find("jti-2")->inheritor_uids, std::vector<std::string>{"pod-x"});
+  EXPECT_TRUE((*store)->Find("jti-2", "pod-x")->inherited);
   EXPECT_EQ((*store)->Inherit("jti-unknown", "pod-y").code(), StatusCode::kNotFound);
   // Nothing went to the journal file: the ledger records carry it all.
   EXPECT_EQ(dir.Read("replay.jsonl"), "");
