@@ -1,6 +1,8 @@
 #include "cmd/admission_service.h"
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "cmd/cli.h"
 #include "core/log.h"
@@ -64,7 +66,8 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
 
   // The admission port first: whoever sees /healthz or /readyz answer (a
   // kubelet probe, a test harness) may connect to it at once.
-  auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler);
+  int io_threads = o.io_threads > 0 ? o.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler, io_threads);
   if (!server.ok()) return UsageError(server.status().message());
   auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
   if (!ops.ok()) return UsageError(ops.status().message());

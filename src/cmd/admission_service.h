@@ -40,6 +40,12 @@ struct AdmissionServiceOptions {
   // --tls-cert is given.
   std::string generated_tls_dir;
   size_t signature_cache_entries = 65536;
+  // Threads for the admission port (WebhookServer::Start): 0 means one per
+  // core, enough when nothing in the handler blocks (`serve`: its replay
+  // store and ledger answer from memory and the writer's group commit). The
+  // in-cluster webhook asks the API server for every consumption, which
+  // blocks, so it runs more.
+  int io_threads = 0;
 };
 
 // Adds --listen, --metrics-listen, --tls-cert, --tls-key, --client-ca and

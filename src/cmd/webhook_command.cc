@@ -33,6 +33,10 @@ int RunWebhook(const WebhookOptions& o) {
   std::string state_dir = o.state_dir.empty() ? (fs::temp_directory_path() / "execgov-webhook").string() : o.state_dir;
   AdmissionServiceOptions service = o.service;
   service.command = "execgov webhook";
+  // Each fresh artifact costs two API round trips (the replay lookup and its
+  // create-if-absent) in the handler's thread: 32 keep the port answering
+  // while those wait.
+  service.io_threads = 32;
   service.generated_tls_dir = (fs::path(state_dir) / "tls").string();
   if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
   if (o.ns.empty()) return UsageError("--namespace must not be empty");

@@ -1,6 +1,7 @@
 #include "webhook/admission_handler.h"
 
 #include <chrono>
+#include <future>
 
 #include "api/object.h"
 #include "core/log.h"
@@ -27,6 +28,22 @@ class LedgerLineage : public policy::LineageView {
 // this long past expiry, so an artifact is never both expired-but-accepted
 // and forgotten.
 constexpr int64_t kMaxClockSkewSeconds = 600;
+// How often expired consumptions are dropped from the replay store.
+constexpr int64_t kPruneEverySeconds = 30;
+
+// In ledger mode a successful Consume/Inherit is a reservation the
+// decision's ledger record settles; this settles it as not durable on any
+// path that leaves before that (a denial, an exception).
+struct Reservation {
+  ReplayStore* store = nullptr;
+  std::string jti, uid;
+  policy::ReplayAction action = policy::ReplayAction::kNone;
+  void Settle(bool durable) {
+    if (store) store->Settle(jti, uid, action, durable);
+    store = nullptr;
+  }
+  ~Reservation() { Settle(false); }
+};
 
 }  // namespace
 
@@ -37,21 +54,62 @@ std::string GovernedKindOf(const std::string& group, const std::string& kind) {
   return "";
 }
 
+// A request between its decision and its answer. Holds what the answer, the
+// metrics and the log line need, none of it pointing into the request.
+struct AdmissionHandler::InFlight {
+  ResponseCallback done;
+  std::atomic<bool> answered{false};
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string request_uid;
+  std::string kind, ns, name, object_uid, user;
+  policy::Operation operation = policy::Operation::kCreate;
+  bool dry_run = false;
+  policy::Decision decision;
+  Reservation reservation;
+
+  // Answers once; a second answer (after an exception) is dropped.
+  void Answer(AdmissionResponse resp) {
+    if (!answered.exchange(true)) done(std::move(resp));
+  }
+};
+
+namespace {
+
+AdmissionResponse InternalErrorResponse(const std::string& uid) {
+  return {uid, false, 403, policy::FormatReason(policy::Reason::kInternalError, "unexpected error; denied"), {}, {}};
+}
+
+}  // namespace
+
 AdmissionHandler::AdmissionHandler(HandlerDeps deps) : deps_(std::move(deps)) {
   if (!deps_.clock) deps_.clock = &SystemClock::Get();
 }
 
+AdmissionHandler::~AdmissionHandler() {
+  std::unique_lock lock(waiting_mu_);
+  waiting_cv_.wait(lock, [this] { return waiting_ == 0; });
+}
+
 AdmissionResponse AdmissionHandler::Handle(const AdmissionRequest& request) {
+  std::promise<AdmissionResponse> answer;
+  auto result = answer.get_future();
+  Handle(request, [&answer](AdmissionResponse r) { answer.set_value(std::move(r)); });
+  return result.get();
+}
+
+void AdmissionHandler::Handle(const AdmissionRequest& request, ResponseCallback done) {
+  auto state = std::make_shared<InFlight>();
+  state->done = std::move(done);
+  state->request_uid = request.uid;
   try {
-    return HandleImpl(request);
+    HandleImpl(request, state);
   } catch (const std::exception& e) {
     log::Error("admission: unexpected error", {{"uid", request.uid}, {"error", e.what()}});
-    return {request.uid, false, 403, policy::FormatReason(policy::Reason::kInternalError, "unexpected error; denied"), {}, {}};
+    state->Answer(InternalErrorResponse(request.uid));
   }
 }
 
-AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
-  auto start = std::chrono::steady_clock::now();
+void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared_ptr<InFlight>& state) {
   std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
   policy::PolicySet not_ready;
 
@@ -91,26 +149,14 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
   in.lineage = deps_.ledger ? &lineage : nullptr;
   in.signature_cache = deps_.signature_cache;
 
-  policy::Decision d;
+  policy::Decision& d = state->decision;
   if (!labels_status.ok()) {
     d.governed = true;
     d.reason = policy::Reason::kInternalError;
     d.message = "cannot read the labels of namespace " + a.ns + ": " + labels_status.message();
   }
-  // In ledger mode a successful Consume/Inherit is a reservation the
-  // decision's ledger record settles; this settles it as not durable on any
-  // path that leaves before that (a denial, an exception).
   const bool journal_in_ledger = deps_.replay && deps_.replay->JournaledInLedger();
-  struct Reservation {
-    ReplayStore* store = nullptr;
-    std::string jti, uid;
-    policy::ReplayAction action = policy::ReplayAction::kNone;
-    void Settle(bool durable) {
-      if (store) store->Settle(jti, uid, action, durable);
-      store = nullptr;
-    }
-    ~Reservation() { Settle(false); }
-  } reservation;
+  Reservation& reservation = state->reservation;
   for (int attempt = 0; attempt < 2 && labels_status.ok(); ++attempt) {
     d = policy::Decide(a, in);
     if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
@@ -121,7 +167,7 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
       break;
     }
     Status st = d.replay_action == policy::ReplayAction::kConsume
-                    ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid, {}},
+                    ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid},
                                             d.artifact->exp + kMaxClockSkewSeconds)
                     : deps_.replay->Inherit(d.artifact->jti, a.uid);
     if (st.ok() && journal_in_ledger) {
@@ -131,7 +177,11 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
       reservation.action = d.replay_action;
     }
     if (st.ok()) {
-      if (d.replay_action == policy::ReplayAction::kConsume && ++consumed_ % 1024 == 0) {
+      // Pruning walks the whole store, so it runs on a timer, not per
+      // consumption: at most once every kPruneEverySeconds.
+      int64_t due = next_prune_.load(std::memory_order_relaxed);
+      if (d.replay_action == policy::ReplayAction::kConsume && in.now >= due &&
+          next_prune_.compare_exchange_strong(due, in.now + kPruneEverySeconds)) {
         deps_.replay->Prune(in.now - kMaxClockSkewSeconds);
       }
       break;
@@ -143,51 +193,77 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
     break;
   }
 
-  std::optional<ledger::Appended> appended;
-  if (d.governed && !req.dry_run && deps_.ledger) {
-    nlohmann::json entry = {
-        {"type", "admission"},
-        {"decision", d.allowed ? "allowed" : "denied"},
-        {"reason", policy::ReasonName(d.reason)},
-        {"object", {{"kind", a.kind}, {"namespace", a.ns}, {"name", a.name}, {"uid", a.uid},
-                    {"operation", policy::OperationName(a.operation)}}},
-        {"user", a.user},
-    };
-    if (!d.object_digest.empty()) entry["digest"] = d.object_digest;
-    if (d.artifact) {
-      entry["artifact"] = {{"iss", d.artifact->iss}, {"sub", d.artifact->sub}, {"kid", d.artifact->kid},
-                           {"jti", d.artifact->jti}, {"digest", d.artifact->digest}};
-      if (!d.artifact->parent.empty()) entry["parent"] = d.artifact->parent;
-      if (!d.artifact->intent.empty()) entry["intent"] = d.artifact->intent;
-    }
-    if (reservation.store) {
-      entry["replay"] = {{"op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit"}};
-      if (d.replay_action == policy::ReplayAction::kConsume) entry["replay"]["exp"] = d.artifact->exp + kMaxClockSkewSeconds;
-    }
-    if (!d.verdicts.empty()) {
-      entry["policy"] = {{"name", d.verdicts.front().policy}, {"generation", d.verdicts.front().generation},
-                         {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    auto r = deps_.ledger->Append(entry);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  state->kind = a.kind;
+  state->ns = a.ns;
+  state->name = a.name;
+  state->object_uid = a.uid;
+  state->user = a.user;
+  state->operation = a.operation;
+  state->dry_run = req.dry_run;
+  if (!d.governed || req.dry_run || !deps_.ledger) return Finish(*state, nullptr);
+
+  nlohmann::json entry = {
+      {"type", "admission"},
+      {"decision", d.allowed ? "allowed" : "denied"},
+      {"reason", policy::ReasonName(d.reason)},
+      {"object", {{"kind", a.kind}, {"namespace", a.ns}, {"name", a.name}, {"uid", a.uid},
+                  {"operation", policy::OperationName(a.operation)}}},
+      {"user", a.user},
+  };
+  if (!d.object_digest.empty()) entry["digest"] = d.object_digest;
+  if (d.artifact) {
+    entry["artifact"] = {{"iss", d.artifact->iss}, {"sub", d.artifact->sub}, {"kid", d.artifact->kid},
+                         {"jti", d.artifact->jti}, {"digest", d.artifact->digest}};
+    if (!d.artifact->parent.empty()) entry["parent"] = d.artifact->parent;
+    if (!d.artifact->intent.empty()) entry["intent"] = d.artifact->intent;
+  }
+  if (reservation.store) {
+    entry["replay"] = {{"op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit"}};
+    if (d.replay_action == policy::ReplayAction::kConsume) entry["replay"]["exp"] = d.artifact->exp + kMaxClockSkewSeconds;
+  }
+  if (!d.verdicts.empty()) {
+    entry["policy"] = {{"name", d.verdicts.front().policy}, {"generation", d.verdicts.front().generation},
+                       {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
+  }
+  auto queued = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(waiting_mu_);
+    ++waiting_;
+  }
+  // The ledger calls this exactly once, whatever happens to the record.
+  deps_.ledger->AppendAsync(entry, [this, state, queued](StatusOr<ledger::Appended> r) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
     if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
-    reservation.Settle(r.ok());
-    if (r.ok()) {
-      appended = *r;
-    } else {
-      log::Error("ledger append failed", {{"uid", req.uid}, {"error", r.status().message()}});
+    try {
+      Finish(*state, &r);
+    } catch (const std::exception& e) {
+      log::Error("admission: unexpected error", {{"uid", state->request_uid}, {"error", e.what()}});
+      state->reservation.Settle(false);
+      state->Answer(InternalErrorResponse(state->request_uid));
+    }
+    std::lock_guard lock(waiting_mu_);
+    if (--waiting_ == 0) waiting_cv_.notify_all();
+  });
+}
+
+void AdmissionHandler::Finish(InFlight& state, const StatusOr<ledger::Appended>* appended) {
+  policy::Decision& d = state.decision;
+  if (appended) {
+    state.reservation.Settle(appended->ok());
+    if (!appended->ok()) {
+      log::Error("ledger append failed", {{"uid", state.request_uid}, {"error", appended->status().message()}});
       if (d.allowed) {
         // An unrecorded execution is not allowed to run.
         d.allowed = false;
         d.reason = policy::Reason::kInternalError;
-        d.message = "cannot write the decision to the lineage ledger: " + r.status().message();
+        d.message = "cannot write the decision to the lineage ledger: " + appended->status().message();
       }
     }
   }
+  const bool recorded = appended && appended->ok();
 
   AdmissionResponse resp;
-  resp.uid = req.uid;
+  resp.uid = state.request_uid;
   resp.allowed = d.allowed;
   if (!d.allowed) {
     resp.code = 403;
@@ -196,22 +272,24 @@ AdmissionResponse AdmissionHandler::HandleImpl(const AdmissionRequest& req) {
   resp.warnings = d.warnings;
   resp.audit_annotations["decision"] = d.allowed ? "allowed" : "denied";
   resp.audit_annotations["reason"] = policy::ReasonName(d.reason);
-  if (appended) resp.audit_annotations["ledger-seq"] = std::to_string(appended->seq);
+  if (recorded) resp.audit_annotations["ledger-seq"] = std::to_string((*appended)->seq);
 
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - state.start).count();
   if (deps_.metrics) {
-    deps_.metrics->RecordAdmission(a.kind, d.allowed ? "allowed" : "denied", policy::ReasonName(d.reason), secs);
+    deps_.metrics->RecordAdmission(state.kind, d.allowed ? "allowed" : "denied", policy::ReasonName(d.reason), secs);
     for (const auto& c : d.signature_checks) deps_.metrics->RecordSignatureCheck(crypto::KeyAlgorithmName(c.algorithm), c.result);
   }
-  nlohmann::json fields = {{"uid", req.uid},       {"kind", a.kind},     {"namespace", a.ns},
-                           {"name", a.name},       {"operation", policy::OperationName(a.operation)},
-                           {"user", a.user},       {"decision", d.allowed ? "allowed" : "denied"},
-                           {"reason", policy::ReasonName(d.reason)}, {"message", d.message},
-                           {"dryRun", req.dry_run}, {"latencySeconds", secs}};
-  if (d.artifact) fields["jti"] = d.artifact->jti;
-  if (appended) fields["ledgerSeq"] = appended->seq;
-  if (d.governed) log::Info("admission", fields);
-  return resp;
+  if (d.governed) {
+    nlohmann::json fields = {{"uid", state.request_uid}, {"kind", state.kind},   {"namespace", state.ns},
+                             {"name", state.name},       {"operation", policy::OperationName(state.operation)},
+                             {"user", state.user},       {"decision", d.allowed ? "allowed" : "denied"},
+                             {"reason", policy::ReasonName(d.reason)}, {"message", d.message},
+                             {"dryRun", state.dry_run},  {"latencySeconds", secs}};
+    if (d.artifact) fields["jti"] = d.artifact->jti;
+    if (recorded) fields["ledgerSeq"] = (*appended)->seq;
+    log::Info("admission", fields);
+  }
+  state.Answer(std::move(resp));
 }
 
 }  // namespace execgov::webhook

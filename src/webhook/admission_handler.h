@@ -2,12 +2,19 @@
 // Decides with policy::Decide on the current policy snapshot, commits the
 // decision's replay intent atomically, writes the ledger record, and answers.
 // Every error path, expected or not, is a denial (fail-closed).
+//
+// The answer to a governed request waits for its ledger record to be durable.
+// The callback form waits without a thread: the record is queued and the
+// answer comes from the ledger's writer once the batch carrying it is synced,
+// so a server needs threads for its CPU work only, not one per fsync wait.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 
 #include "core/clock.h"
 #include "ledger/ledger.h"
@@ -36,15 +43,29 @@ struct HandlerDeps {
   NamespaceLabelsProvider namespace_labels;
 };
 
+using ResponseCallback = std::function<void(AdmissionResponse)>;
+
 class AdmissionHandler {
  public:
   explicit AdmissionHandler(HandlerDeps deps);
+  // Waits for the answers still waiting on the ledger: they use this handler.
+  ~AdmissionHandler();
+  // Answers through `done`, exactly once, also when something throws: in the
+  // calling thread when nothing is written, else on the ledger's writer thread
+  // (keep `done` quick; post real work elsewhere).
+  void Handle(const AdmissionRequest& request, ResponseCallback done);
+  // Waits for the answer.
   AdmissionResponse Handle(const AdmissionRequest& request);
 
  private:
-  AdmissionResponse HandleImpl(const AdmissionRequest& request);
+  struct InFlight;
+  void HandleImpl(const AdmissionRequest& request, const std::shared_ptr<InFlight>& state);
+  void Finish(InFlight& state, const StatusOr<ledger::Appended>* appended);
   HandlerDeps deps_;
-  std::atomic<uint64_t> consumed_{0};  // prunes the replay store every 1024 consumptions
+  std::mutex waiting_mu_;
+  std::condition_variable waiting_cv_;
+  int waiting_ = 0;  // answers queued behind their ledger record
+  std::atomic<int64_t> next_prune_{0};  // when the replay store is next pruned (Unix seconds)
 };
 
 // The kind execgov governs for an API group and kind, or "" (Pod in the core

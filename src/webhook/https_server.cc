@@ -31,9 +31,12 @@ using tcp = net::ip::tcp;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
-// Answers a request; the header-only overload may answer before the body is
-// read (limits, method, content type), returning nullopt to read on.
-using Route = std::function<Response(const Request&)>;
+using ReplyFn = std::function<void(Response)>;
+// Answers a request through `reply`, exactly once, from any thread: at once,
+// or later (an admission answers once its ledger record is durable). The
+// header-only route may answer before the body is read (limits, method,
+// content type), returning nullopt to read on.
+using Route = std::function<void(Request&&, ReplyFn)>;
 using EarlyRoute = std::function<std::optional<Response>(const http::request_header<>&)>;
 
 namespace {
@@ -41,6 +44,45 @@ namespace {
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr auto kIdleTimeout = std::chrono::seconds(90);
+// How long a stopping server waits for the answers still being decided.
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+
+// Requests between their route and their reply, and whether a reply may
+// still reach the I/O threads: a reply can come from another thread (the
+// ledger's writer) after the server began to stop, and must then be dropped
+// rather than posted to an io_context that is gone.
+class Gate {
+ public:
+  void Enter() {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  // Runs `post` if the server still runs, then counts the request as answered.
+  template <class F>
+  void Leave(F&& post) {
+    std::lock_guard lock(mu_);
+    if (open_) post();
+    if (--in_flight_ == 0) cv_.notify_all();
+  }
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  // Stops keep-alive connections from starting new requests, waits up to
+  // `timeout` for those in flight, then closes the gate.
+  // Returns how many were still unanswered.
+  int Drain(std::chrono::seconds timeout) {
+    draining_ = true;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [this] { return in_flight_ == 0; });
+    open_ = false;
+    return in_flight_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+  bool open_ = true;
+  std::atomic<bool> draining_{false};
+};
 
 Response MakeResponse(http::status code, std::string body, const std::string& content_type) {
   Response r{code, 11};
@@ -62,8 +104,9 @@ Response StatusResponse(http::status code, const std::string& message) {
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, std::shared_ptr<ssl::context> tls, Route route, EarlyRoute early)
-      : stream_(std::move(stream)), tls_(std::move(tls)), route_(std::move(route)), early_(std::move(early)) {}
+  Session(Stream stream, std::shared_ptr<ssl::context> tls, const Route& route, const EarlyRoute& early,
+          std::shared_ptr<Gate> gate)
+      : stream_(std::move(stream)), tls_(std::move(tls)), route_(route), early_(early), gate_(std::move(gate)) {}
 
   void Run() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -100,14 +143,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ec) return Close();
     Request req = parser_->release();
     bool keep_alive = req.keep_alive();
-    Response resp;
+    gate_->Enter();
+    // The reply may come from another thread: it goes back through this
+    // connection's strand, and only once (a route that threw after replying
+    // must not reply twice).
+    auto replied = std::make_shared<std::atomic<bool>>(false);
+    ReplyFn reply = [self = this->shared_from_this(), keep_alive, replied](Response resp) {
+      if (replied->exchange(true)) return;
+      self->gate_->Leave([&] {
+        net::dispatch(self->stream_.get_executor(), [self, keep_alive, resp = std::move(resp)]() mutable {
+          self->Reply(std::move(resp), keep_alive);
+        });
+      });
+    };
     try {
-      resp = route_(req);
+      route_(std::move(req), reply);
     } catch (const std::exception& e) {
       log::Error("http: unexpected error", {{"error", e.what()}});
-      resp = StatusResponse(http::status::internal_server_error, "internal error");
+      reply(StatusResponse(http::status::internal_server_error, "internal error"));
     }
-    Reply(std::move(resp), keep_alive);
   }
 
   void Reply(Response resp, bool keep_alive) {
@@ -115,7 +169,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     response_ = std::make_shared<Response>(std::move(resp));
     beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
     http::async_write(stream_, *response_, [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-      if (ec || !keep_alive) return self->Close();
+      if (ec || !keep_alive || self->gate_->draining()) return self->Close();
       self->ReadHeader(kIdleTimeout);
     });
   }
@@ -139,8 +193,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   Stream stream_;
   std::shared_ptr<ssl::context> tls_;  // kept alive as long as the stream uses it
-  Route route_;
-  EarlyRoute early_;
+  const Route& route_;        // the listener's, which outlives every session
+  const EarlyRoute& early_;
+  std::shared_ptr<Gate> gate_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
@@ -164,7 +219,12 @@ bool IsJsonContentType(std::string ct) {
 class Listener {
  public:
   Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early)
-      : credentials_(credentials), route_(std::move(route)), early_(std::move(early)), acceptor_(io_) {}
+      : credentials_(credentials),
+        route_(std::move(route)),
+        early_(std::move(early)),
+        gate_(std::make_shared<Gate>()),
+        io_(std::make_unique<net::io_context>()),
+        acceptor_(*io_) {}
 
   Status Open(const std::string& host, int port, int threads) {
     beast::error_code ec;
@@ -177,22 +237,34 @@ class Listener {
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
     Accept();
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_->run(); });
     return Status::Ok();
   }
 
+  // Stops accepting, lets the requests in flight be answered (up to
+  // kDrainTimeout), then stops the I/O threads.
   ~Listener() {
-    net::post(io_, [this] {
+    net::post(*io_, [this] {
       beast::error_code ec;
       acceptor_.close(ec);
     });
-    io_.stop();
+    int unanswered = threads_.empty() ? 0 : gate_->Drain(kDrainTimeout);
+    io_->stop();
     for (auto& t : threads_) t.join();
+    if (unanswered > 0) {
+      // Their answers may still come (a ledger write stuck past the drain
+      // timeout) and would release connections registered with this
+      // io_context: it is left allocated, so a late answer frees nothing twice.
+      log::Error("http: stopped with requests unanswered", {{"requests", unanswered}});
+      beast::error_code ec;
+      acceptor_.close(ec);
+      (void)io_.release();
+    }
   }
 
  private:
   void Accept() {
-    acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(net::make_strand(*io_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) Start(std::move(socket));
       Accept();
@@ -202,7 +274,8 @@ class Listener {
   void Start(tcp::socket socket) {
     socket.set_option(tcp::no_delay(true));
     if (!credentials_) {
-      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_)->Run();
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_, gate_)
+          ->Run();
       return;
     }
     // A context per connection: each new connection gets the certificate
@@ -215,33 +288,20 @@ class Listener {
       return;  // closing the socket refuses the client: fail closed
     }
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_)
+        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_, gate_)
         ->Run();
   }
 
   tls::CredentialStore* credentials_;
-  Route route_;
-  EarlyRoute early_;
-  net::io_context io_;
+  const Route route_;
+  const EarlyRoute early_;
+  std::shared_ptr<Gate> gate_;
+  std::unique_ptr<net::io_context> io_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
 };
 
 namespace {
-
-// Handlers wait on the ledger's group commit (one fsync shared by every
-// request in flight; the replay consumption rides in the same record), so run
-// more threads than cores: a waiting thread costs a stack and no CPU, and the
-// more requests wait together, the more each fsync carries. Throughput is
-// in-flight requests over fsync latency. More threads than that needs cost
-// CPU, though: all of them share one io_context, whose scheduler lock and
-// wake-ups they contend for. On this 2-core machine (bench/webhook/run.sh 3,
-// two alternating runs each, load 4-9) 32 threads against 64 took fresh
-// admissions from 320 to 259 us of server CPU and 2,900-4,600 to
-// 5,300-6,200/s with p99 76-147 -> 33 ms, repeated ones from 242-251 to
-// 190-208 us; 4 threads were fsync-bound (3,400/s). 32 in flight still
-// carries 16,000 admissions/s over a 2 ms fsync.
-int IoThreads() { return static_cast<int>(std::max(32u, std::thread::hardware_concurrency() * 16)); }
 
 StatusOr<std::unique_ptr<Listener>> OpenListener(const std::string& listen, tls::CredentialStore* credentials, Route route,
                                                  EarlyRoute early, int threads) {
@@ -271,7 +331,7 @@ StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& list
 
 StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string& listen,
                                                               tls::CredentialStore* credentials,
-                                                              AdmissionHandler* handler) {
+                                                              AdmissionHandler* handler, int io_threads) {
   EarlyRoute early = [](const http::request_header<>& h) -> std::optional<Response> {
     std::string_view path = PathOf(h.target());
     if (path == "/ping") return std::nullopt;
@@ -288,13 +348,15 @@ StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string&
     }
     return std::nullopt;
   };
-  Route route = [handler](const Request& req) -> Response {
-    if (PathOf(req.target()) == "/ping") return MakeResponse(http::status::ok, "ok\n", "text/plain");
+  Route route = [handler](Request&& req, ReplyFn reply) {
+    if (PathOf(req.target()) == "/ping") return reply(MakeResponse(http::status::ok, "ok\n", "text/plain"));
     auto decoded = DecodeAdmissionReview(req.body());
-    if (!decoded.ok()) return StatusResponse(http::status::bad_request, decoded.status().message());
-    return MakeResponse(http::status::ok, EncodeAdmissionReview(handler->Handle(*decoded)), "application/json");
+    if (!decoded.ok()) return reply(StatusResponse(http::status::bad_request, decoded.status().message()));
+    handler->Handle(*decoded, [reply = std::move(reply)](AdmissionResponse r) {
+      reply(MakeResponse(http::status::ok, EncodeAdmissionReview(r), "application/json"));
+    });
   };
-  auto listener = OpenListener(listen, credentials, route, early, IoThreads());
+  auto listener = OpenListener(listen, credentials, route, early, std::max(1, io_threads));
   if (!listener.ok()) return listener.status();
   std::unique_ptr<WebhookServer> server(new WebhookServer());
   server->listener_ = std::move(listener).value();
@@ -309,7 +371,7 @@ StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen,
     if (h.method() != http::verb::get) return StatusResponse(http::status::method_not_allowed, "use GET");
     return std::nullopt;
   };
-  Route route = [metrics, ready](const Request& req) -> Response {
+  auto answer = [metrics, ready](const Request& req) -> Response {
     std::string_view path = PathOf(req.target());
     if (path == "/metrics") {
       return MakeResponse(http::status::ok, metrics->Serialize(), "text/plain; version=0.0.4; charset=utf-8");
@@ -321,6 +383,7 @@ StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen,
     }
     return StatusResponse(http::status::not_found, "no such path: /metrics, /healthz and /readyz are served here");
   };
+  Route route = [answer](Request&& req, ReplyFn reply) { reply(answer(req)); };
   auto listener = OpenListener(listen, nullptr, route, early, 2);
   if (!listener.ok()) return listener.status();
   std::unique_ptr<OpsServer> server(new OpsServer());

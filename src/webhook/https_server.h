@@ -23,10 +23,16 @@ class Listener;  // acceptor and I/O threads, hidden from includers
 
 class WebhookServer {
  public:
-  // `listen` is HOST:PORT. The credential store must outlive the server.
+  // `listen` is HOST:PORT. The credential store and the handler must outlive
+  // the server. `io_threads` run every connection's TLS, parsing and
+  // decisions; an answer waiting for its ledger record holds none of them, so
+  // as many as cores suffice unless the handler itself blocks (the in-cluster
+  // replay store's API calls).
   static StatusOr<std::unique_ptr<WebhookServer>> Start(const std::string& listen, tls::CredentialStore* credentials,
-                                                        AdmissionHandler* handler);
-  ~WebhookServer();  // stops accepting and joins the I/O threads
+                                                        AdmissionHandler* handler, int io_threads);
+  // Stops accepting, answers the requests in flight (up to 10 s), and joins
+  // the I/O threads.
+  ~WebhookServer();
 
  private:
   WebhookServer() = default;

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "api/manifest.h"
@@ -382,6 +384,63 @@ TEST_F(WebhookTest, ConsumedArtifactsSurviveARestart) {
   auto v = testing::RunCommand(std::string(EXECGOV_BINARY) + " ledger verify --ledger file:" + dir.File("state/ledger.jsonl") +
                                " --checkpoint-key " + dir.File("state/ledger.jsonl.key.pub"));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// A stop under load: every "allowed" the server sent names a ledger record
+// that is in the ledger, for that object, and the server exits cleanly. An
+// answer waits for its record's fsync without holding a thread, so this is
+// what keeps a stop from answering before the record is durable.
+TEST_F(WebhookTest, StopUnderLoadNeverAnswersAllowedWithoutItsRecord) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.File("p"));
+  dir.Write("p/default.yaml", api::EmitYaml({Policy("default", "agents")}));
+  testing::ServeProcess server(dir.File("p"), dir.File("state"));
+  ASSERT_TRUE(server.started());
+  constexpr int kClients = 16;
+  std::mutex mu;
+  std::map<uint64_t, std::string> allowed;  // ledger-seq -> object uid
+  std::atomic<int> answered{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> running{kClients};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&] {
+      struct Done {
+        std::atomic<int>& n;
+        ~Done() { --n; }
+      } done{running};
+      std::string error;
+      auto conn = TlsConnection::Connect(server.port(), server.ca_file(), &error);
+      while (conn && !stop) {
+        Json job = SignedJob("agents");
+        HttpResponse r;
+        if (!conn->Post("/validate", Review(job).dump(), &r)) break;  // closed by the stop
+        if (r.status != 200) break;
+        Json resp = Json::parse(r.body, nullptr, false);
+        ++answered;
+        if (ReasonOf(resp) != "Allowed") continue;
+        std::lock_guard lock(mu);
+        allowed[std::stoull(resp["response"]["auditAnnotations"]["ledger-seq"].get<std::string>())] =
+            job["metadata"]["uid"];
+      }
+    });
+  }
+  while (answered < 200 && running > 0) std::this_thread::yield();
+  EXPECT_EQ(server.Stop(), 0);
+  stop = true;
+  for (auto& t : threads) t.join();
+  ASSERT_GE(allowed.size(), 200u);
+  std::map<uint64_t, std::string> recorded;  // seq -> object uid, of admission records
+  std::ifstream in(dir.File("state/ledger.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    Json r = Json::parse(line, nullptr, false);
+    if (r.value("type", "") == "admission") recorded[r["seq"].get<uint64_t>()] = r["object"]["uid"];
+  }
+  for (const auto& [seq, uid] : allowed) {
+    auto it = recorded.find(seq);
+    ASSERT_NE(it, recorded.end()) << "allowed with ledger-seq " << seq << ", which is not in the ledger";
+    EXPECT_EQ(it->second, uid) << "ledger-seq " << seq;
+  }
 }
 
 TEST_F(WebhookTest, InheritanceByTrustedControllers) {
