@@ -32,6 +32,7 @@ RUN apt-get update \
       libprometheus-cpp-core1.0 \
       libssl3 \
       libstdc++6 \
+      libtcmalloc-minimal4 \
       libyaml-cpp0.7 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/*

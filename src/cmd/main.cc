@@ -1,5 +1,7 @@
 // execgov: one binary, one subcommand per job (DESIGN §9). This file only
 // wires flags to subcommands; every subcommand lives in its own file.
+#include <gperftools/malloc_extension.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -7,6 +9,9 @@
 
 int main(int argc, char** argv) {
   using namespace execgov::cmd;
+  // tcmalloc keeps up to 32 MiB in per-thread caches by default; a few
+  // threads do all the work here, and memory is part of the budget.
+  MallocExtension::instance()->SetNumericProperty("tcmalloc.max_total_thread_cache_bytes", 8u << 20);
   CLI::App app{"execgov: execution governance for Kubernetes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "execgov 0.1.0");
