@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/clock.h"
+#include "core/json_string.h"
 
 namespace execgov::log {
 namespace {
@@ -25,16 +26,42 @@ const char* Name(Level l) {
 
 void SetLevel(Level level) { g_level = static_cast<int>(level); }
 
+namespace {
+
+// A string as JSON: written directly when ASCII (the common case, and no
+// copy), else through nlohmann, which replaces invalid UTF-8 (a path or a
+// library's message may hold any bytes) so the line stays valid JSON.
+void AppendString(std::string_view s, std::string* out) {
+  if (IsAscii(s)) return AppendJsonString(s, out);
+  *out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  nlohmann::json line = nlohmann::json::object();
-  line["ts"] = FormatRfc3339(std::chrono::system_clock::now(), true);
-  line["level"] = Name(level);
-  line["msg"] = msg;
+  // Written field by field rather than copied into one object and dumped:
+  // one line per admission, and the copy was most of its cost.
+  std::string out = "{\"ts\":";
+  AppendJsonString(FormatRfc3339(std::chrono::system_clock::now(), true), &out);
+  out += ",\"level\":\"";
+  out += Name(level);
+  out += "\",\"msg\":";
+  AppendString(msg, &out);
   if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+      if (it.key() == "ts" || it.key() == "level" || it.key() == "msg") continue;  // the line's own
+      out += ',';
+      AppendString(it.key(), &out);
+      out += ':';
+      if (it->is_string()) {
+        AppendString(it->get_ref<const std::string&>(), &out);
+      } else {
+        out += it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+    }
   }
-  std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  out += "}\n";
   std::lock_guard<std::mutex> lock(g_mu);
   size_t off = 0;
   while (off < out.size()) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/json_string.h"
+
 namespace execgov::crypto {
 
 namespace {
@@ -139,30 +141,6 @@ std::string FormatEcmaNumber(double value) {
 
 namespace {
 
-void AppendString(const std::string& s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char esc[8];
-          std::snprintf(esc, sizeof esc, "\\u%04x", c);
-          *out += esc;
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 // UTF-16 code units of a UTF-8 string (input validated by the JSON parser).
 std::u16string Utf16(const std::string& s) {
   std::u16string out;
@@ -210,7 +188,7 @@ Status Append(const Json& v, std::string* out) {
       *out += FormatEcmaNumber(d);
       return Status::Ok();
     }
-    case Json::value_t::string: AppendString(v.get_ref<const std::string&>(), out); return Status::Ok();
+    case Json::value_t::string: AppendJsonString(v.get_ref<const std::string&>(), out); return Status::Ok();
     case Json::value_t::array: {
       out->push_back('[');
       bool first = true;
@@ -242,7 +220,7 @@ Status Append(const Json& v, std::string* out) {
       for (const auto& m : members) {
         if (!first) out->push_back(',');
         first = false;
-        AppendString(m.second.key(), out);
+        AppendJsonString(m.second.key(), out);
         out->push_back(':');
         EXECGOV_RETURN_IF_ERROR(Append(m.second.value(), out));
       }

@@ -1,0 +1,92 @@
+// The log line: one JSON object per line on stderr, whatever the strings in
+// it hold, and the JSON string writer it shares with the canonical form.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/json_string.h"
+#include "core/log.h"
+
+namespace execgov {
+namespace {
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
+}
+
+TEST(JsonString, EscapesWhatJsonRequiresAndKeepsTheRest) {
+  EXPECT_EQ(Quoted(""), "\"\"");
+  EXPECT_EQ(Quoted("plain text/with:punctuation"), "\"plain text/with:punctuation\"");
+  EXPECT_EQ(Quoted("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Quoted("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
+  EXPECT_EQ(Quoted(std::string("\x00\x01\x1f", 3)), "\"\\u0000\\u0001\\u001f\"");
+  EXPECT_EQ(Quoted("\x7f"), "\"\x7f\"");
+  EXPECT_EQ(Quoted("\xc3\xa9t\xc3\xa9"), "\"\xc3\xa9t\xc3\xa9\"");  // UTF-8 is copied
+  // Whatever it writes parses back to the same string.
+  std::string all;
+  for (int c = 1; c < 0x80; ++c) all.push_back(static_cast<char>(c));
+  EXPECT_EQ(nlohmann::json::parse(Quoted(all)).get<std::string>(), all);
+}
+
+// Captures what the log writes to stderr while `fn` runs.
+template <class F>
+std::string CaptureStderr(F fn) {
+  std::fflush(stderr);
+  char path[] = "/tmp/execgov-log-test.XXXXXX";
+  int fd = mkstemp(path);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  fn();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::string out;
+  char buf[4096];
+  lseek(fd, 0, SEEK_SET);
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  unlink(path);
+  return out;
+}
+
+TEST(Log, OneJsonObjectPerLineWithTheFields) {
+  std::string out = CaptureStderr([] {
+    log::Info("admission", {{"uid", "u-1"}, {"allowed", true}, {"seq", 42}, {"nested", {{"a", 1}}}});
+  });
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << "more than one line: " << out;
+  auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["msg"], "admission");
+  EXPECT_EQ(line["level"], "info");
+  EXPECT_TRUE(line["ts"].is_string());
+  EXPECT_EQ(line["uid"], "u-1");
+  EXPECT_EQ(line["allowed"], true);
+  EXPECT_EQ(line["seq"], 42);
+  EXPECT_EQ(line["nested"]["a"], 1);
+}
+
+TEST(Log, AnyBytesInAStringStillMakeValidJson) {
+  std::string out = CaptureStderr([] {
+    log::Warn("bad \xff bytes", {{"path", std::string("/tmp/\xc3\x28\nx")}, {"msg", "not the message"}});
+  });
+  auto line = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(line.is_discarded()) << out;
+  EXPECT_EQ(line["level"], "warn");
+  // Invalid UTF-8 is replaced (U+FFFD), the newline escaped, and a field
+  // cannot overwrite the line's own message.
+  EXPECT_EQ(line["msg"], "bad \xef\xbf\xbd bytes");
+  EXPECT_EQ(line["path"], "/tmp/\xef\xbf\xbd(\nx");
+}
+
+TEST(Log, BelowTheLevelNothingIsWritten) {
+  std::string out = CaptureStderr([] { log::Debug("hidden"); });
+  EXPECT_EQ(out, "");
+}
+
+}  // namespace
+}  // namespace execgov
