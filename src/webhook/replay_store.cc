@@ -16,8 +16,32 @@ namespace execgov::webhook {
 
 using Json = nlohmann::json;
 
+FileReplayStore::Entry::Entry(const policy::Consumption& who, int64_t expires_at) : expires_at_(expires_at) {
+  who_.reserve(who.kind.size() + who.ns.size() + who.name.size() + who.uid.size());
+  const std::string* parts[] = {&who.kind, &who.ns, &who.name, &who.uid};
+  for (size_t i = 0; i < 4; ++i) {
+    who_ += *parts[i];
+    if (i < 3) ends_[i] = static_cast<uint32_t>(who_.size());
+  }
+}
+
+std::string_view FileReplayStore::Entry::Part(size_t i) const {
+  size_t start = i == 0 ? 0 : ends_[i - 1];
+  size_t end = i == 3 ? who_.size() : ends_[i];
+  return std::string_view(who_).substr(start, end - start);
+}
+
+policy::Consumption FileReplayStore::Entry::Who() const {
+  return {std::string(Part(0)), std::string(Part(1)), std::string(Part(2)), std::string(Part(3))};
+}
+
+void FileReplayStore::Entry::AddInheritor(const std::string& uid) {
+  if (!inheritors_) inheritors_ = std::make_unique<std::unordered_set<std::string>>();
+  inheritors_->insert(uid);
+}
+
 StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::string& path, int64_t now) {
-  std::map<std::string, Entry> entries;
+  Entries entries;
   auto text = ReadFile(path, size_t(1) << 30);
   if (text.ok()) {
     size_t start = 0, line_no = 0;
@@ -35,27 +59,27 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       }
       std::string jti = j["jti"];
       if (j.value("op", "") == "consume") {
-        Entry e;
-        e.who = {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")};
-        e.expires_at = j.value("exp", int64_t(0));
-        entries.emplace(jti, std::move(e));
+        entries.emplace(jti, Entry({j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")},
+                                   j.value("exp", int64_t(0))));
       } else if (j.value("op", "") == "inherit") {
         auto it = entries.find(jti);
-        if (it != entries.end()) it->second.inheritors.insert(j.value("uid", ""));
+        if (it != entries.end()) it->second.AddInheritor(j.value("uid", ""));
       }
     }
   }
   // Compact: rewrite only what is still unexpired, then append from there.
   std::string compacted;
   for (auto it = entries.begin(); it != entries.end();) {
-    if (it->second.expires_at < now) {
+    if (it->second.expires_at() < now) {
       it = entries.erase(it);
       continue;
     }
-    const auto& w = it->second.who;
+    policy::Consumption w = it->second.Who();
     compacted += Json{{"op", "consume"}, {"jti", it->first}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
-                      {"uid", w.uid}, {"exp", it->second.expires_at}}.dump() + "\n";
-    for (const auto& uid : it->second.inheritors) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
+                      {"uid", w.uid}, {"exp", it->second.expires_at()}}.dump() + "\n";
+    if (const auto* inheritors = it->second.inheritors()) {
+      for (const auto& uid : *inheritors) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
+    }
     ++it;
   }
   EXECGOV_RETURN_IF_ERROR(WriteFileAtomic(path, compacted, 0600));
@@ -67,7 +91,7 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
 }
 
 Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
-                                         std::map<std::string, Entry>* entries) {
+                                         Entries* entries) {
   // Records are canonical JSON (RFC 8785: sorted members, no whitespace, and
   // a quote inside a string is escaped), so substring tests on the exact
   // spellings the handler writes skip, unparsed, the records without a replay
@@ -101,13 +125,11 @@ Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
   std::string op = replay->value("op", "");
   if (jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
   if (op == "consume") {
-    Entry e;
-    e.who = {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid};
-    e.expires_at = replay->value("exp", int64_t(0));
-    entries->emplace(jti, std::move(e));  // the first consumption wins; later ones are retries of it
+    entries->emplace(jti, Entry({object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid},
+                                replay->value("exp", int64_t(0))));  // the first consumption wins; later ones are retries of it
   } else if (op == "inherit") {
     auto it = entries->find(jti);
-    if (it != entries->end()) it->second.inheritors.insert(uid);
+    if (it != entries->end()) it->second.AddInheritor(uid);
   }
   return Status::Ok();
 }
@@ -126,7 +148,7 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const
   (void)backend->Close();
   if (!st.ok()) return st.WithContext("reading consumed artifacts from the ledger " + ledger_url);
   for (auto it = store->entries_.begin(); it != store->entries_.end();) {
-    it = it->second.expires_at < now ? store->entries_.erase(it) : std::next(it);
+    it = it->second.expires_at() < now ? store->entries_.erase(it) : std::next(it);
   }
   store->in_ledger_ = true;
   return store;
@@ -139,8 +161,8 @@ std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return std::nullopt;
-  policy::Consumption c = it->second.who;
-  c.inherited = !inheritor_uid.empty() && it->second.inheritors.count(inheritor_uid) > 0;
+  policy::Consumption c = it->second.Who();
+  c.inherited = !inheritor_uid.empty() && it->second.Inherited(inheritor_uid);
   return c;
 }
 
@@ -193,17 +215,17 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
   }
   auto it = entries_.find(jti);
   if (it != entries_.end()) {
-    if (it->second.who.uid == who.uid) return Status::Ok();  // the same object, retried
-    return AlreadyExists("artifact " + jti + " was consumed by " + it->second.who.kind + " " + it->second.who.ns + "/" +
-                         it->second.who.name);
+    if (it->second.uid() == who.uid) return Status::Ok();  // the same object, retried
+    policy::Consumption first = it->second.Who();
+    return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  in_flight_.emplace(jti, Entry{who, expires_at, {}});
+  in_flight_.emplace(jti, Entry(who, expires_at));
   if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
   Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
   in_flight_.erase(jti);
-  if (st.ok()) entries_.emplace(jti, Entry{who, expires_at, {}});
+  if (st.ok()) entries_.emplace(jti, Entry(who, expires_at));
   if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   return st;
 }
@@ -212,12 +234,12 @@ Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) 
   std::unique_lock<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
-  if (it->second.inheritors.count(uid)) return Status::Ok();
+  if (it->second.Inherited(uid)) return Status::Ok();
   if (in_ledger_) return Status::Ok();  // visible once Settle says its record is durable
   EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
   // Looked up again: the map may have changed while the lock was released
   // (entries are only added while serving, so the jti is still there).
-  entries_.at(jti).inheritors.insert(uid);
+  entries_.at(jti).AddInheritor(uid);
   return Status::Ok();
 }
 
@@ -228,21 +250,21 @@ void FileReplayStore::Settle(const std::string& jti, const std::string& uid, pol
     auto it = in_flight_.find(jti);
     // Not reserved by this object: its Consume found its own earlier
     // consumption (a retry) and reserved nothing.
-    if (it == in_flight_.end() || it->second.who.uid != uid) return;
+    if (it == in_flight_.end() || it->second.uid() != uid) return;
     if (durable) entries_.emplace(jti, std::move(it->second));
     in_flight_.erase(it);
     if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   } else if (action == policy::ReplayAction::kInherit && durable) {
     auto it = entries_.find(jti);
     if (it == entries_.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
-    it->second.inheritors.insert(uid);
+    it->second.AddInheritor(uid);
   }
 }
 
 void FileReplayStore::Prune(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.expires_at < now && !in_flight_.count(it->first)) it = entries_.erase(it);
+    if (it->second.expires_at() < now && !in_flight_.count(it->first)) it = entries_.erase(it);
     else ++it;
   }
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/status.h"
@@ -79,11 +80,29 @@ class FileReplayStore : public ReplayStore {
   size_t size() const;
 
  private:
-  struct Entry {
-    policy::Consumption who;
-    int64_t expires_at = 0;
-    std::unordered_set<std::string> inheritors;  // uids that inherited the jti
+  // One consumption, kept small: a long-running server holds one per
+  // unexpired artifact (the consumer's four names in one allocation instead
+  // of four, the inheritor set only once there is one).
+  class Entry {
+   public:
+    Entry(const policy::Consumption& who, int64_t expires_at);
+    policy::Consumption Who() const;
+    std::string_view uid() const { return Part(3); }
+    int64_t expires_at() const { return expires_at_; }
+    bool Inherited(const std::string& uid) const { return inheritors_ && inheritors_->count(uid); }
+    void AddInheritor(const std::string& uid);
+    const std::unordered_set<std::string>* inheritors() const { return inheritors_.get(); }
+
+   private:
+    std::string_view Part(size_t i) const;  // 0 kind, 1 namespace, 2 name, 3 uid
+    // kind, namespace, name and uid, one after another: any bytes may be in
+    // them (a NUL too), so they are cut by position, not by a separator.
+    std::string who_;
+    uint32_t ends_[3] = {0, 0, 0};  // where kind, namespace and name end
+    int64_t expires_at_;
+    std::unique_ptr<std::unordered_set<std::string>> inheritors_;  // uids that inherited the jti
   };
+  using Entries = std::unordered_map<std::string, Entry>;
   // Lines appended together and made durable by one fdatasync. Its callers
   // wait on its own condition variable, so finishing a batch wakes only them,
   // not every thread queued behind it.
@@ -101,16 +120,16 @@ class FileReplayStore : public ReplayStore {
 
   // Folds one ledger record's "replay" member, if any, into entries; a
   // consumption that expired before `now` is skipped.
-  static Status LoadLedgerRecord(std::string_view record, int64_t now, std::map<std::string, Entry>* entries);
+  static Status LoadLedgerRecord(std::string_view record, int64_t now, Entries* entries);
 
   std::string path_;
   int fd_;
   bool in_ledger_ = false;
   mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;     // durable consumptions
+  Entries entries_;     // durable consumptions
   // jtis whose consumption is being made durable (by the journal line, or in
   // ledger mode by the decision's record), with the consumption.
-  std::map<std::string, Entry> in_flight_;
+  Entries in_flight_;
   std::condition_variable in_flight_cv_;     // an in-flight jti was settled
   int in_flight_waiters_ = 0;
   std::shared_ptr<Batch> open_;              // collecting lines for the next sync

@@ -36,6 +36,27 @@ TEST(FileReplayStoreTest, OneConsumerPerJtiAndInheritorsSurviveAReopen) {
   EXPECT_EQ((*reopened)->Consume("jti-1", {"Job", "ns", "b", "uid-b"}, kNow + 600).code(), StatusCode::kAlreadyExists);
 }
 
+// The store packs a consumer's names into one string; names holding any
+// bytes, NUL included, still come back whole, and only the exact uid counts
+// as the same object.
+TEST(FileReplayStoreTest, ConsumerNamesWithAnyBytesStayExact) {
+  testing::TempDir dir;
+  auto store = FileReplayStore::Open(dir.File("replay.jsonl"), kNow);
+  ASSERT_TRUE(store.ok());
+  const std::string name("a\0b", 3), uid("u\0v", 3);
+  ASSERT_TRUE((*store)->Consume("jti-n", {"Job", "ns", name, uid}, kNow + 600).ok());
+  auto c = (*store)->Find("jti-n", "");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->kind, "Job");
+  EXPECT_EQ(c->ns, "ns");
+  EXPECT_EQ(c->name, name);
+  EXPECT_EQ(c->uid, uid);
+  EXPECT_TRUE((*store)->Consume("jti-n", {"Job", "ns", name, uid}, kNow + 600).ok());  // the same object
+  EXPECT_EQ((*store)->Consume("jti-n", {"Job", "ns", "x", "v"}, kNow + 600).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ((*store)->Consume("jti-n", {"Job", "ns", "x", std::string("\0v", 2)}, kNow + 600).code(),
+            StatusCode::kAlreadyExists);
+}
+
 TEST(FileReplayStoreTest, RacingConsumersHaveExactlyOneWinner) {
   testing::TempDir dir;
   auto store = FileReplayStore::Open(dir.File("replay.jsonl"), kNow);
