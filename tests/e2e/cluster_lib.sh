@@ -23,6 +23,9 @@
 #                                 policy's keys entry from keygen) and the
 #                                 ledger signing key (LEDGER_KEY, mode 0600;
 #                                 LEDGER_PUB)
+#   sign [FLAGS...]               `execgov sign` with that authority (issuer
+#                                 e2e-authority, subject agent:e2e, audience
+#                                 e2e-cluster, TTL 10m), e.g. sign -f job.yaml
 #   cluster_namespace NAME [governed]   create a namespace (deleted at exit),
 #                                 labelled execgov.io/governed=true when the
 #                                 second argument is "governed"; waits for its
@@ -189,6 +192,11 @@ cluster_make_keys() {
   LEDGER_KEY=$CLUSTER_WORK/ledger.key
   LEDGER_PUB=$CLUSTER_WORK/ledger.pub
   [ "$(stat -c %a "$LEDGER_KEY")" = 600 ] || fail "the ledger key is not mode 0600"
+}
+
+sign() {
+  "$EXECGOV" sign --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" --issuer e2e-authority --subject agent:e2e \
+    --audience e2e-cluster --ttl 10m "$@"
 }
 
 cluster_namespace() {

@@ -92,18 +92,7 @@ EOF
 
 case_job() {
   new_namespace
-  kubectl apply -n "$ns" -f - <<'EOF'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: hello}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: hello, image: registry.example.com/hello:1, command: ["/hello"]}
-EOF
+  job_manifest hello "$ns" | kubectl apply -f -
   local pods='' get=(kubectl get pods -n "$ns" -l batch.kubernetes.io/job-name=hello -o name)
   poll 60 test -n "$("${get[@]}")" || fail "the Job controller created no Pod within 60s"
   pods=$("${get[@]}")

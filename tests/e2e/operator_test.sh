@@ -55,10 +55,6 @@ wait_webhooks_ready 60
 register_webhook 0
 wait_webhook_active "$ns"
 
-sign() {
-  "$execgov" sign --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" --issuer e2e-authority --subject agent:e2e \
-    --audience e2e-cluster --ttl 10m "$@"
-}
 
 # request_yaml NAME [PARENT]: an ExecutionRequest in $ns.
 request_yaml() {
@@ -293,18 +289,7 @@ PY
   LEDGER_URL=$other start_webhooks 1
   wait_webhooks_ready 60
   register_webhook 1
-  cat >lost.yaml <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: lost-record, namespace: $ns}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - {name: run, image: registry.example.com/tools/run:1, command: ["/run"]}
-YAML
+  job_manifest lost-record "$ns" >lost.yaml
   sign -f lost.yaml >lost.signed.yaml
   local lost_uid
   lost_uid=$(kubectl create -f lost.signed.yaml -o jsonpath='{.metadata.uid}') || fail "the Job was not admitted"

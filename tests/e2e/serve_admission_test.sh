@@ -93,25 +93,7 @@ grep -q 'execgov: MissingArtifact: ' err.txt || { cat err.txt; fail "kubectl did
 echo "unsigned Pod refused: $(cat err.txt)"
 
 # 2. A signed Job is admitted, and its Pods by inheritance.
-cat >job.yaml <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: rotate, namespace: $ns}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: rotate
-        image: registry.example.com/tools/rotate:1.2
-        command: ["/rotate"]
-        args: ["--service", "payments"]
-        env:
-        - {name: MODE, value: safe}
-        - name: NODE
-          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
-YAML
+job_manifest rotate "$ns" >job.yaml
 "$execgov" sign --key authority.key --kid e2e-1 --issuer e2e-authority --subject agent:e2e --audience e2e-cluster \
   -f job.yaml >signed.yaml
 kubectl apply -f signed.yaml || { tail -5 serve.log; fail "the signed Job was refused"; }

@@ -93,28 +93,7 @@ python3 -c 'import json,sys; r=json.load(open("ks-response.json"))["response"]; 
 echo "ungoverned namespaces untouched (requests $before -> $after)"
 
 # 4. A signed Job is admitted, and its Pods by inheritance.
-job_yaml() {  # job_yaml NAME
-  cat <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: $1, namespace: $ns}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: rotate
-        image: registry.example.com/tools/rotate:1.2
-        command: ["/rotate"]
-        args: ["--service", "payments"]
-        env:
-        - {name: MODE, value: safe}
-YAML
-}
-job_yaml rotate >job.yaml
-sign() { "$execgov" sign --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" --issuer e2e-authority --subject agent:e2e \
-  --audience e2e-cluster "$@"; }
+job_manifest rotate "$ns" >job.yaml
 sign -f job.yaml >signed.yaml
 kubectl apply -f signed.yaml >/dev/null || fail "the signed Job was refused"
 pods() { [ "$(kubectl get pods -n "$ns" -l job-name=rotate -o name | wc -l)" -ge 1 ]; }
@@ -129,7 +108,7 @@ grep -q 'execgov: ReplayDetected: ' err.txt || { cat err.txt; fail "kubectl did 
 echo "replay refused: $(cat err.txt)"
 
 # 6. Two Jobs with one fresh artifact at the same moment: exactly one wins.
-job_yaml race >race.yaml
+job_manifest race "$ns" >race.yaml
 sign -f race.yaml >race-a.yaml
 sed 's/^  name: race$/  name: race-b/' race-a.yaml >race-b.yaml
 grep -q 'name: race-b' race-b.yaml || fail 'could not rename the Job'

@@ -53,15 +53,6 @@ cluster_apply_policy policy.yaml
 start_webhooks 2
 wait_webhooks_ready 60
 
-sign() { "$execgov" sign --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" --issuer e2e-authority --subject agent:e2e \
-  --audience e2e-cluster "$@"; }
-job_json() {  # job_json NAME
-  cat <<JSON
-{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "$1", "namespace": "$ns"},
- "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
-   "containers": [{"name": "work", "image": "registry.example.com/tools/work:1", "command": ["/work"]}]}}}}
-JSON
-}
 
 # fire.py REPLICA:FILE ...: posts each AdmissionReview to its replica, all at
 # the same moment (a barrier), and prints each response as one JSON line.
@@ -88,10 +79,10 @@ target() { echo "${WEBHOOK_PORTS[$1]}:${WEBHOOK_CAS[$1]}:$2"; }
 # 1. Races: one artifact, two objects, two replicas, one moment.
 rounds=20
 for ((i = 0; i < rounds; i++)); do
-  job_json "race-$i" >"race-$i.json"
-  sign -f "race-$i.json" >"signed-$i.json"
-  "$execgov" review -f "signed-$i.json" --uid "race-$i-a-$CLUSTER_ID" >"review-$i-a.json"
-  "$execgov" review -f "signed-$i.json" --uid "race-$i-b-$CLUSTER_ID" >"review-$i-b.json"
+  job_manifest "race-$i" "$ns" >"race-$i.yaml"
+  sign -f "race-$i.yaml" >"signed-$i.yaml"
+  "$execgov" review -f "signed-$i.yaml" --uid "race-$i-a-$CLUSTER_ID" >"review-$i-a.json"
+  "$execgov" review -f "signed-$i.yaml" --uid "race-$i-b-$CLUSTER_ID" >"review-$i-b.json"
   # Alternate which replica gets which object.
   python3 fire.py "$(target $((i % 2)) "review-$i-a.json")" "$(target $(((i + 1) % 2)) "review-$i-b.json")" \
     >"responses-$i.jsonl"
