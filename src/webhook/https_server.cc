@@ -57,11 +57,19 @@ class Gate {
     std::lock_guard lock(mu_);
     ++in_flight_;
   }
-  // Runs `post` if the server still runs, then counts the request as answered.
+  // Runs `post` if the server still runs, then counts the request as
+  // answered. `post` runs outside the lock (it may write to the socket
+  // inline); until the count drops, Drain either waits for it or gives up
+  // and leaves the io_context allocated, so what it posts to stays valid.
   template <class F>
   void Leave(F&& post) {
+    bool open;
+    {
+      std::lock_guard lock(mu_);
+      open = open_;
+    }
+    if (open) post();
     std::lock_guard lock(mu_);
-    if (open_) post();
     if (--in_flight_ == 0) cv_.notify_all();
   }
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
