@@ -61,7 +61,7 @@ struct AdmissionHandler::InFlight {
   std::atomic<bool> answered{false};
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string request_uid;
-  std::string kind, ns, name, object_uid, user;
+  std::string kind, ns, name, user;
   policy::Operation operation = policy::Operation::kCreate;
   bool dry_run = false;
   policy::Decision decision;
@@ -196,7 +196,6 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   state->kind = a.kind;
   state->ns = a.ns;
   state->name = a.name;
-  state->object_uid = a.uid;
   state->user = a.user;
   state->operation = a.operation;
   state->dry_run = req.dry_run;
