@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,8 +34,13 @@ ServeProcess::ServeProcess(const std::string& policy_path, const std::string& st
                                    "127.0.0.1:" + std::to_string(metrics_port_)};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::string log = log_file();
+  pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    // If the test process dies without running its destructors (a signal,
+    // an abort), the server dies with it rather than being left running.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -52,9 +53,13 @@ EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
       }
       args.push_back("--client-cert-auth");
     }
+    pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);
+      // Dies with the test process, even one that never runs its destructors.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
       FILE* log = std::fopen(m.log.c_str(), "w");
       if (log) {
         ::dup2(fileno(log), 1);
