@@ -94,7 +94,14 @@ case_job() {
   new_namespace
   job_manifest hello "$ns" | kubectl apply -f -
   local pods='' get=(kubectl get pods -n "$ns" -l batch.kubernetes.io/job-name=hello -o name)
-  poll 60 test -n "$("${get[@]}")" || fail "the Job controller created no Pod within 60s"
+  poll 60 test -n "$("${get[@]}")" || {
+    # What the Job controller saw (FailedCreate events name an admission
+    # refusal), and every webhook configuration that could have refused it.
+    kubectl get events -n "$ns" >&2 || true
+    kubectl get job hello -n "$ns" -o jsonpath='{.status}' >&2 || true
+    kubectl get validatingwebhookconfigurations >&2 || true
+    fail "the Job controller created no Pod within 60s"
+  }
   pods=$("${get[@]}")
   echo "created by the Job controller: $pods"
   local owner phase
