@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/log.h"
+#include "ledger/offset_index.h"
 
 namespace execgov::ledger {
 namespace {
@@ -41,8 +42,8 @@ class FileLock {
   int fd_;
 };
 
-// Calls fn(line) for each complete line of fd from `offset`, reading in large
-// chunks. Stops at the first error. Returns the offset after the last complete
+// Calls fn(line, line's offset) for each complete line of fd from `offset`,
+// reading in large chunks. Stops at the first error. Returns the offset after the last complete
 // line in *end and the length of a trailing partial line in *partial.
 template <typename Fn>
 Status ForEachLine(int fd, const std::string& path, uint64_t offset, uint64_t* end, uint64_t* partial, Fn&& fn) {
@@ -64,7 +65,7 @@ Status ForEachLine(int fd, const std::string& path, uint64_t offset, uint64_t* e
       const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', filled - start));
       if (!nl) break;
       size_t len = static_cast<size_t>(nl - (buf.data() + start));
-      EXECGOV_RETURN_IF_ERROR(fn(std::string_view(buf.data() + start, len)));
+      EXECGOV_RETURN_IF_ERROR(fn(std::string_view(buf.data() + start, len), pos + start));
       start += len + 1;
     }
     pos += start;
@@ -99,11 +100,11 @@ class FileBackend final : public Backend {
     EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
     if (records.empty()) return Status::Ok();
     ChainState next = state_;
-    std::vector<Hash> hashes;
+    std::vector<std::pair<Hash, uint64_t>> hashes;  // each record's hash and offset
     std::string out;
     for (const auto& r : records) {
       EXECGOV_ASSIGN_OR_RETURN(Hash h, next.Apply(r));
-      hashes.push_back(h);
+      hashes.emplace_back(h, offset_ + out.size());
       out += r;
       out += '\n';
     }
@@ -118,7 +119,7 @@ class FileBackend final : public Backend {
     }
     state_ = std::move(next);
     offset_ += out.size();
-    for (const auto& h : hashes) index_.insert(h);
+    for (const auto& [h, at] : hashes) Index(h, at);
     return Status::Ok();
   }
 
@@ -128,7 +129,7 @@ class FileBackend final : public Backend {
     uint64_t seq = 0, end = 0, partial = 0;
     // A private status distinguishes "reached `to`" from a real error.
     static const std::string kStop = "ledger scan reached its end";
-    Status st = ForEachLine(fd, path_, 0, &end, &partial, [&](std::string_view line) -> Status {
+    Status st = ForEachLine(fd, path_, 0, &end, &partial, [&](std::string_view line, uint64_t) -> Status {
       if (seq >= to) return Aborted(kStop);
       Status s = seq >= from ? fn(seq, line) : Status::Ok();
       ++seq;
@@ -145,9 +146,10 @@ class FileBackend final : public Backend {
 
   StatusOr<bool> Contains(const Hash& h) override {
     std::lock_guard lock(mu_);
-    if (index_.count(h)) return true;
+    EXECGOV_ASSIGN_OR_RETURN(bool found, FindLocked(h));
+    if (found) return true;
     EXECGOV_RETURN_IF_ERROR(SyncLocked(/*may_repair=*/false));  // another process may have appended it
-    return index_.count(h) > 0;
+    return FindLocked(h);
   }
 
   size_t MaxBatch() const override { return 4096; }
@@ -180,9 +182,9 @@ class FileBackend final : public Backend {
     if (::fstat(fd_, &sb) != 0) return Errno("cannot stat", path_);
     if (static_cast<uint64_t>(sb.st_size) == offset_) return Status::Ok();
     uint64_t end = 0, partial = 0;
-    EXECGOV_RETURN_IF_ERROR(ForEachLine(fd_, path_, offset_, &end, &partial, [&](std::string_view line) -> Status {
+    EXECGOV_RETURN_IF_ERROR(ForEachLine(fd_, path_, offset_, &end, &partial, [&](std::string_view line, uint64_t at) -> Status {
       EXECGOV_ASSIGN_OR_RETURN(Hash h, state_.Apply(line));
-      if (!read_only_) index_.insert(h);
+      Index(h, at);
       return Status::Ok();
     }));
     offset_ = end;
@@ -193,6 +195,55 @@ class FileBackend final : public Backend {
                 {{"path", path_}, {"offset", end}, {"bytes", partial}, {"seq", state_.size}});
     }
     return Status::Ok();
+  }
+
+  void Index(const Hash& h, uint64_t at) {
+    if (read_only_ || !indexed_) return;
+    indexed_ = index_.Insert(h, at);
+    if (!indexed_) {
+      log::Warn("ledger: too many records to index; looking records up will read the whole file",
+                {{"path", path_}, {"records", index_.size()}});
+    }
+  }
+
+  // Whether a folded-in record has hash h: the index names candidates, each
+  // confirmed by hashing the record read back from the file.
+  StatusOr<bool> FindLocked(const Hash& h) {
+    if (read_only_) return false;
+    if (indexed_) return index_.Find(h, [&](uint64_t at) -> StatusOr<bool> { return RecordAtHasHash(at, h); });
+    uint64_t end = 0, partial = 0;
+    bool found = false;
+    static const std::string kFound = "ledger record found";
+    Status st = ForEachLine(fd_, path_, 0, &end, &partial, [&](std::string_view line, uint64_t at) -> Status {
+      if (at >= offset_ || LeafHash(line) != h) return Status::Ok();
+      found = true;
+      return Aborted(kFound);
+    });
+    if (!found && !st.ok()) return st;
+    return found;
+  }
+
+  // Whether the complete record starting at `at` hashes to h.
+  StatusOr<bool> RecordAtHasHash(uint64_t at, const Hash& h) {
+    if (at >= offset_) return false;
+    std::string line;
+    size_t want = 4096;
+    for (;;) {
+      size_t len = static_cast<size_t>(std::min<uint64_t>(want, offset_ - at));
+      line.resize(len);
+      size_t got = 0;
+      while (got < len) {
+        ssize_t n = ::pread(fd_, line.data() + got, len - got, static_cast<off_t>(at + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Errno("cannot read", path_);
+        if (n == 0) return DataLoss(path_ + " is shorter than the records read from it");
+        got += static_cast<size_t>(n);
+      }
+      size_t nl = line.find('\n');
+      if (nl != std::string::npos) return LeafHash(std::string_view(line).substr(0, nl)) == h;
+      if (len < want) return DataLoss(path_ + ": the record at offset " + std::to_string(at) + " has no end");
+      want *= 2;
+    }
   }
 
   Status WriteAll(const std::string& data) {
@@ -214,7 +265,8 @@ class FileBackend final : public Backend {
   std::mutex mu_;
   uint64_t offset_ = 0;  // end of the last complete record folded into state_
   ChainState state_;
-  HashIndex index_;
+  OffsetIndex index_;    // where each folded-in record starts (not kept read-only)
+  bool indexed_ = true;  // false once index_ is full: lookups then read the file
 };
 
 }  // namespace

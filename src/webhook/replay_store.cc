@@ -16,23 +16,32 @@ namespace execgov::webhook {
 
 using Json = nlohmann::json;
 
-FileReplayStore::Entry::Entry(const policy::Consumption& who, int64_t expires_at) : expires_at_(expires_at) {
-  who_.reserve(who.kind.size() + who.ns.size() + who.name.size() + who.uid.size());
-  const std::string* parts[] = {&who.kind, &who.ns, &who.name, &who.uid};
-  for (size_t i = 0; i < 4; ++i) {
-    who_ += *parts[i];
-    if (i < 3) ends_[i] = static_cast<uint32_t>(who_.size());
+FileReplayStore::Entry::Entry(std::string_view jti, const policy::Consumption& who, int64_t expires_at)
+    : expires_at_(expires_at) {
+  const std::string_view parts[] = {jti, who.kind, who.ns, who.name, who.uid};
+  size_t total = 0;
+  for (std::string_view part : parts) total += part.size();
+  parts_ = std::make_unique_for_overwrite<char[]>(total);
+  size_t at = 0;
+  for (size_t i = 0; i < 5; ++i) {
+    std::memcpy(parts_.get() + at, parts[i].data(), parts[i].size());
+    at += parts[i].size();
+    ends_[i] = static_cast<uint32_t>(at);
   }
 }
 
 std::string_view FileReplayStore::Entry::Part(size_t i) const {
   size_t start = i == 0 ? 0 : ends_[i - 1];
-  size_t end = i == 3 ? who_.size() : ends_[i];
-  return std::string_view(who_).substr(start, end - start);
+  return std::string_view(parts_.get() + start, ends_[i] - start);
+}
+
+void FileReplayStore::Add(Entries* entries, Entry e) {
+  std::string_view key = e.jti();
+  entries->emplace(key, std::move(e));
 }
 
 policy::Consumption FileReplayStore::Entry::Who() const {
-  return {std::string(Part(0)), std::string(Part(1)), std::string(Part(2)), std::string(Part(3))};
+  return {std::string(Part(1)), std::string(Part(2)), std::string(Part(3)), std::string(Part(4))};
 }
 
 void FileReplayStore::Entry::AddInheritor(const std::string& uid) {
@@ -59,8 +68,8 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       }
       std::string jti = j["jti"];
       if (j.value("op", "") == "consume") {
-        entries.emplace(jti, Entry({j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")},
-                                   j.value("exp", int64_t(0))));
+        Add(&entries, Entry(jti, {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")},
+                            j.value("exp", int64_t(0))));
       } else if (j.value("op", "") == "inherit") {
         auto it = entries.find(jti);
         if (it != entries.end()) it->second.AddInheritor(j.value("uid", ""));
@@ -75,10 +84,10 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       continue;
     }
     policy::Consumption w = it->second.Who();
-    compacted += Json{{"op", "consume"}, {"jti", it->first}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
+    compacted += Json{{"op", "consume"}, {"jti", std::string(it->first)}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
                       {"uid", w.uid}, {"exp", it->second.expires_at()}}.dump() + "\n";
     if (const auto* inheritors = it->second.inheritors()) {
-      for (const auto& uid : *inheritors) compacted += Json{{"op", "inherit"}, {"jti", it->first}, {"uid", uid}}.dump() + "\n";
+      for (const auto& uid : *inheritors) compacted += Json{{"op", "inherit"}, {"jti", std::string(it->first)}, {"uid", uid}}.dump() + "\n";
     }
     ++it;
   }
@@ -125,8 +134,9 @@ Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
   std::string op = replay->value("op", "");
   if (jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
   if (op == "consume") {
-    entries->emplace(jti, Entry({object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid},
-                                replay->value("exp", int64_t(0))));  // the first consumption wins; later ones are retries of it
+    // The first consumption wins; later ones are retries of it.
+    Add(entries, Entry(jti, {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid},
+                       replay->value("exp", int64_t(0))));
   } else if (op == "inherit") {
     auto it = entries->find(jti);
     if (it != entries->end()) it->second.AddInheritor(uid);
@@ -220,12 +230,12 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
     return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  in_flight_.emplace(jti, Entry(who, expires_at));
+  Add(&in_flight_, Entry(jti, who, expires_at));
   if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
   Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
   in_flight_.erase(jti);
-  if (st.ok()) entries_.emplace(jti, Entry(who, expires_at));
+  if (st.ok()) Add(&entries_, Entry(jti, who, expires_at));
   if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   return st;
 }
@@ -251,8 +261,10 @@ void FileReplayStore::Settle(const std::string& jti, const std::string& uid, pol
     // Not reserved by this object: its Consume found its own earlier
     // consumption (a retry) and reserved nothing.
     if (it == in_flight_.end() || it->second.uid() != uid) return;
-    if (durable) entries_.emplace(jti, std::move(it->second));
+    // Out of in_flight_ before into entries_: the key views the entry's bytes.
+    Entry e = std::move(it->second);
     in_flight_.erase(it);
+    if (durable) Add(&entries_, std::move(e));
     if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   } else if (action == policy::ReplayAction::kInherit && durable) {
     auto it = entries_.find(jti);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -81,28 +82,34 @@ class FileReplayStore : public ReplayStore {
 
  private:
   // One consumption, kept small: a long-running server holds one per
-  // unexpired artifact (the consumer's four names in one allocation instead
-  // of four, the inheritor set only once there is one).
+  // unexpired artifact. The jti and the consumer's four names share one
+  // allocation, which the map's key points into (so the jti is not stored
+  // twice), and the inheritor set is allocated only once there is one.
   class Entry {
    public:
-    Entry(const policy::Consumption& who, int64_t expires_at);
+    Entry(std::string_view jti, const policy::Consumption& who, int64_t expires_at);
+    std::string_view jti() const { return Part(0); }
     policy::Consumption Who() const;
-    std::string_view uid() const { return Part(3); }
+    std::string_view uid() const { return Part(4); }
     int64_t expires_at() const { return expires_at_; }
     bool Inherited(const std::string& uid) const { return inheritors_ && inheritors_->count(uid); }
     void AddInheritor(const std::string& uid);
     const std::unordered_set<std::string>* inheritors() const { return inheritors_.get(); }
 
    private:
-    std::string_view Part(size_t i) const;  // 0 kind, 1 namespace, 2 name, 3 uid
-    // kind, namespace, name and uid, one after another: any bytes may be in
-    // them (a NUL too), so they are cut by position, not by a separator.
-    std::string who_;
-    uint32_t ends_[3] = {0, 0, 0};  // where kind, namespace and name end
+    std::string_view Part(size_t i) const;  // 0 jti, 1 kind, 2 namespace, 3 name, 4 uid
+    // The five, one after another: any bytes may be in them (a NUL too), so
+    // they are cut by position, not by a separator. The bytes stay where
+    // they are when the Entry moves, so a key viewing them stays valid.
+    std::unique_ptr<char[]> parts_;
+    uint32_t ends_[5] = {0, 0, 0, 0, 0};  // where each part ends
     int64_t expires_at_;
     std::unique_ptr<std::unordered_set<std::string>> inheritors_;  // uids that inherited the jti
   };
-  using Entries = std::unordered_map<std::string, Entry>;
+  // Keyed by the jti inside the entry; Add keeps that so.
+  using Entries = std::unordered_map<std::string_view, Entry>;
+  // Inserts `e` unless its jti is there already (the first consumption wins).
+  static void Add(Entries* entries, Entry e);
   // Lines appended together and made durable by one fdatasync. Its callers
   // wait on its own condition variable, so finishing a batch wakes only them,
   // not every thread queued behind it.
