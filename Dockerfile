@@ -30,6 +30,7 @@ RUN apt-get update \
       libcpprest2.10 \
       libgcc-s1 \
       libprometheus-cpp-core1.0 \
+      libsimdjson14 \
       libssl3 \
       libstdc++6 \
       libtcmalloc-minimal4 \

@@ -1,5 +1,7 @@
 #include "webhook/admission_review.h"
 
+#include "core/json_fast.h"
+
 namespace execgov::webhook {
 namespace {
 
@@ -12,8 +14,10 @@ std::string Str(const Json& obj, const char* key) {
 
 StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   // Plain parse (duplicate members tolerated, last wins, as the API server's
-  // own decoder does); the artifact inside is parsed strictly later.
-  Json review = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  // own decoder does); the artifact inside is parsed strictly later. The
+  // fast parse gives nlohmann's value or nothing; nlohmann decides the rest.
+  std::optional<Json> fast = ParseJsonFast(body);
+  Json review = fast ? std::move(*fast) : Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (review.is_discarded()) return InvalidArgument("the request body is not JSON");
   if (!review.is_object()) return InvalidArgument("the request body is not a JSON object");
   if (Str(review, "kind") != "AdmissionReview") return InvalidArgument("the request body is not an AdmissionReview");

@@ -1,0 +1,104 @@
+#include "core/json_fast.h"
+
+#include <cmath>
+#include <string>
+
+#include <simdjson.h>
+
+namespace execgov {
+namespace {
+
+using Json = nlohmann::json;
+
+// Builds `e` into *out; false when its value would differ from nlohmann's.
+bool Build(simdjson::dom::element e, Json* out) {
+  using Type = simdjson::dom::element_type;
+  switch (e.type()) {
+    case Type::OBJECT: {
+      *out = Json::object();
+      for (auto field : simdjson::dom::object(e)) {
+        Json& member = (*out)[std::string(field.key)];  // a repeated key: the last one wins
+        if (!Build(field.value, &member)) return false;
+      }
+      return true;
+    }
+    case Type::ARRAY: {
+      *out = Json::array();
+      for (auto item : simdjson::dom::array(e)) {
+        out->push_back(nullptr);
+        if (!Build(item, &out->back())) return false;
+      }
+      return true;
+    }
+    case Type::STRING:
+      *out = std::string(std::string_view(e));
+      return true;
+    case Type::INT64: {
+      int64_t v = int64_t(e);
+      if (v >= 0) {
+        *out = static_cast<uint64_t>(v);
+      } else {
+        *out = v;
+      }
+      return true;
+    }
+    case Type::UINT64:
+      *out = uint64_t(e);
+      return true;
+    case Type::DOUBLE: {
+      double v = double(e);
+      // "-0" is an integer to nlohmann and -0.0 here; "-0.0" is -0.0 to
+      // both. The text is gone, so neither is promised.
+      if (v == 0 && std::signbit(v)) return false;
+      *out = v;
+      return true;
+    }
+    case Type::BOOL:
+      *out = bool(e);
+      return true;
+    case Type::NULL_VALUE:
+      *out = nullptr;
+      return true;
+  }
+  return false;
+}
+
+// Whether the text may hold the number -0: simdjson reads it as the integer
+// 0, which nlohmann keeps signed (number_integer) and "0" unsigned. A "-0"
+// followed by what ends a number; inside a string ("a-0,b") this only costs
+// the fast path.
+bool MayHoldMinusZero(std::string_view text) {
+  for (size_t at = text.find("-0"); at != std::string_view::npos; at = text.find("-0", at + 2)) {
+    if (at + 2 == text.size()) return true;
+    switch (text[at + 2]) {
+      case ',': case ']': case '}': case ' ': case '\t': case '\n': case '\r':
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<Json> ParseJsonFast(std::string_view text) {
+  if (text.size() > kFastJsonMaxBytes || MayHoldMinusZero(text)) return std::nullopt;
+  // One parser per thread: it keeps its buffers (bounded by
+  // kFastJsonMaxBytes) for the next document.
+  thread_local simdjson::dom::parser parser(kFastJsonMaxBytes);
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input:
+  // the text is copied into a padded buffer the thread reuses.
+  thread_local std::string padded;
+  padded.assign(text);
+  padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::dom::element root;
+  if (parser.parse(padded.data(), text.size(), /*realloc_if_needed=*/false).get(root) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  Json out;
+  if (!Build(root, &out)) return std::nullopt;
+  return out;
+}
+
+}  // namespace execgov

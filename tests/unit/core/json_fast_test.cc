@@ -1,0 +1,122 @@
+// ParseJsonFast against nlohmann's own parse, the reference it must match: on
+// every JSON file of the shared test vectors and on the cases where the two
+// parsers could differ (repeated members, -0, integers past 64 bits, huge
+// exponents, surrogates, bad UTF-8, deep nesting), it gives exactly
+// nlohmann's value, types included, or nothing; and nothing whenever
+// nlohmann refuses the text.
+#include "core/json_fast.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace execgov {
+namespace {
+
+using Json = nlohmann::json;
+
+// Equal values of equal types, all the way down (nlohmann's == calls 1 and
+// 1u and 1.0 equal).
+::testing::AssertionResult Same(const Json& a, const Json& b, const std::string& path = "$") {
+  if (a.type() != b.type()) {
+    return ::testing::AssertionFailure() << path << ": type " << a.type_name() << " vs " << b.type_name() << " ("
+                                         << a.dump() << " vs " << b.dump() << ")";
+  }
+  switch (a.type()) {
+    case Json::value_t::object: {
+      if (a.size() != b.size()) return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " members";
+      for (auto it = a.begin(); it != a.end(); ++it) {
+        auto other = b.find(it.key());
+        if (other == b.end()) return ::testing::AssertionFailure() << path << ": no member " << it.key();
+        auto r = Same(it.value(), *other, path + "." + it.key());
+        if (!r) return r;
+      }
+      return ::testing::AssertionSuccess();
+    }
+    case Json::value_t::array: {
+      if (a.size() != b.size()) return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " items";
+      for (size_t i = 0; i < a.size(); ++i) {
+        auto r = Same(a[i], b[i], path + "[" + std::to_string(i) + "]");
+        if (!r) return r;
+      }
+      return ::testing::AssertionSuccess();
+    }
+    case Json::value_t::number_float: {
+      double x = a.get<double>(), y = b.get<double>();
+      if (std::memcmp(&x, &y, sizeof x) != 0) return ::testing::AssertionFailure() << path << ": " << x << " vs " << y;
+      return ::testing::AssertionSuccess();
+    }
+    default:
+      if (a != b) return ::testing::AssertionFailure() << path << ": " << a.dump() << " vs " << b.dump();
+      return ::testing::AssertionSuccess();
+  }
+}
+
+// The contract, for one text. Returns whether the fast parse answered.
+bool ExpectMatchesNlohmann(const std::string& text, const std::string& what) {
+  Json reference = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::optional<Json> fast = ParseJsonFast(text);
+  if (reference.is_discarded()) {
+    EXPECT_FALSE(fast.has_value()) << what << ": nlohmann refuses it, and the fast parse gave " << fast->dump();
+    return false;
+  }
+  if (fast) {
+    EXPECT_TRUE(Same(*fast, reference)) << what;
+  }
+  return fast.has_value();
+}
+
+TEST(ParseJsonFastTest, MatchesNlohmannOnEverySharedTestVector) {
+  int files = 0, answered = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(EXECGOV_TESTDATA)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    ++files;
+    answered += ExpectMatchesNlohmann(text.str(), entry.path().string());
+  }
+  ASSERT_GT(files, 100);
+  // Nearly all of them are small, valid documents the fast parse takes.
+  EXPECT_GT(answered, files * 9 / 10) << answered << " of " << files;
+}
+
+TEST(ParseJsonFastTest, MatchesNlohmannWhereTheParsersCouldDiffer) {
+  const std::vector<std::string> cases = {
+      R"({"a":1,"a":2,"b":{"c":true,"c":false}})",  // a repeated member: the last wins
+      "0", "-0", "[-0]", "{\"a\":-0 }", "[\"job-0\",0]", "-0.0", "0.0", "-1", "1.5", "-1.5e-7", "1E2", "1e400", "-1e400", "4.9e-324", "1e-400",
+      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+      "18446744073709551615", "18446744073709551616", "123456789012345678901234567890",
+      R"("\u0000 \" \\ \/ \b \f \n \r \t")", R"("\ud83d\ude00 \u00e9 é 日本")", R"("\ud800")", R"("\udc00\ud800")",
+      "\"\xff\"", "\"\xc3\x28\"", "\"\xed\xa0\x80\"", "\"a\x01\"",
+      "[1,2,]", "{\"a\":1,}", "{} x", "", "  ", "nul", "[", "{\"a\"}", "01", "1.", ".5", "+1", "NaN", "Infinity",
+      " \t\n\r[ 1 , { \"k\" : [ ] } ] \n", "[[[[[]]]]]", "{\"\":\"\"}", "true", "false", "null",
+  };
+  int answered = 0;
+  for (const auto& text : cases) answered += ExpectMatchesNlohmann(text, "case `" + text + "`");
+  EXPECT_GT(answered, 20);
+  // Deeper than simdjson goes, and larger than the fast path takes: nothing,
+  // so the caller's nlohmann parse decides.
+  std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_FALSE(ParseJsonFast(deep).has_value());
+  EXPECT_TRUE(ExpectMatchesNlohmann(R"({"a":1})", "small object"));
+  std::string big = "[\"" + std::string(kFastJsonMaxBytes, 'x') + "\"]";
+  EXPECT_FALSE(ParseJsonFast(big).has_value());
+}
+
+TEST(ParseJsonFastTest, AnAdmissionReviewComesOutAsNlohmannReadsIt) {
+  const std::string review = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+    "uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"group":"batch","version":"v1","kind":"Job"},
+    "operation":"CREATE","userInfo":{"username":"agent:ci","groups":["system:authenticated"]},"dryRun":false,
+    "object":{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":"agents","generation":1,
+    "annotations":{"execgov.io/authorization":"eyJ.eyJ.c2ln"}},"spec":{"backoffLimit":6,"completions":1,
+    "template":{"spec":{"containers":[{"name":"main","image":"r/x@sha256:00","resources":{"limits":{"cpu":0.5}},
+    "env":[{"name":"N","value":"-1"}]}],"terminationGracePeriodSeconds":30,"activeDeadlineSeconds":-5}}}}}})";
+  EXPECT_TRUE(ExpectMatchesNlohmann(review, "AdmissionReview"));
+}
+
+}  // namespace
+}  // namespace execgov
