@@ -40,6 +40,7 @@ class ChainedLedger final : public Ledger {
         every_records_(std::max<uint64_t>(1, options.checkpoint_every_records)),
         every_(std::chrono::duration_cast<std::chrono::milliseconds>(options.checkpoint_every)),
         linger_(options.linger),
+        on_linger_(options.on_linger),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
         known_tail_(std::move(tail)) {
     writer_ = std::thread([this] { WriterLoop(); });
@@ -74,6 +75,20 @@ class ChainedLedger final : public Ledger {
         cv_.notify_one();
       }
     }
+  }
+
+  void Announce() override {
+    std::lock_guard lock(mu_);
+    ++announced_;
+  }
+
+  void Retire() override {
+    bool wake;
+    {
+      std::lock_guard lock(mu_);
+      wake = --announced_ == 0 && lingering_;
+    }
+    if (wake) cv_.notify_one();
   }
 
   StatusOr<bool> Contains(const std::string& ref) override {
@@ -147,17 +162,22 @@ class ChainedLedger final : public Ledger {
   }
 
   // Waits, up to linger_, for more records when the rate at which they
-  // arrived since the last batch says another is likely within it: PostgreSQL's
-  // commit_delay, taken only under load. A lone record is written at once.
+  // arrived since the last batch says another is likely within it and some
+  // decision under way has announced one: PostgreSQL's commit_delay (with
+  // commit_siblings), taken only under load. A lone record is written at
+  // once, and the wait ends when the announced records are all queued.
   void Linger(std::unique_lock<std::mutex>& lock) {
     auto now = std::chrono::steady_clock::now();
     double linger_secs = std::chrono::duration<double>(linger_).count();
     if (linger_secs > 0 && !closed_ && forced_.empty() && !queue_.empty() && queue_.size() < kLingerBatch &&
-        last_take_ != std::chrono::steady_clock::time_point()) {
+        announced_ > 0 && last_take_ != std::chrono::steady_clock::time_point()) {
       double since_last = std::chrono::duration<double>(now - last_take_).count();
       if (queue_.size() * linger_secs >= since_last) {  // arrival rate x linger >= 1
         lingering_ = true;
-        cv_.wait_until(lock, now + linger_, [this] { return closed_ || queue_.size() >= kLingerBatch; });
+        if (on_linger_) on_linger_();
+        cv_.wait_until(lock, now + linger_, [this] {
+          return closed_ || !forced_.empty() || queue_.size() >= kLingerBatch || announced_ == 0;
+        });
         lingering_ = false;
       }
     }
@@ -219,6 +239,7 @@ class ChainedLedger final : public Ledger {
   const uint64_t every_records_;
   const std::chrono::milliseconds every_;
   const std::chrono::microseconds linger_;
+  const std::function<void()> on_linger_;
   const Clock* clock_;
 
   std::mutex tail_mu_;
@@ -230,6 +251,7 @@ class ChainedLedger final : public Ledger {
   std::vector<std::promise<Status>> forced_;
   static constexpr size_t kLingerBatch = 32;
   bool lingering_ = false;  // the writer waits for kLingerBatch records
+  int64_t announced_ = 0;   // decisions under way that may append (Announce)
   std::chrono::steady_clock::time_point last_take_;  // when the writer last took records (writer only)
   bool writer_waiting_ = false;  // the writer sleeps on cv_ and needs a notify
   bool wake_pending_ = false;    // a notify was sent that the writer has not yet seen

@@ -29,11 +29,16 @@ struct LedgerOptions {
   uint64_t checkpoint_every_records = 1000;
   std::chrono::seconds checkpoint_every = std::chrono::seconds(10);
   // Group commit linger: when records are arriving fast enough that another
-  // is expected within this time, the writer waits up to this long (or until
-  // kLingerBatch records are queued) before a durable write, so each fsync
-  // or transaction carries more records. Zero: write as soon as one is queued.
+  // is expected within this time, and a decision under way has announced
+  // one (Ledger::Announce), the writer waits up to this long before a
+  // durable write, until kLingerBatch records are queued or none is
+  // announced any more, so each fsync or transaction carries more records.
+  // Zero: write as soon as one is queued.
   std::chrono::microseconds linger{0};
   const Clock* clock = nullptr;  // nullptr: the system clock
+  // Called on the writer thread as it starts a linger (tests use it to act
+  // while the writer waits). It must not call into the ledger.
+  std::function<void()> on_linger;
 };
 
 struct Appended {
@@ -61,6 +66,13 @@ class Ledger {
   // with the error before returning. What lets a server wait for fsync
   // without a thread per request. The default waits in Append.
   virtual void AppendAsync(const nlohmann::json& entry, AppendCallback done) { done(Append(entry)); }
+  // A decision under way that may append a record (its caller's promise to
+  // call Retire once the record is queued, or once there will be none). A
+  // writer lingering for more records (LedgerOptions::linger) waits only
+  // while some are announced: up to the linger for the decisions being made,
+  // never for records nobody is making. The default does nothing.
+  virtual void Announce() {}
+  virtual void Retire() {}
   // Whether a record with this hash ("sha256:<hex>") is in the ledger (the
   // lineage parent lookup); InvalidArgument for a malformed reference.
   virtual StatusOr<bool> Contains(const std::string& record_hash_ref) = 0;
@@ -69,6 +81,23 @@ class Ledger {
   virtual Status Checkpoint() = 0;
   // Writes a final checkpoint; later calls fail with FailedPrecondition.
   virtual Status Close() = 0;
+};
+
+// Announces a record on construction and retires it on destruction (a
+// null ledger does neither).
+class Announcement {
+ public:
+  explicit Announcement(Ledger* ledger) : ledger_(ledger) {
+    if (ledger_) ledger_->Announce();
+  }
+  ~Announcement() {
+    if (ledger_) ledger_->Retire();
+  }
+  Announcement(const Announcement&) = delete;
+  Announcement& operator=(const Announcement&) = delete;
+
+ private:
+  Ledger* ledger_;
 };
 
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options);

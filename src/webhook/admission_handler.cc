@@ -110,6 +110,9 @@ void AdmissionHandler::Handle(const AdmissionRequest& request, ResponseCallback 
 }
 
 void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared_ptr<InFlight>& state) {
+  // Until this returns (its record queued, or none to come), a ledger writer
+  // gathering a batch may wait for this decision's record.
+  ledger::Announcement announced(deps_.ledger);
   std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
   policy::PolicySet not_ready;
 

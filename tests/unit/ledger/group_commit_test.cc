@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -188,12 +189,13 @@ TEST(GroupCommit, LingerFillsBatchesOnlyWhileRecordsArriveFast) {
   ASSERT_TRUE(ledger.ok());
   // The first record has no arrival rate behind it: written alone.
   ASSERT_TRUE((*ledger)->Append(testing::Entry(0)).ok());
-  // A burst: the writer sees records arriving far faster than one per
-  // linger, so it waits for a full batch.
+  // A burst, while a decision is under way: the writer sees records
+  // arriving far faster than one per linger, so it waits for a full batch.
   constexpr int kBurst = 96;
   std::mutex mu;
   std::condition_variable cv;
   int answered = 0;
+  Announcement under_way(ledger->get());
   for (int i = 1; i <= kBurst; ++i) {
     (*ledger)->AppendAsync(testing::Entry(i), [&](StatusOr<Appended> a) {
       EXPECT_TRUE(a.ok());
@@ -214,6 +216,95 @@ TEST(GroupCommit, LingerFillsBatchesOnlyWhileRecordsArriveFast) {
   EXPECT_EQ(sizes[0], 1u);
   EXPECT_GE(sizes[1], 32u) << "the burst's first batch was written without waiting for more";
   ASSERT_TRUE((*ledger)->Close().ok());
+}
+
+// Appends `n` records without waiting and returns a wait for all of them.
+std::function<void()> AppendMany(Ledger* ledger, int first, int n) {
+  auto state = std::make_shared<std::pair<std::mutex, std::condition_variable>>();
+  auto left = std::make_shared<int>(n);
+  for (int i = first; i < first + n; ++i) {
+    ledger->AppendAsync(testing::Entry(i), [state, left](StatusOr<Appended> a) {
+      EXPECT_TRUE(a.ok()) << a.status().ToString();
+      std::lock_guard lock(state->first);
+      if (--*left == 0) state->second.notify_all();
+    });
+  }
+  return [state, left] {
+    std::unique_lock lock(state->first);
+    state->second.wait(lock, [&] { return *left == 0; });
+  };
+}
+
+// The linger here is an hour: a writer that waited it out would hang the
+// test, so each of these finishing is the proof that the wait ended for the
+// right reason.
+constexpr auto kHour = std::chrono::hours(1);
+
+TEST(GroupCommit, NothingAnnouncedNothingWaitedFor) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  auto ledger = OpenMemoryLedger(shared, kHour);
+  ASSERT_TRUE(ledger.ok());
+  ASSERT_TRUE((*ledger)->Append(testing::Entry(0)).ok());
+  // Records arriving fast, but no decision under way announces another.
+  AppendMany(ledger->get(), 1, 5)();
+  ASSERT_TRUE((*ledger)->Close().ok());
+}
+
+// A ledger whose writer says when it starts to linger.
+struct LingerWatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  int lingers = 0;
+  void WaitForLinger() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return lingers > 0; });
+  }
+};
+StatusOr<std::unique_ptr<Ledger>> OpenWatchedLedger(std::shared_ptr<MemoryBackend::Shared> shared, LingerWatch* watch) {
+  LedgerOptions o;
+  o.checkpoint_every_records = 1000000;
+  o.linger = kHour;
+  o.on_linger = [watch] {
+    std::lock_guard lock(watch->mu);
+    ++watch->lingers;
+    watch->cv.notify_all();
+  };
+  return OpenLedger(std::make_unique<MemoryBackend>(std::move(shared)),
+                    *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519), o);
+}
+
+// Brings a watched ledger's writer into a linger: record 0 written, then a
+// decision under way (announced) while records 1 and 2 arrive.
+class LingeringTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ledger = OpenWatchedLedger(shared_, &watch_);
+    ASSERT_TRUE(ledger.ok());
+    ledger_ = std::move(ledger).value();
+    ASSERT_TRUE(ledger_->Append(testing::Entry(0)).ok());
+    deciding_ = std::make_unique<Announcement>(ledger_.get());
+    wait_ = AppendMany(ledger_.get(), 1, 2);
+    watch_.WaitForLinger();
+  }
+  std::shared_ptr<MemoryBackend::Shared> shared_ = std::make_shared<MemoryBackend::Shared>();
+  LingerWatch watch_;
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Announcement> deciding_;
+  std::function<void()> wait_;
+};
+
+TEST_F(LingeringTest, TheLingerEndsWhenTheAnnouncedRecordsAreQueued) {
+  deciding_.reset();  // the decision retires: the writer stops waiting
+  wait_();
+  ASSERT_TRUE(ledger_->Close().ok());
+}
+
+TEST_F(LingeringTest, AForcedCheckpointEndsALinger) {
+  ASSERT_TRUE(ledger_->Checkpoint().ok());  // the decision is still under way
+  wait_();
+  std::lock_guard lock(shared_->mu);
+  ASSERT_EQ(shared_->records.size(), 4u);  // records 0-2 and the checkpoint
+  EXPECT_NE(shared_->records.back().find("\"type\":\"checkpoint\""), std::string::npos);
 }
 
 }  // namespace
