@@ -14,6 +14,7 @@
 #                  with a new uid and its Job's artifact, sent by the Job
 #                  controller's service account: signature cache hit,
 #                  inheritance, a ledger record
+#   repeated@RATE  the same, paced to RATE requests/s
 # Every body is sent once (a reused one is counted in the "reused" column),
 # and the allowed/verified/cached columns are read from the server's own
 # /metrics, so a run that was not what it claims to be shows it.
@@ -24,7 +25,7 @@
 #        BUILD_DIR (build): the build directory whose execgov is measured
 #        EXECGOV: an execgov binary to measure as it is (an earlier build, say)
 #        KEEP_STATE: a directory to copy the server's state directory to at the end
-#        SCENARIOS ("ping ping@rate fresh fresh@rate repeated"): which to run
+#        SCENARIOS ("ping ping@rate fresh fresh@rate repeated repeated@rate"): which to run
 #        PERF_SCENARIO, PERF_OUT: `perf record --call-graph dwarf` the server during that scenario into PERF_OUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,7 @@ secs="${1:-10}"
 threads="${THREADS:-2}" conns="${CONNECTIONS:-64}" rate="${RATE:-5000}" per_job="${PODS_PER_JOB:-500}"
 n_fresh=$(( ${FRESH_PER_SECOND:-12000} * secs )) n_paced=$(( rate * secs + rate ))
 n_pods=$(( ${REPEATED_PER_SECOND:-24000} * secs ))
-n_jobs=$(( (n_pods + per_job - 1) / per_job ))
+n_jobs=$(( (n_pods + n_paced + per_job - 1) / per_job ))
 
 build_dir="${BUILD_DIR:-build}"
 if [ -n "${EXECGOV:-}" ]; then
@@ -105,7 +106,7 @@ sign=("$execgov" sign --key authority.key --kid bench-1 --issuer ops-authority -
 "${sign[@]}" -f job.json | "$execgov" review -f - --user agent:bench > job-template.jsonl
 "$execgov" review -f pod.json --user system:serviceaccount:kube-system:job-controller > pod-template.jsonl
 
-echo "== generating $n_fresh + $n_paced fresh Jobs, and $n_pods Pods of $n_jobs Jobs ($per_job each)"
+echo "== generating $n_fresh + $n_paced fresh Jobs, and $n_pods + $n_paced Pods of $n_jobs Jobs ($per_job each)"
 t0=$(date +%s)
 sign_tokens() {  # N OUT: N artifacts, signed in two processes
   local half=$(( ($1 + 1) / 2 ))
@@ -125,7 +126,10 @@ bodies jobs job-template.jsonl fresh.tokens fresh.jsonl &
 p1=$!
 bodies jobs job-template.jsonl paced.tokens paced.jsonl
 bodies jobs job-template.jsonl owner.tokens owners.jsonl
-bodies pods pod-template.jsonl owners.jsonl "$per_job" "$n_pods" pods.jsonl
+bodies pods pod-template.jsonl owners.jsonl "$per_job" $(( n_pods + n_paced )) all-pods.jsonl
+head -n "$n_paced" all-pods.jsonl > paced-pods.jsonl
+tail -n +$(( n_paced + 1 )) all-pods.jsonl > pods.jsonl
+rm all-pods.jsonl
 wait "$p1"
 rm -f ./*.tokens
 echo "   done in $(( $(date +%s) - t0 )) s ($(du -sh . | cut -f1) of bodies)"
@@ -184,12 +188,13 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
 }
 
 echo "== wrk -t$threads -d${secs}s against execgov serve ($url), bodies sent once each"
-scenarios=" ${SCENARIOS:-ping ping@rate fresh fresh@rate repeated} "
+scenarios=" ${SCENARIOS:-ping ping@rate fresh fresh@rate repeated repeated@rate} "
 [[ $scenarios != *" ping "* ]] || run ping "$conns" -
 [[ $scenarios != *" ping@rate "* ]] || run "ping@$rate" "$conns" - "$rate"
 [[ $scenarios != *" fresh "* ]] || run fresh "$conns" fresh.jsonl
 [[ $scenarios != *" fresh@rate "* ]] || run "fresh@$rate" "$conns" paced.jsonl "$rate"
 [[ $scenarios != *" repeated "* ]] || run repeated "$conns" pods.jsonl
+[[ $scenarios != *" repeated@rate "* ]] || run "repeated@$rate" "$conns" paced-pods.jsonl "$rate"
 
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
 echo
