@@ -18,7 +18,11 @@ namespace execgov {
 // kFastJsonMaxBytes, or holds a number simdjson does not represent as
 // nlohmann would (an integer beyond 64 bits, a double out of range, -0).
 // The caller then parses with nlohmann, whose answer (and error) stands.
-inline constexpr size_t kFastJsonMaxBytes = 256 * 1024;
+// Each thread that parses keeps buffers for the largest text it has taken
+// (a few times its size; the in-cluster webhook runs 32 such threads), so
+// the bound is well above a Pod or Job with managedFields, and well below
+// the 3 MiB a request body may be.
+inline constexpr size_t kFastJsonMaxBytes = 64 * 1024;
 std::optional<nlohmann::json> ParseJsonFast(std::string_view text);
 
 }  // namespace execgov
