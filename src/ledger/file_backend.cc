@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <unordered_set>
 
 #include "core/log.h"
 #include "ledger/offset_index.h"
@@ -43,8 +43,9 @@ class FileLock {
 };
 
 // Calls fn(line, line's offset) for each complete line of fd from `offset`,
-// reading in large chunks. Stops at the first error. Returns the offset after the last complete
-// line in *end and the length of a trailing partial line in *partial.
+// reading in large chunks. Stops at the first error. Returns the offset after
+// the last complete line in *end and the length of a trailing partial line in
+// *partial.
 template <typename Fn>
 Status ForEachLine(int fd, const std::string& path, uint64_t offset, uint64_t* end, uint64_t* partial, Fn&& fn) {
   std::string buf;
@@ -182,11 +183,12 @@ class FileBackend final : public Backend {
     if (::fstat(fd_, &sb) != 0) return Errno("cannot stat", path_);
     if (static_cast<uint64_t>(sb.st_size) == offset_) return Status::Ok();
     uint64_t end = 0, partial = 0;
-    EXECGOV_RETURN_IF_ERROR(ForEachLine(fd_, path_, offset_, &end, &partial, [&](std::string_view line, uint64_t at) -> Status {
+    auto fold = [&](std::string_view line, uint64_t at) -> Status {
       EXECGOV_ASSIGN_OR_RETURN(Hash h, state_.Apply(line));
       Index(h, at);
       return Status::Ok();
-    }));
+    };
+    EXECGOV_RETURN_IF_ERROR(ForEachLine(fd_, path_, offset_, &end, &partial, fold));
     offset_ = end;
     if (partial > 0 && may_repair) {
       if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) return Errno("cannot truncate", path_);

@@ -250,7 +250,7 @@ class ChainedLedger final : public Ledger {
   std::deque<Pending> queue_;
   std::vector<std::promise<Status>> forced_;
   static constexpr size_t kLingerBatch = 32;
-  bool lingering_ = false;  // the writer waits for kLingerBatch records
+  bool lingering_ = false;  // the writer waits for more records (Linger)
   int64_t announced_ = 0;   // decisions under way that may append (Announce)
   std::chrono::steady_clock::time_point last_take_;  // when the writer last took records (writer only)
   bool writer_waiting_ = false;  // the writer sleeps on cv_ and needs a notify

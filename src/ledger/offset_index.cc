@@ -13,7 +13,7 @@ bool OffsetIndex::Insert(const Hash& h, uint64_t offset) {
   if (entries_.size() >= std::numeric_limits<uint32_t>::max() - 1) return false;
   entries_.push_back({Prefix(h), offset});
   // At most 3/4 full: linear probing's runs stay short up to there with
-  // uniform keys. Doubling keeps the table 3/8 to 3/4 full, 4 to 11 bytes
+  // uniform keys. Doubling keeps the table 3/8 to 3/4 full, 5 to 11 bytes
   // per record.
   if (slots_.empty() || entries_.size() * 4 > slots_.size() * 3) {
     Grow();

@@ -1,4 +1,4 @@
-// Where a file ledger's records are, findable by record hash, in about 22
+// Where a file ledger's records are, findable by record hash, in about 23
 // bytes per record instead of the ~60 a set of whole hashes takes: a
 // long-running `execgov serve` keeps one entry per record it ever wrote.
 #pragma once
@@ -56,7 +56,7 @@ class OffsetIndex {
   void Grow();
 
   std::deque<Entry> entries_;
-  std::vector<uint32_t> slots_;  // a power of two in size; 0 empty, else entry number + 1
+  std::vector<uint32_t> slots_;  // a power of two in size; 0 empty, else an entries_ index + 1
 };
 
 }  // namespace execgov::ledger

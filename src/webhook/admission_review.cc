@@ -17,7 +17,8 @@ StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   // own decoder does); the artifact inside is parsed strictly later. The
   // fast parse gives nlohmann's value or nothing; nlohmann decides the rest.
   std::optional<Json> fast = ParseJsonFast(body);
-  Json review = fast ? std::move(*fast) : Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  Json review =
+      fast ? std::move(*fast) : Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (review.is_discarded()) return InvalidArgument("the request body is not JSON");
   if (!review.is_object()) return InvalidArgument("the request body is not a JSON object");
   if (Str(review, "kind") != "AdmissionReview") return InvalidArgument("the request body is not an AdmissionReview");

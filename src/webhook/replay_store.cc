@@ -68,8 +68,8 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       }
       std::string jti = j["jti"];
       if (j.value("op", "") == "consume") {
-        Add(&entries, Entry(jti, {j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")},
-                            j.value("exp", int64_t(0))));
+        policy::Consumption who{j.value("kind", ""), j.value("namespace", ""), j.value("name", ""), j.value("uid", "")};
+        Add(&entries, Entry(jti, who, j.value("exp", int64_t(0))));
       } else if (j.value("op", "") == "inherit") {
         auto it = entries.find(jti);
         if (it != entries.end()) it->second.AddInheritor(j.value("uid", ""));
@@ -84,10 +84,13 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
       continue;
     }
     policy::Consumption w = it->second.Who();
-    compacted += Json{{"op", "consume"}, {"jti", std::string(it->first)}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
+    std::string jti(it->first);
+    compacted += Json{{"op", "consume"}, {"jti", jti}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
                       {"uid", w.uid}, {"exp", it->second.expires_at()}}.dump() + "\n";
     if (const auto* inheritors = it->second.inheritors()) {
-      for (const auto& uid : *inheritors) compacted += Json{{"op", "inherit"}, {"jti", std::string(it->first)}, {"uid", uid}}.dump() + "\n";
+      for (const auto& uid : *inheritors) {
+        compacted += Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n";
+      }
     }
     ++it;
   }

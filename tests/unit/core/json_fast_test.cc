@@ -22,12 +22,14 @@ using Json = nlohmann::json;
 // 1u and 1.0 equal).
 ::testing::AssertionResult Same(const Json& a, const Json& b, const std::string& path = "$") {
   if (a.type() != b.type()) {
-    return ::testing::AssertionFailure() << path << ": type " << a.type_name() << " vs " << b.type_name() << " ("
-                                         << a.dump() << " vs " << b.dump() << ")";
+    return ::testing::AssertionFailure() << path << ": type " << a.type_name() << " vs " << b.type_name()
+                                         << " (" << a.dump() << " vs " << b.dump() << ")";
   }
   switch (a.type()) {
     case Json::value_t::object: {
-      if (a.size() != b.size()) return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " members";
+      if (a.size() != b.size()) {
+        return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " members";
+      }
       for (auto it = a.begin(); it != a.end(); ++it) {
         auto other = b.find(it.key());
         if (other == b.end()) return ::testing::AssertionFailure() << path << ": no member " << it.key();
@@ -37,7 +39,9 @@ using Json = nlohmann::json;
       return ::testing::AssertionSuccess();
     }
     case Json::value_t::array: {
-      if (a.size() != b.size()) return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " items";
+      if (a.size() != b.size()) {
+        return ::testing::AssertionFailure() << path << ": " << a.size() << " vs " << b.size() << " items";
+      }
       for (size_t i = 0; i < a.size(); ++i) {
         auto r = Same(a[i], b[i], path + "[" + std::to_string(i) + "]");
         if (!r) return r;
@@ -87,7 +91,8 @@ TEST(ParseJsonFastTest, MatchesNlohmannOnEverySharedTestVector) {
 TEST(ParseJsonFastTest, MatchesNlohmannWhereTheParsersCouldDiffer) {
   const std::vector<std::string> cases = {
       R"({"a":1,"a":2,"b":{"c":true,"c":false}})",  // a repeated member: the last wins
-      "0", "-0", "[-0]", "{\"a\":-0 }", "[\"job-0\",0]", "-0.0", "0.0", "-1", "1.5", "-1.5e-7", "1E2", "1e400", "-1e400", "4.9e-324", "1e-400",
+      "0", "-0", "[-0]", "{\"a\":-0 }", "[\"job-0\",0]", "-0.0", "0.0", "-1", "1.5", "-1.5e-7", "1E2",
+      "1e400", "-1e400", "4.9e-324", "1e-400",
       "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
       "18446744073709551615", "18446744073709551616", "123456789012345678901234567890",
       R"("\u0000 \" \\ \/ \b \f \n \r \t")", R"("\ud83d\ude00 \u00e9 é 日本")", R"("\ud800")", R"("\udc00\ud800")",
