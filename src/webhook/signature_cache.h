@@ -7,7 +7,8 @@
 // ~500 bytes and the key was stored twice (map and LRU list), so a full
 // default cache (65,536 entries) took ~69 MB; a 32-byte digest identifies the
 // same exact bytes (a collision would have to be found in SHA-256), and the
-// full cache takes ~12 MB.
+// full cache takes ~8 MB (124 bytes an entry, measured with tcmalloc's
+// allocated-bytes counter).
 #pragma once
 
 #include <cstring>
