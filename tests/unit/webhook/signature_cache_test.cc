@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <list>
+#include <map>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -72,6 +75,77 @@ TEST(LruSignatureCacheTest, StaysBoundedUnderConcurrentUse) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(cache.size(), kCapacity);
+}
+
+// The exact LRU rules, kept the plain way, to hold the cache to.
+class ModelCache {
+ public:
+  explicit ModelCache(size_t capacity) : capacity_(capacity) {}
+  bool Contains(const std::string& key, int64_t now) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return false;
+    if (now >= it->second.first) {
+      order_.erase(it->second.second);
+      entries_.erase(it);
+      return false;
+    }
+    order_.splice(order_.begin(), order_, it->second.second);
+    return true;
+  }
+  void Insert(const std::string& key, int64_t expires_at) {
+    if (capacity_ == 0) return;
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      it->second.first = expires_at;
+      order_.splice(order_.begin(), order_, it->second.second);
+      return;
+    }
+    if (entries_.size() >= capacity_) {
+      entries_.erase(order_.back());
+      order_.pop_back();
+    }
+    order_.push_front(key);
+    entries_[key] = {expires_at, order_.begin()};
+  }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  size_t capacity_;
+  std::list<std::string> order_;
+  std::map<std::string, std::pair<int64_t, std::list<std::string>::iterator>> entries_;
+};
+
+// Random inserts, lookups and expiries over a key space larger than the
+// capacity: evictions, removals from the middle of probe runs and table
+// growth, each checked against the model after every step.
+TEST(LruSignatureCacheTest, BehavesExactlyAsAnLruModelUnderRandomUse) {
+  for (size_t capacity : {1, 2, 37, 3000}) {
+    LruSignatureCache cache(capacity);
+    ModelCache model(capacity);
+    std::mt19937_64 rng(capacity);
+    const int keys = static_cast<int>(capacity * 2 + 10);
+    int64_t now = kNow;
+    for (int step = 0; step < 60000; ++step) {
+      std::string key = Key(std::to_string(rng() % keys));
+      switch (rng() % 4) {
+        case 0:
+        case 1: {
+          bool got = cache.Contains(key, now), want = model.Contains(key, now);
+          ASSERT_EQ(got, want) << "capacity " << capacity << ", step " << step << ", " << key;
+          break;
+        }
+        case 2: {
+          int64_t exp = now + 1 + static_cast<int64_t>(rng() % 50);
+          cache.Insert(key, exp);
+          model.Insert(key, exp);
+          break;
+        }
+        case 3:
+          now += static_cast<int64_t>(rng() % 3);
+          break;
+      }
+      ASSERT_EQ(cache.size(), model.size()) << "capacity " << capacity << ", step " << step;
+    }
+  }
 }
 
 }  // namespace
