@@ -35,16 +35,13 @@ std::string_view FileReplayStore::Entry::Part(size_t i) const {
   return std::string_view(parts_.get() + start, ends_[i] - start);
 }
 
-void FileReplayStore::Add(Entries* entries, Entry e) {
-  std::string_view key = e.jti();
-  entries->emplace(key, std::move(e));
-}
+void FileReplayStore::Add(Entries* entries, Entry e) { entries->insert(std::move(e)); }
 
 policy::Consumption FileReplayStore::Entry::Who() const {
   return {std::string(Part(1)), std::string(Part(2)), std::string(Part(3)), std::string(Part(4))};
 }
 
-void FileReplayStore::Entry::AddInheritor(const std::string& uid) {
+void FileReplayStore::Entry::AddInheritor(const std::string& uid) const {
   if (!inheritors_) inheritors_ = std::make_unique<std::unordered_set<std::string>>();
   inheritors_->insert(uid);
 }
@@ -72,22 +69,22 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
         Add(&entries, Entry(jti, who, j.value("exp", int64_t(0))));
       } else if (j.value("op", "") == "inherit") {
         auto it = entries.find(jti);
-        if (it != entries.end()) it->second.AddInheritor(j.value("uid", ""));
+        if (it != entries.end()) it->AddInheritor(j.value("uid", ""));
       }
     }
   }
   // Compact: rewrite only what is still unexpired, then append from there.
   std::string compacted;
   for (auto it = entries.begin(); it != entries.end();) {
-    if (it->second.expires_at() < now) {
+    if (it->expires_at() < now) {
       it = entries.erase(it);
       continue;
     }
-    policy::Consumption w = it->second.Who();
-    std::string jti(it->first);
+    policy::Consumption w = it->Who();
+    std::string jti(it->jti());
     compacted += Json{{"op", "consume"}, {"jti", jti}, {"kind", w.kind}, {"namespace", w.ns}, {"name", w.name},
-                      {"uid", w.uid}, {"exp", it->second.expires_at()}}.dump() + "\n";
-    if (const auto* inheritors = it->second.inheritors()) {
+                      {"uid", w.uid}, {"exp", it->expires_at()}}.dump() + "\n";
+    if (const auto* inheritors = it->inheritors()) {
       for (const auto& uid : *inheritors) {
         compacted += Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n";
       }
@@ -142,7 +139,7 @@ Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
                        replay->value("exp", int64_t(0))));
   } else if (op == "inherit") {
     auto it = entries->find(jti);
-    if (it != entries->end()) it->second.AddInheritor(uid);
+    if (it != entries->end()) it->AddInheritor(uid);
   }
   return Status::Ok();
 }
@@ -161,7 +158,7 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const
   (void)backend->Close();
   if (!st.ok()) return st.WithContext("reading consumed artifacts from the ledger " + ledger_url);
   for (auto it = store->entries_.begin(); it != store->entries_.end();) {
-    it = it->second.expires_at() < now ? store->entries_.erase(it) : std::next(it);
+    it = it->expires_at() < now ? store->entries_.erase(it) : std::next(it);
   }
   store->in_ledger_ = true;
   return store;
@@ -174,8 +171,8 @@ std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return std::nullopt;
-  policy::Consumption c = it->second.Who();
-  c.inherited = !inheritor_uid.empty() && it->second.Inherited(inheritor_uid);
+  policy::Consumption c = it->Who();
+  c.inherited = !inheritor_uid.empty() && it->Inherited(inheritor_uid);
   return c;
 }
 
@@ -228,8 +225,8 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
   }
   auto it = entries_.find(jti);
   if (it != entries_.end()) {
-    if (it->second.uid() == who.uid) return Status::Ok();  // the same object, retried
-    policy::Consumption first = it->second.Who();
+    if (it->uid() == who.uid) return Status::Ok();  // the same object, retried
+    policy::Consumption first = it->Who();
     return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
@@ -237,7 +234,7 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
   if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
   Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
                                  {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
-  in_flight_.erase(jti);
+  if (auto mine = in_flight_.find(jti); mine != in_flight_.end()) in_flight_.erase(mine);
   if (st.ok()) Add(&entries_, Entry(jti, who, expires_at));
   if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   return st;
@@ -247,12 +244,12 @@ Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) 
   std::unique_lock<std::mutex> lock(mu_);
   auto it = entries_.find(jti);
   if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
-  if (it->second.Inherited(uid)) return Status::Ok();
+  if (it->Inherited(uid)) return Status::Ok();
   if (in_ledger_) return Status::Ok();  // visible once Settle says its record is durable
   EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
   // Looked up again: the map may have changed while the lock was released
   // (entries are only added while serving, so the jti is still there).
-  entries_.at(jti).AddInheritor(uid);
+  entries_.find(jti)->AddInheritor(uid);
   return Status::Ok();
 }
 
@@ -263,23 +260,21 @@ void FileReplayStore::Settle(const std::string& jti, const std::string& uid, pol
     auto it = in_flight_.find(jti);
     // Not reserved by this object: its Consume found its own earlier
     // consumption (a retry) and reserved nothing.
-    if (it == in_flight_.end() || it->second.uid() != uid) return;
-    // Out of in_flight_ before into entries_: the key views the entry's bytes.
-    Entry e = std::move(it->second);
-    in_flight_.erase(it);
+    if (it == in_flight_.end() || it->uid() != uid) return;
+    Entry e = std::move(in_flight_.extract(it).value());
     if (durable) Add(&entries_, std::move(e));
     if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
   } else if (action == policy::ReplayAction::kInherit && durable) {
     auto it = entries_.find(jti);
     if (it == entries_.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
-    it->second.AddInheritor(uid);
+    it->AddInheritor(uid);
   }
 }
 
 void FileReplayStore::Prune(int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.expires_at() < now && !in_flight_.count(it->first)) it = entries_.erase(it);
+    if (it->expires_at() < now && !in_flight_.count(it->jti())) it = entries_.erase(it);
     else ++it;
   }
 }

@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "core/status.h"
@@ -83,8 +82,8 @@ class FileReplayStore : public ReplayStore {
  private:
   // One consumption, kept small: a long-running server holds one per
   // unexpired artifact. The jti and the consumer's four names share one
-  // allocation, which the map's key points into (so the jti is not stored
-  // twice), and the inheritor set is allocated only once there is one.
+  // allocation, the set finds entries by that jti (no separate key), and
+  // the inheritor set is allocated only once there is one.
   class Entry {
    public:
     Entry(std::string_view jti, const policy::Consumption& who, int64_t expires_at);
@@ -93,21 +92,32 @@ class FileReplayStore : public ReplayStore {
     std::string_view uid() const { return Part(4); }
     int64_t expires_at() const { return expires_at_; }
     bool Inherited(const std::string& uid) const { return inheritors_ && inheritors_->count(uid); }
-    void AddInheritor(const std::string& uid);
+    // Const: a set's elements are; the inheritors are not part of the key.
+    void AddInheritor(const std::string& uid) const;
     const std::unordered_set<std::string>* inheritors() const { return inheritors_.get(); }
 
    private:
     std::string_view Part(size_t i) const;  // 0 jti, 1 kind, 2 namespace, 3 name, 4 uid
     // The five, one after another: any bytes may be in them (a NUL too), so
-    // they are cut by position, not by a separator. The bytes stay where
-    // they are when the Entry moves, so a key viewing them stays valid.
+    // they are cut by position, not by a separator.
     std::unique_ptr<char[]> parts_;
     uint32_t ends_[5] = {0, 0, 0, 0, 0};  // where each part ends
     int64_t expires_at_;
-    std::unique_ptr<std::unordered_set<std::string>> inheritors_;  // uids that inherited the jti
+    mutable std::unique_ptr<std::unordered_set<std::string>> inheritors_;  // uids that inherited the jti
   };
-  // Keyed by the jti inside the entry; Add keeps that so.
-  using Entries = std::unordered_map<std::string_view, Entry>;
+  // Entries are looked up by jti (C++20 heterogeneous lookup).
+  struct JtiHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view jti) const noexcept { return std::hash<std::string_view>{}(jti); }
+    size_t operator()(const Entry& e) const noexcept { return (*this)(e.jti()); }
+  };
+  struct JtiEqual {
+    using is_transparent = void;
+    bool operator()(const Entry& a, const Entry& b) const noexcept { return a.jti() == b.jti(); }
+    bool operator()(std::string_view jti, const Entry& e) const noexcept { return jti == e.jti(); }
+    bool operator()(const Entry& e, std::string_view jti) const noexcept { return e.jti() == jti; }
+  };
+  using Entries = std::unordered_set<Entry, JtiHash, JtiEqual>;
   // Inserts `e` unless its jti is there already (the first consumption wins).
   static void Add(Entries* entries, Entry e);
   // Lines appended together and made durable by one fdatasync. Its callers
