@@ -31,6 +31,7 @@ RUN apt-get update \
       libgcc-s1 \
       libprometheus-cpp-core1.0 \
       libsimdjson14 \
+      libsodium23 \
       libssl3 \
       libstdc++6 \
       libtcmalloc-minimal4 \

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libssl-dev openssl libcpprest-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev
-  prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev libsodium-dev
   etcd-server etcd-client wrk prometheus
   python3 python3-jwcrypto python3-cryptography
   golang-go curl procps iproute2

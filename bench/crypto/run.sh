@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-3}"
 hack/build.sh >/dev/null
-echo "== openssl speed -seconds $secs ed25519 ecdsap256 (the limit, one core)"
+echo "== openssl speed -seconds $secs ed25519 ecdsap256 (OpenSSL, one core: the reference; execgov verifies Ed25519 with libsodium)"
 openssl speed -seconds "$secs" ed25519 ecdsap256 2>/dev/null | grep -E '^ *(253|256)|sign/s|op/s' || true
 echo
 echo "== execgov"

@@ -61,8 +61,12 @@ bodies() { python3 "$root/bench/webhook/bodies.py" "$@"; }
 cd "$work"
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== openssl speed -seconds 1 ed25519 (the crypto limit, one core)"
+echo "== openssl speed -seconds 1 ed25519 (OpenSSL's Ed25519, one core, for reference)"
 openssl speed -seconds 1 ed25519 2>/dev/null | grep -E 'verify/s|Ed25519'
+if [ -x "$root/$build_dir/bench/crypto/crypto_bench" ]; then
+  echo "== execgov's own Ed25519 verify/s, one core (libsodium): the crypto limit of a fresh admission"
+  "$root/$build_dir/bench/crypto/crypto_bench" 1 | grep -E 'Ed25519 (verify|full check)'
+fi
 python3 - "$work" <<'EOF'
 import os, sys, time
 fd = os.open(os.path.join(sys.argv[1], "sync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
