@@ -169,7 +169,7 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   local perf_pid=
   if [ "${PERF_SCENARIO:-}" = "$name" ]; then
-    perf record -q -F 199 --call-graph dwarf,8192 -p "$serve_pid" -o "${PERF_OUT:-$root/perf.data}" -- sleep "$secs" >/dev/null 2>&1 &
+    perf record -q -F ${PERF_FREQ:-199} --call-graph dwarf,8192 -p "$serve_pid" -o "${PERF_OUT:-$root/perf.data}" -- sleep "$secs" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- "$file" "$threads" "$r" 2>&1) ||

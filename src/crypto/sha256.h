@@ -1,4 +1,4 @@
-// SHA-256 through OpenSSL's one-shot EVP_Digest.
+// SHA-256 through OpenSSL's EVP interface (the algorithm fetched once).
 #pragma once
 
 #include <array>
