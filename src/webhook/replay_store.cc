@@ -46,8 +46,25 @@ void FileReplayStore::Entry::AddInheritor(const std::string& uid) const {
   inheritors_->insert(uid);
 }
 
+void FileReplayStore::Adopt(Entries entries) {
+  while (!entries.empty()) {
+    auto node = entries.extract(entries.begin());
+    Shard& shard = ShardOf(node.value().jti());
+    std::lock_guard lock(shard.mu);
+    shard.entries.insert(std::move(node));
+  }
+}
+
 StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::string& path, int64_t now) {
   Entries entries;
+  EXECGOV_ASSIGN_OR_RETURN(auto store, OpenJournal(path, now, &entries));
+  store->Adopt(std::move(entries));
+  return store;
+}
+
+StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenJournal(const std::string& path, int64_t now,
+                                                                       Entries* loaded) {
+  Entries& entries = *loaded;
   auto text = ReadFile(path, size_t(1) << 30);
   if (text.ok()) {
     size_t start = 0, line_no = 0;
@@ -94,9 +111,7 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::Open(const std::stri
   EXECGOV_RETURN_IF_ERROR(WriteFileAtomic(path, compacted, 0600));
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return InvalidArgument("cannot open " + path + ": " + std::strerror(errno));
-  std::unique_ptr<FileReplayStore> store(new FileReplayStore(path, fd));
-  store->entries_ = std::move(entries);
-  return store;
+  return std::unique_ptr<FileReplayStore>(new FileReplayStore(path, fd));
 }
 
 Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
@@ -146,20 +161,22 @@ Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
 
 StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const std::string& journal_path,
                                                                           const std::string& ledger_url, int64_t now) {
-  EXECGOV_ASSIGN_OR_RETURN(auto store, Open(journal_path, now));
+  Entries entries;
+  EXECGOV_ASSIGN_OR_RETURN(auto store, OpenJournal(journal_path, now, &entries));
   ledger::BackendOptions options;
   options.read_only = true;
   EXECGOV_ASSIGN_OR_RETURN(auto backend, ledger::OpenBackend(ledger_url, options));
   // Folded into what an older version's journal holds, so an inheritance
   // recorded in the ledger finds a consumption recorded in the journal.
   Status st = backend->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view record) {
-    return LoadLedgerRecord(record, now, &store->entries_);
+    return LoadLedgerRecord(record, now, &entries);
   });
   (void)backend->Close();
   if (!st.ok()) return st.WithContext("reading consumed artifacts from the ledger " + ledger_url);
-  for (auto it = store->entries_.begin(); it != store->entries_.end();) {
-    it = it->expires_at() < now ? store->entries_.erase(it) : std::next(it);
+  for (auto it = entries.begin(); it != entries.end();) {
+    it = it->expires_at() < now ? entries.erase(it) : std::next(it);
   }
+  store->Adopt(std::move(entries));
   store->in_ledger_ = true;
   return store;
 }
@@ -168,9 +185,10 @@ FileReplayStore::~FileReplayStore() { ::close(fd_); }
 
 std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti,
                                                          const std::string& inheritor_uid) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(jti);
-  if (it == entries_.end()) return std::nullopt;
+  const Shard& shard = ShardOf(jti);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(jti);
+  if (it == shard.entries.end()) return std::nullopt;
   policy::Consumption c = it->Who();
   c.inherited = !inheritor_uid.empty() && it->Inherited(inheritor_uid);
   return c;
@@ -188,7 +206,8 @@ Status FileReplayStore::WriteAndSync(const std::string& lines) {
   return Status::Ok();
 }
 
-Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::string& line) {
+Status FileReplayStore::Journal(const std::string& line) {
+  std::unique_lock<std::mutex> lock(journal_mu_);
   if (!open_) open_ = std::make_shared<Batch>();
   std::shared_ptr<Batch> mine = open_;
   mine->lines += line;
@@ -216,72 +235,86 @@ Status FileReplayStore::Journal(std::unique_lock<std::mutex>& lock, const std::s
 }
 
 Status FileReplayStore::Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) {
-  std::unique_lock<std::mutex> lock(mu_);
+  Shard& shard = ShardOf(jti);
+  std::unique_lock<std::mutex> lock(shard.mu);
   // Another request is writing this jti's consumption: wait for its outcome.
-  while (in_flight_.count(jti)) {
-    ++in_flight_waiters_;
-    in_flight_cv_.wait(lock);
-    --in_flight_waiters_;
+  while (shard.in_flight.count(jti)) {
+    ++shard.in_flight_waiters;
+    shard.in_flight_cv.wait(lock);
+    --shard.in_flight_waiters;
   }
-  auto it = entries_.find(jti);
-  if (it != entries_.end()) {
+  auto it = shard.entries.find(jti);
+  if (it != shard.entries.end()) {
     if (it->uid() == who.uid) return Status::Ok();  // the same object, retried
     policy::Consumption first = it->Who();
     return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
   }
   // Durable before visible: a crash after this write still counts the jti.
-  Add(&in_flight_, Entry(jti, who, expires_at));
+  Add(&shard.in_flight, Entry(jti, who, expires_at));
   if (in_ledger_) return Status::Ok();  // durable with the decision's record; Settle follows
-  Status st = Journal(lock, Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
-                                 {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
-  if (auto mine = in_flight_.find(jti); mine != in_flight_.end()) in_flight_.erase(mine);
-  if (st.ok()) Add(&entries_, Entry(jti, who, expires_at));
-  if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
+  lock.unlock();  // the jti is in flight: other Consumes of it wait
+  Status st = Journal(Json{{"op", "consume"}, {"jti", jti}, {"kind", who.kind}, {"namespace", who.ns},
+                           {"name", who.name}, {"uid", who.uid}, {"exp", expires_at}}.dump() + "\n");
+  lock.lock();
+  if (auto mine = shard.in_flight.find(jti); mine != shard.in_flight.end()) shard.in_flight.erase(mine);
+  if (st.ok()) Add(&shard.entries, Entry(jti, who, expires_at));
+  if (shard.in_flight_waiters > 0) shard.in_flight_cv.notify_all();
   return st;
 }
 
 Status FileReplayStore::Inherit(const std::string& jti, const std::string& uid) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto it = entries_.find(jti);
-  if (it == entries_.end()) return NotFound("artifact " + jti + " was never consumed");
+  Shard& shard = ShardOf(jti);
+  std::unique_lock<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(jti);
+  if (it == shard.entries.end()) return NotFound("artifact " + jti + " was never consumed");
   if (it->Inherited(uid)) return Status::Ok();
   if (in_ledger_) return Status::Ok();  // visible once Settle says its record is durable
-  EXECGOV_RETURN_IF_ERROR(Journal(lock, Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
-  // Looked up again: the map may have changed while the lock was released
-  // (entries are only added while serving, so the jti is still there).
-  entries_.find(jti)->AddInheritor(uid);
+  lock.unlock();
+  EXECGOV_RETURN_IF_ERROR(Journal(Json{{"op", "inherit"}, {"jti", jti}, {"uid", uid}}.dump() + "\n"));
+  lock.lock();
+  // Looked up again: the set may have changed while the lock was released.
+  // Gone means pruned: expired, so nothing can inherit it any more.
+  if (auto again = shard.entries.find(jti); again != shard.entries.end()) again->AddInheritor(uid);
   return Status::Ok();
 }
 
 void FileReplayStore::Settle(const std::string& jti, const std::string& uid, policy::ReplayAction action,
                              bool durable) {
-  std::lock_guard<std::mutex> lock(mu_);
+  Shard& shard = ShardOf(jti);
+  std::lock_guard<std::mutex> lock(shard.mu);
   if (action == policy::ReplayAction::kConsume) {
-    auto it = in_flight_.find(jti);
+    auto it = shard.in_flight.find(jti);
     // Not reserved by this object: its Consume found its own earlier
     // consumption (a retry) and reserved nothing.
-    if (it == in_flight_.end() || it->uid() != uid) return;
-    Entry e = std::move(in_flight_.extract(it).value());
-    if (durable) Add(&entries_, std::move(e));
-    if (in_flight_waiters_ > 0) in_flight_cv_.notify_all();
+    if (it == shard.in_flight.end() || it->uid() != uid) return;
+    Entry e = std::move(shard.in_flight.extract(it).value());
+    if (durable) Add(&shard.entries, std::move(e));
+    if (shard.in_flight_waiters > 0) shard.in_flight_cv.notify_all();
   } else if (action == policy::ReplayAction::kInherit && durable) {
-    auto it = entries_.find(jti);
-    if (it == entries_.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
+    auto it = shard.entries.find(jti);
+    if (it == shard.entries.end()) return;  // pruned meanwhile: expired, so nothing can inherit it any more
     it->AddInheritor(uid);
   }
 }
 
 void FileReplayStore::Prune(int64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->expires_at() < now && !in_flight_.count(it->jti())) it = entries_.erase(it);
-    else ++it;
+  // A shard at a time: admissions wait at most for one shard's walk.
+  for (Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    for (auto it = shard.entries.begin(); it != shard.entries.end();) {
+      if (it->expires_at() < now && !shard.in_flight.count(it->jti())) it = shard.entries.erase(it);
+      else ++it;
+    }
   }
 }
 
 size_t FileReplayStore::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return entries_.size();
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    n += shard.entries.size();
+  }
+  return n;
 }
 
 }  // namespace execgov::webhook

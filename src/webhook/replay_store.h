@@ -4,6 +4,7 @@
 // racing with one jti, exactly one Consume succeeds.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -48,6 +49,13 @@ class ReplayStore : public policy::ReplayView {
 // lines, fdatasync before returning), replayed on start so a consumed jti stays
 // consumed across restarts. Entries past expiry are dropped when the journal
 // is compacted at start: an expired artifact is refused before replay matters.
+//
+// The consumptions are split over kShards (64) shards by jti, each with its
+// own lock and hash set, so a set's rehash and the expiry walk each stop a
+// 64th of the store for a 64th of the time, and concurrent admissions rarely
+// share a lock. With one set, the longest Consume+Settle over 400,000
+// consumptions was 61-68 ms (the rehash at 351,000) and Prune held the one
+// lock for 80 ms; sharded, 1.7 ms, and Prune holds a lock ~1.5 ms at a time.
 //
 // Group commit: callers that arrive while a sync is in progress queue their
 // lines, and the next sync carries them all, so concurrent admissions share
@@ -120,6 +128,20 @@ class FileReplayStore : public ReplayStore {
   using Entries = std::unordered_set<Entry, JtiHash, JtiEqual>;
   // Inserts `e` unless its jti is there already (the first consumption wins).
   static void Add(Entries* entries, Entry e);
+  // One part of the store: the jtis whose hash picks it.
+  struct Shard {
+    mutable std::mutex mu;
+    Entries entries;    // durable consumptions
+    // jtis whose consumption is being made durable (by the journal line, or
+    // in ledger mode by the decision's record), with the consumption.
+    Entries in_flight;
+    std::condition_variable in_flight_cv;  // an in-flight jti was settled
+    int in_flight_waiters = 0;
+  };
+  static constexpr size_t kShards = 64;
+  Shard& ShardOf(std::string_view jti) const { return shards_[JtiHash{}(jti) % kShards]; }
+  // Moves loaded consumptions into their shards.
+  void Adopt(Entries entries);
   // Lines appended together and made durable by one fdatasync. Its callers
   // wait on its own condition variable, so finishing a batch wakes only them,
   // not every thread queued behind it.
@@ -130,9 +152,12 @@ class FileReplayStore : public ReplayStore {
     std::condition_variable cv;
   };
   FileReplayStore(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  // Reads (and compacts) the journal at `path` into `entries`, and opens it
+  // for appending.
+  static StatusOr<std::unique_ptr<FileReplayStore>> OpenJournal(const std::string& path, int64_t now, Entries* entries);
   // Queues `line` and returns once it is durable (or could not be made so).
-  // Called with `lock` held on mu_; releases it while waiting or syncing.
-  Status Journal(std::unique_lock<std::mutex>& lock, const std::string& line);
+  // Called with no shard lock held.
+  Status Journal(const std::string& line);
   Status WriteAndSync(const std::string& lines);
 
   // Folds one ledger record's "replay" member, if any, into entries; a
@@ -142,13 +167,8 @@ class FileReplayStore : public ReplayStore {
   std::string path_;
   int fd_;
   bool in_ledger_ = false;
-  mutable std::mutex mu_;
-  Entries entries_;     // durable consumptions
-  // jtis whose consumption is being made durable (by the journal line, or in
-  // ledger mode by the decision's record), with the consumption.
-  Entries in_flight_;
-  std::condition_variable in_flight_cv_;     // an in-flight jti was settled
-  int in_flight_waiters_ = 0;
+  mutable std::array<Shard, kShards> shards_;
+  std::mutex journal_mu_;                    // the two below
   std::shared_ptr<Batch> open_;              // collecting lines for the next sync
   bool syncing_ = false;                     // a caller is writing a batch
 };
