@@ -10,15 +10,20 @@ namespace {
 using Json = nlohmann::json;
 
 // Builds `e` into *out as nlohmann's parse would; false for a value it
-// cannot.
-bool Build(simdjson::dom::element e, Json* out) {
+// cannot, or (refuse_duplicates) for an object that repeats a member name.
+bool Build(simdjson::dom::element e, Json* out, bool refuse_duplicates) {
   using Type = simdjson::dom::element_type;
   switch (e.type()) {
     case Type::OBJECT: {
       *out = Json::object();
+      auto& members = out->get_ref<Json::object_t&>();
       for (auto field : simdjson::dom::object(e)) {
-        Json& member = (*out)[std::string(field.key)];  // a repeated key: the last one wins
-        if (!Build(field.value, &member)) return false;
+        auto [it, inserted] = members.try_emplace(std::string(field.key));
+        if (!inserted) {
+          if (refuse_duplicates) return false;
+          it->second = nullptr;  // a repeated key: the last one wins
+        }
+        if (!Build(field.value, &it->second, refuse_duplicates)) return false;
       }
       return true;
     }
@@ -26,7 +31,7 @@ bool Build(simdjson::dom::element e, Json* out) {
       *out = Json::array();
       for (auto item : simdjson::dom::array(e)) {
         out->push_back(nullptr);
-        if (!Build(item, &out->back())) return false;
+        if (!Build(item, &out->back(), refuse_duplicates)) return false;
       }
       return true;
     }
@@ -77,7 +82,7 @@ bool MayHoldMinusZero(std::string_view text) {
 
 }  // namespace
 
-std::optional<Json> ParseJsonFast(std::string_view text) {
+std::optional<Json> ParseJsonFast(std::string_view text, bool refuse_duplicates) {
   if (text.size() > kFastJsonMaxBytes || MayHoldMinusZero(text)) return std::nullopt;
   // One parser per thread: it keeps its buffers (bounded by
   // kFastJsonMaxBytes) for the next document.
@@ -92,7 +97,7 @@ std::optional<Json> ParseJsonFast(std::string_view text) {
     return std::nullopt;
   }
   Json out;
-  if (!Build(root, &out)) return std::nullopt;
+  if (!Build(root, &out, refuse_duplicates)) return std::nullopt;
   return out;
 }
 

@@ -23,6 +23,9 @@ namespace execgov {
 // the bound is well above a Pod or Job with managedFields, and well below
 // the 3 MiB a request body may be.
 inline constexpr size_t kFastJsonMaxBytes = 64 * 1024;
-std::optional<nlohmann::json> ParseJsonFast(std::string_view text);
+// With `refuse_duplicates`, a repeated member name anywhere also gives
+// nullopt, so a strict parser (crypto::ParseJsonStrict) can take the fast
+// path for every text it would accept and report the duplicate itself.
+std::optional<nlohmann::json> ParseJsonFast(std::string_view text, bool refuse_duplicates = false);
 
 }  // namespace execgov

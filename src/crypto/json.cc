@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_fast.h"
 #include "core/json_string.h"
 
 namespace execgov::crypto {
@@ -90,6 +91,10 @@ class StrictDomBuilder {
 }  // namespace
 
 StatusOr<Json> ParseJsonStrict(std::string_view text) {
+  // simdjson first (an artifact's header and claims on every admission):
+  // it answers only for text nlohmann accepts and builds the same value,
+  // duplicates aside, which it leaves to the parse below to report.
+  if (auto fast = ParseJsonFast(text, /*refuse_duplicates=*/true)) return std::move(*fast);
   Json out;
   StrictDomBuilder builder(&out);
   bool ok = false;

@@ -123,5 +123,21 @@ TEST(ParseJsonFastTest, AnAdmissionReviewComesOutAsNlohmannReadsIt) {
   EXPECT_TRUE(ExpectMatchesNlohmann(review, "AdmissionReview"));
 }
 
+// The strict form (what an artifact's header and claims are read with)
+// answers only for text without a repeated member name, at any depth, and
+// then with the same value as the lenient form.
+TEST(ParseJsonFastTest, RefusingDuplicatesGivesNothingForARepeatedNameAtAnyDepth) {
+  for (const char* text : {R"({"a":1,"a":2})", R"({"x":{"b":true,"b":false}})", R"([{"c":"1"},{"d":[{"e":1,"e":1}]}])"}) {
+    EXPECT_FALSE(ParseJsonFast(text, /*refuse_duplicates=*/true).has_value()) << text;
+    auto lenient = ParseJsonFast(text);
+    ASSERT_TRUE(lenient.has_value()) << text;
+    EXPECT_TRUE(Same(*lenient, Json::parse(text))) << text;  // the last one wins, as nlohmann has it
+  }
+  const char* unique = R"({"alg":"EdDSA","kid":"k","nested":{"a":[1,-2,3.5,"x",null],"b":{}},"n":18446744073709551615})";
+  auto strict = ParseJsonFast(unique, /*refuse_duplicates=*/true);
+  ASSERT_TRUE(strict.has_value());
+  EXPECT_TRUE(Same(*strict, Json::parse(unique)));
+}
+
 }  // namespace
 }  // namespace execgov
