@@ -11,10 +11,50 @@ const SystemClock& SystemClock::Get() {
   return clock;
 }
 
+namespace {
+
+// Writes v as exactly `width` decimal digits at p (v >= 0, fits in width).
+char* PutDigits(char* p, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
+}  // namespace
+
 std::string FormatRfc3339(std::chrono::system_clock::time_point t, bool with_millis) {
   using namespace std::chrono;
   auto secs = time_point_cast<seconds>(t);
   if (secs > t) secs -= seconds(1);
+  // Civil calendar arithmetic (C++20) instead of gmtime_r, strftime and
+  // snprintf: every ledger record and log line carries a time, and those
+  // three took about 1 us of each. Years of other widths take the old road.
+  const auto day = floor<days>(secs);
+  const year_month_day ymd{day};
+  const int y = static_cast<int>(ymd.year());
+  if (y >= 0 && y <= 9999) {
+    const hh_mm_ss hms{secs - day};
+    char buf[32];
+    char* p = PutDigits(buf, y, 4);
+    *p++ = '-';
+    p = PutDigits(p, static_cast<unsigned>(ymd.month()), 2);
+    *p++ = '-';
+    p = PutDigits(p, static_cast<unsigned>(ymd.day()), 2);
+    *p++ = 'T';
+    p = PutDigits(p, hms.hours().count(), 2);
+    *p++ = ':';
+    p = PutDigits(p, hms.minutes().count(), 2);
+    *p++ = ':';
+    p = PutDigits(p, hms.seconds().count(), 2);
+    if (with_millis) {
+      *p++ = '.';
+      p = PutDigits(p, duration_cast<milliseconds>(t - secs).count(), 3);
+    }
+    *p++ = 'Z';
+    return std::string(buf, p);
+  }
   std::time_t tt = system_clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
