@@ -28,6 +28,20 @@ void SetLevel(Level level) { g_level = static_cast<int>(level); }
 
 namespace {
 
+// The lines a Batch gathers on this thread, and how many Batches are open.
+thread_local std::string t_batched;
+thread_local int t_batch_depth = 0;
+
+void WriteLocked(std::string_view out) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  size_t off = 0;
+  while (off < out.size()) {
+    ssize_t n = ::write(STDERR_FILENO, out.data() + off, out.size() - off);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+}
+
 // A string as JSON: written directly when ASCII (the common case, and no
 // copy), else through nlohmann, which replaces invalid UTF-8 (a path or a
 // library's message may hold any bytes) so the line stays valid JSON.
@@ -62,13 +76,21 @@ void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
     }
   }
   out += "}\n";
-  std::lock_guard<std::mutex> lock(g_mu);
-  size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::write(STDERR_FILENO, out.data() + off, out.size() - off);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
+  if (t_batch_depth > 0) {
+    t_batched += out;
+    return;
   }
+  WriteLocked(out);
+}
+
+Batch::Batch() { ++t_batch_depth; }
+
+Batch::~Batch() {
+  if (--t_batch_depth > 0 || t_batched.empty()) return;
+  WriteLocked(t_batched);
+  t_batched.clear();
+  // A batch of thousands of lines does not keep its buffer for good.
+  if (t_batched.capacity() > (1u << 20)) t_batched.shrink_to_fit();
 }
 
 }  // namespace execgov::log

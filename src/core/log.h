@@ -15,6 +15,19 @@ void SetLevel(Level level);
 // with respect to other log calls.
 void Write(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
 
+// While one is alive on a thread, that thread's lines are gathered and
+// written together (one write(2), atomic with respect to other log calls)
+// when the outermost one ends; other threads' lines are written at once.
+// The ledger's writer holds one while it answers a batch of admissions:
+// one write for the batch's decision lines instead of one each.
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+};
+
 inline void Info(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kInfo, msg, f); }
 inline void Warn(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kWarn, msg, f); }
 inline void Error(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kError, msg, f); }

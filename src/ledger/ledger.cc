@@ -223,6 +223,7 @@ class ChainedLedger final : public Ledger {
     } else {
       log::Error("ledger append failed", {{"origin", origin_}, {"records", batch.size()}, {"error", st.ToString()}});
     }
+    log::Batch lines;  // the answers' log lines leave in one write
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
         batch[i].done(st.ok() ? StatusOr<Appended>(results[i]) : StatusOr<Appended>(st));

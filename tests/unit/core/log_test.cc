@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "core/json_string.h"
 #include "core/log.h"
@@ -86,6 +87,42 @@ TEST(Log, AnyBytesInAStringStillMakeValidJson) {
 TEST(Log, BelowTheLevelNothingIsWritten) {
   std::string out = CaptureStderr([] { log::Debug("hidden"); });
   EXPECT_EQ(out, "");
+}
+
+// A Batch holds its thread's lines until the outermost one ends, then
+// writes them in order; another thread's lines are not held.
+TEST(Log, ABatchWritesItsThreadsLinesTogetherWhenItEnds) {
+  std::string during, other;
+  std::string out = CaptureStderr([&] {
+    {
+      log::Batch outer;
+      log::Info("first", {{"n", 1}});
+      {
+        log::Batch inner;
+        log::Info("second", {{"n", 2}});
+      }
+      std::thread t([] { log::Info("other thread"); });
+      t.join();
+      std::fflush(stderr);
+      // Only the other thread's line has reached the file so far.
+      char buf[4096];
+      ssize_t n = pread(STDERR_FILENO, buf, sizeof buf, 0);
+      if (n > 0) during.assign(buf, static_cast<size_t>(n));
+    }
+    log::Info("after");
+  });
+  EXPECT_NE(during.find("other thread"), std::string::npos) << during;
+  EXPECT_EQ(during.find("first"), std::string::npos) << during;
+  EXPECT_EQ(during.find("second"), std::string::npos) << during;
+  size_t first = out.find("\"msg\":\"first\""), second = out.find("\"msg\":\"second\""), after = out.find("\"msg\":\"after\"");
+  ASSERT_NE(first, std::string::npos) << out;
+  ASSERT_NE(second, std::string::npos) << out;
+  ASSERT_NE(after, std::string::npos) << out;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, after);
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    EXPECT_TRUE(nlohmann::json::accept(out.substr(start, end - start))) << out.substr(start, end - start);
+  }
 }
 
 }  // namespace
