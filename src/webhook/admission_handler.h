@@ -65,7 +65,7 @@ class AdmissionHandler {
   std::mutex waiting_mu_;
   std::condition_variable waiting_cv_;
   int waiting_ = 0;  // answers queued behind their ledger record
-  std::atomic<int64_t> next_prune_{0};  // when the replay store is next pruned (Unix seconds)
+  std::atomic<int64_t> next_prune_ms_{0};  // when the replay store's next prune step is due (Unix ms)
 };
 
 // The kind execgov governs for an API group and kind, or "" (Pod in the core

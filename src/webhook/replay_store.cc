@@ -297,15 +297,21 @@ void FileReplayStore::Settle(const std::string& jti, const std::string& uid, pol
   }
 }
 
+void FileReplayStore::PruneShard(Shard& shard, int64_t now) {
+  std::lock_guard<std::mutex> lock(shard.mu);
+  for (auto it = shard.entries.begin(); it != shard.entries.end();) {
+    if (it->expires_at() < now && !shard.in_flight.count(it->jti())) it = shard.entries.erase(it);
+    else ++it;
+  }
+}
+
 void FileReplayStore::Prune(int64_t now) {
   // A shard at a time: admissions wait at most for one shard's walk.
-  for (Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
-    for (auto it = shard.entries.begin(); it != shard.entries.end();) {
-      if (it->expires_at() < now && !shard.in_flight.count(it->jti())) it = shard.entries.erase(it);
-      else ++it;
-    }
-  }
+  for (Shard& shard : shards_) PruneShard(shard, now);
+}
+
+void FileReplayStore::PruneStep(int64_t now) {
+  PruneShard(shards_[next_prune_shard_.fetch_add(1, std::memory_order_relaxed) % kShards], now);
 }
 
 size_t FileReplayStore::size() const {

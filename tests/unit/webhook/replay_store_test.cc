@@ -94,6 +94,32 @@ TEST(FileReplayStoreTest, ExpiredConsumptionsArePrunedAndCompactedAway) {
   EXPECT_EQ(dir.Read("replay.jsonl").find("\"old\""), std::string::npos);
 }
 
+// PruneStep walks one part of the store per call: fewer calls than there are
+// parts leave some expired consumptions, PruneParts() calls leave none, and
+// no step forgets one still valid.
+TEST(FileReplayStoreTest, PruneStepsCoverTheWholeStoreInPrunePartsCalls) {
+  testing::TempDir dir;
+  auto store = FileReplayStore::Open(dir.File("replay.jsonl"), kNow);
+  ASSERT_TRUE(store.ok());
+  FileReplayStore& s = **store;
+  ASSERT_GT(s.PruneParts(), 1);
+  constexpr int kEach = 400;  // enough that every part holds some of each
+  for (int i = 0; i < kEach; ++i) {
+    std::string n = std::to_string(i);
+    ASSERT_TRUE(s.Consume("expired-" + n, {"Job", "ns", "e" + n, "ue" + n}, kNow + 10).ok());
+    ASSERT_TRUE(s.Consume("valid-" + n, {"Job", "ns", "v" + n, "uv" + n}, kNow + 1000).ok());
+  }
+  for (int step = 0; step < s.PruneParts() / 2; ++step) s.PruneStep(kNow + 100);
+  EXPECT_GT(s.size(), size_t(kEach));  // half the parts walked: expired ones remain
+  EXPECT_LT(s.size(), size_t(2 * kEach));
+  for (int step = s.PruneParts() / 2; step < s.PruneParts(); ++step) s.PruneStep(kNow + 100);
+  EXPECT_EQ(s.size(), size_t(kEach));
+  for (int i = 0; i < kEach; ++i) {
+    EXPECT_FALSE(s.Find("expired-" + std::to_string(i), "").has_value()) << i;
+    EXPECT_TRUE(s.Find("valid-" + std::to_string(i), "").has_value()) << i;
+  }
+}
+
 // A decision record as the handler writes it in ledger mode.
 nlohmann::json Record(const std::string& jti, const std::string& kind, const std::string& uid, const std::string& op,
                       int64_t exp) {
