@@ -1,5 +1,6 @@
 #include "webhook/admission_handler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -188,8 +189,8 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
       if (d.replay_action == policy::ReplayAction::kConsume) {
         const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    deps_.clock->Now().time_since_epoch()).count();
-        const int64_t step_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(kPruneEvery).count() / deps_.replay->PruneParts();
+        const int64_t step_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kPruneEvery).count() /
+                                std::max(1, deps_.replay->PruneParts());
         int64_t due = next_prune_ms_.load(std::memory_order_relaxed);
         if (now_ms >= due && next_prune_ms_.compare_exchange_strong(due, now_ms + step_ms)) {
           deps_.replay->PruneStep(in.now - kMaxClockSkewSeconds);
