@@ -59,6 +59,35 @@ StatusOr<KeyAlgorithm> Classify(EVP_PKEY* pkey) {
                          " is not supported (only Ed25519 and P-256)");
 }
 
+// An Ed25519 key no signature could ever verify with: not a canonical
+// encoding of a point in the curve's prime-order subgroup (a small-order
+// point, say). Refused when the key is loaded, with a message, rather than
+// failing every artifact later with InvalidSignature.
+Status CheckEd25519Point(std::string_view raw) {
+  if (sodium_init() < 0) return Internal("libsodium cannot be initialised");
+  if (raw.size() != crypto_core_ed25519_BYTES ||
+      crypto_core_ed25519_is_valid_point(reinterpret_cast<const unsigned char*>(raw.data())) != 1) {
+    return InvalidArgument(
+        "the Ed25519 public key is not a usable curve point (small order, outside the prime-order subgroup, or "
+        "not canonically encoded): no signature can verify with it");
+  }
+  return Status::Ok();
+}
+
+StatusOr<KeyAlgorithm> ClassifyUsable(EVP_PKEY* pkey) {
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(pkey));
+  if (alg == KeyAlgorithm::kEd25519) {
+    unsigned char raw[32];
+    size_t len = sizeof raw;
+    if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1) {
+      ERR_clear_error();
+      return InvalidArgument("cannot read the Ed25519 public key");
+    }
+    EXECGOV_RETURN_IF_ERROR(CheckEd25519Point(std::string_view(reinterpret_cast<const char*>(raw), len)));
+  }
+  return alg;
+}
+
 // r||s (32+32 bytes) -> DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs),
 // written directly: at most 72 bytes, no bignum allocations on the hot path.
 bool RawToDer(std::string_view raw, std::string* der) {
@@ -117,7 +146,7 @@ StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
     return InvalidArgument("not a PEM public key (expected -----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)");
   }
   std::shared_ptr<EVP_PKEY> pkey(raw, PkeyDeleter());
-  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(raw));
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, ClassifyUsable(raw));
   return PublicKey(std::move(pkey), alg);
 }
 
@@ -129,12 +158,13 @@ StatusOr<PublicKey> PublicKey::FromDer(std::string_view der) {
     return InvalidArgument("not a DER SubjectPublicKeyInfo");
   }
   std::shared_ptr<EVP_PKEY> pkey(raw, PkeyDeleter());
-  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, Classify(raw));
+  EXECGOV_ASSIGN_OR_RETURN(KeyAlgorithm alg, ClassifyUsable(raw));
   return PublicKey(std::move(pkey), alg);
 }
 
 StatusOr<PublicKey> PublicKey::FromEd25519Raw(std::string_view raw) {
   if (raw.size() != 32) return InvalidArgument("an Ed25519 public key is 32 bytes");
+  EXECGOV_RETURN_IF_ERROR(CheckEd25519Point(raw));
   EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                             reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
   if (!k) return InvalidArgument("invalid Ed25519 public key: " + OpensslError());

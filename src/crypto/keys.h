@@ -30,7 +30,9 @@ std::optional<KeyAlgorithm> ParseKeyAlgorithm(std::string_view name);
 class PublicKey {
  public:
   // SubjectPublicKeyInfo PEM or DER. Anything but an Ed25519 or P-256 key is
-  // refused with a message naming the key type found.
+  // refused with a message naming the key type found, and so is an Ed25519
+  // key that is no usable curve point (a small-order point, say), which no
+  // signature could verify with.
   static StatusOr<PublicKey> FromPem(std::string_view pem);
   static StatusOr<PublicKey> FromDer(std::string_view der);
   // A raw 32-byte Ed25519 public key (RFC 8032).

@@ -49,6 +49,33 @@ TEST(KeysTest, UnsupportedKeysAreRefusedWithTheirType) {
   EXPECT_FALSE(PrivateKey::FromPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").ok());
 }
 
+// Keys that are no usable Ed25519 point are refused when loaded, raw or in
+// an SPKI, with a message that says why: the identity point, a point of
+// order 2 and an all-zero encoding (small order), and a non-canonical y.
+TEST(KeysTest, Ed25519KeysOfSmallOrderAreRefusedWhenLoaded) {
+  std::string identity(32, '\0'), order2(32, '\0'), zero(32, '\0'), non_canonical(32, '\xff');
+  identity[0] = 1;                   // (0, 1)
+  order2[0] = '\xec';                // y = p - 1: (0, -1)
+  for (int i = 1; i < 31; ++i) order2[i] = '\xff';
+  order2[31] = '\x7f';
+  non_canonical[31] = '\x7f';         // y = 2^255 - 1 >= p
+  const std::string spki_prefix("\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00", 12);
+  for (const std::string& raw : {identity, order2, zero, non_canonical}) {
+    auto key = PublicKey::FromEd25519Raw(raw);
+    ASSERT_FALSE(key.ok());
+    EXPECT_NE(key.status().message().find("not a usable curve point"), std::string::npos) << key.status().message();
+    auto from_der = PublicKey::FromDer(spki_prefix + raw);
+    EXPECT_FALSE(from_der.ok());
+  }
+  // A real key loads, from raw bytes and from its SPKI.
+  auto real = PrivateKey::Generate(KeyAlgorithm::kEd25519);
+  ASSERT_TRUE(real.ok());
+  auto raw = PublicKey::FromEd25519Raw(real->Public().Ed25519Raw());
+  EXPECT_TRUE(raw.ok()) << raw.status().message();
+  auto pem = PublicKey::FromPem(real->Public().ToPem());
+  EXPECT_TRUE(pem.ok()) << pem.status().message();
+}
+
 TEST(KeysTest, AlgorithmNames) {
   EXPECT_EQ(ParseKeyAlgorithm("Ed25519"), KeyAlgorithm::kEd25519);
   EXPECT_EQ(ParseKeyAlgorithm("es256"), KeyAlgorithm::kES256);
