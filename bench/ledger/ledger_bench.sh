@@ -19,6 +19,9 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 echo "== openssl speed -seconds 1 sha256 (the limit for hashing records)"
 openssl speed -seconds 1 sha256 2>/dev/null | grep -E '^(type|sha256)'
 echo
+echo "== an admission's ledger entry in canonical form, one core (the webhook builds one per governed decision)"
+"$bench" entry 200000
+echo
 echo "== verify (execgov ledger verify's code path, checkpoint signatures checked)"
 "$bench" verify "$work" 1000000
 echo

@@ -175,16 +175,11 @@ Status Append(const Json& v, std::string* out) {
     case Json::value_t::null: *out += "null"; return Status::Ok();
     case Json::value_t::boolean: *out += v.get<bool>() ? "true" : "false"; return Status::Ok();
     case Json::value_t::number_integer: {
-      int64_t i = v.get<int64_t>();
-      // Integers that a double represents exactly print the same either way.
-      if (i > -(int64_t(1) << 53) && i < (int64_t(1) << 53)) *out += std::to_string(i);
-      else *out += FormatEcmaNumber(static_cast<double>(i));
+      AppendCanonicalInteger(v.get<int64_t>(), out);
       return Status::Ok();
     }
     case Json::value_t::number_unsigned: {
-      uint64_t u = v.get<uint64_t>();
-      if (u < (uint64_t(1) << 53)) *out += std::to_string(u);
-      else *out += FormatEcmaNumber(static_cast<double>(u));
+      AppendCanonicalInteger(v.get<uint64_t>(), out);
       return Status::Ok();
     }
     case Json::value_t::number_float: {
@@ -240,6 +235,17 @@ Status Append(const Json& v, std::string* out) {
 }
 
 }  // namespace
+
+void AppendCanonicalInteger(int64_t i, std::string* out) {
+  // Integers that a double represents exactly print the same either way.
+  if (i > -(int64_t(1) << 53) && i < (int64_t(1) << 53)) *out += std::to_string(i);
+  else *out += FormatEcmaNumber(static_cast<double>(i));
+}
+
+void AppendCanonicalInteger(uint64_t u, std::string* out) {
+  if (u < (uint64_t(1) << 53)) *out += std::to_string(u);
+  else *out += FormatEcmaNumber(static_cast<double>(u));
+}
 
 StatusOr<std::string> Canonicalize(const Json& value) {
   std::string out;

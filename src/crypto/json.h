@@ -6,6 +6,7 @@
 // formatting (ECMAScript Number::toString) and key order (UTF-16 code units).
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,5 +27,11 @@ StatusOr<std::string> Canonicalize(const Json& value);
 
 // ECMAScript Number::toString of a finite double (RFC 8785 §3.2.2.3).
 std::string FormatEcmaNumber(double value);
+
+// Appends an integer as Canonicalize writes a JSON integer of that value:
+// its digits while a double holds it exactly (|v| < 2^53), else the double's
+// ECMAScript form.
+void AppendCanonicalInteger(int64_t value, std::string* out);
+void AppendCanonicalInteger(uint64_t value, std::string* out);
 
 }  // namespace execgov::crypto

@@ -59,22 +59,11 @@ class ChainedLedger final : public Ledger {
     // Canonicalized here, in the caller's thread, so the writer only splices.
     auto canonical = CanonicalEntry(entry);
     if (!canonical.ok()) return done(canonical.status());
-    {
-      std::unique_lock lock(mu_);
-      if (closed_) {
-        lock.unlock();
-        return done(FailedPrecondition("the ledger is closed"));
-      }
-      queue_.push_back(Pending{std::move(canonical).value(), std::move(done)});
-      // The writer is busy with a batch or already woken: it takes this one
-      // with the next batch, and a notify would only cost a futex call.
-      bool wake = (writer_waiting_ && !wake_pending_) || (lingering_ && queue_.size() == kLingerBatch);
-      if (writer_waiting_) wake_pending_ = true;
-      if (wake) {
-        lock.unlock();
-        cv_.notify_one();
-      }
-    }
+    Enqueue(std::move(canonical).value(), std::move(done));
+  }
+
+  void AppendEntryAsync(Entry entry, AppendCallback done) override {
+    Enqueue(std::move(entry).canonical(), std::move(done));
   }
 
   void Announce() override {
@@ -132,6 +121,23 @@ class ChainedLedger final : public Ledger {
   }
 
  private:
+  void Enqueue(std::string canonical, AppendCallback done) {
+    std::unique_lock lock(mu_);
+    if (closed_) {
+      lock.unlock();
+      return done(FailedPrecondition("the ledger is closed"));
+    }
+    queue_.push_back(Pending{std::move(canonical), std::move(done)});
+    // The writer is busy with a batch or already woken: it takes this one
+    // with the next batch, and a notify would only cost a futex call.
+    bool wake = (writer_waiting_ && !wake_pending_) || (lingering_ && queue_.size() == kLingerBatch);
+    if (writer_waiting_) wake_pending_ = true;
+    if (wake) {
+      lock.unlock();
+      cv_.notify_one();
+    }
+  }
+
   void WriterLoop() {
     // The timer only wakes the writer; whether a checkpoint is due is decided
     // by the injected clock, so tests move time without sleeping.

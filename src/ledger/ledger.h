@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "crypto/keys.h"
+#include "ledger/record.h"
 
 namespace execgov::ledger {
 
@@ -66,6 +67,12 @@ class Ledger {
   // with the error before returning. What lets a server wait for fsync
   // without a thread per request. The default waits in Append.
   virtual void AppendAsync(const nlohmann::json& entry, AppendCallback done) { done(Append(entry)); }
+  // AppendAsync of an entry already checked and in canonical form
+  // (EntryBuilder), which is not canonicalized again. The default parses it
+  // back for AppendAsync.
+  virtual void AppendEntryAsync(Entry entry, AppendCallback done) {
+    AppendAsync(nlohmann::json::parse(entry.canonical()), std::move(done));
+  }
   // A decision under way that may append a record (its caller's promise to
   // call Retire once the record is queued, or once there will be none). A
   // writer lingering for more records (LedgerOptions::linger) waits only

@@ -1,9 +1,11 @@
 #include "ledger/record.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/json_string.h"
 #include "crypto/json.h"
 
 namespace execgov::ledger {
@@ -100,18 +102,104 @@ bool ParseHashRef(std::string_view ref, crypto::Hash* out) {
 
 }  // namespace
 
+namespace {
+
+// CanonicalEntry's rules, over what an entry holds: whether it has a member
+// of each name, and its type when that is a string (else nullptr).
+template <typename Has>
+Status CheckEntryShape(const Has& has, const std::string* type) {
+  for (const char* k : kOwned) {
+    if (has(k)) return InvalidArgument(std::string("a ledger entry may not set \"") + k + "\": the ledger does");
+  }
+  if (type == nullptr || type->empty()) return InvalidArgument("a ledger entry needs a string \"type\"");
+  if (*type == "checkpoint") return InvalidArgument("checkpoint records are written by the ledger itself");
+  if (has("checkpoint")) return InvalidArgument("\"checkpoint\" is reserved for checkpoint records");
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry) {
   if (!entry.is_object()) return InvalidArgument("a ledger entry must be a JSON object");
-  for (const char* k : kOwned) {
-    if (entry.contains(k)) return InvalidArgument(std::string("a ledger entry may not set \"") + k + "\": the ledger does");
-  }
   auto type = entry.find("type");
-  if (type == entry.end() || !type->is_string() || type->get<std::string>().empty()) {
-    return InvalidArgument("a ledger entry needs a string \"type\"");
-  }
-  if (*type == "checkpoint") return InvalidArgument("checkpoint records are written by the ledger itself");
-  if (entry.contains("checkpoint")) return InvalidArgument("\"checkpoint\" is reserved for checkpoint records");
+  const std::string* type_string =
+      type != entry.end() && type->is_string() ? &type->get_ref<const std::string&>() : nullptr;
+  EXECGOV_RETURN_IF_ERROR(CheckEntryShape([&](const char* k) { return entry.contains(k); }, type_string));
   return crypto::Canonicalize(entry);
+}
+
+EntryBuilder& EntryBuilder::Str(std::string_view name, std::string_view value) {
+  std::string v;
+  AppendJsonString(value, &v);
+  members_.emplace_back(name, std::move(v));
+  return *this;
+}
+
+EntryBuilder& EntryBuilder::Int(std::string_view name, int64_t value) {
+  std::string v;
+  crypto::AppendCanonicalInteger(value, &v);
+  members_.emplace_back(name, std::move(v));
+  return *this;
+}
+
+EntryBuilder& EntryBuilder::Obj(std::string_view name, EntryBuilder&& value) {
+  // The nested names are checked now, while they are still apart.
+  Status st = value.CheckNames();
+  if (!st.ok() && bad_.ok()) bad_ = st;
+  members_.emplace_back(name, std::move(value).Serialize());
+  return *this;
+}
+
+Status EntryBuilder::CheckNames() const {
+  if (!bad_.ok()) return bad_;
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const std::string& n = members_[i].first;
+    for (unsigned char c : n) {
+      if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+        return InvalidArgument("a ledger entry member name must be plain ASCII: \"" + n + "\"");
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (members_[j].first == n) return InvalidArgument("a ledger entry sets \"" + n + "\" twice");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string EntryBuilder::Serialize() && {
+  std::sort(members_.begin(), members_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t size = 2;
+  for (const auto& [n, v] : members_) size += n.size() + v.size() + 4;
+  std::string out;
+  out.reserve(size);
+  out.push_back('{');
+  for (const auto& [n, v] : members_) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(n);
+    out.append("\":");
+    out.append(v);
+  }
+  out.push_back('}');
+  return out;
+}
+
+StatusOr<Entry> EntryBuilder::Build() && {
+  EXECGOV_RETURN_IF_ERROR(CheckNames());
+  std::string type;
+  bool type_is_string = false;
+  for (const auto& [n, v] : members_) {
+    if (n == "type" && v.size() >= 2 && v.front() == '"') {
+      EXECGOV_ASSIGN_OR_RETURN(nlohmann::json t, crypto::ParseJsonStrict(v));
+      type = t.get<std::string>();
+      type_is_string = true;
+    }
+  }
+  auto has = [&](const char* k) {
+    return std::any_of(members_.begin(), members_.end(), [&](const auto& m) { return m.first == k; });
+  };
+  EXECGOV_RETURN_IF_ERROR(CheckEntryShape(has, type_is_string ? &type : nullptr));
+  return Entry(std::move(*this).Serialize());
 }
 
 StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,

@@ -213,28 +213,49 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   state->dry_run = req.dry_run;
   if (!d.governed || req.dry_run || !deps_.ledger) return Finish(*state, nullptr);
 
-  nlohmann::json entry = {
-      {"type", "admission"},
-      {"decision", d.allowed ? "allowed" : "denied"},
-      {"reason", policy::ReasonName(d.reason)},
-      {"object", {{"kind", a.kind}, {"namespace", a.ns}, {"name", a.name}, {"uid", a.uid},
-                  {"operation", policy::OperationName(a.operation)}}},
-      {"user", a.user},
-  };
-  if (!d.object_digest.empty()) entry["digest"] = d.object_digest;
+  // Built straight into canonical form: the ledger splices it as it is.
+  ledger::EntryBuilder entry;
+  entry.Str("type", "admission")
+      .Str("decision", d.allowed ? "allowed" : "denied")
+      .Str("reason", policy::ReasonName(d.reason))
+      .Obj("object", std::move(ledger::EntryBuilder()
+                                   .Str("kind", a.kind)
+                                   .Str("namespace", a.ns)
+                                   .Str("name", a.name)
+                                   .Str("uid", a.uid)
+                                   .Str("operation", policy::OperationName(a.operation))))
+      .Str("user", a.user);
+  if (!d.object_digest.empty()) entry.Str("digest", d.object_digest);
   if (d.artifact) {
-    entry["artifact"] = {{"iss", d.artifact->iss}, {"sub", d.artifact->sub}, {"kid", d.artifact->kid},
-                         {"jti", d.artifact->jti}, {"digest", d.artifact->digest}};
-    if (!d.artifact->parent.empty()) entry["parent"] = d.artifact->parent;
-    if (!d.artifact->intent.empty()) entry["intent"] = d.artifact->intent;
+    entry.Obj("artifact", std::move(ledger::EntryBuilder()
+                                        .Str("iss", d.artifact->iss)
+                                        .Str("sub", d.artifact->sub)
+                                        .Str("kid", d.artifact->kid)
+                                        .Str("jti", d.artifact->jti)
+                                        .Str("digest", d.artifact->digest)));
+    if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent);
+    if (!d.artifact->intent.empty()) entry.Str("intent", d.artifact->intent);
   }
   if (reservation.store) {
-    entry["replay"] = {{"op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit"}};
-    if (d.replay_action == policy::ReplayAction::kConsume) entry["replay"]["exp"] = d.artifact->exp + kMaxClockSkewSeconds;
+    ledger::EntryBuilder replay;
+    replay.Str("op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit");
+    if (d.replay_action == policy::ReplayAction::kConsume) replay.Int("exp", d.artifact->exp + kMaxClockSkewSeconds);
+    entry.Obj("replay", std::move(replay));
   }
   if (!d.verdicts.empty()) {
-    entry["policy"] = {{"name", d.verdicts.front().policy}, {"generation", d.verdicts.front().generation},
-                       {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
+    const auto& v = d.verdicts.front();
+    entry.Obj("policy", std::move(ledger::EntryBuilder()
+                                      .Str("name", v.policy)
+                                      .Int("generation", v.generation)
+                                      .Str("enforcement", policy::EnforcementName(v.enforcement))));
+  }
+  auto built = std::move(entry).Build();
+  if (!built.ok()) {  // a bug of ours, not the request's: deny, record nothing
+    state->reservation.Settle(false);
+    d.allowed = false;
+    d.reason = policy::Reason::kInternalError;
+    d.message = "cannot build the decision's ledger record: " + built.status().message();
+    return Finish(*state, nullptr);
   }
   auto queued = std::chrono::steady_clock::now();
   {
@@ -242,7 +263,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
     ++waiting_;
   }
   // The ledger calls this exactly once, whatever happens to the record.
-  deps_.ledger->AppendAsync(entry, [this, state, queued](StatusOr<ledger::Appended> r) {
+  deps_.ledger->AppendEntryAsync(std::move(built).value(), [this, state, queued](StatusOr<ledger::Appended> r) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
     if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
     try {

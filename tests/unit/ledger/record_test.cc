@@ -42,6 +42,59 @@ TEST(Record, CanonicalEntryRefusesWhatTheLedgerOwns) {
   EXPECT_FALSE(CanonicalEntry({{"type", "a"}, {"n", std::nan("")}}).ok());
 }
 
+// The builder gives CanonicalEntry's bytes for the same members, whatever
+// the order they are added in, with escapes, non-ASCII values, large and
+// negative integers, and nested objects.
+TEST(Record, EntryBuilderEqualsCanonicalEntry) {
+  const std::string odd = "quote \" backslash \\ newline \n tab \t nul " + std::string(1, '\0') + " \u00e9 \U0001F600";
+  const int64_t big = (int64_t(1) << 53) + 1;  // printed as a double, as Canonicalize prints it
+  EntryBuilder b;
+  b.Str("user", odd)
+      .Str("type", "admission")
+      .Obj("policy", std::move(EntryBuilder().Str("name", "p").Int("generation", 7).Str("enforcement", "Enforce")))
+      .Int("zero", 0)
+      .Int("negative", -12)
+      .Int("big", big)
+      .Obj("empty", EntryBuilder())
+      .Str("Upper", "sorts before lower case")
+      .Str("decision", "");
+  nlohmann::json j = {{"user", odd},      {"type", "admission"},
+                      {"policy", {{"name", "p"}, {"generation", 7}, {"enforcement", "Enforce"}}},
+                      {"zero", 0},        {"negative", -12},   {"big", big},
+                      {"empty", nlohmann::json::object()}, {"Upper", "sorts before lower case"}, {"decision", ""}};
+  auto built = std::move(b).Build();
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto want = CanonicalEntry(j);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(built->canonical(), *want);
+  EXPECT_NE(built->canonical().find("9007199254740992"), std::string::npos);  // 2^53 + 1 as a double
+}
+
+TEST(Record, EntryBuilderRefusesWhatCanonicalEntryRefuses) {
+  auto build = [](EntryBuilder b) { return std::move(b).Build().status(); };
+  for (const char* owned : {"seq", "prev", "time", "checkpoint"}) {
+    Status st = build(std::move(EntryBuilder().Str("type", "a").Str(owned, "x")));
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << owned;
+    EXPECT_EQ(st.message(), CanonicalEntry({{"type", "a"}, {owned, "x"}}).status().message()) << owned;
+  }
+  EXPECT_EQ(build(std::move(EntryBuilder().Str("type", "checkpoint"))).message(),
+            CanonicalEntry({{"type", "checkpoint"}}).status().message());
+  EXPECT_EQ(build(std::move(EntryBuilder().Str("decision", "allowed"))).message(),
+            CanonicalEntry({{"decision", "allowed"}}).status().message());
+  EXPECT_EQ(build(std::move(EntryBuilder().Int("type", 1))).message(), CanonicalEntry({{"type", 1}}).status().message());
+  EXPECT_EQ(build(std::move(EntryBuilder().Str("type", ""))).message(), CanonicalEntry({{"type", ""}}).status().message());
+  // What only a builder can get wrong: a name twice, and names that would
+  // need escaping or sort differently in UTF-16, at the top or nested.
+  EXPECT_EQ(build(std::move(EntryBuilder().Str("type", "a").Str("x", "1").Int("x", 2))).message(),
+            "a ledger entry sets \"x\" twice");
+  EXPECT_FALSE(build(std::move(EntryBuilder().Str("type", "a").Str("\u00e9", "1"))).ok());
+  EXPECT_FALSE(build(std::move(EntryBuilder().Str("type", "a").Str("a\"b", "1"))).ok());
+  EXPECT_FALSE(build(std::move(EntryBuilder().Str("type", "a").Obj("o", std::move(EntryBuilder().Str("a\n", "1"))))).ok());
+  EXPECT_FALSE(build(std::move(EntryBuilder().Str("type", "a").Obj("o", std::move(EntryBuilder().Str("k", "1").Str("k", "2"))))).ok());
+  // A nested "seq" is the entry's own business, as CanonicalEntry has it.
+  EXPECT_TRUE(build(std::move(EntryBuilder().Str("type", "a").Obj("o", std::move(EntryBuilder().Int("seq", 1))))).ok());
+}
+
 TEST(Record, ScanReadsLedgerFields) {
   auto bytes = BuildRecord({{"type", "admission"}, {"object", {{"seq", 9}, {"prev", "{\"}"}}}}, 7, LeafHash("p"), kTime);
   ASSERT_TRUE(bytes.ok());
