@@ -1,7 +1,9 @@
 #include "policy/decision.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <memory>
 
 #include "api/execution_scope.h"
 #include "api/object.h"
@@ -301,6 +303,38 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
 }
 
 // The checks that do not depend on the policy: single use and lineage.
+// What ParseJws and ValidateClaims make of one artifact: a function of its
+// bytes alone (no clock, no policy), so it is kept per thread for the next
+// request that carries the same bytes, as the Pods of one Job all do. Only
+// parsing is kept: signatures, time, revocation and replay are judged anew.
+struct ParsedArtifact {
+  std::string token;       // jws.signing_input points into it
+  crypto::ParsedJws jws;
+  Failure common;          // malformed, unsupported algorithm, or bad claims
+  ArtifactFacts facts;
+};
+
+std::shared_ptr<const ParsedArtifact> ParseArtifact(std::string token) {
+  // Direct-mapped by the token's hash: 16 artifacts (~3 KB each) per thread.
+  constexpr size_t kSlots = 16;
+  thread_local std::array<std::shared_ptr<const ParsedArtifact>, kSlots> recent;
+  auto& slot = recent[std::hash<std::string>()(token) % kSlots];
+  if (slot && slot->token == token) return slot;
+  auto p = std::make_shared<ParsedArtifact>();
+  p->token = std::move(token);
+  auto parsed = crypto::ParseJws(p->token, &p->jws);
+  if (parsed.failure == crypto::JwsFailure::kMalformed) {
+    p->common = Fail(Reason::kMalformedArtifact, parsed.message);
+  } else if (parsed.failure == crypto::JwsFailure::kUnsupportedAlgorithm) {
+    p->common = Fail(Reason::kUnsupportedAlgorithm, parsed.message);
+  } else {
+    p->common = ValidateClaims(p->jws.claims, &p->facts);
+    if (!p->common.failed()) p->facts.kid = p->jws.kid;
+  }
+  slot = p;
+  return p;
+}
+
 Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts& facts, const DecisionInputs& in,
                               ReplayAction* action) {
   const bool direct = facts.scope_kind == a.kind;
@@ -390,33 +424,24 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   }
 
   // Policy-independent checks first: presence, structure, claims.
-  Failure common;
-  crypto::ParsedJws jws;
-  ArtifactFacts facts;
   auto token = api::ArtifactOf(*a.object);
+  std::shared_ptr<const ParsedArtifact> parsed =
+      token ? ParseArtifact(std::move(*token)) : std::make_shared<const ParsedArtifact>();
+  const crypto::ParsedJws& jws = parsed->jws;
+  const ArtifactFacts& facts = parsed->facts;
+  Failure common = parsed->common;
   if (!token) {
     common = Fail(Reason::kMissingArtifact, Describe(a) + " has no " + std::string(api::kArtifactAnnotation) +
                                                 " annotation; sign it with `execgov sign` and submit it again");
-  } else {
-    auto parsed = crypto::ParseJws(*token, &jws);
-    if (parsed.failure == crypto::JwsFailure::kMalformed) {
-      common = Fail(Reason::kMalformedArtifact, parsed.message);
-    } else if (parsed.failure == crypto::JwsFailure::kUnsupportedAlgorithm) {
-      common = Fail(Reason::kUnsupportedAlgorithm, parsed.message);
-    } else {
-      common = ValidateClaims(jws.claims, &facts);
-      if (!common.failed()) {
-        facts.kid = jws.kid;
-        d.artifact = facts;
-      }
-    }
+  } else if (!common.failed()) {
+    d.artifact = facts;
   }
 
   std::optional<Failure> global;  // replay and lineage, computed at most once
   ReplayAction action = ReplayAction::kNone;
   for (const CompiledPolicy* p : matching) {
     Failure f = common;
-    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, *token, d.object_digest, in, &d.signature_checks);
+    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, parsed->token, d.object_digest, in, &d.signature_checks);
     if (!f.failed()) {
       if (!global) global = CheckReplayAndLineage(a, facts, in, &action);
       f = *global;

@@ -273,6 +273,34 @@ TEST_F(DecisionTest, TamperCases) {
   EXPECT_REASON(Run(testing::WithArtifact(job, edited)), Reason::kInvalidSignature);
 }
 
+// Decide keeps what it parsed of recent artifacts, per thread, by their
+// exact bytes. Forty artifacts (more than it keeps, so they displace one
+// another), each decided, then again after a tampered copy of it and after
+// an artifact that is no JWS: every answer is the one its own bytes give.
+TEST_F(DecisionTest, ParsedArtifactsAreKeptByTheirExactBytesOnly) {
+  std::vector<Json> jobs;
+  for (int i = 0; i < 40; ++i) jobs.push_back(SignedJob());
+  for (int round = 0; round < 2; ++round) {
+    for (const Json& job : jobs) {
+      std::string token = *api::ArtifactOf(job);
+      Json claims = Json::parse(*crypto::Base64UrlDecode(
+          token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1)));
+      Decision d = Run(job);
+      ASSERT_TRUE(d.allowed) << d.StatusMessage();
+      ASSERT_TRUE(d.artifact.has_value());
+      EXPECT_EQ(d.artifact->jti, claims["jti"].get<std::string>());
+      // One byte of the signature changed: parsed the same, verified anew.
+      std::string tampered = token;
+      char& c = tampered[token.rfind('.') + 5];
+      c = c == 'A' ? 'B' : 'A';
+      EXPECT_REASON(Run(testing::WithArtifact(job, tampered)), Reason::kInvalidSignature);
+      EXPECT_REASON(Run(testing::WithArtifact(job, token.substr(0, token.rfind('.')))), Reason::kMalformedArtifact);
+      EXPECT_REASON(Run(testing::WithArtifact(job, token.substr(0, token.rfind('.')))), Reason::kMalformedArtifact);
+      EXPECT_TRUE(Run(job).allowed);
+    }
+  }
+}
+
 TEST_F(DecisionTest, KeyPinnedToAnotherAlgorithm) {
   Json job = testing::MakeJob("agents", "rotate");
   Authority ec = Authority::Make(crypto::KeyAlgorithm::kES256, "ops-authority", "ops-1");
