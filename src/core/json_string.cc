@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace execgov {
 
 void AppendJsonString(std::string_view s, std::string* out) {
@@ -34,6 +36,11 @@ void AppendJsonString(std::string_view s, std::string* out) {
 
 bool IsAscii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+void AppendJsonStringReplacingInvalid(std::string_view s, std::string* out) {
+  if (IsAscii(s)) return AppendJsonString(s, out);
+  *out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace execgov

@@ -17,4 +17,11 @@ void AppendJsonString(std::string_view s, std::string* out);
 // JSON whatever its source.
 bool IsAscii(std::string_view s);
 
+// Appends `s`, which may hold any bytes, as a quoted JSON string that is
+// always valid: ASCII as AppendJsonString writes it, anything else as
+// nlohmann's dump writes it with invalid UTF-8 replaced by U+FFFD. For text
+// that may come from anywhere (a path, a library's message, a request's
+// names) on its way to a log line or a response.
+void AppendJsonStringReplacingInvalid(std::string_view s, std::string* out);
+
 }  // namespace execgov

@@ -42,13 +42,9 @@ void WriteLocked(std::string_view out) {
   }
 }
 
-// A string as JSON: written directly when ASCII (the common case, and no
-// copy), else through nlohmann, which replaces invalid UTF-8 (a path or a
-// library's message may hold any bytes) so the line stays valid JSON.
-void AppendString(std::string_view s, std::string* out) {
-  if (IsAscii(s)) return AppendJsonString(s, out);
-  *out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+// A string as JSON: a path or a library's message may hold any bytes, and
+// the line stays valid JSON.
+void AppendString(std::string_view s, std::string* out) { AppendJsonStringReplacingInvalid(s, out); }
 
 }  // namespace
 
