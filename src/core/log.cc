@@ -48,16 +48,37 @@ void AppendString(std::string_view s, std::string* out) { AppendJsonStringReplac
 
 }  // namespace
 
-void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
-  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  // Written field by field rather than copied into one object and dumped:
-  // one line per admission, and the copy was most of its cost.
+namespace {
+
+// The line up to its fields: {"ts":...,"level":...,"msg":...
+std::string Begin(Level level, std::string_view msg) {
   std::string out = "{\"ts\":";
   AppendJsonString(FormatRfc3339(std::chrono::system_clock::now(), true), &out);
   out += ",\"level\":\"";
   out += Name(level);
   out += "\",\"msg\":";
   AppendString(msg, &out);
+  return out;
+}
+
+void End(std::string& out) {
+  out += "}\n";
+  if (t_batch_depth > 0) {
+    t_batched += out;
+    return;
+  }
+  WriteLocked(out);
+}
+
+bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+}  // namespace
+
+void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
+  if (!Enabled(level)) return;
+  // Written field by field rather than copied into one object and dumped:
+  // one line per admission, and the copy was most of its cost.
+  std::string out = Begin(level, msg);
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
       if (it.key() == "ts" || it.key() == "level" || it.key() == "msg") continue;  // the line's own
@@ -71,12 +92,51 @@ void Write(Level level, std::string_view msg, const nlohmann::json& fields) {
       }
     }
   }
-  out += "}\n";
-  if (t_batch_depth > 0) {
-    t_batched += out;
-    return;
-  }
-  WriteLocked(out);
+  End(out);
+}
+
+void Write(Level level, std::string_view msg, const Fields& fields) {
+  if (!Enabled(level)) return;
+  std::string out = Begin(level, msg);
+  out += fields.text_;
+  End(out);
+}
+
+void Fields::Name(std::string_view name) {
+  text_ += ',';
+  AppendString(name, &text_);
+  text_ += ':';
+}
+
+Fields& Fields::Str(std::string_view name, std::string_view value) {
+  Name(name);
+  AppendString(value, &text_);
+  return *this;
+}
+
+Fields& Fields::Int(std::string_view name, int64_t value) {
+  Name(name);
+  text_ += std::to_string(value);
+  return *this;
+}
+
+Fields& Fields::Uint(std::string_view name, uint64_t value) {
+  Name(name);
+  text_ += std::to_string(value);
+  return *this;
+}
+
+Fields& Fields::Num(std::string_view name, double value) {
+  Name(name);
+  // As nlohmann writes a number (shortest round trip; null when not finite).
+  text_ += nlohmann::json(value).dump();
+  return *this;
+}
+
+Fields& Fields::Bool(std::string_view name, bool value) {
+  Name(name);
+  text_ += value ? "true" : "false";
+  return *this;
 }
 
 Batch::Batch() { ++t_batch_depth; }

@@ -312,13 +312,20 @@ void AdmissionHandler::Finish(InFlight& state, const StatusOr<ledger::Appended>*
     for (const auto& c : d.signature_checks) deps_.metrics->RecordSignatureCheck(crypto::KeyAlgorithmName(c.algorithm), c.result);
   }
   if (d.governed) {
-    nlohmann::json fields = {{"uid", state.request_uid}, {"kind", state.kind},   {"namespace", state.ns},
-                             {"name", state.name},       {"operation", policy::OperationName(state.operation)},
-                             {"user", state.user},       {"decision", d.allowed ? "allowed" : "denied"},
-                             {"reason", policy::ReasonName(d.reason)}, {"message", d.message},
-                             {"dryRun", state.dry_run},  {"latencySeconds", secs}};
-    if (d.artifact) fields["jti"] = d.artifact->jti;
-    if (recorded) fields["ledgerSeq"] = (*appended)->seq;
+    log::Fields fields;
+    fields.Str("uid", state.request_uid)
+        .Str("kind", state.kind)
+        .Str("namespace", state.ns)
+        .Str("name", state.name)
+        .Str("operation", policy::OperationName(state.operation))
+        .Str("user", state.user)
+        .Str("decision", d.allowed ? "allowed" : "denied")
+        .Str("reason", policy::ReasonName(d.reason))
+        .Str("message", d.message)
+        .Bool("dryRun", state.dry_run)
+        .Num("latencySeconds", secs);
+    if (d.artifact) fields.Str("jti", d.artifact->jti);
+    if (recorded) fields.Uint("ledgerSeq", (*appended)->seq);
     log::Info("admission", fields);
   }
   state.Answer(std::move(resp));

@@ -84,6 +84,36 @@ TEST(Log, AnyBytesInAStringStillMakeValidJson) {
   EXPECT_EQ(line["path"], "/tmp/\xef\xbf\xbd(\nx");
 }
 
+// Fields written as they are added give the line an nlohmann object of the
+// same fields gives, value for value.
+TEST(Log, FieldsWriteWhatAnObjectOfTheSameFieldsWrites) {
+  const std::string odd = std::string("/tmp/\xc3\x28\n\"q\" \\ ") + std::string(1, '\0');
+  std::string built, object;
+  built = CaptureStderr([&] {
+    log::Info("admission", log::Fields()
+                               .Str("path", odd)
+                               .Str("empty", "")
+                               .Int("negative", -7)
+                               .Uint("seq", uint64_t(1) << 63)
+                               .Num("latencySeconds", 0.000123)
+                               .Num("whole", 2.0)
+                               .Bool("dryRun", false));
+  });
+  object = CaptureStderr([&] {
+    log::Info("admission", {{"path", odd}, {"empty", ""}, {"negative", -7}, {"seq", uint64_t(1) << 63},
+                            {"latencySeconds", 0.000123}, {"whole", 2.0}, {"dryRun", false}});
+  });
+  auto a = nlohmann::json::parse(built, nullptr, false), b = nlohmann::json::parse(object, nullptr, false);
+  ASSERT_FALSE(a.is_discarded()) << built;
+  ASSERT_FALSE(b.is_discarded()) << object;
+  EXPECT_EQ(built.find('\n'), built.size() - 1) << built;
+  a.erase("ts");
+  b.erase("ts");
+  EXPECT_EQ(a, b) << built << object;
+  EXPECT_EQ(a["path"], "/tmp/\xef\xbf\xbd(\n\"q\" \\ " + std::string(1, '\0'));
+  EXPECT_EQ(a["seq"].get<uint64_t>(), uint64_t(1) << 63);
+}
+
 TEST(Log, BelowTheLevelNothingIsWritten) {
   std::string out = CaptureStderr([] { log::Debug("hidden"); });
   EXPECT_EQ(out, "");
