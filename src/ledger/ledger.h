@@ -71,7 +71,9 @@ class Ledger {
   // (EntryBuilder), which is not canonicalized again. The default parses it
   // back for AppendAsync.
   virtual void AppendEntryAsync(Entry entry, AppendCallback done) {
-    AppendAsync(nlohmann::json::parse(entry.canonical()), std::move(done));
+    auto parsed = nlohmann::json::parse(entry.canonical(), nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return done(Internal("a built ledger entry is not JSON"));
+    AppendAsync(parsed, std::move(done));
   }
   // A decision under way that may append a record (its caller's promise to
   // call Retire once the record is queued, or once there will be none). A

@@ -130,7 +130,7 @@ StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry) {
 
 EntryBuilder& EntryBuilder::Str(std::string_view name, std::string_view value) {
   std::string v;
-  AppendJsonString(value, &v);
+  AppendJsonStringReplacingInvalid(value, &v);
   members_.emplace_back(name, std::move(v));
   return *this;
 }

@@ -44,8 +44,10 @@ class Entry {
 // building that object and walking it again. The admission handler writes
 // one per governed decision, where the tree and its canonicalization were
 // ~7% of the CPU. Member names must be ASCII with nothing to escape (they
-// then sort by bytes as JCS sorts them); string values must be UTF-8, as
-// any string read from parsed JSON is.
+// then sort by bytes as JCS sorts them). A string value that is not valid
+// UTF-8 (none read from parsed JSON is; a policy file's name could be) has
+// the invalid bytes replaced by U+FFFD, so a record is always valid JSON,
+// where CanonicalEntry would copy them.
 class EntryBuilder {
  public:
   EntryBuilder& Str(std::string_view name, std::string_view value);

@@ -302,7 +302,6 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
   return {};
 }
 
-// The checks that do not depend on the policy: single use and lineage.
 // What ParseJws and ValidateClaims make of one artifact: a function of its
 // bytes alone (no clock, no policy), so it is kept per thread for the next
 // request that carries the same bytes, as the Pods of one Job all do. Only
@@ -335,6 +334,7 @@ std::shared_ptr<const ParsedArtifact> ParseArtifact(std::string token) {
   return p;
 }
 
+// The checks that do not depend on the policy: single use and lineage.
 Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts& facts, const DecisionInputs& in,
                               ReplayAction* action) {
   const bool direct = facts.scope_kind == a.kind;

@@ -68,6 +68,15 @@ TEST(Record, EntryBuilderEqualsCanonicalEntry) {
   ASSERT_TRUE(want.ok());
   EXPECT_EQ(built->canonical(), *want);
   EXPECT_NE(built->canonical().find("9007199254740992"), std::string::npos);  // 2^53 + 1 as a double
+
+  // Bytes that are not UTF-8 are replaced, so the record stays JSON.
+  const std::string raw = "cut \xE2\x82 here \xff";
+  auto invalid = std::move(EntryBuilder().Str("type", "admission").Str("name", raw)).Build();
+  ASSERT_TRUE(invalid.ok());
+  auto parsed = nlohmann::json::parse(invalid->canonical(), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << invalid->canonical();
+  EXPECT_EQ(parsed["name"], nlohmann::json::parse(nlohmann::json(raw).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  EXPECT_NE(parsed["name"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
 }
 
 TEST(Record, EntryBuilderRefusesWhatCanonicalEntryRefuses) {
