@@ -59,12 +59,20 @@ StatusOr<KeyAlgorithm> Classify(EVP_PKEY* pkey) {
                          " is not supported (only Ed25519 and P-256)");
 }
 
+// sodium_init is idempotent and thread-safe; it picks the CPU's fastest
+// implementations. -1 means libsodium cannot be used (no entropy source):
+// verification then fails closed.
+bool SodiumReady() {
+  static const bool ready = sodium_init() >= 0;
+  return ready;
+}
+
 // An Ed25519 key no signature could ever verify with: not a canonical
 // encoding of a point in the curve's prime-order subgroup (a small-order
 // point, say). Refused when the key is loaded, with a message, rather than
 // failing every artifact later with InvalidSignature.
 Status CheckEd25519Point(std::string_view raw) {
-  if (sodium_init() < 0) return Internal("libsodium cannot be initialised");
+  if (!SodiumReady()) return Internal("libsodium cannot be initialised");
   if (raw.size() != crypto_core_ed25519_BYTES ||
       crypto_core_ed25519_is_valid_point(reinterpret_cast<const unsigned char*>(raw.data())) != 1) {
     return InvalidArgument(
@@ -192,17 +200,6 @@ PublicKey::PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg)
   }
 }
 
-namespace {
-
-// sodium_init is idempotent and thread-safe; it picks the CPU's fastest
-// implementations. -1 means libsodium cannot be used (no entropy source):
-// verification then fails closed.
-bool SodiumReady() {
-  static const bool ready = sodium_init() >= 0;
-  return ready;
-}
-
-}  // namespace
 
 bool PublicKey::Verify(std::string_view message, std::string_view signature) const {
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
