@@ -85,7 +85,13 @@ TEST(ControllerTest, ErrorBacksOffSuccessForgetsRequeueAfterComesBack) {
   c.queue().Tick();
   ASSERT_TRUE(script.WaitCalls(2));
   // Success forgets the back-off; requeue_after brings it back after 5 s.
-  ASSERT_TRUE(Eventually([&] { return c.queue().NumRequeues("ns/a") == 0; }));
+  // The worker forgets before it schedules the requeue, and records the
+  // outcome after: wait for that record, so the clock moves only once the
+  // requeue is scheduled from the time it is now.
+  ASSERT_TRUE(Eventually([&] {
+    return metrics.Serialize().find(R"(controller="test",result="requeue"} 1)") != std::string::npos;
+  }));
+  EXPECT_EQ(c.queue().NumRequeues("ns/a"), 0);
   clock.Advance(4999ms);
   c.queue().Tick();
   EXPECT_EQ(script.calls().size(), 2u);
