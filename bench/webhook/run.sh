@@ -202,19 +202,20 @@ scenarios=" ${SCENARIOS:-ping ping@rate fresh fresh@rate repeated repeated@rate}
 
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
 echo
-printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %5s %8s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" \
-  allowed denied verified cached reused "cpu us" load "srv<=2ms"
+printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %8s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" \
+  allowed denied verified cached reused "cpu us" "wrk us" load "srv<=2ms"
 for r in "${results[@]}"; do
   declare -A f=()
   set -- $r
   name=$1 c=$2; shift 3
   for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
-  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %5s %8s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
-    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[cpu]}" "${f[load]}" "${f[srv2ms]}"
+  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %8s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
+    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[cpu]}" "${f[wrkcpu]}" "${f[load]}" "${f[srv2ms]}"
   unset f
 done
 echo
-echo "cpu us: the server's CPU time (user + system) per completed request; load: 1-minute load average at the start;"
+echo "cpu us: the server's CPU time (user + system) per completed request; wrk us: the load generator's, in its worker"
+echo "threads while they send (reading the bodies before is left out); load: 1-minute load average at the start;"
 echo "srv<=2ms: the share of the scenario's admissions the server decided and recorded within 2 ms (its own histogram)"
 echo "peak resident memory of execgov serve (VmHWM): $hwm"
 echo "ledger records: $(wc -l < state/ledger.jsonl), of them carrying a consumption or inheritance: $(grep -c '"replay":{' state/ledger.jsonl || true)" \
