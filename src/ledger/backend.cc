@@ -6,6 +6,13 @@
 
 namespace execgov::ledger {
 
+Status Batch::Add(std::string record) {
+  EXECGOV_ASSIGN_OR_RETURN(Hash h, after.Apply(record));
+  records.push_back(std::move(record));
+  hashes.push_back(h);
+  return Status::Ok();
+}
+
 StatusOr<std::unique_ptr<Backend>> OpenBackend(const std::string& url, const BackendOptions& options) {
   if (url.rfind("file:", 0) == 0) return OpenFileBackend(url.substr(5), options);
   if (url.rfind("etcd://", 0) == 0) return OpenEtcdBackend(url.substr(7), /*tls=*/false, options);

@@ -17,14 +17,28 @@
 
 namespace execgov::ledger {
 
+// One batch of records built against a tail, already folded into it: each
+// record is hashed once, by whoever builds it, and the backend stores the
+// bytes and takes `after` as its new tail without applying them again.
+struct Batch {
+  std::vector<std::string> records;
+  std::vector<Hash> hashes;  // hashes[i] is records[i]'s leaf hash
+  ChainState after;          // the tail once the records are stored
+
+  // Folds `record` into `after` (the chain rules of ChainState::Apply) and
+  // keeps it. Start from `after` = the tail the batch is built against.
+  Status Add(std::string record);
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Builds the records of one batch for the given tail. It may be called more
-  // than once when another writer got there first; only the records of its
-  // last call are stored. It must not have side effects beyond its result.
-  using BuildFn = std::function<StatusOr<std::vector<std::string>>(const ChainState& tail)>;
+  // Builds the records of one batch for the given tail (Batch::Add from it).
+  // It may be called more than once when another writer got there first; only
+  // the batch of its last call is stored. It must not have side effects
+  // beyond its result.
+  using BuildFn = std::function<StatusOr<Batch>(const ChainState& tail)>;
   using RecordFn = std::function<Status(uint64_t seq, std::string_view bytes)>;
 
   // The current tail, brought up to date with the store.
@@ -32,7 +46,8 @@ class Backend {
 
   // Reads the current tail, builds a batch against it and stores it so that
   // it directly follows that tail (retrying on a lost race). Returns only
-  // once the batch is durable. The records passed must continue the chain.
+  // once the batch is durable. The batch must have been built with
+  // Batch::Add from the tail passed to build.
   virtual Status Append(const BuildFn& build) = 0;
 
   // Calls fn for each stored record with from <= seq < to, in order, stopping

@@ -91,17 +91,15 @@ class ConfigMapBackend final : public Backend {
           if (st.code() == StatusCode::kUnavailable) continue;
           return st;
         }
-        EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
-        if (records.empty()) return Status::Ok();
+        EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(state_));
+        if (batch.records.empty()) return Status::Ok();
         std::string add;
-        ChainState next = state_;
-        for (const auto& r : records) {
-          EXECGOV_RETURN_IF_ERROR(next.Apply(r).status());
+        for (const auto& r : batch.records) {
           add += r;
           add += '\n';
         }
         if (add.size() > segment_bytes_) return Internal("ConfigMap ledger: one batch is larger than a segment");
-        w.last = next.last;
+        w.last = batch.after.last;
         if (tail_exists_ && tail_.text.size() + add.size() > segment_bytes_) {
           // Full: seal it (only if nobody changed it since we read it); the
           // next round sees it sealed and creates the successor.

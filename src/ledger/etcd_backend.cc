@@ -72,17 +72,16 @@ class EtcdBackend final : public Backend {
             return st;
           }
         }
-        EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(head_));
-        if (records.empty()) return Status::Ok();
-        if (records.size() > kMaxRecordsPerTxn + 1) return Internal("etcd: batch larger than one transaction");
-        a.next = head_;
+        EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(head_));
+        if (batch.records.empty()) return Status::Ok();
+        if (batch.records.size() > kMaxRecordsPerTxn + 1) return Internal("etcd: batch larger than one transaction");
         a.revision = head_revision_;
-        for (const auto& r : records) {
-          uint64_t seq = a.next.size;
-          EXECGOV_ASSIGN_OR_RETURN(Hash h, a.next.Apply(r));
-          a.ops.push_back({EtcdOp::kPut, SeqKey(prefix_, seq), r, ""});
-          a.ops.push_back({EtcdOp::kPut, HashKey(h), std::to_string(seq), ""});
+        for (size_t i = 0; i < batch.records.size(); ++i) {
+          uint64_t seq = head_.size + i;
+          a.ops.push_back({EtcdOp::kPut, SeqKey(prefix_, seq), std::move(batch.records[i]), ""});
+          a.ops.push_back({EtcdOp::kPut, HashKey(batch.hashes[i]), std::to_string(seq), ""});
         }
+        a.next = std::move(batch.after);
         a.ops.push_back({EtcdOp::kPut, HeadKey(), a.next.ToJson().dump(), ""});
       }
       auto txn = client_->TxnIfModRevision(HeadKey(), a.revision, a.ops, {{EtcdOp::kRange, HeadKey(), "", ""}});

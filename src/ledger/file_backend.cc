@@ -98,14 +98,12 @@ class FileBackend final : public Backend {
     FileLock flock(fd_);
     if (!flock.held()) return Errno("cannot lock", path_);
     EXECGOV_RETURN_IF_ERROR(SyncLocked(/*may_repair=*/true));
-    EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> records, build(state_));
-    if (records.empty()) return Status::Ok();
-    ChainState next = state_;
-    std::vector<std::pair<Hash, uint64_t>> hashes;  // each record's hash and offset
+    EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(state_));
+    if (batch.records.empty()) return Status::Ok();
+    std::vector<uint64_t> offsets;  // each record's offset in the file
     std::string out;
-    for (const auto& r : records) {
-      EXECGOV_ASSIGN_OR_RETURN(Hash h, next.Apply(r));
-      hashes.emplace_back(h, offset_ + out.size());
+    for (const auto& r : batch.records) {
+      offsets.push_back(offset_ + out.size());
       out += r;
       out += '\n';
     }
@@ -118,9 +116,9 @@ class FileBackend final : public Backend {
       }
       return st;
     }
-    state_ = std::move(next);
+    state_ = std::move(batch.after);
     offset_ += out.size();
-    for (const auto& [h, at] : hashes) Index(h, at);
+    for (size_t i = 0; i < offsets.size(); ++i) Index(batch.hashes[i], offsets[i]);
     return Status::Ok();
   }
 
@@ -281,7 +279,7 @@ StatusOr<std::unique_ptr<Backend>> OpenFileBackend(const std::string& path, cons
   auto backend = std::make_unique<FileBackend>(path, fd, options.read_only);
   if (!options.read_only) {
     // The first open repairs a torn tail left by a crash before anyone appends.
-    EXECGOV_RETURN_IF_ERROR(backend->Append([](const ChainState&) { return std::vector<std::string>{}; }));
+    EXECGOV_RETURN_IF_ERROR(backend->Append([](const ChainState&) { return Batch{}; }));
   }
   return std::unique_ptr<Backend>(std::move(backend));
 }

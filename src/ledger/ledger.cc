@@ -200,27 +200,26 @@ class ChainedLedger final : public Ledger {
   Status WriteBatch(std::vector<Pending>& batch, bool force_checkpoint) {
     std::vector<Appended> results;
     ChainState after;
-    auto build = [&](const ChainState& tail) -> StatusOr<std::vector<std::string>> {
+    auto build = [&](const ChainState& tail) -> StatusOr<Batch> {
       results.clear();
-      std::vector<std::string> records;
-      ChainState s = tail;
+      Batch out;
+      out.after = tail;
+      const ChainState& s = out.after;
       auto now = clock_->Now();
       for (auto& p : batch) {
-        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, SpliceRecord(p.entry, s.size, s.last, now));
         uint64_t seq = s.size;
-        EXECGOV_ASSIGN_OR_RETURN(Hash h, s.Apply(bytes));
-        results.push_back({seq, crypto::HashToSha256Ref(h)});
-        records.push_back(std::move(bytes));
+        EXECGOV_ASSIGN_OR_RETURN(std::string bytes, SpliceRecord(p.entry, s.size, s.last, now));
+        EXECGOV_RETURN_IF_ERROR(out.Add(std::move(bytes)));
+        results.push_back({seq, crypto::HashToSha256Ref(out.hashes.back())});
       }
       bool due = force_checkpoint ? s.since_checkpoint > 0 : s.CheckpointDue(every_records_, every_, now);
       if (due) {
         EXECGOV_ASSIGN_OR_RETURN(std::string note, SignCheckpoint({origin_, s.size, s.tree.Root()}, key_));
         EXECGOV_ASSIGN_OR_RETURN(std::string bytes, BuildCheckpointRecord(note, s.size, s.last, now));
-        EXECGOV_RETURN_IF_ERROR(s.Apply(bytes).status());
-        records.push_back(std::move(bytes));
+        EXECGOV_RETURN_IF_ERROR(out.Add(std::move(bytes)));
       }
       after = s;
-      return records;
+      return out;
     };
     Status st = backend_->Append(build);
     if (st.ok()) {

@@ -38,17 +38,15 @@ class MemoryBackend final : public Backend {
   Status Append(const BuildFn& build) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the cost of one durable write
     std::lock_guard lock(s_->mu);
-    EXECGOV_ASSIGN_OR_RETURN(auto records, build(state_));
-    if (records.empty()) return Status::Ok();
+    EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(state_));
+    if (batch.records.empty()) return Status::Ok();
     if (s_->fail_next) {
       s_->fail_next = false;
       return Unavailable("injected failure");
     }
-    for (auto& r : records) {
-      EXECGOV_RETURN_IF_ERROR(state_.Apply(r).status());
-      s_->records.push_back(r);
-    }
-    s_->batch_sizes.push_back(records.size());
+    for (auto& r : batch.records) s_->records.push_back(r);
+    s_->batch_sizes.push_back(batch.records.size());
+    state_ = std::move(batch.after);
     return Status::Ok();
   }
   Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
