@@ -29,6 +29,22 @@ std::string StringAt(const Json& obj, std::initializer_list<const char*> path) {
   return cur->is_string() ? cur->get<std::string>() : "";
 }
 
+bool IsDns1123Subdomain(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  size_t label_start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i < name.size() && name[i] != '.') {
+      if (!alnum(name[i]) && name[i] != '-') return false;
+      continue;
+    }
+    // The end of a label: it must be non-empty and begin and end alphanumeric.
+    if (i == label_start || !alnum(name[label_start]) || !alnum(name[i - 1])) return false;
+    label_start = i + 1;
+  }
+  return true;
+}
+
 std::string KindOf(const Json& obj) { return StringAt(obj, {"kind"}); }
 std::string NameOf(const Json& obj) { return StringAt(obj, {"metadata", "name"}); }
 std::string NamespaceOf(const Json& obj) { return StringAt(obj, {"metadata", "namespace"}); }

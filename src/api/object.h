@@ -30,6 +30,12 @@ std::string StringAt(const Json& obj, std::initializer_list<const char*> path);
 // metadata.labels with string values (others are skipped); empty when absent.
 std::map<std::string, std::string> LabelsOf(const Json& obj);
 
+// Whether `name` is a DNS-1123 subdomain, the rule the API server holds
+// metadata.name of most kinds to (ExecutionPolicy's among them): at most 253
+// characters, dot-separated labels of lowercase letters, digits and '-',
+// each starting and ending with a letter or digit.
+bool IsDns1123Subdomain(std::string_view name);
+
 std::string KindOf(const Json& obj);
 std::string NameOf(const Json& obj);
 std::string NamespaceOf(const Json& obj);

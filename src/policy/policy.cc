@@ -9,6 +9,7 @@
 #include "api/object.h"
 #include "core/clock.h"
 #include "core/file.h"
+#include "core/json_string.h"
 #include "policy/glob.h"
 
 namespace execgov::policy {
@@ -149,6 +150,15 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
   }
   if (api::KindOf(obj) != "ExecutionPolicy") return wrap(FieldError("kind", "must be ExecutionPolicy"));
   if (p->name.empty()) return wrap(FieldError("metadata.name", "is required"));
+  // The API server refuses such a name; a standalone policy file must too,
+  // so a file that loads here also applies with kubectl.
+  if (!api::IsDns1123Subdomain(p->name)) {
+    std::string quoted;  // the name as a JSON string: it may hold anything
+    AppendJsonStringReplacingInvalid(p->name, &quoted);
+    return InvalidArgument("ExecutionPolicy: metadata.name: " + quoted +
+                           " is not a valid name (lowercase letters, digits, '-' and '.', starting and ending " +
+                           "with a letter or digit, at most 253 characters)");
+  }
   if (obj["metadata"].contains("generation") && obj["metadata"]["generation"].is_number_integer()) {
     p->generation = obj["metadata"]["generation"].get<int64_t>();
   }

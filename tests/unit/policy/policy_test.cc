@@ -79,6 +79,28 @@ TEST_F(PolicyCompileTest, ErrorsNameTheField) {
   }
 }
 
+// The API server's rule for metadata.name (a DNS-1123 subdomain) holds for a
+// policy file too, so one that loads standalone also applies with kubectl.
+TEST_F(PolicyCompileTest, NameMustBeADns1123Subdomain) {
+  const std::vector<std::string> good_names = {"a", "0", "default", "ops.payments-1", "a-b.c-d.e", std::string(253, 'x')};
+  for (const std::string& good : good_names) {
+    Json p = policy_;
+    p["metadata"]["name"] = good;
+    auto r = CompilePolicy(p);
+    EXPECT_TRUE(r.ok()) << good << ": " << r.status().ToString();
+  }
+  const std::vector<std::string> bad_names = {"Default", "bad_name", "-a",  "a-",  "a..b", ".a", "a.", "a.-b", "a b",
+                                              "caf\xc3\xa9", "a\nb",    "\xff", std::string(254, 'x')};
+  for (const std::string& bad : bad_names) {
+    Json p = policy_;
+    p["metadata"]["name"] = bad;
+    std::string err = ErrorOf(p);
+    EXPECT_EQ(err.rfind("ExecutionPolicy: metadata.name: \"", 0), 0u) << err;
+    EXPECT_NE(err.find("is not a valid name"), std::string::npos) << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << "the name is quoted, not copied: " << err;
+  }
+}
+
 TEST_F(PolicyCompileTest, DuplicateKidAcrossIssuersIsRefused) {
   testing::Authority other = testing::Authority::Make(crypto::KeyAlgorithm::kEd25519, "second", "ops-1");
   EXPECT_NE(ErrorOf(testing::MakePolicy("default", {&auth_, &other})).find("is used by another key"), std::string::npos);
