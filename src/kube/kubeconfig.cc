@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
+#include <string_view>
 
 #include "core/file.h"
 #include "crypto/encoding.h"
@@ -33,40 +35,86 @@ StatusOr<std::string> DataOrFile(const YAML::Node& node, const std::string& key,
   return std::string();
 }
 
-YAML::Node Named(const YAML::Node& list, const std::string& name, const char* field) {
-  if (list && list.IsSequence()) {
-    for (const auto& item : list) {
-      if (item["name"] && item["name"].as<std::string>() == name) return item[field];
+// One kubeconfig file, parsed.
+struct Doc {
+  std::string path;
+  YAML::Node node;
+};
+
+// The `field` of the entry called `name` in the first file whose `list`
+// (clusters, users, contexts) has one, as kubectl merges them; *from is that
+// file. Undefined when none has.
+YAML::Node Named(const std::vector<Doc>& docs, const char* list, const std::string& name, const char* field,
+                 const Doc** from) {
+  for (const auto& doc : docs) {
+    const YAML::Node& entries = doc.node[list];
+    if (!entries || !entries.IsSequence()) continue;
+    for (const auto& item : entries) {
+      if (item["name"] && item["name"].as<std::string>() == name) {
+        *from = &doc;
+        return item[field];
+      }
     }
   }
   return YAML::Node(YAML::NodeType::Undefined);  // a default Node() is a defined null
 }
 
+// What the files are called in an error: the one file, or the list.
+std::string Where(const std::vector<Doc>& docs) {
+  if (docs.size() == 1) return docs[0].path;
+  std::string all;
+  for (const auto& d : docs) all += (all.empty() ? "" : ":") + d.path;
+  return "kubeconfig " + all;
+}
+
 }  // namespace
 
 StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& context_name) {
-  EXECGOV_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return LoadKubeconfigs({path}, context_name);
+}
+
+StatusOr<RestConfig> LoadKubeconfigs(const std::vector<std::string>& paths, const std::string& context_name) {
+  if (paths.empty()) return InvalidArgument("no kubeconfig file given");
+  std::vector<Doc> docs;
+  for (const auto& path : paths) {
+    EXECGOV_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+    try {
+      docs.push_back({path, YAML::Load(text)});
+    } catch (const YAML::Exception& e) {
+      return InvalidArgument(path + ": " + e.what());
+    }
+  }
+  const std::string where = Where(docs);
   try {
-    YAML::Node doc = YAML::Load(text);
-    std::string ctx_name = context_name.empty() ? doc["current-context"].as<std::string>("") : context_name;
-    if (ctx_name.empty()) return InvalidArgument(path + ": no current-context");
-    YAML::Node ctx = Named(doc["contexts"], ctx_name, "context");
-    if (!ctx) return InvalidArgument(path + ": no context \"" + ctx_name + "\"");
+    std::string ctx_name = context_name;
+    for (size_t i = 0; ctx_name.empty() && i < docs.size(); ++i) {  // the first file that sets it
+      ctx_name = docs[i].node["current-context"].as<std::string>("");
+    }
+    if (ctx_name.empty()) return InvalidArgument(where + ": no current-context");
+    const Doc* ctx_from = nullptr;
+    YAML::Node ctx = Named(docs, "contexts", ctx_name, "context", &ctx_from);
+    if (!ctx) return InvalidArgument(where + ": no context \"" + ctx_name + "\"");
     std::string cluster_name = ctx["cluster"].as<std::string>(""), user_name = ctx["user"].as<std::string>("");
-    YAML::Node cluster = Named(doc["clusters"], cluster_name, "cluster");
-    if (!cluster) return InvalidArgument(path + ": no cluster \"" + cluster_name + "\"");
-    YAML::Node user = Named(doc["users"], user_name, "user");
-    std::string base = Dir(path);
+    const Doc* cluster_from = nullptr;
+    YAML::Node cluster = Named(docs, "clusters", cluster_name, "cluster", &cluster_from);
+    if (!cluster) return InvalidArgument(where + ": no cluster \"" + cluster_name + "\"");
+    const Doc* user_from = nullptr;
+    YAML::Node user = Named(docs, "users", user_name, "user", &user_from);
+    // A relative file in an entry is relative to the file that holds the entry.
     RestConfig c;
     c.server = cluster["server"].as<std::string>("");
-    if (c.server.empty()) return InvalidArgument(path + ": cluster \"" + cluster_name + "\" has no server");
+    if (c.server.empty()) {
+      return InvalidArgument(cluster_from->path + ": cluster \"" + cluster_name + "\" has no server");
+    }
     c.insecure_skip_verify = cluster["insecure-skip-tls-verify"].as<bool>(false);
-    EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, DataOrFile(cluster, "certificate-authority", base));
+    EXECGOV_ASSIGN_OR_RETURN(c.ca_pem, DataOrFile(cluster, "certificate-authority", Dir(cluster_from->path)));
     c.ns = ctx["namespace"].as<std::string>("");
     if (user) {
       if (user["exec"] || user["auth-provider"]) {
-        return InvalidArgument(path + ": user \"" + user_name + "\" uses an exec or auth-provider plugin, which is not supported");
+        return InvalidArgument(user_from->path + ": user \"" + user_name +
+                               "\" uses an exec or auth-provider plugin, which is not supported");
       }
+      const std::string base = Dir(user_from->path);
       EXECGOV_ASSIGN_OR_RETURN(c.cert_pem, DataOrFile(user, "client-certificate", base));
       EXECGOV_ASSIGN_OR_RETURN(c.key_pem, DataOrFile(user, "client-key", base));
       c.token = user["token"].as<std::string>("");
@@ -80,7 +128,7 @@ StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& 
     while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r')) c.token.pop_back();
     return c;
   } catch (const YAML::Exception& e) {
-    return InvalidArgument(path + ": " + e.what());
+    return InvalidArgument(where + ": " + e.what());
   }
 }
 
@@ -131,9 +179,18 @@ StatusOr<RestConfig> InClusterConfig() {
 StatusOr<RestConfig> DefaultRestConfig(const std::string& path) {
   if (!path.empty()) return LoadKubeconfig(path);
   if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-    std::string first = env;
-    first = first.substr(0, first.find(':'));
-    return LoadKubeconfig(first);
+    // A list, merged as kubectl merges it; a file in it that does not exist
+    // is skipped, as kubectl skips it.
+    std::vector<std::string> paths;
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      size_t colon = rest.find(':');
+      std::string entry(rest.substr(0, colon));
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+      if (!entry.empty() && std::filesystem::exists(entry)) paths.push_back(std::move(entry));
+    }
+    if (paths.empty()) return NotFound(std::string("no kubeconfig: none of the files in KUBECONFIG (") + env + ") exists");
+    return LoadKubeconfigs(paths);
   }
   auto in_cluster = InClusterConfig();
   if (in_cluster.ok() || in_cluster.status().code() != StatusCode::kNotFound) return in_cluster;

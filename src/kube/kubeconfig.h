@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -52,11 +53,17 @@ struct RestConfig {
 // Reads `path`, using `context` (empty: current-context).
 StatusOr<RestConfig> LoadKubeconfig(const std::string& path, const std::string& context = "");
 
+// Reads several kubeconfig files merged as kubectl merges a KUBECONFIG list:
+// current-context is the first file's that sets one, and a context, cluster
+// or user is taken from the first file that has one of that name (its
+// relative file names relative to that file).
+StatusOr<RestConfig> LoadKubeconfigs(const std::vector<std::string>& paths, const std::string& context = "");
+
 // KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount.
 StatusOr<RestConfig> InClusterConfig();
 
-// `path` if given; else $KUBECONFIG (first entry); else in-cluster when
-// running in a pod; else ~/.kube/config.
+// `path` if given; else $KUBECONFIG (its files merged; missing ones skipped);
+// else in-cluster when running in a pod; else ~/.kube/config.
 StatusOr<RestConfig> DefaultRestConfig(const std::string& path = "");
 
 }  // namespace execgov::kube

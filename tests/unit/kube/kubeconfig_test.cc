@@ -91,6 +91,77 @@ TEST(KubeconfigTest, TokenFileIsReadAgainAfterTheRefreshPeriod) {
   EXPECT_EQ(file.Token(), "second");
 }
 
+// KUBECONFIG=a:b:c as kubectl reads it: the first file to set current-context
+// or to name an entry wins, entries combine across files, relative file names
+// follow the file that holds the entry, and a missing file is skipped.
+TEST(KubeconfigTest, AKubeconfigListIsMergedAsKubectlMergesIt) {
+  TempDir one, two;
+  one.Write("config", R"(current-context: from-one
+contexts:
+- {name: from-one, context: {cluster: shared, user: admin, namespace: first}}
+- {name: dup, context: {cluster: shared, user: admin, namespace: from-one}}
+clusters:
+- {name: shared, cluster: {server: "https://one:6443", certificate-authority: ca.crt}}
+)");
+  one.Write("ca.crt", "CA OF ONE");
+  two.Write("config", R"(current-context: dup
+contexts:
+- {name: dup, context: {cluster: shared, user: admin, namespace: from-two}}
+- {name: only-two, context: {cluster: other, user: admin}}
+clusters:
+- {name: shared, cluster: {server: "https://two:6443"}}
+- {name: other, cluster: {server: "https://other:6443", certificate-authority: ca.crt}}
+users:
+- {name: admin, user: {tokenFile: token}}
+)");
+  two.Write("ca.crt", "CA OF TWO");
+  two.Write("token", "tok-two\n");
+
+  auto merged = LoadKubeconfigs({one.File("config"), two.File("config")});
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ(merged->server, "https://one:6443");  // current-context and cluster "shared" from the first file
+  EXPECT_EQ(merged->ca_pem, "CA OF ONE");
+  EXPECT_EQ(merged->ns, "first");
+  EXPECT_EQ(merged->token, "tok-two");  // the user only the second file has, its token file beside it
+
+  auto dup = LoadKubeconfigs({one.File("config"), two.File("config")}, "dup");
+  ASSERT_TRUE(dup.ok()) << dup.status().ToString();
+  EXPECT_EQ(dup->ns, "from-one");
+
+  auto other = LoadKubeconfigs({one.File("config"), two.File("config")}, "only-two");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->server, "https://other:6443");
+  EXPECT_EQ(other->ca_pem, "CA OF TWO");
+
+  auto reversed = LoadKubeconfigs({two.File("config"), one.File("config")});
+  ASSERT_TRUE(reversed.ok()) << reversed.status().ToString();
+  EXPECT_EQ(reversed->server, "https://two:6443");  // now context "dup" and cluster "shared" are the second file's
+  EXPECT_EQ(reversed->ns, "from-two");
+
+  // Through the environment, with a file that does not exist in the list.
+  std::string saved = std::getenv("KUBECONFIG") ? std::getenv("KUBECONFIG") : "";
+  bool had = std::getenv("KUBECONFIG") != nullptr;
+  ::setenv("KUBECONFIG", (one.File("missing") + ":" + one.File("config") + "::" + two.File("config")).c_str(), 1);
+  auto from_env = DefaultRestConfig();
+  ::setenv("KUBECONFIG", one.File("missing").c_str(), 1);
+  auto none = DefaultRestConfig();
+  if (had) ::setenv("KUBECONFIG", saved.c_str(), 1);
+  else ::unsetenv("KUBECONFIG");
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->server, "https://one:6443");
+  EXPECT_EQ(from_env->token, "tok-two");
+  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(none.status().message().find("KUBECONFIG"), std::string::npos) << none.status().ToString();
+
+  // A context naming a cluster no file has names the files it looked in.
+  two.Write("broken", "current-context: x\ncontexts: [{name: x, context: {cluster: nowhere}}]\n");
+  auto broken = LoadKubeconfigs({one.File("config"), two.File("broken")}, "x");
+  EXPECT_EQ(broken.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(broken.status().message().find("nowhere"), std::string::npos) << broken.status().ToString();
+  EXPECT_NE(broken.status().message().find(one.File("config") + ":" + two.File("broken")), std::string::npos)
+      << broken.status().ToString();
+}
+
 TEST(KubeconfigTest, RefusesWhatItCannotHonour) {
   TempDir dir;
   dir.Write("exec", R"(current-context: x
