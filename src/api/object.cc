@@ -29,6 +29,10 @@ std::string StringAt(const Json& obj, std::initializer_list<const char*> path) {
   return cur->is_string() ? cur->get<std::string>() : "";
 }
 
+bool IsNeverGovernedNamespace(std::string_view ns, std::string_view install_namespace) {
+  return ns == "kube-system" || ns == kInstallNamespace || ns == install_namespace;
+}
+
 bool IsDns1123Subdomain(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };

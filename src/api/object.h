@@ -20,6 +20,12 @@ inline constexpr std::string_view kArtifactAnnotation = "execgov.io/authorizatio
 inline constexpr std::string_view kGovernedLabel = "execgov.io/governed";
 inline constexpr std::string_view kInstallNamespace = "execgov-system";
 
+// Whether execgov leaves `ns` alone whatever its labels: kube-system,
+// execgov-system and the namespace execgov itself runs in, the namespaces the
+// chart's webhook namespaceSelector leaves out, so that execgov can never
+// lock out the control plane or itself.
+bool IsNeverGovernedNamespace(std::string_view ns, std::string_view install_namespace = kInstallNamespace);
+
 // The kinds whose pod specs execgov governs.
 enum class GovernedKind { kPod, kJob, kExecutionRequest };
 std::optional<GovernedKind> ParseGovernedKind(std::string_view kind);

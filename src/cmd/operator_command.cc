@@ -149,13 +149,15 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.operator_user = SelfUser(*client);
   request_deps.events = events.get();
   request_deps.metrics = &metrics;
+  request_deps.install_namespace = o.ns;
   controllers::RequestController request_controller(request_deps);
   controllers::LineageController lineage({{pods, jobs, requests},
                                           namespaces,
                                           request_deps.watch_namespaces,
                                           ledger->get(),
                                           &index,
-                                          &metrics});
+                                          &metrics,
+                                          o.ns});
 
   runtime::ControllerOptions controller_options;
   controller_options.workers = o.workers;

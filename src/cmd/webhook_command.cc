@@ -70,6 +70,7 @@ int RunWebhook(const WebhookOptions& o) {
   deps.policies = [&cluster_policies] { return cluster_policies.Current(); };
   deps.replay = &replay;
   deps.ledger = ledger->get();
+  deps.install_namespace = o.ns;
   // A Namespace newer than the cache (created a moment ago) is read from the
   // API rather than judged without its labels.
   deps.namespace_labels = [&namespaces, &client](const std::string& ns) -> StatusOr<std::map<std::string, std::string>> {

@@ -12,9 +12,8 @@ namespace execgov::controllers {
 
 using nlohmann::json;
 
-bool IsGovernedNamespace(const json& ns) {
-  std::string name = api::NameOf(ns);
-  if (name == "kube-system" || name == api::kInstallNamespace) return false;
+bool IsGovernedNamespace(const json& ns, std::string_view install_namespace) {
+  if (api::IsNeverGovernedNamespace(api::NameOf(ns), install_namespace)) return false;
   return api::StringAt(ns, {"metadata", "labels", std::string(api::kGovernedLabel).c_str()}) == "true";
 }
 
@@ -58,7 +57,7 @@ StatusOr<int> LineageController::Pass() {
       if (!api::ArtifactOf(*obj)) continue;
       if (!deps_.watch_namespaces.empty() && !deps_.watch_namespaces.count(api::NamespaceOf(*obj))) continue;
       runtime::ObjectPtr ns = deps_.namespaces->Get(api::NamespaceOf(*obj));
-      if (!ns || !IsGovernedNamespace(*ns)) continue;
+      if (!ns || !IsGovernedNamespace(*ns, deps_.install_namespace)) continue;
       candidates.push_back(obj);
     }
   }

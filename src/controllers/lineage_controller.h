@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/object.h"
 #include "controllers/ledger_index.h"
 #include "core/status.h"
 #include "ledger/ledger.h"
@@ -39,8 +40,8 @@ namespace execgov::controllers {
 StatusOr<nlohmann::json> DerivedAdmissionRecord(const nlohmann::json& object);
 
 // Whether the Namespace object is governed: labelled execgov.io/governed=true
-// and neither kube-system nor the install namespace.
-bool IsGovernedNamespace(const nlohmann::json& ns);
+// and not one api::IsNeverGovernedNamespace names.
+bool IsGovernedNamespace(const nlohmann::json& ns, std::string_view install_namespace = api::kInstallNamespace);
 
 struct LineageControllerDeps {
   std::vector<runtime::Informer*> objects;  // Pods, Jobs, ExecutionRequests (all namespaces)
@@ -49,6 +50,8 @@ struct LineageControllerDeps {
   ledger::Ledger* ledger = nullptr;
   LedgerIndex* index = nullptr;
   metrics::Metrics* metrics = nullptr;  // optional
+  // The namespace the operator runs in (--namespace): never governed.
+  std::string install_namespace = std::string(api::kInstallNamespace);
 };
 
 class LineageController {

@@ -175,8 +175,8 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
   const std::string ns = api::NamespaceOf(request), name = api::NameOf(request), uid = api::UidOf(request);
   std::map<std::string, std::string> ns_labels;
   if (runtime::ObjectPtr ns_obj = deps_.namespaces->Get(ns)) ns_labels = api::LabelsOf(*ns_obj);
-  bool governed = ns_labels[std::string(api::kGovernedLabel)] == "true" && ns != "kube-system" &&
-                  ns != api::kInstallNamespace;
+  bool governed = ns_labels[std::string(api::kGovernedLabel)] == "true" &&
+                  !api::IsNeverGovernedNamespace(ns, deps_.install_namespace);
 
   // The parent's latest step, when spec.parentRef names one.
   std::string parent_hash;
@@ -229,6 +229,7 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
                      : deps_.clock->NowUnix();
     in.replay = deps_.replay;
     in.lineage = &lineage;
+    in.install_namespace = deps_.install_namespace;
     d = policy::Decide(a, in);
     if (!lineage.error().ok()) return lineage.error().WithContext("looking up the artifact's parent");
     if (!d.allowed && d.reason == policy::Reason::kInternalError) return Internal(d.message);

@@ -46,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/object.h"
 #include "controllers/ledger_index.h"
 #include "core/clock.h"
 #include "kube/client.h"
@@ -103,6 +104,8 @@ struct RequestControllerDeps {
   // The operator's user name in the API ("system:serviceaccount:..."): the
   // user who makes the Job, recorded as `user` in each step when known.
   std::string operator_user;
+  // The namespace the operator runs in (--namespace): never governed.
+  std::string install_namespace = std::string(api::kInstallNamespace);
   kube::EventRecorder* events = nullptr;  // optional
   metrics::Metrics* metrics = nullptr;    // optional
   const Clock* clock = nullptr;           // null: the system clock

@@ -389,7 +389,7 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
     d.message = std::string(OperationName(a.operation)) + " is not governed";
     return d;
   }
-  if (a.ns == "kube-system" || a.ns == api::kInstallNamespace) {
+  if (api::IsNeverGovernedNamespace(a.ns, in.install_namespace)) {
     d.governed = false;
     d.allowed = true;
     d.message = "namespace " + a.ns + " is never governed";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "api/object.h"
 #include "crypto/json.h"
 #include "policy/policy.h"
 
@@ -151,6 +152,8 @@ struct DecisionInputs {
   const ReplayView* replay = nullptr;
   const LineageView* lineage = nullptr;  // null: no ledger to look parents up in
   SignatureCache* signature_cache = nullptr;
+  // The namespace execgov runs in: never governed (api::IsNeverGovernedNamespace).
+  std::string_view install_namespace = api::kInstallNamespace;
 };
 
 Decision Decide(const AdmissionAttributes& attrs, const DecisionInputs& in);

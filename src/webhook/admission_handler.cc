@@ -137,8 +137,8 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   // lock them. Nor are they needed before the policies are ready: the answer
   // then is PolicyNotReady.
   Status labels_status;
-  if (deps_.namespace_labels && policies && policies->ready && !a.ns.empty() && a.ns != "kube-system" &&
-      a.ns != api::kInstallNamespace &&
+  if (deps_.namespace_labels && policies && policies->ready && !a.ns.empty() &&
+      !api::IsNeverGovernedNamespace(a.ns, deps_.install_namespace) &&
       (a.operation == policy::Operation::kCreate || a.operation == policy::Operation::kUpdate)) {
     auto labels = deps_.namespace_labels(a.ns);
     if (labels.ok()) {
@@ -155,6 +155,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   in.replay = deps_.replay;
   in.lineage = deps_.ledger ? &lineage : nullptr;
   in.signature_cache = deps_.signature_cache;
+  in.install_namespace = deps_.install_namespace;
 
   policy::Decision& d = state->decision;
   if (!labels_status.ok()) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 
+#include "api/object.h"
 #include "core/clock.h"
 #include "ledger/ledger.h"
 #include "metrics/metrics.h"
@@ -41,6 +42,9 @@ struct HandlerDeps {
   // namespaces; an error denies (InternalError), since a selector that cannot
   // be evaluated must not decide which policies apply.
   NamespaceLabelsProvider namespace_labels;
+  // The namespace execgov runs in (--namespace): never governed, like
+  // kube-system and execgov-system.
+  std::string install_namespace = std::string(api::kInstallNamespace);
 };
 
 using ResponseCallback = std::function<void(AdmissionResponse)>;

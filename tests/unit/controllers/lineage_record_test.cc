@@ -71,7 +71,12 @@ TEST(GovernedNamespaceTest, OnlyLabelledNamespacesOutsideTheSystemOnes) {
   for (const char* system : {"kube-system", "execgov-system"}) {
     json s = {{"metadata", {{"name", system}, {"labels", {{"execgov.io/governed", "true"}}}}}};
     EXPECT_FALSE(IsGovernedNamespace(s)) << system;
+    EXPECT_FALSE(IsGovernedNamespace(s, "governance")) << system;
   }
+  // The namespace the operator runs in (--namespace), when it is not the default.
+  json governance = {{"metadata", {{"name", "governance"}, {"labels", {{"execgov.io/governed", "true"}}}}}};
+  EXPECT_TRUE(IsGovernedNamespace(governance));
+  EXPECT_FALSE(IsGovernedNamespace(governance, "governance"));
 }
 
 }  // namespace

@@ -431,6 +431,17 @@ TEST_F(DecisionTest, DeleteAndSystemNamespacesAreNeverGoverned) {
     set_.ready = false;  // even before policies load
     EXPECT_TRUE(Run(sys).allowed) << ns;
   }
+  // The namespace execgov was installed in (--namespace) as well, and only
+  // when execgov runs there.
+  set_.ready = true;
+  Json governance = testing::MakeJob("governance", "x");
+  EXPECT_REASON(Run(governance), Reason::kMissingArtifact);
+  DecisionInputs in = Inputs();
+  in.install_namespace = "governance";
+  set_.ready = false;
+  Decision d2 = Decide(Attrs(governance, Operation::kCreate, nullptr), in);
+  EXPECT_TRUE(d2.allowed);
+  EXPECT_FALSE(d2.governed);
 }
 
 TEST_F(DecisionTest, WarnModeAllowsWithAWarningAndAuditSilently) {
