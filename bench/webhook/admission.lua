@@ -1,7 +1,7 @@
 -- wrk script: POSTs pre-generated AdmissionReview bodies (one JSON per line)
 -- to /validate, each body at most once unless the file runs out, and prints
 -- the percentiles wrk's --latency leaves out.
---   wrk -s admission.lua URL -- BODIES_FILE THREADS [RATE_PER_SECOND]
+--   wrk -s admission.lua URL -- BODIES_FILE THREADS [RATE_PER_SECOND [BARRIER_PREFIX]]
 -- BODIES_FILE "-" sends GET /ping instead (the ceiling). With RATE, every
 -- thread paces its requests to RATE/THREADS per second (token bucket over a
 -- monotonic clock); without it, each connection sends as fast as replies come.
@@ -36,8 +36,24 @@ local bodies, sent, interval, next_slot = {}, 0, 0, 0
 -- Globals, so that done() can read them from each thread with thread:get.
 wrapped = 0
 local ping
+-- A start barrier. wrk starts each thread as soon as its init has run, then
+-- runs the next thread's init, and starts its clock only after the last: the
+-- first thread's requests while the others read their bodies would count
+-- against a shorter time. Each thread marks itself ready with a file, and no
+-- thread sends until every thread has.
+local barrier, nthreads, started = nil, 1, false
+local function all_ready()
+  for i = 0, nthreads - 1 do
+    local f = io.open(barrier .. i, "r")
+    if not f then return false end
+    f:close()
+  end
+  return true
+end
+
 function init(args)
-  local file, nthreads, rate = args[1], tonumber(args[2]), tonumber(args[3] or "0")
+  local file, rate = args[1], tonumber(args[3] or "0")
+  nthreads, barrier = tonumber(args[2]), args[4]
   ping = (file == "-")
   if not ping then
     local i = 0
@@ -48,18 +64,26 @@ function init(args)
   end
   if rate > 0 then interval = 1000 * nthreads / rate end
   wrk.headers["Content-Type"] = "application/json"
+  if barrier then
+    local f = assert(io.open(barrier .. id, "w"))
+    f:close()
+  end
 end
 
 -- The load generator's own CPU per request, measured in its worker threads
--- from the first request on (reading the bodies in init is left out): a
--- sample every 1024 requests, and the figure is the difference between them.
+-- once they send (reading the bodies in init is left out): a sample every
+-- 1024 requests, and the figure is the difference between the first and the
+-- last. Only after `started`, which delay() sets in the worker thread: wrk
+-- also calls request() once from its main thread, to look for pipelining.
 cpu_first, cpu_last, n_first, n_last = 0, 0, 0, 0
 local calls = 0
 function request()
-  calls = calls + 1
-  if calls % 1024 == 1 then
-    local us = thread_cpu_us()
-    if calls == 1 then cpu_first, n_first = us, calls else cpu_last, n_last = us, calls end
+  if started then
+    calls = calls + 1
+    if calls % 1024 == 1 then
+      local us = thread_cpu_us()
+      if calls == 1 then cpu_first, n_first = us, calls else cpu_last, n_last = us, calls end
+    end
   end
   if ping then return wrk.format("GET", "/ping") end
   sent = sent + 1
@@ -68,6 +92,10 @@ function request()
 end
 
 function delay()
+  if not started then
+    if barrier and not all_ready() then return 5 end
+    started = true
+  end
   if interval == 0 then return 0 end
   local t = now_ms()
   if next_slot < t - interval then next_slot = t end -- no catch-up burst after a stall

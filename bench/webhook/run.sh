@@ -172,8 +172,8 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
     perf record -q -F ${PERF_FREQ:-199} --call-graph dwarf,8192 -p "$serve_pid" -o "${PERF_OUT:-$root/perf.data}" -- sleep "$secs" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- "$file" "$threads" "$r" 2>&1) ||
-    { echo "$out" >&2; exit 1; }
+  out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- \
+        "$file" "$threads" "$r" "$work/ready-$name-" 2>&1) || { echo "$out" >&2; exit 1; }
   t1=$(cpu_ticks)
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
   after=$(snapshot)
