@@ -187,7 +187,8 @@ StatusOr<RestConfig> DefaultRestConfig(const std::string& path) {
       size_t colon = rest.find(':');
       std::string entry(rest.substr(0, colon));
       rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-      if (!entry.empty() && std::filesystem::exists(entry)) paths.push_back(std::move(entry));
+      std::error_code ec;  // a file that cannot even be looked at is read below, and its error reported
+      if (!entry.empty() && (std::filesystem::exists(entry, ec) || ec)) paths.push_back(std::move(entry));
     }
     if (paths.empty()) return NotFound(std::string("no kubeconfig: none of the files in KUBECONFIG (") + env + ") exists");
     return LoadKubeconfigs(paths);
