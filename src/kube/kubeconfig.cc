@@ -42,8 +42,8 @@ struct Doc {
 };
 
 // The `field` of the entry called `name` in the first file whose `list`
-// (clusters, users, contexts) has one, as kubectl merges them; *from is that
-// file. Undefined when none has.
+// (clusters, users, contexts) has one, as kubectl merges them; *from (when
+// given) is that file. Undefined when none has.
 YAML::Node Named(const std::vector<Doc>& docs, const char* list, const std::string& name, const char* field,
                  const Doc** from) {
   for (const auto& doc : docs) {
@@ -51,7 +51,7 @@ YAML::Node Named(const std::vector<Doc>& docs, const char* list, const std::stri
     if (!entries || !entries.IsSequence()) continue;
     for (const auto& item : entries) {
       if (item["name"] && item["name"].as<std::string>() == name) {
-        *from = &doc;
+        if (from) *from = &doc;
         return item[field];
       }
     }
@@ -91,8 +91,7 @@ StatusOr<RestConfig> LoadKubeconfigs(const std::vector<std::string>& paths, cons
       ctx_name = docs[i].node["current-context"].as<std::string>("");
     }
     if (ctx_name.empty()) return InvalidArgument(where + ": no current-context");
-    const Doc* ctx_from = nullptr;
-    YAML::Node ctx = Named(docs, "contexts", ctx_name, "context", &ctx_from);
+    YAML::Node ctx = Named(docs, "contexts", ctx_name, "context", nullptr);
     if (!ctx) return InvalidArgument(where + ": no context \"" + ctx_name + "\"");
     std::string cluster_name = ctx["cluster"].as<std::string>(""), user_name = ctx["user"].as<std::string>("");
     const Doc* cluster_from = nullptr;
