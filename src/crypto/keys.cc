@@ -200,7 +200,6 @@ PublicKey::PublicKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg)
   }
 }
 
-
 bool PublicKey::Verify(std::string_view message, std::string_view signature) const {
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
   const auto* msg = reinterpret_cast<const unsigned char*>(message.data());

@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "api/object.h"
 #include "core/log.h"
 #include "kube/kubeconfig.h"
 #include "ledger/record.h"
@@ -33,13 +34,9 @@ struct Segment {
   json object;
 };
 
-bool ValidName(const std::string& s) {
-  if (s.empty() || s.size() > 56) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-  }
-  return std::isalnum(static_cast<unsigned char>(s.front())) && std::isalnum(static_cast<unsigned char>(s.back()));
-}
+// A name the API server takes for a namespace or as the stem of a ConfigMap
+// name (which adds "-NNNNNN"): a DNS-1123 subdomain of at most 56 characters.
+bool ValidName(const std::string& s) { return s.size() <= 56 && api::IsDns1123Subdomain(s); }
 
 class ConfigMapBackend final : public Backend {
  public:
