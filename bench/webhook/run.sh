@@ -159,6 +159,9 @@ snapshot() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$serve_pid/stat"; }  # user + system, in clock ticks
+# The machine's CPU time so far, and how much of it the hypervisor gave to
+# other guests (steal): a run under steal measures the host, not execgov.
+host_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat; }
 hz=$(getconf CLK_TCK)
 
 results=()
@@ -166,6 +169,7 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
   local name=$1 c=$2 file=$3 r=${4:-0} before after out line t0 t1
   before=$(snapshot)
   t0=$(cpu_ticks)
+  local h0 h1; h0=$(host_ticks)
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   local perf_pid=
   if [ "${PERF_SCENARIO:-}" = "$name" ]; then
@@ -175,6 +179,7 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
   out=$(wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s -s "$root/bench/webhook/admission.lua" "$url/" -- \
         "$file" "$threads" "$r" "$work/ready-$name-" 2>&1) || { echo "$out" >&2; exit 1; }
   t1=$(cpu_ticks)
+  h1=$(host_ticks)
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
   after=$(snapshot)
   line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; exit 1; }
@@ -187,8 +192,10 @@ run() {  # NAME CONNECTIONS BODIES [RATE]
   [ $((c1 - c0)) -eq 0 ] || within=$(awk -v a=$((f1 - f0)) -v n=$((c1 - c0)) 'BEGIN { printf "%.1f%%", 100 * a / n }')
   local n; n=$(sed 's/.* requests=\([0-9]*\).*/\1/' <<<"$line")
   local cpu=$(( (t1 - t0) * 1000000 / hz / (n > 0 ? n : 1) ))
-  results+=("$name $c $line allowed=$((a1 - a0)) denied=$((d1 - d0)) verified=$((v1 - v0)) cached=$((k1 - k0)) cpu=$cpu load=$load srv2ms=$within")
-  echo "   $name: $(sed 's/^BENCH //' <<<"$line") server-cpu-us/req=$cpu load=$load"
+  local steal; steal=$(awk -v a="$h0" -v b="$h1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    printf "%.0f%%", (y[1] > x[1]) ? 100 * (y[2] - x[2]) / (y[1] - x[1]) : 0 }')
+  results+=("$name $c $line allowed=$((a1 - a0)) denied=$((d1 - d0)) verified=$((v1 - v0)) cached=$((k1 - k0)) cpu=$cpu load=$load steal=$steal srv2ms=$within")
+  echo "   $name: $(sed 's/^BENCH //' <<<"$line") server-cpu-us/req=$cpu load=$load steal=$steal"
 }
 
 echo "== wrk -t$threads -d${secs}s against execgov serve ($url), bodies sent once each"
@@ -202,20 +209,21 @@ scenarios=" ${SCENARIOS:-ping ping@rate fresh fresh@rate repeated repeated@rate}
 
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$serve_pid/status")
 echo
-printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %8s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" \
-  allowed denied verified cached reused "cpu us" "wrk us" load "srv<=2ms"
+printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %5s %8s\n' scenario conns "req/s" "p50 ms" "p99 ms" "p99.9 ms" \
+  allowed denied verified cached reused "cpu us" "wrk us" load steal "srv<=2ms"
 for r in "${results[@]}"; do
   declare -A f=()
   set -- $r
   name=$1 c=$2; shift 3
   for kv in "$@"; do f[${kv%%=*}]=${kv#*=}; done
-  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %8s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
-    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[cpu]}" "${f[wrkcpu]}" "${f[load]}" "${f[srv2ms]}"
+  printf '%-14s %5s %9s %8s %8s %8s %9s %7s %9s %8s %7s %8s %8s %5s %5s %8s\n' "$name" "$c" "${f[rps]}" "${f[p50]}" "${f[p99]}" "${f[p999]}" \
+    "${f[allowed]}" "${f[denied]}" "${f[verified]}" "${f[cached]}" "${f[reused]}" "${f[cpu]}" "${f[wrkcpu]}" "${f[load]}" "${f[steal]}" "${f[srv2ms]}"
   unset f
 done
 echo
 echo "cpu us: the server's CPU time (user + system) per completed request; wrk us: the load generator's, in its worker"
 echo "threads while they send (reading the bodies before is left out); load: 1-minute load average at the start;"
+echo "steal: the share of this machine's CPU time the hypervisor gave to other guests during the scenario;"
 echo "srv<=2ms: the share of the scenario's admissions the server decided and recorded within 2 ms (its own histogram)"
 echo "peak resident memory of execgov serve (VmHWM): $hwm"
 echo "ledger records: $(wc -l < state/ledger.jsonl), of them carrying a consumption or inheritance: $(grep -c '"replay":{' state/ledger.jsonl || true)" \

@@ -17,6 +17,7 @@
 
 #include "core/file.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "crypto/keys.h"
 #include "ledger/backend.h"
 #include "ledger/checkpoint.h"
@@ -43,7 +44,10 @@ class ChainedLedger final : public Ledger {
         on_linger_(options.on_linger),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
         known_tail_(std::move(tail)) {
-    writer_ = std::thread([this] { WriterLoop(); });
+    writer_ = std::thread([this] {
+      SetThreadName("ledger-writer");
+      WriterLoop();
+    });
   }
 
   ~ChainedLedger() override { (void)Close(); }

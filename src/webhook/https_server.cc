@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread.h"
 
 namespace execgov::webhook {
 
@@ -245,7 +246,10 @@ class Listener {
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
     Accept();
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_->run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+      SetThreadName("http-io");
+      io_->run();
+    });
     return Status::Ok();
   }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread.h"
 
 namespace execgov::webhook {
 
@@ -71,6 +72,7 @@ bool FilePolicySource::ReloadIfChanged() {
 void FilePolicySource::Start() {
   ReloadIfChanged();
   watcher_ = std::thread([this] {
+    SetThreadName("policy-watch");
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, poll_, [this] { return stopping_; })) {
       lock.unlock();
