@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Request bodies for bench/webhook/run.sh, one AdmissionReview JSON per line.
 
-Every body is a copy of one that `execgov review` printed (the template), with
-the artifact, names and uids replaced, so the server sees exactly what the API
-server would send; only the artifacts differ, and those come from
-`execgov sign --artifact-only`.
+Every body is a copy of one a real kube-apiserver sent (the template, from
+tests/unit/webhook/testdata/apiserver), with the artifact, names and uids
+replaced, so the server sees what the API server sends; the artifacts come
+from `execgov sign --artifact-only`.
 
   bodies.py manifests N JOB_JSON            N copies of a Job (a JSON stream, input for execgov sign)
   bodies.py jobs TEMPLATE TOKENS OUT        a Job per token: fresh artifacts (distinct jti)
@@ -70,9 +70,15 @@ def pods(template_path, jobs_path, per_job, n, out_path):
     with open(out_path, "w") as out:
         for i in range(n):
             name, uid, token = owners[i // per_job]
-            body["request"]["object"]["metadata"]["ownerReferences"] = [
+            meta = body["request"]["object"]["metadata"]
+            meta["ownerReferences"] = [
                 {"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
                  "controller": True, "blockOwnerDeletion": True}]
+            meta["generateName"] = name + "-"
+            for label in ("batch.kubernetes.io/controller-uid", "controller-uid"):
+                meta["labels"][label] = uid
+            for label in ("batch.kubernetes.io/job-name", "job-name"):
+                meta["labels"][label] = name
             set_object(body, "%s-%d" % (name, i % per_job), str(uuid.uuid4()), token)
             out.write(json.dumps(body, separators=(",", ":")) + "\n")
 

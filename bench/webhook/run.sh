@@ -103,12 +103,16 @@ spec:
 EOF
   sed 's/^/        /' authority.pub
 } > policy/bench.yaml
+# The bodies are copies of what a real kube-apiserver sent for a Job created
+# from this very manifest and for the Pod its Job controller created
+# (tests/unit/webhook/testdata/apiserver): defaulted, with managedFields and
+# the token volume, 4-4.5 KB each. Only names, uids and artifacts change.
 spec='{"restartPolicy":"Never","containers":[{"name":"main","image":"registry.example.com/tools/rotate@sha256:0b6f3a1b5ad0ee0aa0c2b1c3e0e5d8a3c1b8e6f0d2a4c6e8f0a2c4e6f8a0c2e4","command":["/rotate"],"args":["--service","payments"],"env":[{"name":"MODE","value":"safe"}]}]}'
 echo '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"bench","namespace":"agents"},"spec":{"template":{"spec":'"$spec"'}}}' > job.json
-echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench","namespace":"agents","annotations":{"execgov.io/authorization":"x"}},"spec":'"$spec"'}' > pod.json
 sign=("$execgov" sign --key authority.key --kid bench-1 --issuer ops-authority --subject agent:bench --audience cluster-a --ttl 10m)
-"${sign[@]}" -f job.json | "$execgov" review -f - --user agent:bench > job-template.jsonl
-"$execgov" review -f pod.json --user system:serviceaccount:kube-system:job-controller > pod-template.jsonl
+captured="$root/tests/unit/webhook/testdata/apiserver"
+cp "$captured/job-create.json" job-template.jsonl
+cp "$captured/pod-create-by-job-controller.json" pod-template.jsonl
 
 echo "== generating $n_fresh + $n_paced fresh Jobs, and $n_pods + $n_paced Pods of $n_jobs Jobs ($per_job each)"
 t0=$(date +%s)
