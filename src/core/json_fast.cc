@@ -1,5 +1,6 @@
 #include "core/json_fast.h"
 
+#include <cstdint>
 #include <string>
 
 #include <simdjson.h>
@@ -9,21 +10,48 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The paths still to omit below a value: bit i stands for omit[i], whose
+// first `depth` names led here.
+struct Omitting {
+  const std::vector<JsonPath>* paths = nullptr;
+  size_t depth = 0;
+  uint32_t live = 0;
+
+  // Below member `key`: the paths that continue through it, and whether one
+  // ends at it (the member is left out).
+  Omitting Below(std::string_view key, bool* omit_member) const {
+    Omitting next{paths, depth + 1, 0};
+    for (uint32_t bits = live; bits != 0; bits &= bits - 1) {
+      const JsonPath& p = (*paths)[__builtin_ctz(bits)];
+      if (p[depth] != key) continue;
+      if (p.size() == depth + 1) *omit_member = true;
+      else next.live |= bits & -bits;
+    }
+    return next;
+  }
+};
+
 // Builds `e` into *out as nlohmann's parse would; false for a value it
 // cannot, or (refuse_duplicates) for an object that repeats a member name.
-bool Build(simdjson::dom::element e, Json* out, bool refuse_duplicates) {
+bool Build(simdjson::dom::element e, Json* out, bool refuse_duplicates, Omitting omit = {}) {
   using Type = simdjson::dom::element_type;
   switch (e.type()) {
     case Type::OBJECT: {
       *out = Json::object();
       auto& members = out->get_ref<Json::object_t&>();
       for (auto field : simdjson::dom::object(e)) {
+        Omitting below;
+        if (omit.live != 0) {
+          bool omit_member = false;
+          below = omit.Below(field.key, &omit_member);
+          if (omit_member) continue;
+        }
         auto [it, inserted] = members.try_emplace(std::string(field.key));
         if (!inserted) {
           if (refuse_duplicates) return false;
           it->second = nullptr;  // a repeated key: the last one wins
         }
-        if (!Build(field.value, &it->second, refuse_duplicates)) return false;
+        if (!Build(field.value, &it->second, refuse_duplicates, below)) return false;
       }
       return true;
     }
@@ -80,9 +108,7 @@ bool MayHoldMinusZero(std::string_view text) {
   return false;
 }
 
-}  // namespace
-
-std::optional<Json> ParseJsonFast(std::string_view text, bool refuse_duplicates) {
+std::optional<Json> Parse(std::string_view text, bool refuse_duplicates, Omitting omit) {
   if (text.size() > kFastJsonMaxBytes || MayHoldMinusZero(text)) return std::nullopt;
   // One parser per thread: it keeps its buffers (bounded by
   // kFastJsonMaxBytes) for the next document.
@@ -97,8 +123,24 @@ std::optional<Json> ParseJsonFast(std::string_view text, bool refuse_duplicates)
     return std::nullopt;
   }
   Json out;
-  if (!Build(root, &out, refuse_duplicates)) return std::nullopt;
+  if (!Build(root, &out, refuse_duplicates, omit)) return std::nullopt;
   return out;
+}
+
+}  // namespace
+
+std::optional<Json> ParseJsonFast(std::string_view text, bool refuse_duplicates) {
+  return Parse(text, refuse_duplicates, {});
+}
+
+std::optional<Json> ParseJsonFastOmitting(std::string_view text, const std::vector<JsonPath>& omit) {
+  if (omit.size() > kMaxOmitted) return std::nullopt;
+  Omitting o{&omit, 0, 0};
+  for (size_t i = 0; i < omit.size(); ++i) {
+    if (omit[i].empty()) return std::nullopt;
+    o.live |= 1u << i;
+  }
+  return Parse(text, /*refuse_duplicates=*/false, o);
 }
 
 }  // namespace execgov

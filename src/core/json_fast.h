@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,5 +28,14 @@ inline constexpr size_t kFastJsonMaxBytes = 64 * 1024;
 // nullopt, so a strict parser (crypto::ParseJsonStrict) can take the fast
 // path for every text it would accept and report the duplicate itself.
 std::optional<nlohmann::json> ParseJsonFast(std::string_view text, bool refuse_duplicates = false);
+
+// A member path from the root, by member names: {"request", "object"}.
+using JsonPath = std::vector<std::string_view>;
+// Up to kMaxOmitted paths whose members the caller never reads.
+inline constexpr size_t kMaxOmitted = 8;
+// The same value, without the members at `omit` (where the text has them):
+// they are checked as JSON but not built. nullopt as above, and for more than
+// kMaxOmitted paths or an empty one.
+std::optional<nlohmann::json> ParseJsonFastOmitting(std::string_view text, const std::vector<JsonPath>& omit);
 
 }  // namespace execgov

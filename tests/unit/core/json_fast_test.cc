@@ -139,5 +139,43 @@ TEST(ParseJsonFastTest, RefusingDuplicatesGivesNothingForARepeatedNameAtAnyDepth
   EXPECT_TRUE(Same(*strict, Json::parse(unique)));
 }
 
+// Omitting: nlohmann's value with exactly the members at the given paths
+// erased, wherever the text has them, and nothing else touched.
+Json Erased(Json v, const std::vector<JsonPath>& omit) {
+  for (const JsonPath& path : omit) {
+    Json* at = &v;
+    for (size_t i = 0; at != nullptr && i + 1 < path.size(); ++i) {
+      at = at->is_object() && at->contains(std::string(path[i])) ? &(*at)[std::string(path[i])] : nullptr;
+    }
+    if (at != nullptr && at->is_object()) at->erase(std::string(path.back()));
+  }
+  return v;
+}
+
+TEST(ParseJsonFastTest, OmittingLeavesOutExactlyThoseMembers) {
+  const std::vector<JsonPath> omit = {{"a", "b", "drop"}, {"a", "gone"}, {"top"}};
+  const std::vector<std::string> cases = {
+      R"({"a":{"b":{"drop":{"x":[1,{"y":{}}]},"keep":1},"gone":[1,2],"b2":{"drop":3}},"top":null,"c":{"drop":1}})",
+      // A path through an array or a scalar leaves it whole.
+      R"({"a":[{"b":{"drop":1}}],"top":{"a":1}})", R"({"a":{"b":7,"gone":"s"}})", R"({"a":"b"})",
+      // Repeated members: the last wins, and an omitted one stays out.
+      R"({"a":{"b":{"drop":1,"drop":2,"keep":1},"b":{"drop":3,"keep":2}},"top":1,"top":2})",
+      // Same names at other depths stay.
+      R"({"drop":1,"gone":2,"b":{"drop":3},"x":{"a":{"gone":4}}})", "[1,2]", "{}", "7"};
+  for (const std::string& text : cases) {
+    auto got = ParseJsonFastOmitting(text, omit);
+    ASSERT_TRUE(got.has_value()) << text;
+    EXPECT_TRUE(Same(*got, Erased(Json::parse(text), omit))) << text << " gave " << got->dump();
+  }
+  // The omitted members are still read as JSON: bad text inside one is refused.
+  EXPECT_FALSE(ParseJsonFastOmitting(R"({"top":[1,}})", omit).has_value());
+  EXPECT_FALSE(ParseJsonFastOmitting("{\"top\":\"\xff\"}", omit).has_value());
+  // No paths at all is the plain parse; an empty path or too many, nothing.
+  EXPECT_TRUE(Same(*ParseJsonFastOmitting(cases[0], {}), Json::parse(cases[0])));
+  EXPECT_FALSE(ParseJsonFastOmitting(cases[0], {JsonPath{}}).has_value());
+  EXPECT_FALSE(ParseJsonFastOmitting(cases[0], std::vector<JsonPath>(kMaxOmitted + 1, JsonPath{"top"})).has_value());
+  EXPECT_TRUE(ParseJsonFastOmitting(cases[0], std::vector<JsonPath>(kMaxOmitted, JsonPath{"top"})).has_value());
+}
+
 }  // namespace
 }  // namespace execgov
