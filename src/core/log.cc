@@ -2,17 +2,23 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include "core/clock.h"
 #include "core/json_string.h"
+#include "core/thread.h"
 
 namespace execgov::log {
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
-std::mutex g_mu;
 const char* Name(Level l) {
   switch (l) {
     case Level::kDebug: return "debug";
@@ -32,15 +38,101 @@ namespace {
 thread_local std::string t_batched;
 thread_local int t_batch_depth = 0;
 
-void WriteLocked(std::string_view out) {
-  std::lock_guard<std::mutex> lock(g_mu);
+void WriteAll(std::string_view out) {
   size_t off = 0;
   while (off < out.size()) {
     ssize_t n = ::write(STDERR_FILENO, out.data() + off, out.size() - off);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
 }
+
+size_t Lines(std::string_view text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+// Lines waiting for the log's own thread, which writes them in the order
+// they came. Kept apart from the callers because stderr can be slow: a file
+// on a disk busy with the ledger's fsyncs took 5-6 ms for a batch's 30 KB,
+// and a container's stderr is a pipe the runtime may stop reading. Logging
+// must never hold up an admission, so a caller only appends here; past
+// kMaxQueued bytes lines are left out and counted, and the count is logged
+// once the writer catches up. Never destroyed: threads may log while the
+// process exits.
+class Queue {
+ public:
+  static Queue& Get() {
+    static Queue* q = new Queue;
+    return *q;
+  }
+
+  void Push(std::string_view lines) {
+    std::lock_guard lock(mu_);
+    if (queued_.size() + lines.size() > max_) {
+      dropped_ += Lines(lines);
+    } else {
+      queued_.append(lines);
+    }
+    if (!started_) {
+      started_ = true;
+      std::thread([this] {
+        SetThreadName("log-writer");
+        Run();
+      }).detach();
+      std::atexit([] { Queue::Get().Flush(std::chrono::seconds(2)); });
+    }
+    cv_.notify_all();
+  }
+
+  // Waits until every line queued so far is written, or `timeout` passes.
+  bool Flush(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    uint64_t target = pushed_generation();
+    return done_.wait_for(lock, timeout, [&] { return written_ >= target; });
+  }
+
+  void SetMaxQueued(size_t bytes) {
+    std::lock_guard lock(mu_);
+    max_ = bytes;
+  }
+
+ private:
+  // Every line pushed so far has been taken once the writer took this many
+  // generations: a generation is one take of the whole queue.
+  uint64_t pushed_generation() const { return queued_.empty() && dropped_ == 0 ? taken_ : taken_ + 1; }
+
+  void Run() {
+    std::string out;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return !queued_.empty() || dropped_ > 0; });
+      out.swap(queued_);
+      uint64_t dropped = std::exchange(dropped_, 0);
+      uint64_t generation = ++taken_;
+      lock.unlock();
+      if (dropped > 0) {
+        out += "{\"ts\":";
+        AppendJsonString(FormatRfc3339(std::chrono::system_clock::now(), true), &out);
+        out += ",\"level\":\"warn\",\"msg\":\"log: lines left out, stderr did not take them fast enough\",\"lines\":" +
+               std::to_string(dropped) + "}\n";
+      }
+      WriteAll(out);
+      out.clear();
+      // A burst does not keep its buffer for good.
+      if (out.capacity() > (1u << 20)) out.shrink_to_fit();
+      lock.lock();
+      written_ = generation;
+      done_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  std::string queued_;
+  uint64_t dropped_ = 0;
+  uint64_t taken_ = 0, written_ = 0;
+  size_t max_ = kMaxQueuedBytes;
+  bool started_ = false;
+};
 
 // A string as JSON: a path or a library's message may hold any bytes, and
 // the line stays valid JSON.
@@ -67,7 +159,7 @@ void End(std::string& out) {
     t_batched += out;
     return;
   }
-  WriteLocked(out);
+  Queue::Get().Push(out);
 }
 
 bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
@@ -141,9 +233,13 @@ Fields& Fields::Bool(std::string_view name, bool value) {
 
 Batch::Batch() { ++t_batch_depth; }
 
+bool Flush(std::chrono::milliseconds timeout) { return Queue::Get().Flush(timeout); }
+
+void SetMaxQueuedForTest(size_t bytes) { Queue::Get().SetMaxQueued(bytes); }
+
 Batch::~Batch() {
   if (--t_batch_depth > 0 || t_batched.empty()) return;
-  WriteLocked(t_batched);
+  Queue::Get().Push(t_batched);
   t_batched.clear();
   // A batch of thousands of lines does not keep its buffer for good.
   if (t_batched.capacity() > (1u << 20)) t_batched.shrink_to_fit();

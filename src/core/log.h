@@ -2,6 +2,8 @@
 // explicitly; nothing secret is ever a field (private keys never reach here).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,9 +14,21 @@ namespace execgov::log {
 enum class Level { kDebug = 0, kInfo, kWarn, kError };
 
 void SetLevel(Level level);
-// Writes {"ts":..., "level":..., "msg":..., ...fields} as one line, atomically
-// with respect to other log calls.
+// Logs {"ts":..., "level":..., "msg":..., ...fields} as one line. Lines are
+// queued and written to stderr by the log's own thread, whole and in the
+// order they were logged, so a slow stderr (a busy disk, a pipe the
+// container runtime stopped reading) never holds up the caller. Past
+// kMaxQueuedBytes waiting, lines are left out, and a warning says how many
+// once stderr takes lines again. Lines queued at exit are written then (for
+// up to 2 s).
 void Write(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
+
+inline constexpr size_t kMaxQueuedBytes = 16u << 20;
+// Waits until every line logged before the call is written, up to `timeout`;
+// false if it was not.
+bool Flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+// For tests of the bound: the queue's limit in bytes.
+void SetMaxQueuedForTest(size_t bytes);
 
 // A line's fields written as they are added, for a line logged on every
 // request (the admission decision), where building an nlohmann object for
@@ -36,8 +50,8 @@ class Fields {
 void Write(Level level, std::string_view msg, const Fields& fields);
 
 // While one is alive on a thread, that thread's lines are gathered and
-// written together (one write(2), atomic with respect to other log calls)
-// when the outermost one ends; other threads' lines are written at once.
+// queued together (one append, one write(2)) when the outermost one ends;
+// other threads' lines are queued at once.
 // The ledger's writer holds one while it answers a batch of admissions:
 // one write for the batch's decision lines instead of one each.
 class Batch {

@@ -1,6 +1,7 @@
 // The log line: one JSON object per line on stderr, whatever the strings in
 // it hold, and the JSON string writer it shares with the canonical form.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,6 +44,7 @@ std::string CaptureStderr(F fn) {
   int saved = dup(STDERR_FILENO);
   dup2(fd, STDERR_FILENO);
   fn();
+  EXPECT_TRUE(log::Flush());  // the log's thread has written every line
   dup2(saved, STDERR_FILENO);
   close(saved);
   std::string out;
@@ -133,7 +135,7 @@ TEST(Log, ABatchWritesItsThreadsLinesTogetherWhenItEnds) {
       }
       std::thread t([] { log::Info("other thread"); });
       t.join();
-      std::fflush(stderr);
+      EXPECT_TRUE(log::Flush());
       // Only the other thread's line has reached the file so far.
       char buf[4096];
       ssize_t n = pread(STDERR_FILENO, buf, sizeof buf, 0);
@@ -153,6 +155,65 @@ TEST(Log, ABatchWritesItsThreadsLinesTogetherWhenItEnds) {
   for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
     EXPECT_TRUE(nlohmann::json::accept(out.substr(start, end - start))) << out.substr(start, end - start);
   }
+}
+
+// stderr as a pipe that is full and that nobody reads: logging still
+// returns, lines past the queue's bound are left out, and once the pipe is
+// read again every line kept comes out in order, followed by a warning that
+// counts the ones left out.
+TEST(Log, AFullStderrNeverHoldsUpTheCaller) {
+  ASSERT_TRUE(log::Flush());
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  int flags = fcntl(pipe_fds[1], F_GETFL);
+  fcntl(pipe_fds[1], F_SETFL, flags | O_NONBLOCK);
+  std::string fill(4096, 'f');
+  while (write(pipe_fds[1], fill.data(), fill.size()) > 0) {
+  }
+  fcntl(pipe_fds[1], F_SETFL, flags);  // full, and blocking again
+  int saved = dup(STDERR_FILENO);
+  dup2(pipe_fds[1], STDERR_FILENO);
+  log::SetMaxQueuedForTest(64 * 1024);
+
+  const int n = 5000;
+  for (int i = 0; i < n; ++i) log::Info("x", {{"n", i}});  // would hang here if logging waited for stderr
+  {
+    log::Batch batch;
+    for (int i = n; i < 2 * n; ++i) log::Info("x", {{"n", i}});
+  }
+
+  std::string out;
+  std::thread reader([&] {
+    char buf[65536];
+    for (ssize_t got; (got = read(pipe_fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(got));
+  });
+  EXPECT_TRUE(log::Flush());
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(pipe_fds[1]);
+  reader.join();
+  close(pipe_fds[0]);
+  log::SetMaxQueuedForTest(log::kMaxQueuedBytes);
+
+  int kept = 0, last = -1;
+  uint64_t left_out = 0;
+  size_t start = out.find_first_not_of('f');
+  ASSERT_NE(start, std::string::npos);
+  for (size_t end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    auto line = nlohmann::json::parse(out.substr(start, end - start), nullptr, false);
+    ASSERT_FALSE(line.is_discarded()) << out.substr(start, end - start);
+    if (line["msg"] == "x") {
+      EXPECT_GT(line["n"].get<int>(), last);
+      last = line["n"].get<int>();
+      ++kept;
+    } else {
+      EXPECT_EQ(line["level"], "warn");
+      left_out += line["lines"].get<uint64_t>();
+    }
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(left_out, 0u);
+  EXPECT_EQ(kept + left_out, 2u * n);
 }
 
 }  // namespace
