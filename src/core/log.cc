@@ -55,7 +55,7 @@ size_t Lines(std::string_view text) { return static_cast<size_t>(std::count(text
 // on a disk busy with the ledger's fsyncs took 5-6 ms for a batch's 30 KB,
 // and a container's stderr is a pipe the runtime may stop reading. Logging
 // must never hold up an admission, so a caller only appends here; past
-// kMaxQueued bytes lines are left out and counted, and the count is logged
+// kMaxQueuedBytes bytes lines are left out and counted, and the count is logged
 // once the writer catches up. Never destroyed: threads may log while the
 // process exits.
 class Queue {
