@@ -1,5 +1,6 @@
 #include "webhook/admission_review.h"
 
+#include "api/object.h"
 #include "core/json_fast.h"
 #include "core/json_string.h"
 
@@ -83,7 +84,7 @@ StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   if (auto o = req->find("oldObject"); o != req->end()) out.old_object = std::move(*o);
   // The object's own metadata names it when the request does not (generateName).
   if (out.name.empty() && out.object.is_object()) {
-    out.name = Str(out.object.value("metadata", Json::object()), "name");
+    out.name = api::NameOf(out.object);
   }
   return out;
 }
