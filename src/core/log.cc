@@ -68,7 +68,9 @@ class Queue {
   void Push(std::string_view lines) {
     std::lock_guard lock(mu_);
     if (queued_.size() + lines.size() > max_) {
-      dropped_ += Lines(lines);
+      size_t n = Lines(lines);
+      dropped_ += n;
+      left_out_.fetch_add(n, std::memory_order_relaxed);
     } else {
       queued_.append(lines);
     }
@@ -89,6 +91,8 @@ class Queue {
     uint64_t target = pushed_generation();
     return done_.wait_for(lock, timeout, [&] { return written_ >= target; });
   }
+
+  uint64_t LeftOut() const { return left_out_.load(std::memory_order_relaxed); }
 
   void SetMaxQueued(size_t bytes) {
     std::lock_guard lock(mu_);
@@ -128,7 +132,8 @@ class Queue {
   std::mutex mu_;
   std::condition_variable cv_, done_;
   std::string queued_;
-  uint64_t dropped_ = 0;
+  uint64_t dropped_ = 0;                   // since the writer last took the queue
+  std::atomic<uint64_t> left_out_{0};  // since the process started, read without the lock
   uint64_t taken_ = 0, written_ = 0;
   size_t max_ = kMaxQueuedBytes;
   bool started_ = false;
@@ -234,6 +239,8 @@ Fields& Fields::Bool(std::string_view name, bool value) {
 Batch::Batch() { ++t_batch_depth; }
 
 bool Flush(std::chrono::milliseconds timeout) { return Queue::Get().Flush(timeout); }
+
+uint64_t LinesLeftOut() { return Queue::Get().LeftOut(); }
 
 void SetMaxQueuedForTest(size_t bytes) { Queue::Get().SetMaxQueued(bytes); }
 

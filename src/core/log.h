@@ -27,6 +27,9 @@ inline constexpr size_t kMaxQueuedBytes = 16u << 20;
 // Waits until every line logged before the call is written, up to `timeout`;
 // false if it was not.
 bool Flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+// Lines left out since the process started because kMaxQueuedBytes were
+// waiting (exposed as execgov_log_lines_left_out_total).
+uint64_t LinesLeftOut();
 // For tests of the bound: the queue's limit in bytes.
 void SetMaxQueuedForTest(size_t bytes);
 

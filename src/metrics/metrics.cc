@@ -3,6 +3,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
+#include <utility>
+#include <vector>
+
+#include "core/log.h"
 
 namespace execgov::metrics {
 namespace {
@@ -88,9 +92,19 @@ void Metrics::SetPoliciesLoaded(size_t n) { policies_loaded_.Set(static_cast<dou
 void Metrics::RecordPolicyReloadError() { policy_reload_errors_.Increment(); }
 
 std::string Metrics::Serialize() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  // Read from the log at each scrape rather than counted here: the log is
+  // below this module, and a count it keeps cannot disagree with this one.
+  prometheus::MetricFamily left_out{"execgov_log_lines_left_out_total",
+                                    "Log lines left out because stderr did not take them fast enough (the ledger "
+                                    "still holds every decision)",
+                                    prometheus::MetricType::Counter,
+                                    {}};
+  left_out.metric.emplace_back().counter.value = static_cast<double>(log::LinesLeftOut());
+  families.push_back(std::move(left_out));
   prometheus::TextSerializer serializer;
   std::ostringstream out;
-  serializer.Serialize(out, registry_->Collect());
+  serializer.Serialize(out, families);
   return out.str();
 }
 

@@ -473,7 +473,8 @@ TEST_F(WebhookTest, MetricsPassPromtool) {
   ASSERT_EQ(server_->OpsGet("/metrics", &body), 200);
   for (const char* name : {"execgov_admission_requests_total", "execgov_admission_duration_seconds_bucket",
                            "execgov_signature_verifications_total", "execgov_ledger_appends_total",
-                           "execgov_ledger_append_duration_seconds", "execgov_ledger_head_sequence", "execgov_policies_loaded"}) {
+                           "execgov_ledger_append_duration_seconds", "execgov_ledger_head_sequence", "execgov_policies_loaded",
+                           "execgov_log_lines_left_out_total 0"}) {
     EXPECT_NE(body.find(name), std::string::npos) << name;
   }
   testing::TempDir dir;

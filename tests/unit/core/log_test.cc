@@ -174,6 +174,7 @@ TEST(Log, AFullStderrNeverHoldsUpTheCaller) {
   int saved = dup(STDERR_FILENO);
   dup2(pipe_fds[1], STDERR_FILENO);
   log::SetMaxQueuedForTest(64 * 1024);
+  const uint64_t left_out_before = log::LinesLeftOut();
 
   const int n = 5000;
   for (int i = 0; i < n; ++i) log::Info("x", {{"n", i}});  // would hang here if logging waited for stderr
@@ -214,6 +215,8 @@ TEST(Log, AFullStderrNeverHoldsUpTheCaller) {
   EXPECT_GT(kept, 0);
   EXPECT_GT(left_out, 0u);
   EXPECT_EQ(kept + left_out, 2u * n);
+  // The count the metric reads is the one the warnings gave.
+  EXPECT_EQ(log::LinesLeftOut() - left_out_before, left_out);
 }
 
 }  // namespace
