@@ -132,8 +132,8 @@ class Queue {
   std::mutex mu_;
   std::condition_variable cv_, done_;
   std::string queued_;
-  uint64_t dropped_ = 0;                   // since the writer last took the queue
-  std::atomic<uint64_t> left_out_{0};  // since the process started, read without the lock
+  uint64_t dropped_ = 0;                // since the writer last took the queue
+  std::atomic<uint64_t> left_out_{0};  // since the process started; read without the lock
   uint64_t taken_ = 0, written_ = 0;
   size_t max_ = kMaxQueuedBytes;
   bool started_ = false;

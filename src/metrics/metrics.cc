@@ -93,8 +93,8 @@ void Metrics::RecordPolicyReloadError() { policy_reload_errors_.Increment(); }
 
 std::string Metrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  // Read from the log at each scrape rather than counted here: the log is
-  // below this module, and a count it keeps cannot disagree with this one.
+  // The log counts the lines it leaves out (it sits below this module and
+  // cannot call it); each scrape reads that count, so the two never differ.
   prometheus::MetricFamily left_out{"execgov_log_lines_left_out_total",
                                     "Log lines left out because stderr did not take them fast enough (the ledger "
                                     "still holds every decision)",

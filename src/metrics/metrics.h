@@ -25,7 +25,8 @@ class Metrics {
   void SetPoliciesLoaded(size_t n);
   void RecordPolicyReloadError();
 
-  // The Prometheus text exposition of every metric.
+  // The Prometheus text exposition of every metric, with
+  // execgov_log_lines_left_out_total read from the log.
   std::string Serialize() const;
   prometheus::Registry& registry() { return *registry_; }
 
