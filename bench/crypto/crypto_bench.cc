@@ -2,15 +2,14 @@
 // bench/crypto/run.sh, which prints `openssl speed` from the same machine and
 // the same moment beside these figures.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "api/execution_scope.h"
 #include "api/object.h"
+#include "bench/rate.h"
 #include "crypto/jws.h"
 #include "crypto/keys.h"
 #include "policy/decision.h"
@@ -20,18 +19,7 @@
 namespace {
 
 using namespace execgov;
-using Clock = std::chrono::steady_clock;
-
-// Runs `op` repeatedly for about `seconds` and returns operations per second.
-double Rate(double seconds, const std::function<void(size_t)>& op) {
-  size_t n = 0;
-  auto start = Clock::now();
-  auto deadline = start + std::chrono::duration<double>(seconds);
-  while (Clock::now() < deadline) {
-    for (int i = 0; i < 64; ++i) op(n++);
-  }
-  return n / std::chrono::duration<double>(Clock::now() - start).count();
-}
+using bench::Rate;
 
 volatile bool g_sink;
 

@@ -1,38 +1,31 @@
 // Reading an AdmissionReview, on one core, for bodies a real kube-apiserver
 // sent (tests/unit/webhook/testdata/apiserver): nlohmann's own parse (the
 // reference), the fast parse building the whole value, and the webhook's
-// decode, which leaves out what no decision reads (managedFields). The three
+// decode, which leaves out what no decision reads (managedFields, status). The three
 // alternate in rounds and each keeps its best, so a slow moment of the host
 // does not land on one of them.
 //   decode_bench [SECONDS]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
 
+#include "bench/rate.h"
 #include "core/file.h"
 #include "core/json_fast.h"
 #include "webhook/admission_review.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
+// bench::Rate of an operation that must succeed: a failure ends the run.
 double Rate(double seconds, const std::function<bool()>& op) {
-  size_t n = 0;
-  auto start = Clock::now();
-  auto deadline = start + std::chrono::duration<double>(seconds);
-  while (Clock::now() < deadline) {
-    for (int i = 0; i < 16; ++i, ++n) {
-      if (!op()) {
-        std::fprintf(stderr, "decode_bench: an operation failed\n");
-        std::exit(1);
-      }
+  return execgov::bench::Rate(seconds, [&](size_t) {
+    if (!op()) {
+      std::fprintf(stderr, "decode_bench: an operation failed\n");
+      std::exit(1);
     }
-  }
-  return n / std::chrono::duration<double>(Clock::now() - start).count();
+  });
 }
 
 }  // namespace
