@@ -64,7 +64,8 @@ Json ProjectContainer(const Json& c) {
 
 }  // namespace
 
-StatusOr<Json> ProjectExecutionScope(const Json& spec) {
+StatusOr<Json> ProjectExecutionScope(GovernedKind kind, const Json& spec) {
+  (void)kind;
   if (!spec.is_object()) return InvalidArgument("the pod spec is not an object");
   Json out = Json::object();
   std::string sa = StringAt(spec, {"serviceAccountName"});
@@ -91,9 +92,13 @@ StatusOr<std::string> ExecutionScopeDigest(const Json& object) {
   if (!governed) {
     return InvalidArgument("kind \"" + kind + "\" is not governed (only Pod, Job and ExecutionRequest)");
   }
-  const Json* spec = PodSpecOf(*governed, object);
-  if (!spec) return InvalidArgument(std::string(GovernedKindName(*governed)) + " " + NameOf(object) + " has no pod spec");
-  EXECGOV_ASSIGN_OR_RETURN(Json projection, ProjectExecutionScope(*spec));
+  return ExecutionScopeDigest(*governed, object);
+}
+
+StatusOr<std::string> ExecutionScopeDigest(GovernedKind kind, const Json& object) {
+  const Json* spec = PodSpecOf(kind, object);
+  if (!spec) return InvalidArgument(std::string(GovernedKindName(kind)) + " " + NameOf(object) + " has no pod spec");
+  EXECGOV_ASSIGN_OR_RETURN(Json projection, ProjectExecutionScope(kind, *spec));
   EXECGOV_ASSIGN_OR_RETURN(std::string canonical, crypto::Canonicalize(projection));
   return crypto::HashToSha256Ref(crypto::Sha256(canonical));
 }

@@ -12,11 +12,18 @@
 
 namespace execgov::api {
 
-// The projection itself, for `execgov digest --explain` and for tests.
-StatusOr<Json> ProjectExecutionScope(const Json& pod_spec);
+// The projection itself, for `execgov digest --explain` and for tests. `kind`
+// is the kind whose pod spec this is: what admission plugins inject differs
+// by kind (only a Pod gets the service account token volume).
+StatusOr<Json> ProjectExecutionScope(GovernedKind kind, const Json& pod_spec);
 
-// "sha256:<hex>" of the object's projected pod spec. Fails for kinds execgov
-// does not govern and for objects with no pod spec.
+// "sha256:<hex>" of the projected pod spec of `object`, read as a `kind`: the
+// webhook passes the kind of the request, never the object's own claim.
+// Fails for objects with no pod spec.
+StatusOr<std::string> ExecutionScopeDigest(GovernedKind kind, const Json& object);
+
+// The same, with the kind read from the object's own `kind` (manifests on
+// the command line). Fails for kinds execgov does not govern.
 StatusOr<std::string> ExecutionScopeDigest(const Json& object);
 
 // Every image reference in the pod spec (init, regular, ephemeral containers).

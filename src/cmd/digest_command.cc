@@ -21,7 +21,7 @@ int RunDigest(const DigestOptions& o) {
     std::cout << *digest << "\n";
     if (o.explain) {
       auto kind = api::ParseGovernedKind(api::KindOf(manifests->docs[i]));
-      auto projection = api::ProjectExecutionScope(*api::PodSpecOf(*kind, manifests->docs[i]));
+      auto projection = api::ProjectExecutionScope(*kind, *api::PodSpecOf(*kind, manifests->docs[i]));
       auto canonical = crypto::Canonicalize(*projection);
       std::cout << *canonical << "\n";
     }

@@ -29,7 +29,7 @@ Json DesignJob() { return ParseManifests(kDesignJob, "design")->at(0); }
 
 TEST(ExecutionScopeTest, DesignExampleMatchesByteForByte) {
   Json job = DesignJob();
-  auto projection = ProjectExecutionScope(job["spec"]["template"]["spec"]);
+  auto projection = ProjectExecutionScope(GovernedKind::kJob, job["spec"]["template"]["spec"]);
   ASSERT_TRUE(projection.ok());
   EXPECT_EQ(*crypto::Canonicalize(*projection),
             R"({"containers":[{"args":["--service","payments"],"command":["/rotate"],"env":[{"name":"MODE","value":"safe"}],"image":"registry.example.com/tools/rotate@sha256:0b6f3a1b5ad0ee0aa0c2b1c3e0e5d8a3c1b8e6f0d2a4c6e8f0a2c4e6f8a0c2e4","name":"rotate"}],"serviceAccountName":"default"})");
