@@ -1,4 +1,4 @@
-// The execution-scope digest of DESIGN §3: sha256 over the RFC 8785 form of a
+// The execution-scope digest of docs/design.md §3.2: sha256 over the RFC 8785 form of a
 // projection of the pod spec that will run, identical for an
 // ExecutionRequest, the Job made from it and the Pods made from that Job, and
 // for a manifest and the object the API server stores after defaulting it.

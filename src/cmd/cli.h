@@ -1,4 +1,4 @@
-// Shared pieces of the execgov command line: exit codes (DESIGN §9), one-line
+// Shared pieces of the execgov command line: exit codes (docs/design.md §9.1), one-line
 // error reporting, and manifest input. Only cmd/ includes this.
 #pragma once
 

@@ -1,4 +1,4 @@
-// execgov digest: the execution-scope digest (DESIGN §3) of each document.
+// execgov digest: the execution-scope digest (docs/design.md §3.2) of each document.
 #include <iostream>
 
 #include "api/execution_scope.h"

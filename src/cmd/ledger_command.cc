@@ -1,5 +1,5 @@
 // execgov ledger verify | show | proof | verify-proof: the auditor's tools
-// (DESIGN §9). They open any backend URL read-only and never repair or write.
+// (docs/design.md §9.1). They open any backend URL read-only and never repair or write.
 #include <iomanip>
 #include <iostream>
 

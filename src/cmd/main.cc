@@ -1,4 +1,4 @@
-// execgov: one binary, one subcommand per job (DESIGN §9). This file only
+// execgov: one binary, one subcommand per job (docs/design.md §9.1). This file only
 // wires flags to subcommands; every subcommand lives in its own file.
 #include <gperftools/malloc_extension.h>
 

@@ -1,4 +1,4 @@
-// execgov operator: the reconcilers (DESIGN §5-§7) under one manager with
+// execgov operator: the reconcilers (docs/design.md §5-§7) under one manager with
 // leader election on a Lease — ExecutionPolicy status, ExecutionRequests to
 // Jobs with every step in the ledger, lineage completeness, and pruning of
 // expired replay records. Every replica keeps its caches warm; only the

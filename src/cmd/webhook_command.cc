@@ -1,4 +1,4 @@
-// execgov webhook: the admission webhook in a cluster (DESIGN §4, §8).
+// execgov webhook: the admission webhook in a cluster (docs/design.md §4, §8).
 // Policies and the keys they reference come from the API through informers
 // (controllers::ClusterPolicies); Namespace labels feed namespaceSelector;
 // consumed artifacts are ConfigMaps in the install namespace, so every

@@ -1,5 +1,5 @@
 // The claims of an authorization artifact as ledger records carry them
-// (DESIGN §7: iss, sub, kid, jti, scope digest, parent, intent — never the
+// (docs/design.md §7.1: iss, sub, kid, jti, scope digest, parent, intent — never the
 // signature), read without verifying it. For records about objects the
 // webhook already admitted: a derived admission record, an execution step
 // after the request was verified.

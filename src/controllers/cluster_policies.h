@@ -1,5 +1,5 @@
 // ExecutionPolicies from the API, compiled into the PolicySet snapshot the
-// webhook and the operator decide with (DESIGN §5). Fed by informers on
+// webhook and the operator decide with (docs/design.md §5). Fed by informers on
 // ExecutionPolicies and on the Secrets and ConfigMaps of the install
 // namespace (where publicKeyRefs may point; a ref to another namespace is a
 // compile error naming the field). Any change rebuilds the snapshot, which is

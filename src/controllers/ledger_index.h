@@ -1,5 +1,5 @@
 // What the operator needs to know about the lineage ledger, read
-// incrementally (DESIGN §7): which objects have an admission record (by
+// incrementally (docs/design.md §7): which objects have an admission record (by
 // object uid) and which execution steps each ExecutionRequest has recorded
 // (by request uid and phase). CatchUp reads only the records appended since
 // the last call, so a periodic pass costs what was appended, not the whole

@@ -1,4 +1,4 @@
-// Lineage completeness (DESIGN §7, last bullet): every admitted governed
+// Lineage completeness (docs/design.md §7.4): every admitted governed
 // object — a Pod, Job or ExecutionRequest carrying the artifact annotation
 // in a governed namespace — has an admission record in the ledger, even
 // when the webhook replica that admitted it died before its record was

@@ -1,4 +1,4 @@
-// The ExecutionPolicy reconciler (DESIGN §5, issue 6): reports in each
+// The ExecutionPolicy reconciler (docs/design.md §5, issue 6): reports in each
 // policy's status how it compiled at its current generation — the Ready
 // condition (True/Valid, or False with InvalidKey / InvalidSpec and the
 // compile error naming the field), observedGeneration and the number of keys

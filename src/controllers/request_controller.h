@@ -1,4 +1,4 @@
-// The ExecutionRequest reconciler (DESIGN §6): re-verifies a request's
+// The ExecutionRequest reconciler (docs/design.md §6): re-verifies a request's
 // artifact against the current policies, creates exactly one Job for it,
 // follows the Job to its end, and records every step in the lineage ledger.
 //

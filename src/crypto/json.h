@@ -1,5 +1,5 @@
 // JSON as the artifact and the ledger need it: a strict parser that refuses
-// duplicate member names (DESIGN §3), and RFC 8785 (JCS) canonical output.
+// duplicate member names (docs/design.md §3.1), and RFC 8785 (JCS) canonical output.
 //
 // JCS is written here rather than taken from a library because no Debian
 // package provides it; nlohmann's dump() differs from RFC 8785 in number

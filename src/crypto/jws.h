@@ -1,8 +1,8 @@
-// JWS compact serialization (RFC 7515) restricted to what DESIGN §3 allows:
+// JWS compact serialization (RFC 7515) restricted to what docs/design.md §3.1 allows:
 // alg EdDSA (or its RFC 9864 name Ed25519) or ES256, typ execgov-authz+jws, a
 // kid, no crit, no keys inside the token, strict JSON. Parsing and signature
 // verification are separate steps so that the policy layer can pick the key
-// named by kid and report the first failing check in DESIGN §4 order.
+// named by kid and report the first failing check in docs/design.md §4.2 order.
 #pragma once
 
 #include <string>

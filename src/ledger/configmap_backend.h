@@ -5,7 +5,7 @@
 // labelled execgov.io/ledger=<origin>, each holding canonical JSON lines in
 // data.records, under the 1 MiB object limit: 256 KiB by default, because
 // every append rewrites its segment (and etcd keeps each revision until
-// compaction), at most 900 KiB (DESIGN §7). Appends update the last segment conditioned on its
+// compaction), at most 900 KiB (docs/design.md §7.3). Appends update the last segment conditioned on its
 // resourceVersion (a conflict means another writer got there first: re-read
 // and rebuild). A full segment is first sealed (annotation
 // execgov.io/sealed=true, same condition), then the next one is created with

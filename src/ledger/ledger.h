@@ -1,4 +1,4 @@
-// The lineage ledger as the webhook and the operator use it (DESIGN §7):
+// The lineage ledger as the webhook and the operator use it (docs/design.md §7):
 // append a decision durably, ask whether a parent record exists, and close
 // with a final checkpoint. The auditor's side is verifier.h.
 #pragma once

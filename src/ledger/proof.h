@@ -1,4 +1,4 @@
-// Inclusion proofs as the auditor carries them (DESIGN §9): one JSON object
+// Inclusion proofs as the auditor carries them (docs/design.md §9.1): one JSON object
 // with everything needed to check, offline, that a record is in the ledger
 // that signed the checkpoint:
 //

@@ -1,4 +1,4 @@
-// Ledger records (DESIGN §7). A record is a JSON object whose bytes are its
+// Ledger records (docs/design.md §7.1). A record is a JSON object whose bytes are its
 // RFC 8785 canonical form; its hash is the RFC 9162 leaf hash of those bytes.
 // The ledger owns `seq`, `prev` and `time`; callers supply the content
 // (type, decision, reason, object, user, artifact, parent, intent, policy).

@@ -1,4 +1,4 @@
-// The execgov_* metrics of DESIGN §9 on prometheus-cpp, exposed as text by
+// The execgov_* metrics of docs/design.md §9.3 on prometheus-cpp, exposed as text by
 // the ops server. Names carry units (_seconds, _total); one registry per
 // process, passed to whoever records.
 #pragma once

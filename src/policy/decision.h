@@ -1,4 +1,4 @@
-// The admission decision of DESIGN §4 as a pure function: the same code runs
+// The admission decision of docs/design.md §4 as a pure function: the same code runs
 // in the webhook, in `execgov serve`, and offline in `execgov check`.
 //
 // Decide() performs no I/O. What it needs from the outside world it reads
@@ -20,7 +20,7 @@
 
 namespace execgov::policy {
 
-// The reason codes of DESIGN §4, in the order in which they are checked.
+// The reason codes of docs/design.md §4.2, in the order in which they are checked.
 enum class Reason {
   kNone = 0,  // allowed
   kPolicyNotReady,

@@ -1,4 +1,4 @@
-// The replay store shared by every webhook replica (DESIGN §4), kept in the
+// The replay store shared by every webhook replica (docs/design.md §4.3), kept in the
 // API server: a consumption is a ConfigMap in the install namespace named
 // "execgov-jti-<first 40 hex of SHA-256(jti)>", labelled
 // execgov.io/replay=true and execgov.io/namespace=<the consumer's namespace>

@@ -1,4 +1,4 @@
-// Where consumed artifacts are remembered (DESIGN §4, replay and inheritance).
+// Where consumed artifacts are remembered (docs/design.md §4.3, single use and inheritance).
 // Decide() reads it through policy::ReplayView; the handler then commits the
 // decision's intent with Consume/Inherit, which are atomic: of two requests
 // racing with one jti, exactly one Consume succeeds.

@@ -42,7 +42,7 @@
 #                                 WEBHOOK_PORTS, WEBHOOK_METRICS_PORTS,
 #                                 WEBHOOK_CAS, logs $CLUSTER_WORK/webhook-<i>.log
 #   wait_webhooks_ready [SECONDS] poll every replica's /readyz
-#   register_webhook [REPLICA]    a ValidatingWebhookConfiguration (DESIGN §8:
+#   register_webhook [REPLICA]    a ValidatingWebhookConfiguration (docs/design.md §8:
 #                                 governed namespaces only, kube-system and
 #                                 execgov-system excluded, Fail, NoneOnDryRun,
 #                                 timeout, caBundle) named WEBHOOK_CONFIG,

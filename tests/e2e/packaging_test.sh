@@ -6,7 +6,7 @@
 #   packaging_test.sh render     crds/ copies in the chart and manifests/install.yaml
 #                                are what hack/render-manifests.sh writes
 #   packaging_test.sh template   the rendered chart, accepted by the API server
-#                                (dry run), holds the DESIGN §8 webhook
+#                                (dry run), holds the docs/design.md §8 webhook
 #                                configuration, restricted pods, least-privilege
 #                                RBAC, a serving certificate its caBundle verifies
 #   packaging_test.sh dryrun     the CRDs and manifests/install.yaml are accepted

@@ -1,5 +1,5 @@
 // The auditor's commands as auditors run them: `execgov ledger verify | show
-// | proof | verify-proof`, their output and exit codes (DESIGN §9: 0 ok,
+// | proof | verify-proof`, their output and exit codes (docs/design.md §9.1: 0 ok,
 // 1 verification failed, 2 usage or I/O error).
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The JWS profile of DESIGN §3: what is accepted, and each refusal.
+// The JWS profile of docs/design.md §3.1: what is accepted, and each refusal.
 #include <gtest/gtest.h>
 
 #include "crypto/encoding.h"

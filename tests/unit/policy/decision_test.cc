@@ -1,4 +1,4 @@
-// policy::Decide: every reason code of DESIGN §4 produced on its own, the
+// policy::Decide: every reason code of docs/design.md §4.2 produced on its own, the
 // order in which they apply, inheritance, modes and UPDATE semantics.
 #include <gtest/gtest.h>
 
