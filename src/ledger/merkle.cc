@@ -104,7 +104,9 @@ Hash ChainBorderRight(Hash seed, const std::vector<Hash>& proof, size_t from) {
 // below the point where its path leaves the right border and the part along it.
 void Decompose(uint64_t index, uint64_t size, size_t* inner, size_t* border) {
   *inner = static_cast<size_t>(std::bit_width(index ^ (size - 1)));
-  *border = static_cast<size_t>(std::popcount(index >> *inner));
+  // inner is 64 when the path leaves the border at the root (size > 2^63);
+  // a shift by 64 is undefined, and no bits are left above it anyway.
+  *border = *inner >= 64 ? 0 : static_cast<size_t>(std::popcount(index >> *inner));
 }
 
 StatusOr<Hash> ToHash(std::string_view bytes, const char* what) {
@@ -272,9 +274,17 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, const std::vector<std::
 
 namespace {
 
+// log2 of bit_ceil(width) for width >= 1, from 0 to 64. Not bit_ceil itself:
+// for a width above 2^63 (start and end come from the proof's sender)
+// bit_ceil's result, 2^64, does not fit in 64 bits and is undefined.
+int SubtreeLevel(uint64_t width) { return std::bit_width(width - 1); }
+
+// A valid subtree's start is a multiple of 2^SubtreeLevel(end - start); at
+// level 64 that means start = 0.
 Status CheckSubtree(uint64_t start, uint64_t end) {
   if (start >= end) return InvalidArgument("a subtree needs start < end");
-  if (start % std::bit_ceil(end - start) != 0) {
+  int level = SubtreeLevel(end - start);
+  if (start != 0 && std::countr_zero(start) < level) {
     return InvalidArgument("[" + std::to_string(start) + ", " + std::to_string(end) + ") is not a valid subtree");
   }
   return Status::Ok();
@@ -302,8 +312,10 @@ Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, con
   EXECGOV_ASSIGN_OR_RETURN(auto hashes, ToHashes(proof));
   EXECGOV_ASSIGN_OR_RETURN(Hash seed, ToHash(subtree_root, "the subtree hash"));
   // The node holding the subtree spans [start, start + m), cut at `size`.
-  uint64_t m = std::bit_ceil(end - start);
-  uint64_t node_size = std::min(start + m, size) - start;
+  // start > 0 is a multiple of m (CheckSubtree), so m <= 2^63; start + m may
+  // still be 2^64, hence no sum here (size - start >= end - start > 0).
+  uint64_t m = uint64_t{1} << SubtreeLevel(end - start);
+  uint64_t node_size = std::min(m, size - start);
   size_t used = 0;
   if (node_size > end - start) {
     used = ConsistencyProofLength(end - start, node_size);
@@ -311,7 +323,8 @@ Status VerifySubtreeConsistency(uint64_t start, uint64_t end, uint64_t size, con
     EXECGOV_ASSIGN_OR_RETURN(seed, RootFromConsistency(end - start, node_size, seed, hashes, 0, used));
   }
   // Seen at the node's level, the tree is an RFC 9162 tree of ceil(size / m) nodes.
-  EXECGOV_ASSIGN_OR_RETURN(Hash h, RootFromInclusion(start / m, (size + m - 1) / m, seed, hashes, used, hashes.size()));
+  uint64_t nodes = size / m + (size % m != 0 ? 1 : 0);  // not (size + m - 1) / m, which wraps near 2^64
+  EXECGOV_ASSIGN_OR_RETURN(Hash h, RootFromInclusion(start / m, nodes, seed, hashes, used, hashes.size()));
   return Match(h, root, "the root computed from the subtree consistency proof");
 }
 

@@ -177,5 +177,64 @@ TEST(Merkle, WrongLengthHashesAreRefused) {
   EXPECT_FALSE(VerifyInclusion(1, 4, "short", Raw(InclusionProof(1, 4, leaves)), root).ok());
 }
 
+// Trees near 2^64 leaves, whose sizes a proof's sender chooses: the subtree
+// and path arithmetic must neither overflow (bit_ceil(2^63 + 1), a shift by
+// 64) nor wrap (start + m, size + m - 1). The proofs are built by hand along
+// the right border, where a node is Node(left sibling, what is below).
+constexpr uint64_t kTwo63 = uint64_t{1} << 63;
+
+Hash Parent(const Hash& left, const Hash& right) { return RootOf({left, right}); }
+
+TEST(MerkleLimits, SubtreesWiderThanTwoToThe63) {
+  // bit_ceil(2^63 + 1) is 2^64: only start 0 is aligned to it.
+  EXPECT_EQ(VerifySubtreeInclusion(1, 1, kTwo63 + 2, "", {}, "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifySubtreeInclusion(kTwo63, kTwo63 / 2, kTwo63 + kTwo63 / 2 + 1, "", {}, "").code(),
+            StatusCode::kInvalidArgument);
+  // Valid ranges get as far as the proof, which is wrong (PermissionDenied).
+  std::string h(32, 'h');
+  EXPECT_EQ(VerifySubtreeInclusion(5, 0, kTwo63 + 2, h, {}, h).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(VerifySubtreeInclusion(kTwo63, kTwo63, UINT64_MAX, h, {}, h).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(MerkleLimits, InclusionWhereThePathLeavesTheBorderAtTheRoot) {
+  // Leaf 0 of 2^63 + 1 leaves: 63 siblings in the perfect left half, then the
+  // lone right leaf; 64 hashes, none along the border.
+  auto sib = Leaves(64);
+  Hash leaf = LeafHash("the leaf");
+  Hash h = leaf;
+  for (const auto& s : sib) h = Parent(h, s);
+  auto proof = Raw(sib);
+  std::string root(crypto::HashBytes(h));
+  EXPECT_TRUE(VerifyInclusion(0, kTwo63 + 1, crypto::HashBytes(leaf), proof, root).ok());
+  auto bad = proof;
+  bad[63][0] ^= 1;
+  EXPECT_EQ(VerifyInclusion(0, kTwo63 + 1, crypto::HashBytes(leaf), bad, root).code(), StatusCode::kPermissionDenied);
+  proof.pop_back();
+  EXPECT_EQ(VerifyInclusion(0, kTwo63 + 1, crypto::HashBytes(leaf), proof, root).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(MerkleLimits, SubtreeConsistencyInTheLastNodeBelowTwoToThe64) {
+  // Subtree [2^64 - 8, 2^64 - 3) of a tree of 2^64 - 1 leaves: its node
+  // [2^64 - 8, 2^64) holds 7 leaves, and is the last of 2^61 nodes, whose
+  // path is 61 left siblings along the border.
+  const uint64_t start = UINT64_MAX - 7, end = UINT64_MAX - 2, size = UINT64_MAX;
+  auto leaves = Leaves(7);
+  Hash subtree = RootOf({leaves.begin(), leaves.begin() + 5});
+  auto proof = Raw(ConsistencyProof(5, 7, leaves));
+  Hash h = RootOf(leaves);
+  auto sib = Leaves(61);
+  for (const auto& s : sib) h = Parent(s, h);
+  for (const auto& s : Raw(sib)) proof.push_back(s);
+  std::string root(crypto::HashBytes(h));
+  Status st = VerifySubtreeConsistency(start, end, size, proof, crypto::HashBytes(subtree), root);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  auto bad = proof;
+  bad.back()[0] ^= 1;
+  EXPECT_FALSE(VerifySubtreeConsistency(start, end, size, bad, crypto::HashBytes(subtree), root).ok());
+  bad = proof;
+  bad[0][0] ^= 1;
+  EXPECT_FALSE(VerifySubtreeConsistency(start, end, size, bad, crypto::HashBytes(subtree), root).ok());
+}
+
 }  // namespace
 }  // namespace execgov::ledger
