@@ -26,8 +26,17 @@ char* PutDigits(char* p, int64_t v, int width) {
 
 std::string FormatRfc3339(std::chrono::system_clock::time_point t, bool with_millis) {
   using namespace std::chrono;
-  auto secs = time_point_cast<seconds>(t);
-  if (secs > t) secs -= seconds(1);
+  // Whole seconds (floored) and the fraction, without turning the seconds
+  // back into system_clock's nanoseconds: in the first second of its range
+  // (1677-09-21T00:12:43Z) the floored second is below what it can hold.
+  const auto since = t.time_since_epoch();
+  const auto toward_zero = duration_cast<seconds>(since);
+  auto fraction = since - toward_zero;  // (-1 s, 1 s); toward_zero fits, being nearer 0 than t
+  sys_seconds secs{toward_zero};
+  if (fraction < fraction.zero()) {
+    fraction += seconds(1);
+    secs -= seconds(1);
+  }
   // Civil calendar arithmetic (C++20) instead of gmtime_r, strftime and
   // snprintf: every ledger record and log line carries a time, and those
   // three took about 1 us of each. Years of other widths take the old road.
@@ -50,19 +59,19 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point t, bool with_mil
     p = PutDigits(p, hms.seconds().count(), 2);
     if (with_millis) {
       *p++ = '.';
-      p = PutDigits(p, duration_cast<milliseconds>(t - secs).count(), 3);
+      p = PutDigits(p, duration_cast<milliseconds>(fraction).count(), 3);
     }
     *p++ = 'Z';
     return std::string(buf, p);
   }
-  std::time_t tt = system_clock::to_time_t(secs);
+  std::time_t tt = static_cast<std::time_t>(secs.time_since_epoch().count());
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   std::string out(buf);
   if (with_millis) {
-    auto ms = duration_cast<milliseconds>(t - secs).count();
+    auto ms = duration_cast<milliseconds>(fraction).count();
     char frac[24];
     std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms));
     out += frac;
@@ -129,8 +138,16 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  int64_t secs = DaysFromCivil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - offset;
-  return std::chrono::system_clock::time_point(std::chrono::seconds(secs)) + std::chrono::microseconds(micros);
+  // At most 4-digit years: about 3.2e17 microseconds either way, no overflow.
+  using std::chrono::microseconds;
+  const int64_t total = (DaysFromCivil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - offset) * 1000000 + micros;
+  // system_clock counts nanoseconds in 64 bits (1677 to 2262); converting an
+  // instant outside that, such as a "never" of 9999-12-31, would overflow.
+  using TimePoint = std::chrono::system_clock::time_point;
+  constexpr int64_t kMin = std::chrono::duration_cast<microseconds>(TimePoint::min().time_since_epoch()).count();
+  constexpr int64_t kMax = std::chrono::duration_cast<microseconds>(TimePoint::max().time_since_epoch()).count();
+  if (total < kMin || total > kMax) return std::nullopt;
+  return TimePoint(microseconds(total));
 }
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {

@@ -45,6 +45,9 @@ class FakeClock final : public Clock {
 // RFC 3339 in UTC with a 'Z' suffix and optional fractional seconds.
 std::string FormatRfc3339(std::chrono::system_clock::time_point t, bool with_millis = false);
 // Parses RFC 3339 ("2026-01-01T00:00:00Z", "...+02:00", fractional seconds).
+// Instants system_clock cannot hold (before 1677-09-21T00:12:43.145225Z or
+// after 2262-04-11T23:47:16.854775Z, e.g. 9999-12-31) are refused like
+// malformed text; fractional digits past microseconds are dropped.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 // Parses a Go-style duration ("15m", "30s", "1h30m", "500ms"). Negative and

@@ -32,7 +32,9 @@ TEST(FormatRfc3339Test, MatchesTheCLibraryAcrossTheCalendar) {
   using namespace std::chrono;
   const int64_t seconds_list[] = {0,           -1,          951782400 /* 2000-02-29 */, 1709164799 /* 2024-02-28 23:59:59 */,
                                   1735689599 /* 2024-12-31 23:59:59 */, 4102444800 /* 2100-01-01 */, -2208988800 /* 1900-01-01 */,
-                                  253402300799 /* 9999-12-31 23:59:59 */};
+                                  // The first and last two days system_clock holds (64-bit nanoseconds,
+                                  // 1677-09-21 to 2262-04-11); 9999-12-31 does not fit in it.
+                                  -9223372036 + 1, 9223372036 - 200000};
   int checked = 0;
   for (int64_t s : seconds_list) {
     for (int64_t ms : {0, 1, 999}) {
@@ -46,6 +48,23 @@ TEST(FormatRfc3339Test, MatchesTheCLibraryAcrossTheCalendar) {
   }
   EXPECT_EQ(FormatRfc3339(system_clock::time_point{seconds(1764748800)}, true), "2025-12-03T08:00:00.000Z");
   EXPECT_GT(checked, 1000);
+}
+
+std::string Parsed(std::string_view text) {
+  auto t = ParseRfc3339(text);
+  return t ? FormatRfc3339(*t, true) : "refused";
+}
+
+TEST(ParseRfc3339Test, InstantsSystemClockCannotHoldAreRefused) {
+  EXPECT_EQ(Parsed("2262-04-11T23:47:16.854775Z"), "2262-04-11T23:47:16.854Z");
+  EXPECT_EQ(Parsed("2262-04-11T23:47:16.854776Z"), "refused");
+  EXPECT_EQ(Parsed("9999-12-31T23:59:59Z"), "refused");
+  EXPECT_EQ(Parsed("1677-09-21T00:12:43.145225Z"), "1677-09-21T00:12:43.145Z");
+  EXPECT_EQ(Parsed("1677-09-21T00:12:43.145224Z"), "refused");
+  EXPECT_EQ(Parsed("0000-01-01T00:00:00Z"), "refused");
+  // The offset counts: this is 2262-04-11T22:47:16Z.
+  EXPECT_EQ(Parsed("2262-04-11T23:47:16+01:00"), "2262-04-11T22:47:16.000Z");
+  EXPECT_EQ(Parsed("2026-01-01T00:00:00.5Z"), "2026-01-01T00:00:00.500Z");
 }
 
 }  // namespace
