@@ -9,6 +9,7 @@ packages=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev libsodium-dev
   etcd-server etcd-client wrk prometheus
   python3 python3-jwcrypto python3-cryptography
+  clang libclang-rt-dev  # libFuzzer and the sanitizers for hack/fuzz.sh
   golang-go curl procps iproute2
 )
 

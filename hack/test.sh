@@ -12,3 +12,7 @@ hack/controlplane/build.sh >/dev/null
 trap 'EXECGOV_TESTENV_DIR="$PWD/build/tests/e2e/testenv" hack/testenv.sh stop' EXIT
 trap 'exit 130' INT TERM
 (cd build && ctest --output-on-failure --timeout 1800 "$@")
+# Every libFuzzer harness of tests/fuzz for a bounded time (FUZZ_SECONDS,
+# default 60 s each) in ./build-fuzz; a crash fails the run with its input
+# saved under build-fuzz/fuzz-artifacts/ (docs/testing.md, "Fuzzing").
+hack/fuzz.sh
