@@ -1,9 +1,12 @@
 #include "api/manifest.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <cstdlib>
+#include <sstream>
 #include <regex>
 
 namespace execgov::api {
@@ -93,12 +96,25 @@ Status ToJson(const YAML::Node& node, Json* out, const std::string& where) {
   return InvalidArgument(where + ": unknown YAML node");
 }
 
-void ExpandList(Json doc, std::vector<Json>* out) {
-  if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items") && doc["items"].is_array()) {
-    for (auto& item : doc["items"]) ExpandList(std::move(item), out);
-    return;
+// A "kind: List" document's items in its place, each of which must be an
+// object too (a scalar item would be a document no reader takes back).
+// `kind` is read only when it is a string: Json::value() throws for a
+// member of another type ("kind:" alone is null), which fuzz_policy_yaml
+// found ending the process.
+Status ExpandList(Json doc, const std::string& where, std::vector<Json>* out) {
+  auto kind = doc.find("kind");
+  if (doc.is_object() && kind != doc.end() && kind->is_string() && *kind == "List" && doc.contains("items") &&
+      doc["items"].is_array()) {
+    size_t i = 0;
+    for (auto& item : doc["items"]) {
+      std::string at = where + ": items[" + std::to_string(i++) + "]";
+      if (!item.is_object()) return InvalidArgument(at + " is not a mapping (a Kubernetes object)");
+      EXECGOV_RETURN_IF_ERROR(ExpandList(std::move(item), at, out));
+    }
+    return Status::Ok();
   }
   out->push_back(std::move(doc));
+  return Status::Ok();
 }
 
 bool NeedsQuotes(const std::string& s) {
@@ -148,6 +164,45 @@ void Emit(YAML::Emitter& e, const Json& v) {
   }
 }
 
+// Events are dropped: only the number of documents matters.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll never returns for some malformed streams (a lone
+// ",": github.com/jbeder/yaml-cpp/issues/1040, fixed upstream after 0.8 by
+// pull 1319): its parser reports an empty document without consuming the
+// token, forever, and LoadAll keeps each one until memory runs out. Found by
+// tests/fuzz/manifest_fuzz.cc. Every document after the first starts with
+// "---" or follows "...", so a stream that yields more documents than it has
+// such markers is that loop: refused before LoadAll runs. Throws what
+// yaml-cpp's parser throws for invalid YAML.
+Status CheckDocumentsEnd(const std::string& text, const std::string& source) {
+  size_t markers = 0;
+  for (std::string_view m : {"---", "..."}) {
+    for (size_t at = text.find(m); at != std::string::npos; at = text.find(m, at + 1)) ++markers;
+  }
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (size_t documents = 0; parser.HandleNextDocument(counter);) {
+    if (++documents > markers + 1) {
+      return InvalidArgument(source + ": invalid YAML: the parser makes no progress after document " +
+                             std::to_string(markers + 1));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool LooksLikeJson(std::string_view text) {
@@ -191,14 +246,17 @@ StatusOr<std::vector<Json>> ParseManifests(std::string_view text, const std::str
       if (!doc->is_object()) {
         return InvalidArgument(source + ": document " + std::to_string(docs.size() + 1) + " is not a JSON object");
       }
-      ExpandList(std::move(doc).value(), &docs);
+      EXECGOV_RETURN_IF_ERROR(
+          ExpandList(std::move(doc).value(), source + ": document " + std::to_string(docs.size() + 1), &docs));
       pos = end;
     }
     return docs;
   }
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    const std::string owned(text);
+    EXECGOV_RETURN_IF_ERROR(CheckDocumentsEnd(owned, source));
+    nodes = YAML::LoadAll(owned);
   } catch (const YAML::Exception& e) {
     return InvalidArgument(source + ": invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
                            std::to_string(e.mark.column + 1) + ": " + e.msg);
@@ -213,7 +271,7 @@ StatusOr<std::vector<Json>> ParseManifests(std::string_view text, const std::str
     if (!doc.is_object()) {
       return InvalidArgument(source + ": document " + std::to_string(index) + " is not a mapping (a Kubernetes object)");
     }
-    ExpandList(std::move(doc), &docs);
+    EXECGOV_RETURN_IF_ERROR(ExpandList(std::move(doc), source + ": document " + std::to_string(index), &docs));
   }
   return docs;
 }
