@@ -25,10 +25,12 @@
 set -euo pipefail
 
 source "$(dirname "$0")/cluster_lib.sh"
-cluster_init "$1" scope
+execgov_binary=$1
 shift
-corpus=$repo/tests/e2e/testdata/scope-corpus
-if [ $# -gt 0 ]; then manifests=("$@"); else manifests=("$corpus"/*.yaml); fi
+manifests=()
+for m in "$@"; do manifests+=("$(realpath "$m")"); done  # cluster_init changes directory
+[ ${#manifests[@]} -gt 0 ] || manifests=("$repo"/tests/e2e/testdata/scope-corpus/*.yaml)
+cluster_init "$execgov_binary" scope
 ns=$CLUSTER_ID
 er_ns=$CLUSTER_ID-er
 runtime_class=corpus-sandboxed
