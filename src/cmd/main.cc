@@ -1,6 +1,8 @@
 // execgov: one binary, one subcommand per job (docs/design.md §9.1). This file only
 // wires flags to subcommands; every subcommand lives in its own file.
+#if EXECGOV_TCMALLOC
 #include <gperftools/malloc_extension.h>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -11,7 +13,9 @@ int main(int argc, char** argv) {
   using namespace execgov::cmd;
   // tcmalloc keeps up to 32 MiB in per-thread caches by default; a few
   // threads do all the work here, and memory is part of the budget.
+#if EXECGOV_TCMALLOC
   MallocExtension::instance()->SetNumericProperty("tcmalloc.max_total_thread_cache_bytes", 8u << 20);
+#endif
   CLI::App app{"execgov: execution governance for Kubernetes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "execgov 0.1.0");
