@@ -8,7 +8,7 @@ packages=(
   libssl-dev openssl libcpprest-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev libsodium-dev
   etcd-server etcd-client wrk prometheus
-  python3 python3-jwcrypto python3-cryptography
+  python3 python3-jwcrypto python3-cryptography python3-yaml
   clang libclang-rt-dev  # libFuzzer and the sanitizers for hack/fuzz.sh
   golang-go curl procps iproute2
 )
