@@ -29,6 +29,8 @@ int RunReview(const ReviewOptions& o) {
     std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
     std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
     std::string kind = api::KindOf(doc);
+    // The webhook governs by request.resource, as the API server sends it:
+    // pods, jobs, executionrequests (the kind, lower case, plural).
     std::string resource = kind;
     for (auto& c : resource) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     resource += "s";
@@ -40,6 +42,7 @@ int RunReview(const ReviewOptions& o) {
         {"kind", {{"group", group}, {"version", version}, {"kind", kind}}},
         {"resource", {{"group", group}, {"version", version}, {"resource", resource}}},
         {"requestKind", {{"group", group}, {"version", version}, {"kind", kind}}},
+        {"requestResource", {{"group", group}, {"version", version}, {"resource", resource}}},
         {"name", api::NameOf(doc)},
         {"namespace", api::NamespaceOf(doc)},
         {"operation", o.operation},

@@ -1,7 +1,8 @@
 // execgov sign: authorizes exactly the executions in a manifest. For each
 // document it computes the execution-scope digest, signs an artifact bound to
-// namespace, kind (and optionally name) and digest, and writes the manifest
-// back with the execgov.io/authorization annotation, so that
+// namespace, kind (and optionally name), digest and the projection version,
+// and writes the manifest back with the execgov.io/authorization annotation,
+// so that
 //   execgov sign ... -f job.yaml | kubectl apply -f -
 // works. Jobs also get the annotation on their pod template, which is how the
 // Job controller's Pods inherit it.
@@ -17,6 +18,7 @@
 #include "crypto/jws.h"
 #include "crypto/keys.h"
 #include "crypto/sha256.h"
+#include "policy/decision.h"
 
 namespace execgov::cmd {
 namespace {
@@ -47,6 +49,12 @@ int RunSign(const SignOptions& o) {
     if (!t) return UsageError("--issued-at: \"" + o.issued_at + "\" is not an RFC 3339 time");
     iat = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
   }
+  const int64_t exp = iat + ttl->count() / 1000;  // both far from overflow: ParseDuration caps at 1e15 ms
+  if (iat < 0 || exp > policy::kMaxNumericDate) {
+    return UsageError("--issued-at/--ttl: the artifact would be valid from " + std::to_string(iat) + " to " +
+                      std::to_string(exp) + ", outside the NumericDates execgov accepts (0 to " +
+                      std::to_string(policy::kMaxNumericDate) + ")");
+  }
   auto pem = ReadFile(o.key_file, 1 << 20);
   if (!pem.ok()) return UsageError(pem.status().message());
   auto key = crypto::PrivateKey::FromPem(*pem);
@@ -68,10 +76,13 @@ int RunSign(const SignOptions& o) {
     if (api::NamespaceOf(doc).empty()) doc["metadata"]["namespace"] = ns;
     std::string name = api::NameOf(doc);
     if (o.bind_name && name.empty()) return UsageError(where + ": --name needs metadata.name");
-    auto digest = api::ExecutionScopeDigest(doc);
+    auto digest = api::ExecutionScopeDigest(*api::ParseGovernedKind(kind), doc);
     if (!digest.ok()) return UsageError(where + ": " + digest.status().message());
 
-    nlohmann::json scope = {{"namespace", ns}, {"kind", kind}, {"digest", *digest}};
+    // projection: the version of the projection the digest was made with,
+    // without which a verifier refuses the artifact.
+    nlohmann::json scope = {
+        {"namespace", ns}, {"kind", kind}, {"digest", *digest}, {"projection", policy::kExecutionScopeProjection}};
     if (o.bind_name) scope["name"] = name;
     nlohmann::json claims = {
         {"iss", o.issuer},
@@ -79,7 +90,7 @@ int RunSign(const SignOptions& o) {
         {"aud", o.audience},
         {"iat", iat},
         {"nbf", iat},
-        {"exp", iat + ttl->count() / 1000},
+        {"exp", exp},
         {"jti", crypto::Base64UrlEncode(crypto::RandomBytes(16))},
         {"scope", scope},
     };

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <memory>
 
 #include "api/execution_scope.h"
 #include "api/object.h"
+#include "core/json_string.h"
 #include "crypto/jws.h"
 #include "crypto/sha256.h"
 #include "policy/glob.h"
@@ -76,6 +76,8 @@ std::string FormatReason(Reason reason, const std::string& message) {
 
 std::string Decision::StatusMessage() const { return FormatReason(reason, message); }
 
+int64_t ConsumptionExpiry(const ArtifactFacts& facts) { return facts.exp + kMaxClockSkewSeconds; }
+
 namespace {
 
 using api::Json;
@@ -92,14 +94,43 @@ std::string Describe(const AdmissionAttributes& a) {
   return a.kind + " " + (a.ns.empty() ? "" : a.ns + "/") + (a.name.empty() ? "<generated name>" : a.name);
 }
 
-bool IsIntegral(const Json& v) {
-  if (v.is_number_integer() || v.is_number_unsigned()) return true;
-  return v.is_number_float() && std::isfinite(v.get<double>());
+// A claim's value for a message: as JSON, cut short (a claim may be long).
+std::string Shown(const Json& v) {
+  std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
 }
 
-int64_t NumericDate(const Json& v) {
-  if (v.is_number_float()) return static_cast<int64_t>(std::floor(v.get<double>()));
-  return v.get<int64_t>();
+// A NumericDate claim as execgov accepts it: a JSON integer from 0 to
+// kMaxNumericDate. RFC 7519 allows fractions too; no signer needs them, and
+// a float (1e19, 1.5) or an integer past int64 is exactly what once made the
+// time arithmetic wrap.
+std::optional<int64_t> BoundedNumericDate(const Json& v) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(kMaxNumericDate)) return static_cast<int64_t>(u);
+  } else if (v.is_number_integer()) {
+    int64_t i = v.get<int64_t>();
+    if (i >= 0 && i <= kMaxNumericDate) return i;
+  }
+  return std::nullopt;
+}
+
+// Reads the NumericDate claim `name` into *out; a failure names the claim.
+Failure ReadNumericDate(const Json& c, const char* name, bool required, int64_t* out) {
+  static const std::string kRange = "an integer NumericDate from 0 to " + std::to_string(kMaxNumericDate) +
+                                    " (9999-12-31T23:59:59Z)";
+  auto it = c.find(name);
+  if (it == c.end()) {
+    if (!required) return {};
+    return Fail(Reason::kMalformedArtifact, std::string("the artifact has no \"") + name + "\" claim (" + kRange + ")");
+  }
+  auto v = BoundedNumericDate(*it);
+  if (!v) {
+    return Fail(Reason::kMalformedArtifact,
+                std::string("the artifact's \"") + name + "\" claim is " + Shown(*it) + ", not " + kRange);
+  }
+  *out = *v;
+  return {};
 }
 
 // Checks the claims every artifact must carry and fills `facts`.
@@ -124,25 +155,34 @@ Failure ValidateClaims(const Json& c, ArtifactFacts* facts) {
   bool aud_ok = aud != c.end() && (aud->is_string() || (aud->is_array() && !aud->empty() &&
                                                          std::all_of(aud->begin(), aud->end(), [](const Json& a) { return a.is_string(); })));
   if (!aud_ok) return Fail(Reason::kMalformedArtifact, "the artifact has no \"aud\" claim naming the cluster");
-  for (const char* name : {"iat", "exp"}) {
-    auto it = c.find(name);
-    if (it == c.end() || !IsIntegral(*it)) {
-      return Fail(Reason::kMalformedArtifact, std::string("the artifact has no \"") + name + "\" claim (NumericDate seconds)");
-    }
-  }
-  if (c.contains("nbf") && !IsIntegral(c["nbf"])) return Fail(Reason::kMalformedArtifact, "the artifact's nbf is not a NumericDate");
-  facts->iat = NumericDate(c["iat"]);
-  facts->exp = NumericDate(c["exp"]);
+  if (Failure f = ReadNumericDate(c, "iat", /*required=*/true, &facts->iat); f.failed()) return f;
+  if (Failure f = ReadNumericDate(c, "exp", /*required=*/true, &facts->exp); f.failed()) return f;
   if (facts->exp <= facts->iat) return Fail(Reason::kMalformedArtifact, "the artifact's exp is not after its iat");
+  facts->nbf = facts->iat;
+  if (Failure f = ReadNumericDate(c, "nbf", /*required=*/false, &facts->nbf); f.failed()) return f;
   auto scope = c.find("scope");
   if (scope == c.end() || !scope->is_object()) {
-    return Fail(Reason::kMalformedArtifact, "the artifact has no \"scope\" claim ({namespace, kind, name?, digest})");
+    return Fail(Reason::kMalformedArtifact,
+                "the artifact has no \"scope\" claim ({namespace, kind, name?, digest, projection})");
   }
   for (const char* name : {"namespace", "kind", "digest"}) {
     auto it = scope->find(name);
     if (it == scope->end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
       return Fail(Reason::kMalformedArtifact, std::string("the artifact's scope has no \"") + name + "\"");
     }
+  }
+  // The digest means what the projection it was made with hashes: an
+  // artifact made for another one is refused, never compared.
+  auto projection = scope->find("projection");
+  if (projection == scope->end()) {
+    return Fail(Reason::kMalformedArtifact,
+                "the artifact's scope has no \"projection\": it was made for execution-scope projection 1, which is "
+                "no longer accepted; sign it again");
+  }
+  if (!projection->is_number_integer() || *projection != kExecutionScopeProjection) {
+    return Fail(Reason::kMalformedArtifact, "scope.projection " + Shown(*projection) +
+                                                " is not supported (this execgov verifies projection " +
+                                                std::to_string(kExecutionScopeProjection) + ")");
   }
   if (scope->contains("name") && !(*scope)["name"].is_string()) {
     return Fail(Reason::kMalformedArtifact, "the artifact's scope.name is not a string");
@@ -165,6 +205,24 @@ Failure ValidateClaims(const Json& c, ArtifactFacts* facts) {
     if (facts->intent.size() > 1024) return Fail(Reason::kMalformedArtifact, "the artifact's intent is longer than 1 KiB");
   }
   return {};
+}
+
+// Whether `object` (the request's object or old object, `which`) is of the
+// governed kind the request is for, by its apiVersion and kind.
+Failure CheckObjectKind(api::GovernedKind kind, const Json& object, const char* which) {
+  const std::string api_version = kind == api::GovernedKind::kPod   ? "v1"
+                                  : kind == api::GovernedKind::kJob ? "batch/v1"
+                                                                    : std::string(api::kApiVersion);
+  const std::string has_version = api::StringAt(object, {"apiVersion"});
+  const std::string has_kind = api::KindOf(object);
+  if (has_version == api_version && has_kind == api::GovernedKindName(kind)) return {};
+  std::string shown_version, shown_kind;
+  AppendJsonStringReplacingInvalid(has_version, &shown_version);
+  AppendJsonStringReplacingInvalid(has_kind, &shown_kind);
+  const char* article = kind == api::GovernedKind::kExecutionRequest ? "an " : "a ";
+  return Fail(Reason::kScopeMismatch, std::string("the request is for ") + article + api::GovernedKindName(kind) + " (" +
+                                          api_version + ") but its " + which + " is apiVersion " + shown_version +
+                                          " kind " + shown_kind + "; the object must be what the request is for");
 }
 
 bool PolicyMatches(const CompiledPolicy& p, const AdmissionAttributes& a) {
@@ -229,10 +287,13 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
   if (p.revoked_jtis.count(facts.jti)) {
     return Fail(Reason::kRevoked, "artifact " + facts.jti + " is revoked by ExecutionPolicy " + p.name);
   }
-  int64_t nbf = claims.contains("nbf") ? NumericDate(claims["nbf"]) : facts.iat;
-  int64_t skew = p.clock_skew_seconds;
-  if (in.now + skew < nbf || in.now + skew < facts.iat) {
-    return Fail(Reason::kArtifactNotYetValid, "the artifact is not valid before " + std::to_string(std::max(nbf, facts.iat)) +
+  // No overflow below: now and every claim lie in 0..kMaxNumericDate
+  // (checked by DecideImpl and ValidateClaims), the skew and the TTL are
+  // bounded by CompilePolicy.
+  const int64_t skew = p.clock_skew_seconds;
+  const int64_t valid_from = std::max(facts.nbf, facts.iat);
+  if (in.now + skew < valid_from) {
+    return Fail(Reason::kArtifactNotYetValid, "the artifact is not valid before " + std::to_string(valid_from) +
                                                   " (now " + std::to_string(in.now) + "); check the signer's clock");
   }
   if (in.now - skew >= facts.exp) {
@@ -401,21 +462,43 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   if (!in.policies || !in.policies->ready) {
     return Deny(d, Reason::kPolicyNotReady, "execgov has not loaded its ExecutionPolicies yet; retry shortly");
   }
-  if (!api::ParseGovernedKind(a.kind)) {
-    return Deny(d, Reason::kNoMatchingPolicy, "kind " + a.kind + " is not governed by execgov (only Pod, Job and "
+  if (in.now < 0 || in.now > kMaxNumericDate) {
+    // Every time comparison below adds to or subtracts from now.
+    return Deny(d, Reason::kInternalError, "the clock reads " + std::to_string(in.now) +
+                                               ", outside 0.." + std::to_string(kMaxNumericDate) + "; fix the clock");
+  }
+  const std::optional<api::GovernedKind> kind = api::ParseGovernedKind(a.kind);
+  if (!kind) {
+    return Deny(d, Reason::kNoMatchingPolicy, a.kind + " is not governed by execgov (only Pod, Job and "
                                               "ExecutionRequest); fix the webhook configuration's rules");
   }
   if (!a.object || !a.object->is_object()) return Deny(d, Reason::kInternalError, "the request carries no object");
-  auto digest = api::ExecutionScopeDigest(*a.object);
+  // ScopeMismatch: the object is not what the request is for. The kind is
+  // the request's; an object claiming another would be hashed, matched and
+  // recorded as something it is not.
+  if (Failure f = CheckObjectKind(*kind, *a.object, "object"); f.failed()) return Deny(d, f.reason, f.message);
+  if (a.operation == Operation::kUpdate && a.old_object) {
+    if (Failure f = CheckObjectKind(*kind, *a.old_object, "old object"); f.failed()) return Deny(d, f.reason, f.message);
+  }
+  auto digest = api::ExecutionScopeDigest(*kind, *a.object);
   if (!digest.ok()) return Deny(d, Reason::kInternalError, "cannot compute the execution scope: " + digest.status().message());
   d.object_digest = *digest;
   if (a.operation == Operation::kUpdate && a.old_object) {
-    auto old_digest = api::ExecutionScopeDigest(*a.old_object);
+    auto old_digest = api::ExecutionScopeDigest(*kind, *a.old_object);
     if (old_digest.ok() && *old_digest == d.object_digest) {
       d.allowed = true;
       d.message = "the update leaves the execution scope unchanged";
       return d;
     }
+  }
+  // A jti is consumed by an object's uid, and two objects without one would
+  // share it. The API server sets metadata.uid before any validating webhook
+  // runs, so a review without it did not come from one: whatever any policy's
+  // mode, this is never allowed. InternalError, as for a request without an
+  // object: the request lacks what the API server always supplies.
+  if (a.uid.empty()) {
+    return Deny(d, Reason::kInternalError, Describe(a) + " has no metadata.uid: the single use of its artifact cannot " +
+                                               "be recorded without one");
   }
   std::vector<const CompiledPolicy*> matching;
   for (const auto& p : in.policies->policies) {

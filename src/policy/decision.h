@@ -20,6 +20,19 @@
 
 namespace execgov::policy {
 
+// The latest NumericDate an artifact's iat, nbf or exp may hold:
+// 9999-12-31T23:59:59Z. Claims must be JSON integers from 0 to this; anything
+// else is MalformedArtifact. With the policy's durations bounded too
+// (policy.h), no sum or difference of times the decision or its caller makes
+// can overflow.
+inline constexpr int64_t kMaxNumericDate = 253402300799;
+
+// The version of the execution-scope projection (api::ExecutionScopeDigest)
+// this execgov computes. An artifact names the version its scope.digest was
+// made with (scope.projection); any other version is MalformedArtifact, so a
+// change of projection can never make an old artifact mean something new.
+inline constexpr int kExecutionScopeProjection = 2;
+
 // The reason codes of docs/design.md §4.2, in the order in which they are checked.
 enum class Reason {
   kNone = 0,  // allowed
@@ -89,8 +102,16 @@ class SignatureCache {
 };
 
 struct AdmissionAttributes {
-  std::string kind;  // Pod, Job, ExecutionRequest
+  // The governed kind (Pod, Job, ExecutionRequest) the request is for, from
+  // the request itself (request.resource), never from the object's own
+  // claim: the object's apiVersion and kind must agree with it
+  // (ScopeMismatch), and the digest, the scope check and the replay record
+  // all use it. Anything else is not governed (NoMatchingPolicy).
+  std::string kind;
   Operation operation = Operation::kCreate;
+  // uid: the object's metadata.uid, which the API server sets before any
+  // validating webhook runs. A CREATE (or an UPDATE that changes the scope)
+  // without one is denied: it would consume a jti that no object holds.
   std::string ns, name, uid;
   const Json* object = nullptr;      // required for CREATE and UPDATE
   const Json* old_object = nullptr;  // UPDATE only
@@ -105,8 +126,13 @@ struct AdmissionAttributes {
 // The artifact's claims, as recorded in the ledger (never its signature).
 struct ArtifactFacts {
   std::string iss, sub, kid, jti, digest, parent, intent, scope_kind;
-  int64_t iat = 0, exp = 0;
+  // Each in 0..kMaxNumericDate, iat < exp; nbf is iat when the claim is absent.
+  int64_t iat = 0, nbf = 0, exp = 0;
 };
+
+// Until when a consumption of this artifact must be remembered: past its exp
+// by the most skew any policy may allow. Cannot overflow (both bounded).
+int64_t ConsumptionExpiry(const ArtifactFacts& facts);
 
 struct PolicyVerdict {
   std::string policy;
@@ -148,7 +174,7 @@ struct Decision {
 
 struct DecisionInputs {
   const PolicySet* policies = nullptr;
-  int64_t now = 0;  // Unix seconds
+  int64_t now = 0;  // Unix seconds; outside 0..kMaxNumericDate denies (InternalError)
   const ReplayView* replay = nullptr;
   const LineageView* lineage = nullptr;  // null: no ledger to look parents up in
   SignatureCache* signature_cache = nullptr;

@@ -62,7 +62,10 @@ StatusOr<int64_t> DurationField(const Json& spec, const char* key, const char* f
   auto d = ParseDuration(text);
   if (!d) return FieldError(field, "\"" + text + "\" is not a duration such as \"15m\", \"30s\" or \"1h\"");
   int64_t secs = d->count() / 1000;
-  if (secs > max_seconds) return FieldError(field, text + " is longer than the limit of " + std::to_string(max_seconds) + "s");
+  if (secs > max_seconds) {
+    return FieldError(field, text + " is longer than " + FormatDuration(std::chrono::seconds(max_seconds)) +
+                                 ", the most execgov allows (" + std::to_string(max_seconds) + "s)");
+  }
   return secs;
 }
 
@@ -181,11 +184,12 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
   if (audience->empty()) return wrap(FieldError("spec.audience", "is required (the cluster identity artifacts must name)"));
   p->audience = *audience;
 
-  auto ttl = DurationField(spec, "maxTTL", "15m", 7 * 24 * 3600);
+  // Both bounded (policy.h): the decision adds them to claim values.
+  auto ttl = DurationField(spec, "maxTTL", "15m", kMaxTTLSeconds);
   if (!ttl.ok()) return wrap(ttl.status());
-  if (*ttl <= 0) return wrap(FieldError("spec.maxTTL", "must be positive"));
+  if (*ttl <= 0) return wrap(FieldError("spec.maxTTL", "must be at least 1s"));
   p->max_ttl_seconds = *ttl;
-  auto skew = DurationField(spec, "clockSkew", "30s", 600);
+  auto skew = DurationField(spec, "clockSkew", "30s", kMaxClockSkewSeconds);
   if (!skew.ok()) return wrap(skew.status());
   p->clock_skew_seconds = *skew;
 

@@ -23,6 +23,15 @@ namespace execgov::policy {
 using Json = nlohmann::json;
 
 enum class Enforcement { kEnforce, kWarn, kAudit };
+
+// The widest spec.clockSkew and spec.maxTTL a policy may set; CompilePolicy
+// refuses more. Bounded so that every sum the decision makes of a claim (at
+// most kMaxNumericDate, decision.h) and a policy duration stays far inside
+// int64, and because a skew past minutes is a broken clock, not skew. The
+// replay store keeps a consumption kMaxClockSkewSeconds past its artifact's
+// exp, so that no policy's skew can accept an artifact it has forgotten.
+inline constexpr int64_t kMaxClockSkewSeconds = 600;     // 10m
+inline constexpr int64_t kMaxTTLSeconds = 7 * 24 * 3600;  // 168h
 const char* EnforcementName(Enforcement e);
 
 struct TrustedKey {
@@ -43,8 +52,8 @@ struct CompiledPolicy {
   int64_t generation = 0;
   Enforcement enforcement = Enforcement::kEnforce;
   std::string audience;
-  int64_t max_ttl_seconds = 0;
-  int64_t clock_skew_seconds = 0;
+  int64_t max_ttl_seconds = 0;     // 1..kMaxTTLSeconds
+  int64_t clock_skew_seconds = 0;  // 0..kMaxClockSkewSeconds
 
   std::set<std::string> kinds;  // of Pod, Job, ExecutionRequest
   std::optional<LabelSelector> namespace_selector;

@@ -25,10 +25,6 @@ class LedgerLineage : public policy::LineageView {
   ledger::Ledger* ledger_;
 };
 
-// The most clock skew any policy may allow: consumptions are kept at least
-// this long past expiry, so an artifact is never both expired-but-accepted
-// and forgotten.
-constexpr int64_t kMaxClockSkewSeconds = 600;
 // How often the whole replay store is walked for expired consumptions: in
 // the store's PruneParts() steps, spread over this time, each run by an
 // admission on its own thread (a full walk at once held that thread ~95 ms
@@ -51,10 +47,38 @@ struct Reservation {
 
 }  // namespace
 
-std::string GovernedKindOf(const std::string& group, const std::string& kind) {
-  if (group.empty() && kind == "Pod") return kind;
-  if (group == "batch" && kind == "Job") return kind;
-  if (group == api::kGroup && kind == "ExecutionRequest") return kind;
+std::optional<api::GovernedKind> GovernedKindOf(const GroupVersionResource& r, const std::string& sub_resource) {
+  if (r == GroupVersionResource{"", "v1", "pods"} && (sub_resource.empty() || sub_resource == "ephemeralcontainers")) {
+    return api::GovernedKind::kPod;
+  }
+  if (!sub_resource.empty()) return std::nullopt;
+  if (r == GroupVersionResource{"batch", "v1", "jobs"}) return api::GovernedKind::kJob;
+  if (r == GroupVersionResource{std::string(api::kGroup), std::string(api::kVersion), "executionrequests"}) {
+    return api::GovernedKind::kExecutionRequest;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::string Shown(const GroupVersionKind& k) {
+  return "\"" + (k.group.empty() ? "" : k.group + "/") + k.version + ", Kind=" + k.kind + "\"";
+}
+
+}  // namespace
+
+std::string KindConflict(api::GovernedKind kind, const AdmissionRequest& req) {
+  // Group and kind, not version: requestKind's version is the one the client
+  // used, which the API server may have converted for the webhook.
+  const std::string group = kind == api::GovernedKind::kPod   ? ""
+                            : kind == api::GovernedKind::kJob ? "batch"
+                                                              : std::string(api::kGroup);
+  auto agrees = [&](const GroupVersionKind& k) { return k.group == group && k.kind == api::GovernedKindName(kind); };
+  std::string what = std::string("the request is for ") + (kind == api::GovernedKind::kExecutionRequest ? "an " : "a ") +
+                     api::GovernedKindName(kind) + " (resource " +
+                     req.resource.resource + (req.sub_resource.empty() ? "" : "/" + req.sub_resource) + ")";
+  if (!agrees(req.kind)) return what + " but its kind is " + Shown(req.kind);
+  if (req.request_kind && !agrees(*req.request_kind)) return what + " but its requestKind is " + Shown(*req.request_kind);
   return "";
 }
 
@@ -120,9 +144,17 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
   policy::PolicySet not_ready;
 
+  // One kind for everything below (the digest, the scope check, the ledger
+  // and replay records): the one the request is for, by its resource.
   policy::AdmissionAttributes a;
-  std::string governed_kind = GovernedKindOf(req.group, req.kind);
-  a.kind = governed_kind.empty() ? (req.group.empty() ? req.kind : req.group + "/" + req.kind) : governed_kind;
+  const std::optional<api::GovernedKind> governed_kind = GovernedKindOf(req.resource, req.sub_resource);
+  const std::string kind_conflict = governed_kind ? KindConflict(*governed_kind, req) : "";
+  if (governed_kind) {
+    a.kind = api::GovernedKindName(*governed_kind);
+  } else {  // never the name of a governed kind, so Decide refuses it
+    a.kind = (req.resource.group.empty() ? "" : req.resource.group + "/") + req.resource.version + "/" +
+             req.resource.resource + (req.sub_resource.empty() ? "" : "/" + req.sub_resource);
+  }
   a.operation = req.operation;
   a.ns = req.ns;
   a.name = req.name;
@@ -158,14 +190,20 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   in.install_namespace = deps_.install_namespace;
 
   policy::Decision& d = state->decision;
-  if (!labels_status.ok()) {
+  if (!kind_conflict.empty()) {
+    // ScopeMismatch: what the request says it is for is not one thing.
+    d.governed = true;
+    d.reason = policy::Reason::kScopeMismatch;
+    d.message = kind_conflict;
+  } else if (!labels_status.ok()) {
     d.governed = true;
     d.reason = policy::Reason::kInternalError;
     d.message = "cannot read the labels of namespace " + a.ns + ": " + labels_status.message();
   }
+  const bool decide = kind_conflict.empty() && labels_status.ok();
   const bool journal_in_ledger = deps_.replay && deps_.replay->JournaledInLedger();
   Reservation& reservation = state->reservation;
-  for (int attempt = 0; attempt < 2 && labels_status.ok(); ++attempt) {
+  for (int attempt = 0; attempt < 2 && decide; ++attempt) {
     d = policy::Decide(a, in);
     if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
     if (journal_in_ledger && !deps_.ledger) {
@@ -176,7 +214,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
     }
     Status st = d.replay_action == policy::ReplayAction::kConsume
                     ? deps_.replay->Consume(d.artifact->jti, {a.kind, a.ns, a.name, a.uid},
-                                            d.artifact->exp + kMaxClockSkewSeconds)
+                                            policy::ConsumptionExpiry(*d.artifact))
                     : deps_.replay->Inherit(d.artifact->jti, a.uid);
     if (st.ok() && journal_in_ledger) {
       reservation.store = deps_.replay;
@@ -194,7 +232,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
                                 std::max(1, deps_.replay->PruneParts());
         int64_t due = next_prune_ms_.load(std::memory_order_relaxed);
         if (now_ms >= due && next_prune_ms_.compare_exchange_strong(due, now_ms + step_ms)) {
-          deps_.replay->PruneStep(in.now - kMaxClockSkewSeconds);
+          deps_.replay->PruneStep(in.now - policy::kMaxClockSkewSeconds);
         }
       }
       break;
@@ -240,7 +278,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   if (reservation.store) {
     ledger::EntryBuilder replay;
     replay.Str("op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit");
-    if (d.replay_action == policy::ReplayAction::kConsume) replay.Int("exp", d.artifact->exp + kMaxClockSkewSeconds);
+    if (d.replay_action == policy::ReplayAction::kConsume) replay.Int("exp", policy::ConsumptionExpiry(*d.artifact));
     entry.Obj("replay", std::move(replay));
   }
   if (!d.verdicts.empty()) {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "api/object.h"
 #include "core/clock.h"
@@ -72,8 +73,17 @@ class AdmissionHandler {
   std::atomic<int64_t> next_prune_ms_{0};  // when the replay store's next prune step is due (Unix ms)
 };
 
-// The kind execgov governs for an API group and kind, or "" (Pod in the core
-// group, Job in batch, ExecutionRequest in execgov.io).
-std::string GovernedKindOf(const std::string& group, const std::string& kind);
+// The kind execgov governs that a request is for, from its resource and
+// subresource alone: ("", v1, pods) and its "ephemeralcontainers"
+// subresource -> Pod, (batch, v1, jobs) -> Job, (execgov.io, v1alpha1,
+// executionrequests) -> ExecutionRequest; nullopt for anything else, which
+// is not governed (NoMatchingPolicy).
+std::optional<api::GovernedKind> GovernedKindOf(const GroupVersionResource& resource, const std::string& sub_resource);
+
+// Why a request for the governed `kind` cannot be decided as one: its
+// request.kind or requestKind names another group or kind. Empty when they
+// agree. The API server never sends such a review; the handler denies it
+// (ScopeMismatch) rather than pick one of the kinds.
+std::string KindConflict(api::GovernedKind kind, const AdmissionRequest& request);
 
 }  // namespace execgov::webhook

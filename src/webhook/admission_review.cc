@@ -56,14 +56,30 @@ StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   AdmissionRequest out;
   out.uid = Str(*req, "uid");
   if (out.uid.empty()) return InvalidArgument("the AdmissionReview request has no uid");
-  if (req->contains("kind") && (*req)["kind"].is_object()) {
-    const Json& k = (*req)["kind"];
-    out.group = Str(k, "group");
-    out.version = Str(k, "version");
-    out.kind = Str(k, "kind");
+  // The resource decides what is governed; the API server always sends it
+  // (group "" is the core group, so only version and resource must be set).
+  auto resource = req->find("resource");
+  if (resource != req->end() && resource->is_object()) {
+    out.resource = {Str(*resource, "group"), Str(*resource, "version"), Str(*resource, "resource")};
   }
-  if (out.kind.empty()) return InvalidArgument("the AdmissionReview request has no kind");
+  if (out.resource.version.empty() || out.resource.resource.empty()) {
+    return InvalidArgument("the AdmissionReview request has no resource ({group, version, resource})");
+  }
   out.sub_resource = Str(*req, "subResource");
+  auto gvk = [&](const char* key) -> std::optional<GroupVersionKind> {
+    auto it = req->find(key);
+    if (it == req->end() || !it->is_object()) return std::nullopt;
+    GroupVersionKind k{Str(*it, "group"), Str(*it, "version"), Str(*it, "kind")};
+    if (k.kind.empty()) return std::nullopt;
+    return k;
+  };
+  auto kind = gvk("kind");
+  if (!kind) return InvalidArgument("the AdmissionReview request has no kind ({group, version, kind})");
+  out.kind = std::move(*kind);
+  if (auto it = req->find("requestKind"); it != req->end() && !it->is_null()) {
+    out.request_kind = gvk("requestKind");
+    if (!out.request_kind) return InvalidArgument("the AdmissionReview request's requestKind has no kind");
+  }
   out.ns = Str(*req, "namespace");
   out.name = Str(*req, "name");
   auto op = policy::ParseOperation(Str(*req, "operation"));

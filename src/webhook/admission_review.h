@@ -1,9 +1,11 @@
 // AdmissionReview admission.k8s.io/v1, as the API server sends and expects it.
-// Decoding is strict about what the decision needs (uid, kind, operation,
-// object) and tolerant of everything else, so a newer API server's extra
-// fields never break admission.
+// Decoding is strict about what the decision needs (uid, resource, kind,
+// operation, object) and tolerant of everything else, so a newer API
+// server's extra fields never break admission.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,10 +17,27 @@ namespace execgov::webhook {
 
 using Json = nlohmann::json;
 
+struct GroupVersionKind {
+  std::string group, version, kind;
+  bool operator==(const GroupVersionKind&) const = default;
+};
+
+struct GroupVersionResource {
+  std::string group, version, resource;
+  bool operator==(const GroupVersionResource&) const = default;
+};
+
 struct AdmissionRequest {
   std::string uid;
-  std::string group, version, kind;  // request.kind
-  std::string sub_resource;
+  // request.resource: what the request is for, and so the governed kind
+  // (AdmissionHandler). Required.
+  GroupVersionResource resource;
+  std::string sub_resource;  // request.subResource: "" or e.g. "ephemeralcontainers"
+  GroupVersionKind kind;     // request.kind: the object's kind. Required.
+  // request.requestKind: the kind of the original request, when the API
+  // server sent it (it does since 1.15; the version may differ from kind's
+  // when it converted the object for the webhook).
+  std::optional<GroupVersionKind> request_kind;
   std::string ns, name;
   policy::Operation operation = policy::Operation::kCreate;
   std::string user;
@@ -28,8 +47,10 @@ struct AdmissionRequest {
   Json old_object;  // null when absent
 };
 
-// InvalidArgument, with a message fit for an HTTP 400 body, when the text is
-// not JSON, not an AdmissionReview v1, or lacks request.uid.
+// InvalidArgument, with a message fit for an HTTP 400 body naming what is
+// wrong, when the text is not JSON, not an AdmissionReview v1, or lacks
+// request.uid, request.resource ({group, version, resource}, version and
+// resource non-empty), request.kind or a valid request.operation.
 StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body);
 
 struct AdmissionResponse {

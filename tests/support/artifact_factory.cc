@@ -4,6 +4,7 @@
 #include "api/object.h"
 #include "crypto/encoding.h"
 #include "crypto/jws.h"
+#include "policy/decision.h"
 
 namespace execgov::testing {
 
@@ -76,7 +77,8 @@ Json ClaimsFor(const Json& object, const Authority& a, int64_t now) {
           {"scope",
            {{"namespace", api::NamespaceOf(object)},
             {"kind", api::KindOf(object)},
-            {"digest", *api::ExecutionScopeDigest(object)}}}};
+            {"digest", *api::ExecutionScopeDigest(object)},
+            {"projection", policy::kExecutionScopeProjection}}}};
 }
 
 std::string Sign(const Json& claims, const Authority& a) { return *crypto::SignJws(claims, a.kid, a.key); }

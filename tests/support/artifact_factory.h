@@ -35,7 +35,8 @@ Json MakeExecutionRequest(const std::string& ns, const std::string& name,
                           const std::string& image = "registry.example.com/tools/rotate:1");
 
 // Claims authorizing `object` now: iss/kid of `a`, sub "agent:test",
-// aud "cluster-a", 10 minute validity, random jti, scope from the object.
+// aud "cluster-a", 10 minute validity, random jti, scope from the object
+// (with the projection version this execgov verifies).
 Json ClaimsFor(const Json& object, const Authority& a, int64_t now);
 std::string Sign(const Json& claims, const Authority& a);
 // Signs with an arbitrary header (for refusal tests); the signature is by `a`.

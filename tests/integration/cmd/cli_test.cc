@@ -175,6 +175,9 @@ TEST_F(CliTest, DigestAndInspect) {
   EXPECT_EQ(j["verified"], false);
   EXPECT_EQ(j["claims"]["intent"], "rotate payment keys");
   EXPECT_EQ(j["claims"]["scope"]["digest"], d.out.substr(0, d.out.size() - 1));
+  // The projection the digest was made with, which a verifier requires.
+  EXPECT_EQ(j["claims"]["scope"]["projection"], 2);
+  EXPECT_TRUE(j["claims"]["scope"]["projection"].is_number_integer());
   EXPECT_EQ(j["header"]["typ"], "execgov-authz+jws");
 }
 
@@ -192,6 +195,7 @@ TEST_F(CliTest, BadInputGetsOneLineAndExitTwo) {
       "sign --key missing.key --kid k --issuer i --subject s --audience a -f job.yaml",
       SignFlags() + " --ttl forever -f job.yaml",
       SignFlags() + " --parent nothex -f job.yaml",
+      SignFlags() + " --issued-at 1960-01-01T00:00:00Z -f job.yaml",  // a NumericDate below 0
       "digest -f bad.yaml",
       "inspect not-a-jws",
       "keygen --alg rsa --kid x --out x",
@@ -239,7 +243,7 @@ TEST_F(CliTest, InteroperatesWithJwcrypto) {
     nlohmann::json claims = {{"iss", "ops-authority"}, {"sub", "agent:python"}, {"aud", "cluster-a"},
                              {"iat", now}, {"nbf", now}, {"exp", now + 300},
                              {"jti", "py-" + std::to_string(now) + "-0123456789abcdef"},
-                             {"scope", {{"namespace", "agents"}, {"kind", "Job"}, {"digest", dig}}}};
+                             {"scope", {{"namespace", "agents"}, {"kind", "Job"}, {"digest", dig}, {"projection", 2}}}};
     dir_.Write("claims.json", claims.dump());
     auto signed_by_py = RunCommand(py + " sign k-" + alg + ".key k-" + alg + " claims.json", dir_.path());
     ASSERT_EQ(signed_by_py.exit_code, 0) << signed_by_py.err;

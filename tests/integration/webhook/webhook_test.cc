@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -28,13 +29,22 @@ using testing::Authority;
 using testing::HttpResponse;
 using testing::TlsConnection;
 
+// An AdmissionReview as the API server sends it: resource, kind and
+// requestKind from the object's apiVersion and kind (kind "Job" -> "jobs").
 Json Review(const Json& object, const std::string& user = "agent:test", const std::string& op = "CREATE",
             bool dry_run = false, const Json* old = nullptr, const std::string& uid = "") {
   std::string api_version = object.value("apiVersion", "");
   size_t slash = api_version.find('/');
   std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+  std::string kind = object.value("kind", "");
+  std::string resource;
+  for (char c : kind) resource += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  Json gvk = {{"group", group}, {"version", version}, {"kind", kind}};
   Json req = {{"uid", uid.empty() ? crypto::HexEncode(crypto::RandomBytes(8)) : uid},
-              {"kind", {{"group", group}, {"version", "v1"}, {"kind", object.value("kind", "")}}},
+              {"kind", gvk},
+              {"requestKind", gvk},
+              {"resource", {{"group", group}, {"version", version}, {"resource", resource + "s"}}},
               {"name", api::NameOf(object)},
               {"namespace", api::NamespaceOf(object)},
               {"operation", op},
@@ -180,6 +190,78 @@ TEST_F(WebhookTest, EveryReasonOverTheWire) {
   }
 }
 
+// Bad time claims, a scope without the projection, a review whose object or
+// kinds are not what its resource says, and an object without a uid: each
+// refused over the wire, each by its reason.
+TEST_F(WebhookTest, HardenedDecisionOverTheWire) {
+  int64_t now = std::time(nullptr);
+  auto reason_and_message = [&](const Json& review) {
+    Json resp = Send(review);
+    EXPECT_EQ(resp["response"]["uid"], review["request"]["uid"]);
+    if (!resp["response"].value("allowed", false)) EXPECT_EQ(resp["response"]["status"]["code"], 403) << resp.dump();
+    return std::make_pair(ReasonOf(resp), resp["response"].value("status", Json::object()).value("message", ""));
+  };
+  auto expect = [&](const Json& review, const std::string& reason, const std::string& says) {
+    auto [got, message] = reason_and_message(review);
+    EXPECT_EQ(got, reason) << message;
+    EXPECT_NE(message.find(says), std::string::npos) << message;
+  };
+  // Time claims (signed as written, so a float stays a float).
+  auto raw = [&](const std::function<void(Json&)>& edit) {
+    Json job = testing::MakeJob("agents", "rotate");
+    job["metadata"]["uid"] = crypto::HexEncode(crypto::RandomBytes(8));
+    Json claims = testing::ClaimsFor(job, *auth_, now);
+    edit(claims);
+    return testing::WithArtifact(
+        job, testing::SignWithHeader(R"({"alg":"EdDSA","kid":"ops-1","typ":"execgov-authz+jws"})", claims, *auth_));
+  };
+  expect(Review(raw([](Json& c) { c["iat"] = std::numeric_limits<int64_t>::min(); })), "MalformedArtifact",
+         "\"iat\" claim is -9223372036854775808");
+  expect(Review(raw([](Json& c) { c["iat"] = 1e19; })), "MalformedArtifact", "\"iat\" claim is 1e+19");
+  expect(Review(raw([](Json& c) { c["exp"] = std::numeric_limits<int64_t>::max(); })), "MalformedArtifact",
+         "\"exp\" claim");
+  expect(Review(raw([](Json& c) { c["nbf"] = uint64_t{1} << 63; })), "MalformedArtifact", "\"nbf\" claim");
+  expect(Review(raw([&](Json& c) { c["exp"] = now + 365 * 24 * 3600; })), "TTLExceedsPolicy", "more than maxTTL 900s");
+  // The projection.
+  expect(Review(SignedJob("agents", [](Json& c) { c["scope"].erase("projection"); })), "MalformedArtifact",
+         "the artifact's scope has no \"projection\": it was made for execution-scope projection 1, which is no "
+         "longer accepted; sign it again");
+  expect(Review(SignedJob("agents", [](Json& c) { c["scope"]["projection"] = 3; })), "MalformedArtifact",
+         "scope.projection 3 is not supported (this execgov verifies projection 2)");
+
+  // One kind, from the request's resource.
+  Json job = SignedJob("agents");
+  Json as_pod = Review(job);  // a pods review whose object is the signed Job
+  as_pod["request"]["resource"] = {{"group", ""}, {"version", "v1"}, {"resource", "pods"}};
+  as_pod["request"]["kind"] = as_pod["request"]["requestKind"] = {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}};
+  expect(as_pod, "ScopeMismatch",
+         "the request is for a Pod (v1) but its object is apiVersion \"batch/v1\" kind \"Job\"");
+  Json lenient = Review(job);  // request.kind Job, but in the core group
+  lenient["request"]["kind"]["group"] = "";
+  expect(lenient, "ScopeMismatch", "the request is for a Job (resource jobs) but its kind is \"v1, Kind=Job\"");
+  Json request_kind = Review(job);
+  request_kind["request"]["requestKind"] = {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}};
+  expect(request_kind, "ScopeMismatch", "but its requestKind is \"apps/v1, Kind=Deployment\"");
+  Json status = Review(job);  // a subresource execgov does not govern
+  status["request"]["subResource"] = "status";
+  expect(status, "NoMatchingPolicy", "batch/v1/jobs/status is not governed by execgov");
+  // The same Job, as it is, is still allowed.
+  expect(Review(job), "Allowed", "");
+
+  // A CREATE without metadata.uid is never allowed, even where an Audit or
+  // Warn policy would allow what it carries.
+  for (const char* ns : {"agents", "warn", "audit"}) {
+    SCOPED_TRACE(ns);
+    Json no_uid = SignedJob(ns);
+    no_uid["metadata"].erase("uid");
+    expect(Review(no_uid), "InternalError",
+           "has no metadata.uid: the single use of its artifact cannot be recorded without one");
+    Json unsigned_no_uid = testing::MakeJob(ns, "x");
+    unsigned_no_uid["metadata"].erase("uid");
+    expect(Review(unsigned_no_uid), "InternalError", "has no metadata.uid");
+  }
+}
+
 TEST_F(WebhookTest, PolicyNotReadyUntilValidPoliciesLoad) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir.File("p"));
@@ -283,6 +365,11 @@ TEST_F(WebhookTest, BadRequestsGetClearErrors) {
   v1beta1["apiVersion"] = "admission.k8s.io/v1beta1";
   ASSERT_TRUE(post(v1beta1.dump(), &r));
   EXPECT_EQ(r.status, 400);
+  Json no_resource = Review(SignedJob("agents"));
+  no_resource["request"].erase("resource");
+  ASSERT_TRUE(post(no_resource.dump(), &r));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("no resource"), std::string::npos) << r.body;
 
   // A kind execgov does not govern is denied, clearly.
   Json deployment = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "d"}, {"namespace", "agents"}}}};

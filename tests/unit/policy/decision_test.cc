@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -98,6 +99,17 @@ class DecisionTest : public ::testing::Test {
     Json claims = testing::ClaimsFor(job, auth_, kNow);
     if (edit) edit(claims);
     return testing::WithArtifact(job, testing::Sign(claims, signer ? *signer : auth_));
+  }
+
+  // The same, signed over the claims as written (claims.dump(), not the
+  // canonical form, which prints 1e19 and 2.0 as integers), so each value
+  // reaches the decision in the JSON type the test gave it.
+  Json SignedAsWritten(const std::function<void(Json&)>& edit) {
+    Json job = testing::MakeJob("agents", "rotate");
+    Json claims = testing::ClaimsFor(job, auth_, kNow);
+    edit(claims);
+    return testing::WithArtifact(
+        job, testing::SignWithHeader(R"({"alg":"EdDSA","kid":"ops-1","typ":"execgov-authz+jws"})", claims, auth_));
   }
 
   void Consume(const Decision& d, const Json& obj) {
@@ -328,6 +340,174 @@ TEST_F(DecisionTest, ClockSkewIsHonoured) {
                 cl["iat"] = kNow - 620;
                 cl["exp"] = kNow - 20;
               })).allowed);
+}
+
+// Time claims are JSON integers in 0..kMaxNumericDate, each bad one refused
+// by name; nothing is floored, wrapped or read past int64.
+TEST_F(DecisionTest, TimeClaimsAreBoundedIntegers) {
+  const int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  const uint64_t k2p63 = uint64_t{1} << 63;
+  struct Case {
+    const char* claim;
+    Json value;
+  };
+  const std::vector<Case> refused = {
+      {"iat", kMin},           {"iat", 1e19},          {"iat", -1},           {"iat", 1.5},
+      {"iat", static_cast<double>(kNow)},  // 1800000000.0: a float, even with no fraction
+      {"iat", true},           {"iat", "1800000000"},  {"iat", nullptr},      {"iat", Json::array({kNow})},
+      {"exp", kMax},           {"exp", k2p63},         {"exp", 1e19},         {"exp", 253402300800},
+      {"exp", -1},             {"exp", false},         {"exp", "soon"},       {"exp", kNow + 0.5},
+      {"nbf", k2p63},          {"nbf", kMin},          {"nbf", -1},           {"nbf", 1e19},
+      {"nbf", 1.5},            {"nbf", true},          {"nbf", "now"},        {"nbf", 253402300800},
+  };
+  for (const Case& c : refused) {
+    SCOPED_TRACE(std::string(c.claim) + " = " + c.value.dump());
+    Decision d = Run(SignedAsWritten([&](Json& cl) { cl[c.claim] = c.value; }));
+    EXPECT_REASON(d, Reason::kMalformedArtifact);
+    EXPECT_NE(d.message.find(std::string("\"") + c.claim + "\" claim"), std::string::npos) << d.message;
+    EXPECT_FALSE(d.artifact.has_value());
+  }
+  for (const char* claim : {"iat", "exp"}) {
+    Decision d = Run(SignedAsWritten([&](Json& cl) { cl.erase(claim); }));
+    EXPECT_REASON(d, Reason::kMalformedArtifact);
+    EXPECT_NE(d.message.find(std::string("no \"") + claim + "\" claim"), std::string::npos) << d.message;
+  }
+  // nbf is optional; the bounds themselves are accepted as values.
+  EXPECT_TRUE(Run(SignedAsWritten([](Json& cl) { cl.erase("nbf"); })).allowed);
+  EXPECT_TRUE(Run(SignedAsWritten([](Json& cl) { cl["nbf"] = 0; })).allowed);
+  Decision far = Run(SignedAsWritten([](Json& cl) {
+    cl["iat"] = kMaxNumericDate - 600;
+    cl["nbf"] = kMaxNumericDate - 600;
+    cl["exp"] = kMaxNumericDate;
+  }));
+  EXPECT_REASON(far, Reason::kArtifactNotYetValid);
+  ASSERT_TRUE(far.artifact.has_value());
+  EXPECT_EQ(ConsumptionExpiry(*far.artifact), kMaxNumericDate + kMaxClockSkewSeconds);
+}
+
+// The attacks the wrapping arithmetic let through: each validly signed.
+TEST_F(DecisionTest, TimeArithmeticCannotWrap) {
+  // A year's validity against a 15 minute maxTTL, with iat at INT64_MIN
+  // (exp - iat wrapped negative) or 1e19 (floored to INT64_MIN).
+  const int64_t year = 365 * 24 * 3600;
+  for (Json iat : {Json(std::numeric_limits<int64_t>::min()), Json(1e19)}) {
+    SCOPED_TRACE(iat.dump());
+    EXPECT_REASON(Run(SignedAsWritten([&](Json& cl) {
+                    cl["iat"] = iat;
+                    cl["nbf"] = kNow;
+                    cl["exp"] = kNow + year;
+                  })),
+                  Reason::kMalformedArtifact);
+  }
+  // The same year with honest claims: TTLExceedsPolicy.
+  Decision year_long = Run(SignedAsWritten([&](Json& cl) { cl["exp"] = kNow + year; }));
+  EXPECT_REASON(year_long, Reason::kTTLExceedsPolicy);
+  EXPECT_NE(year_long.message.find(std::to_string(year) + "s, more than maxTTL 900s"), std::string::npos)
+      << year_long.message;
+  // exp at INT64_MAX wrapped the consumption's expiry into the past (and a
+  // restart forgot the consumption); nbf 2^63 wrapped into the past.
+  EXPECT_REASON(Run(SignedAsWritten([](Json& cl) { cl["exp"] = std::numeric_limits<int64_t>::max(); })),
+                Reason::kMalformedArtifact);
+  EXPECT_REASON(Run(SignedAsWritten([](Json& cl) { cl["nbf"] = uint64_t{1} << 63; })), Reason::kMalformedArtifact);
+  // A clock outside the range is refused before any arithmetic.
+  for (int64_t now : {int64_t{-1}, kMaxNumericDate + 1, std::numeric_limits<int64_t>::max()}) {
+    DecisionInputs in = Inputs();
+    in.now = now;
+    Decision d = Decide(Attrs(SignedJob()), in);
+    EXPECT_REASON(d, Reason::kInternalError);
+    EXPECT_NE(d.message.find("the clock reads " + std::to_string(now)), std::string::npos) << d.message;
+  }
+}
+
+TEST_F(DecisionTest, ScopeNamesTheProjectionItWasMadeFor) {
+  Decision v1 = Run(SignedJob([](Json& cl) { cl["scope"].erase("projection"); }));
+  EXPECT_REASON(v1, Reason::kMalformedArtifact);
+  EXPECT_EQ(v1.message,
+            "the artifact's scope has no \"projection\": it was made for execution-scope projection 1, which is no "
+            "longer accepted; sign it again (ExecutionPolicy default)");
+  for (Json other : {Json(1), Json(3), Json(2.0), Json("2"), Json(true), Json(nullptr), Json(-2)}) {
+    SCOPED_TRACE(other.dump());
+    Decision d = Run(SignedAsWritten([&](Json& cl) { cl["scope"]["projection"] = other; }));
+    EXPECT_REASON(d, Reason::kMalformedArtifact);
+    EXPECT_EQ(d.message, "scope.projection " + other.dump() +
+                             " is not supported (this execgov verifies projection 2) (ExecutionPolicy default)");
+  }
+  Decision ok = Run(SignedJob());
+  EXPECT_TRUE(ok.allowed) << ok.StatusMessage();
+}
+
+// The kind is the request's: an object that claims another is refused, and
+// the digest is made as the request's kind.
+TEST_F(DecisionTest, TheObjectMustBeWhatTheRequestIsFor) {
+  Json job = SignedJob();
+  AdmissionAttributes a = Attrs(job);
+  ASSERT_TRUE(Decide(a, Inputs()).allowed);
+  struct Case {
+    const char* api_version;
+    const char* kind;
+  };
+  for (const Case& c : {Case{"v1", "Pod"}, Case{"v1", "Job"}, Case{"batch/v2", "Job"}, Case{"batch/v1", "job"},
+                        Case{"execgov.io/v1alpha1", "ExecutionRequest"}, Case{"", ""}}) {
+    SCOPED_TRACE(std::string(c.api_version) + " " + c.kind);
+    Json claimed = job;
+    claimed["apiVersion"] = c.api_version;
+    claimed["kind"] = c.kind;
+    AdmissionAttributes b = Attrs(claimed);
+    b.kind = "Job";
+    Decision d = Decide(b, Inputs());
+    EXPECT_REASON(d, Reason::kScopeMismatch);
+    EXPECT_EQ(d.message, std::string("the request is for a Job (batch/v1) but its object is apiVersion \"") +
+                             c.api_version + "\" kind \"" + c.kind +
+                             "\"; the object must be what the request is for");
+  }
+  // A Pod's review whose object is the signed Job: never digested as a Job.
+  AdmissionAttributes as_pod = Attrs(job);
+  as_pod.kind = "Pod";
+  EXPECT_REASON(Decide(as_pod, Inputs()), Reason::kScopeMismatch);
+  // On UPDATE the old object is held to the same.
+  Json old_claims_pod = job;
+  old_claims_pod["apiVersion"] = "v1";
+  old_claims_pod["kind"] = "Pod";
+  Json changed = job;
+  changed["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1";
+  Decision d = Decide(Attrs(changed, Operation::kUpdate, &old_claims_pod), Inputs());
+  EXPECT_REASON(d, Reason::kScopeMismatch);
+  EXPECT_NE(d.message.find("its old object is apiVersion \"v1\" kind \"Pod\""), std::string::npos) << d.message;
+  // Not a governed kind at all.
+  AdmissionAttributes other = Attrs(job);
+  other.kind = "apps/v1/deployments";
+  EXPECT_REASON(Decide(other, Inputs()), Reason::kNoMatchingPolicy);
+}
+
+// Two objects without metadata.uid would share one jti: a CREATE without a
+// uid is never allowed, whatever a policy's mode.
+TEST_F(DecisionTest, AJtiIsConsumedOnlyByAnObjectWithAUid) {
+  for (const char* mode : {"Enforce", "Warn", "Audit"}) {
+    SCOPED_TRACE(mode);
+    Load({testing::MakePolicy("default", {&auth_}, mode)});
+    Json job = SignedJob();
+    job["metadata"].erase("uid");
+    Decision d = Run(job);
+    EXPECT_REASON(d, Reason::kInternalError);
+    EXPECT_EQ(d.message, "Job agents/rotate has no metadata.uid: the single use of its artifact cannot be recorded "
+                         "without one");
+    EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+    // Unsigned too: a Warn or Audit policy would have allowed it.
+    Json unsigned_job = testing::MakeJob("agents", "rotate");
+    unsigned_job["metadata"]["uid"] = "";
+    EXPECT_REASON(Run(unsigned_job), Reason::kInternalError);
+  }
+  // An UPDATE that leaves the scope alone consumes nothing and needs none;
+  // one that changes it does.
+  Load({testing::MakePolicy("default", {&auth_})});
+  Json job = SignedJob();
+  job["metadata"].erase("uid");
+  Json labelled = job;
+  labelled["metadata"]["labels"]["done"] = "yes";
+  EXPECT_TRUE(Run(labelled, Operation::kUpdate, &job).allowed);
+  Json changed = job;
+  changed["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/tools/rotate:2";
+  EXPECT_REASON(Run(changed, Operation::kUpdate, &job), Reason::kInternalError);
 }
 
 TEST_F(DecisionTest, ScopeNameIsEnforcedWhenSigned) {

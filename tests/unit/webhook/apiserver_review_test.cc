@@ -35,9 +35,11 @@ TEST(ApiServerReview, DecodesWhatTheApiServerSent) {
   AdmissionRequest job = Decoded("job-create.json");
   Json sent = Json::parse(Captured("job-create.json"))["request"];
   EXPECT_EQ(job.uid, sent["uid"]);
-  EXPECT_EQ(job.group, "batch");
-  EXPECT_EQ(job.version, "v1");
-  EXPECT_EQ(job.kind, "Job");
+  EXPECT_EQ(job.resource, (GroupVersionResource{"batch", "v1", "jobs"}));
+  EXPECT_EQ(job.kind, (GroupVersionKind{"batch", "v1", "Job"}));
+  ASSERT_TRUE(job.request_kind.has_value());
+  EXPECT_EQ(*job.request_kind, (GroupVersionKind{"batch", "v1", "Job"}));
+  EXPECT_EQ(job.sub_resource, "");
   EXPECT_EQ(job.ns, "agents");
   EXPECT_EQ(job.name, "rotate-payments");
   EXPECT_EQ(job.operation, policy::Operation::kCreate);
@@ -48,8 +50,8 @@ TEST(ApiServerReview, DecodesWhatTheApiServerSent) {
 
   AdmissionRequest pod = Decoded("pod-create-by-job-controller.json");
   sent = Json::parse(Captured("pod-create-by-job-controller.json"))["request"];
-  EXPECT_EQ(pod.group, "");
-  EXPECT_EQ(pod.kind, "Pod");
+  EXPECT_EQ(pod.resource, (GroupVersionResource{"", "v1", "pods"}));
+  EXPECT_EQ(pod.kind, (GroupVersionKind{"", "v1", "Pod"}));
   // Named from generateName by the API server; the request carries the name.
   EXPECT_EQ(pod.name.rfind("rotate-payments-", 0), 0u) << pod.name;
   EXPECT_EQ(pod.name, sent["object"]["metadata"]["name"]);
@@ -65,9 +67,52 @@ TEST(ApiServerReview, DecodesWhatTheApiServerSent) {
   EXPECT_TRUE(Decoded("job-create-dry-run.json").dry_run);
 
   AdmissionRequest ereq = Decoded("executionrequest-create.json");
-  EXPECT_EQ(ereq.group, "execgov.io");
-  EXPECT_EQ(ereq.version, "v1alpha1");
-  EXPECT_EQ(ereq.kind, "ExecutionRequest");
+  EXPECT_EQ(ereq.resource, (GroupVersionResource{"execgov.io", "v1alpha1", "executionrequests"}));
+  EXPECT_EQ(ereq.kind, (GroupVersionKind{"execgov.io", "v1alpha1", "ExecutionRequest"}));
+
+  // Each maps to its governed kind by its resource; the kinds agree.
+  for (const char* name : {"job-create.json", "pod-create-by-job-controller.json", "pod-update.json",
+                           "executionrequest-create.json"}) {
+    AdmissionRequest req = Decoded(name);
+    auto kind = GovernedKindOf(req.resource, req.sub_resource);
+    ASSERT_TRUE(kind.has_value()) << name;
+    EXPECT_EQ(api::GovernedKindName(*kind), req.kind.kind) << name;
+    EXPECT_EQ(KindConflict(*kind, req), "") << name;
+  }
+}
+
+// request.resource is required (400); kind and requestKind must be the
+// resource's group and kind, and the object what the request is for.
+TEST(ApiServerReview, OneKindFromTheResource) {
+  Json sent = Json::parse(Captured("job-create.json"));
+  Json no_resource = sent;
+  no_resource["request"].erase("resource");
+  auto r = DecodeAdmissionReview(no_resource.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "the AdmissionReview request has no resource ({group, version, resource})");
+  Json no_kind = sent;
+  no_kind["request"].erase("kind");
+  EXPECT_FALSE(DecodeAdmissionReview(no_kind.dump()).ok());
+
+  EXPECT_EQ(GovernedKindOf({"", "v1", "pods"}, "ephemeralcontainers"), api::GovernedKind::kPod);
+  EXPECT_EQ(GovernedKindOf({"", "v1", "pods"}, "status"), std::nullopt);
+  EXPECT_EQ(GovernedKindOf({"batch", "v1", "jobs"}, "status"), std::nullopt);
+  EXPECT_EQ(GovernedKindOf({"", "v1", "jobs"}, ""), std::nullopt);
+  EXPECT_EQ(GovernedKindOf({"batch", "v2", "jobs"}, ""), std::nullopt);
+  EXPECT_EQ(GovernedKindOf({"execgov.io", "v1alpha1", "executionrequests"}, ""), api::GovernedKind::kExecutionRequest);
+
+  AdmissionRequest job = Decoded("job-create.json");
+  AdmissionRequest lenient = job;  // Job, but in the core group
+  lenient.kind.group = "";
+  EXPECT_EQ(KindConflict(api::GovernedKind::kJob, lenient),
+            "the request is for a Job (resource jobs) but its kind is \"v1, Kind=Job\"");
+  AdmissionRequest other = job;
+  other.request_kind = GroupVersionKind{"batch", "v1", "CronJob"};
+  EXPECT_EQ(KindConflict(api::GovernedKind::kJob, other),
+            "the request is for a Job (resource jobs) but its requestKind is \"batch/v1, Kind=CronJob\"");
+  AdmissionRequest converted = job;  // another version of the same kind is the same kind
+  converted.request_kind = GroupVersionKind{"batch", "v1beta1", "Job"};
+  EXPECT_EQ(KindConflict(api::GovernedKind::kJob, converted), "");
 }
 
 // The field managers' bookkeeping and the status are never read: they are
@@ -171,6 +216,32 @@ TEST(ApiServerReview, DecidedAsWhenTheyWereSent) {
   // An ExecutionRequest, with its own artifact.
   r = handler.Handle(Decoded("executionrequest-create.json"));
   EXPECT_EQ(Reason(r), "Allowed") << r.message;
+
+  // The Pod's review with its object claiming to be a Job: refused, never
+  // digested as the Job it claims to be.
+  AdmissionRequest claims_job = Decoded("pod-create-by-job-controller.json");
+  claims_job.uid = "claims-job";
+  claims_job.object["apiVersion"] = "batch/v1";
+  claims_job.object["kind"] = "Job";
+  r = handler.Handle(claims_job);
+  EXPECT_EQ(Reason(r), "ScopeMismatch") << r.message;
+  EXPECT_NE(r.message.find("the request is for a Pod (v1) but its object is apiVersion \"batch/v1\" kind \"Job\""),
+            std::string::npos)
+      << r.message;
+  // The ExecutionRequest's review saying its kind is in the core group.
+  AdmissionRequest lenient = Decoded("executionrequest-create.json");
+  lenient.kind.group = "";
+  r = handler.Handle(lenient);
+  EXPECT_EQ(Reason(r), "ScopeMismatch") << r.message;
+  // The ExecutionRequest again, as another object without a uid: refused
+  // for the uid, where with one it would be a replay.
+  AdmissionRequest no_uid = Decoded("executionrequest-create.json");
+  no_uid.object["metadata"].erase("uid");
+  r = handler.Handle(no_uid);
+  EXPECT_EQ(Reason(r), "InternalError") << r.message;
+  EXPECT_NE(r.message.find("has no metadata.uid: the single use of its artifact cannot be recorded without one"),
+            std::string::npos)
+      << r.message;
 
   // The Pod with its image changed no longer matches what was signed.
   AdmissionRequest changed = Decoded("pod-create-by-job-controller.json");

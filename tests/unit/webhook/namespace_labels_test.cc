@@ -48,8 +48,8 @@ class NamespaceLabelsTest : public ::testing::Test {
     AdmissionHandler handler(deps);
     AdmissionRequest req;
     req.uid = "req-1";
-    req.kind = "Pod";
-    req.version = "v1";
+    req.resource = {"", "v1", "pods"};
+    req.kind = {"", "v1", "Pod"};
     req.ns = ns;
     req.name = "unsigned";
     req.user = "someone";
