@@ -1,6 +1,7 @@
 #include "core/json_fast.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include <simdjson.h>
@@ -112,7 +113,14 @@ std::optional<Json> Parse(std::string_view text, bool refuse_duplicates, Omittin
   if (text.size() > kFastJsonMaxBytes || MayHoldMinusZero(text)) return std::nullopt;
   // One parser per thread: it keeps its buffers (bounded by
   // kFastJsonMaxBytes) for the next document.
-  thread_local simdjson::dom::parser parser(kFastJsonMaxBytes);
+  // Its depth limit keeps Build's recursion bounded even for a caller that
+  // did not run CheckJsonLimits (that text then goes to nlohmann).
+  thread_local simdjson::dom::parser parser = [] {
+    simdjson::dom::parser p(kFastJsonMaxBytes);
+    // On failure (no memory) every parse fails: the caller's nlohmann parse answers.
+    (void)p.allocate(kFastJsonMaxBytes, kMaxJsonDepth + 1);
+    return p;
+  }();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input:
   // the text is copied into a padded buffer the thread reuses.
   thread_local std::string padded;
@@ -128,6 +136,49 @@ std::optional<Json> Parse(std::string_view text, bool refuse_duplicates, Omittin
 }
 
 }  // namespace
+
+Status CheckJsonLimits(std::string_view text) {
+  size_t depth = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    char c = *p++;
+    switch (c) {
+      case '"':
+        // To the closing quote: an escaped quote is preceded by an odd run of
+        // backslashes, and an escape never spans a NUL.
+        for (;;) {
+          const char* q = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
+          if (q == nullptr) q = end;
+          if (std::memchr(p, '\0', static_cast<size_t>(q - p)) != nullptr) {
+            return InvalidArgument("the JSON text holds a NUL byte");
+          }
+          if (q == end) return Status::Ok();  // unterminated: the parser says so
+          size_t backslashes = 0;
+          while (q - backslashes > p && q[-1 - static_cast<ptrdiff_t>(backslashes)] == '\\') ++backslashes;
+          p = q + 1;
+          if (backslashes % 2 == 0) break;
+        }
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) {
+          return InvalidArgument("the JSON text nests arrays and objects deeper than " +
+                                 std::to_string(kMaxJsonDepth) + " levels, the limit");
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      case '\0':
+        return InvalidArgument("the JSON text holds a NUL byte");
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
 
 std::optional<Json> ParseJsonFast(std::string_view text, bool refuse_duplicates) {
   return Parse(text, refuse_duplicates, {});

@@ -10,7 +10,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/status.h"
+
 namespace execgov {
+
+// The deepest nesting of arrays and objects any parse of untrusted JSON takes
+// (the webhook's decode, the artifact's header and claims, JCS): one limit
+// for all, docs/webhook.md. A real Pod's AdmissionReview nests 10 deep
+// (request.object.spec.containers[].securityContext.capabilities.add[]);
+// nlohmann copies and compares values recursively, so a deeper text could
+// exhaust a thread's stack before any check on the value ran.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// Checked on the bytes before any value exists, so it recurses nowhere:
+// InvalidArgument naming the limit when arrays and objects (counted outside
+// strings) nest deeper than kMaxJsonDepth, or when the text holds a NUL byte,
+// which is never valid JSON (RFC 8259 §2, §7) and which nlohmann's parser
+// takes for the end of its input, accepting "{}\0garbage".
+Status CheckJsonLimits(std::string_view text);
 
 // The value nlohmann::json::parse(text) gives, with the same types (an
 // integer >= 0 is number_unsigned, a negative one number_integer) and the

@@ -91,6 +91,8 @@ class StrictDomBuilder {
 }  // namespace
 
 StatusOr<Json> ParseJsonStrict(std::string_view text) {
+  // Before either parse builds anything: the nesting limit and no NUL.
+  if (Status st = CheckJsonLimits(text); !st.ok()) return InvalidArgument("invalid JSON: " + st.message());
   // simdjson first (an artifact's header and claims on every admission):
   // it answers only for text nlohmann accepts and builds the same value,
   // duplicates aside, which it leaves to the parse below to report.
@@ -170,7 +172,14 @@ std::u16string Utf16(const std::string& s) {
   return out;
 }
 
-Status Append(const Json& v, std::string* out) {
+// `depth` counts the arrays and objects around `v`: a value built in code
+// (not parsed) may nest deeper than any parse allows, and this recursion is
+// bounded by the same limit.
+Status Append(const Json& v, std::string* out, size_t depth) {
+  if (v.is_structured() && depth >= kMaxJsonDepth) {
+    return InvalidArgument("JSON value nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                           " levels, the limit");
+  }
   switch (v.type()) {
     case Json::value_t::null: *out += "null"; return Status::Ok();
     case Json::value_t::boolean: *out += v.get<bool>() ? "true" : "false"; return Status::Ok();
@@ -195,7 +204,7 @@ Status Append(const Json& v, std::string* out) {
       for (const auto& e : v) {
         if (!first) out->push_back(',');
         first = false;
-        EXECGOV_RETURN_IF_ERROR(Append(e, out));
+        EXECGOV_RETURN_IF_ERROR(Append(e, out, depth + 1));
       }
       out->push_back(']');
       return Status::Ok();
@@ -222,7 +231,7 @@ Status Append(const Json& v, std::string* out) {
         first = false;
         AppendJsonString(m.second.key(), out);
         out->push_back(':');
-        EXECGOV_RETURN_IF_ERROR(Append(m.second.value(), out));
+        EXECGOV_RETURN_IF_ERROR(Append(m.second.value(), out, depth + 1));
       }
       out->push_back('}');
       return Status::Ok();
@@ -249,7 +258,7 @@ void AppendCanonicalInteger(uint64_t u, std::string* out) {
 
 StatusOr<std::string> Canonicalize(const Json& value) {
   std::string out;
-  EXECGOV_RETURN_IF_ERROR(Append(value, &out));
+  EXECGOV_RETURN_IF_ERROR(Append(value, &out, 0));
   return out;
 }
 

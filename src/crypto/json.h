@@ -18,11 +18,14 @@ namespace execgov::crypto {
 using Json = nlohmann::json;
 
 // Parses one JSON text. Errors (InvalidArgument) name the byte offset; a
-// duplicate member name anywhere in the text is an error.
+// duplicate member name anywhere in the text is an error, and so is nesting
+// deeper than kMaxJsonDepth (core/json_fast.h) or a NUL byte, refused before
+// any value is built.
 StatusOr<Json> ParseJsonStrict(std::string_view text);
 
 // RFC 8785 canonical form. Numbers are treated as IEEE-754 doubles; NaN and
-// infinities cannot be represented and yield InvalidArgument.
+// infinities cannot be represented and yield InvalidArgument, as does a
+// value nesting deeper than kMaxJsonDepth (the recursion stops there).
 StatusOr<std::string> Canonicalize(const Json& value);
 
 // ECMAScript Number::toString of a finite double (RFC 8785 §3.2.2.3).

@@ -37,6 +37,9 @@ void EraseUnread(Json& review) {
 }  // namespace
 
 StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
+  // Before any value exists: nesting past kMaxJsonDepth and a NUL (which
+  // nlohmann's parse takes for the end of the text) are refused here.
+  if (Status st = CheckJsonLimits(body); !st.ok()) return InvalidArgument("the request body: " + st.message());
   // Plain parse (duplicate members tolerated, last wins, as the API server's
   // own decoder does); the artifact inside is parsed strictly later. The
   // fast parse gives nlohmann's value or nothing; nlohmann decides the rest.

@@ -177,5 +177,57 @@ TEST(ParseJsonFastTest, OmittingLeavesOutExactlyThoseMembers) {
   EXPECT_TRUE(ParseJsonFastOmitting(cases[0], std::vector<JsonPath>(kMaxOmitted, JsonPath{"top"})).has_value());
 }
 
+
+std::string Nested(size_t depth, char open = '[', char close = ']') {
+  return std::string(depth, open) + std::string(depth, close);
+}
+
+TEST(CheckJsonLimitsTest, NestingIsRefusedPastTheLimitOnly) {
+  EXPECT_TRUE(CheckJsonLimits(Nested(kMaxJsonDepth)).ok());
+  Status over = CheckJsonLimits(Nested(kMaxJsonDepth + 1));
+  EXPECT_EQ(over.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(over.message().find("deeper than 64 levels"), std::string::npos) << over.message();
+  // Objects count as arrays do, mixed, and a text that never closes is
+  // refused as soon as it is too deep.
+  std::string mixed;
+  for (size_t i = 0; i < kMaxJsonDepth; ++i) mixed += i % 2 ? "[" : "{\"k\":";
+  EXPECT_TRUE(CheckJsonLimits(mixed + "1").ok());
+  EXPECT_FALSE(CheckJsonLimits(mixed + "[1").ok());
+  EXPECT_FALSE(CheckJsonLimits(std::string(100000, '[')).ok());
+  EXPECT_FALSE(CheckJsonLimits(Nested(100000)).ok());
+  // Siblings do not add up: depth, not count.
+  std::string wide = "[";
+  for (int i = 0; i < 1000; ++i) wide += Nested(kMaxJsonDepth - 1) + ",";
+  EXPECT_TRUE(CheckJsonLimits(wide + "0]").ok());
+}
+
+TEST(CheckJsonLimitsTest, BracketsInStringsDoNotCount) {
+  std::string in_string = "[\"" + std::string(1000, '[') + "\"]";
+  EXPECT_TRUE(CheckJsonLimits(in_string).ok());
+  // An escaped quote does not end the string; an escaped backslash before
+  // the quote does.
+  EXPECT_TRUE(CheckJsonLimits("[\"\\\"" + std::string(1000, '[') + "\"]").ok());
+  EXPECT_FALSE(CheckJsonLimits("[\"\\\\\"" + std::string(1000, '[')).ok());
+}
+
+TEST(CheckJsonLimitsTest, ANulByteIsRefusedWhereverItIs) {
+  // nlohmann's parse takes a NUL for the end of the text: the document
+  // before it would be accepted with anything after.
+  const std::string doc = "{\"a\":1}";
+  EXPECT_FALSE(Json::parse(doc + std::string(1, '\0') + "junk", nullptr, false).is_discarded());
+  for (const std::string& text : {doc + std::string(1, '\0'), doc + std::string(1, '\0') + "junk",
+                                  "{\"a\":\"x" + std::string(1, '\0') + "y\"}", std::string(1, '\0')}) {
+    Status st = CheckJsonLimits(text);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("NUL"), std::string::npos) << st.message();
+  }
+  EXPECT_TRUE(CheckJsonLimits("{\"a\":\"\\u0000\"}").ok());  // the escape is fine
+}
+
+TEST(ParseJsonFastTest, NeverRecursesPastTheLimit) {
+  // Even without the check, the fast path stops at the limit (nullopt).
+  EXPECT_TRUE(ParseJsonFast(Nested(kMaxJsonDepth)).has_value());
+  EXPECT_FALSE(ParseJsonFast(Nested(kMaxJsonDepth + 2)).has_value());
+}
 }  // namespace
 }  // namespace execgov

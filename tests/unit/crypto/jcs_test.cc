@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/file.h"
+#include "core/json_fast.h"
 #include "crypto/json.h"
 
 namespace execgov::crypto {
@@ -76,5 +77,39 @@ TEST(StrictJsonTest, MalformedTextIsAnErrorNotAnException) {
   }
 }
 
+
+TEST(StrictJson, NestingPastTheLimitIsRefusedBeforeParsing) {
+  auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_TRUE(ParseJsonStrict(nested(kMaxJsonDepth)).ok());
+  for (size_t depth : {kMaxJsonDepth + 1, size_t{100000}}) {
+    auto r = ParseJsonStrict(nested(depth));
+    ASSERT_FALSE(r.ok()) << depth;
+    EXPECT_NE(r.status().message().find("deeper than 64 levels"), std::string::npos) << r.status().message();
+  }
+  // A NUL after the document (nlohmann's parse would stop there and accept).
+  auto nul = ParseJsonStrict(std::string("{\"alg\":\"EdDSA\"}") + std::string(1, '\0') + "x");
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.status().message().find("NUL"), std::string::npos);
+}
+
+TEST(Jcs, NestingPastTheLimitIsRefused) {
+  // Built in code, not parsed: Canonicalize bounds its own recursion.
+  auto nested = [](size_t depth) {
+    Json v = Json::array();
+    for (size_t i = 1; i < depth; ++i) v = Json::array({std::move(v)});
+    return v;
+  };
+  auto at = Canonicalize(nested(kMaxJsonDepth));
+  ASSERT_TRUE(at.ok()) << at.status().ToString();
+  EXPECT_EQ(*at, std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']'));
+  for (size_t depth : {kMaxJsonDepth + 1, size_t{1000}}) {
+    auto r = Canonicalize(nested(depth));
+    ASSERT_FALSE(r.ok()) << depth;
+    EXPECT_NE(r.status().message().find("deeper than 64 levels"), std::string::npos) << r.status().message();
+  }
+  Json obj = Json::object();
+  for (size_t i = 0; i <= kMaxJsonDepth; ++i) obj = Json{{"k", std::move(obj)}};
+  EXPECT_FALSE(Canonicalize(obj).ok());
+}
 }  // namespace
 }  // namespace execgov::crypto

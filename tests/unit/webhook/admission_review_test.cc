@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_fast.h"
+
 namespace execgov::webhook {
 namespace {
 
@@ -45,5 +47,44 @@ TEST(EncodeAdmissionReview, WritesWhatNlohmannWrites) {
   EXPECT_EQ(Json::parse(EncodeAdmissionReview(cases[2]))["response"]["uid"], "uid-3");
 }
 
+
+// A review whose object nests `depth` levels in all (the review's own
+// levels included).
+std::string ReviewNested(size_t depth) {
+  std::string text = R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
+                     R"("kind":{"group":"","version":"v1","kind":"Pod"},)"
+                     R"("resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","object":)";
+  const size_t own = 2;  // the review and its request
+  text += std::string(depth - own, '[') + std::string(depth - own, ']') + "}}";
+  return text;
+}
+
+TEST(DecodeAdmissionReview, NestingPastTheLimitIsRefusedNamingIt) {
+  EXPECT_TRUE(DecodeAdmissionReview(ReviewNested(kMaxJsonDepth)).ok());
+  for (size_t depth : {kMaxJsonDepth + 1, size_t{100000}}) {
+    auto r = DecodeAdmissionReview(ReviewNested(depth));
+    ASSERT_FALSE(r.ok()) << depth;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("deeper than 64 levels"), std::string::npos) << r.status().message();
+  }
+  // Larger than the fast path takes (nlohmann parses it): refused the same.
+  std::string big = ReviewNested(kMaxJsonDepth + 1);
+  big.insert(big.find("\"uid\""), "\"pad\":\"" + std::string(kFastJsonMaxBytes, 'p') + "\",");
+  auto r = DecodeAdmissionReview(big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("deeper than 64 levels"), std::string::npos) << r.status().message();
+}
+
+TEST(DecodeAdmissionReview, BytesAfterTheDocumentAreRefused) {
+  const std::string review = ReviewNested(3);
+  ASSERT_TRUE(DecodeAdmissionReview(review).ok());
+  EXPECT_TRUE(DecodeAdmissionReview(review + " \r\n\t").ok());
+  for (const std::string& tail : {std::string(1, '\0'), std::string(1, '\0') + "{}", std::string("x"), std::string("{}")}) {
+    EXPECT_FALSE(DecodeAdmissionReview(review + tail).ok()) << tail.size();
+    std::string padded = review;  // also past the fast path's size
+    padded.insert(padded.find("\"uid\""), "\"pad\":\"" + std::string(kFastJsonMaxBytes, 'p') + "\",");
+    EXPECT_FALSE(DecodeAdmissionReview(padded + tail).ok()) << tail.size();
+  }
+}
 }  // namespace
 }  // namespace execgov::webhook
