@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/json_fast.h"
 #include "core/json_string.h"
 #include "crypto/json.h"
 
@@ -119,18 +120,74 @@ Status CheckEntryShape(const Has& has, const std::string* type) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026
+
+// Whether a string anywhere in `v` is longer than kMaxStringBytes; the
+// caller's entries nest a level or two, and Canonicalize bounds the depth.
+bool HasLongString(const nlohmann::json& v, size_t depth = 0) {
+  if (v.is_string()) return v.get_ref<const std::string&>().size() > kMaxStringBytes;
+  if (!v.is_structured() || depth >= kMaxJsonDepth) return false;
+  for (const auto& e : v) {
+    if (HasLongString(e, depth + 1)) return true;
+  }
+  return false;
+}
+
+void BoundStrings(nlohmann::json* v, size_t depth = 0) {
+  if (v->is_string()) {
+    std::string& s = v->get_ref<std::string&>();
+    if (s.size() > kMaxStringBytes) s = BoundedString(s, kMaxStringBytes);
+    return;
+  }
+  if (!v->is_structured() || depth >= kMaxJsonDepth) return;
+  for (auto& e : *v) BoundStrings(&e, depth + 1);
+}
+
+Status CheckEntrySize(size_t bytes) {
+  if (bytes <= kMaxEntryBytes) return Status::Ok();
+  return InvalidArgument("a ledger entry of " + std::to_string(bytes) + " bytes is larger than the limit of " +
+                         std::to_string(kMaxEntryBytes));
+}
+
+}  // namespace
+
+std::string BoundedString(std::string_view value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return std::string(value);
+  std::string marker = std::string(kEllipsis) + "[truncated, " + std::to_string(value.size()) + " bytes]";
+  size_t keep = max_bytes > marker.size() ? max_bytes - marker.size() : 0;
+  // Back to the start of a character: never past a lead byte into its
+  // continuation bytes (10xxxxxx).
+  while (keep > 0 && (static_cast<unsigned char>(value[keep]) & 0xC0) == 0x80) --keep;
+  return std::string(value.substr(0, keep)) + marker;
+}
+
 StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry) {
   if (!entry.is_object()) return InvalidArgument("a ledger entry must be a JSON object");
   auto type = entry.find("type");
   const std::string* type_string =
       type != entry.end() && type->is_string() ? &type->get_ref<const std::string&>() : nullptr;
   EXECGOV_RETURN_IF_ERROR(CheckEntryShape([&](const char* k) { return entry.contains(k); }, type_string));
-  return crypto::Canonicalize(entry);
+  std::string canonical;
+  if (HasLongString(entry)) {  // copied only then: the usual entry is small
+    nlohmann::json bounded = entry;
+    BoundStrings(&bounded);
+    EXECGOV_ASSIGN_OR_RETURN(canonical, crypto::Canonicalize(bounded));
+  } else {
+    EXECGOV_ASSIGN_OR_RETURN(canonical, crypto::Canonicalize(entry));
+  }
+  EXECGOV_RETURN_IF_ERROR(CheckEntrySize(canonical.size()));
+  return canonical;
 }
 
-EntryBuilder& EntryBuilder::Str(std::string_view name, std::string_view value) {
+EntryBuilder& EntryBuilder::Str(std::string_view name, std::string_view value, size_t max_bytes) {
   std::string v;
-  AppendJsonStringReplacingInvalid(value, &v);
+  if (value.size() > max_bytes) {
+    AppendJsonStringReplacingInvalid(BoundedString(value, max_bytes), &v);
+  } else {
+    AppendJsonStringReplacingInvalid(value, &v);
+  }
   members_.emplace_back(name, std::move(v));
   return *this;
 }
@@ -200,7 +257,9 @@ StatusOr<Entry> EntryBuilder::Build() && {
     return std::any_of(members_.begin(), members_.end(), [&](const auto& m) { return m.first == k; });
   };
   EXECGOV_RETURN_IF_ERROR(CheckEntryShape(has, type_is_string ? &type : nullptr));
-  return Entry(std::move(*this).Serialize());
+  std::string canonical = std::move(*this).Serialize();
+  EXECGOV_RETURN_IF_ERROR(CheckEntrySize(canonical.size()));
+  return Entry(std::move(canonical));
 }
 
 StatusOr<std::string> BuildRecord(const nlohmann::json& entry, uint64_t seq, const crypto::Hash& prev,

@@ -20,10 +20,42 @@ namespace execgov::ledger {
 // The `prev` of record 0: 32 zero bytes.
 inline constexpr crypto::Hash kGenesisPrev{};
 
+// What a record may carry (docs/ledger.md). A request can put any bytes in
+// the fields a record copies (names, the user, an unverified artifact's
+// claims), so each string has a bound in bytes of UTF-8; a longer one is cut
+// at a character boundary and ends with a marker saying how long it was
+// (BoundedString), the marker counted within the bound. Escaping can make a
+// string's JSON up to six times its bytes (a control character is \u00XX).
+//
+// Any string value without a tighter bound (the user, an intent, a message).
+inline constexpr size_t kMaxStringBytes = 1024;
+// The API server's own limits: a DNS-1123 label (namespaces, and the
+// longest kind it serves is far shorter), a DNS-1123 subdomain (object and
+// policy names); a UID is a 36-byte UUID.
+inline constexpr size_t kMaxNamespaceBytes = 63;
+inline constexpr size_t kMaxKindBytes = 63;
+inline constexpr size_t kMaxNameBytes = 253;
+inline constexpr size_t kMaxUidBytes = 128;
+// An artifact's iss, sub, kid, jti and digests, and a parent reference.
+inline constexpr size_t kMaxClaimBytes = 256;
+// A whole entry in canonical form: larger is refused (InvalidArgument). The
+// bounds above keep every entry execgov writes well within it, escapes and
+// all; with seq, prev and time a record is at most kMaxRecordBytes, a
+// quarter of what a C2SP tlog-tiles entry may hold (64 KiB).
+inline constexpr size_t kMaxEntryBytes = 32 * 1024;
+inline constexpr size_t kMaxRecordBytes = kMaxEntryBytes + 256;
+
+// `value` if it has at most `max_bytes` bytes, else its longest prefix that
+// ends on a UTF-8 character boundary followed by "…[truncated, N bytes]"
+// (N the original length), max_bytes in all. max_bytes must leave room for
+// the marker (at least 40).
+std::string BoundedString(std::string_view value, size_t max_bytes);
+
 // Checks a caller's entry: a JSON object without the ledger-owned members
 // (seq, prev, time), with a string `type` that is not "checkpoint", and
-// representable in canonical form. Returns its canonical bytes;
-// InvalidArgument otherwise.
+// representable in canonical form. Every string value in it is bounded by
+// kMaxStringBytes (BoundedString) and the result by kMaxEntryBytes. Returns
+// its canonical bytes; InvalidArgument otherwise.
 StatusOr<std::string> CanonicalEntry(const nlohmann::json& entry);
 
 // An entry that passed CanonicalEntry's checks, in canonical form. Made only
@@ -50,11 +82,12 @@ class Entry {
 // where CanonicalEntry would copy them.
 class EntryBuilder {
  public:
-  EntryBuilder& Str(std::string_view name, std::string_view value);
+  // The value is bounded by `max_bytes` (BoundedString).
+  EntryBuilder& Str(std::string_view name, std::string_view value, size_t max_bytes = kMaxStringBytes);
   EntryBuilder& Int(std::string_view name, int64_t value);
   EntryBuilder& Obj(std::string_view name, EntryBuilder&& value);
-  // The entry, or InvalidArgument: CanonicalEntry's rules, a name given
-  // twice, or a name that is not plain ASCII.
+  // The entry, or InvalidArgument: CanonicalEntry's rules (kMaxEntryBytes
+  // too), a name given twice, or a name that is not plain ASCII.
   StatusOr<Entry> Build() &&;
 
  private:

@@ -205,6 +205,15 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   Reservation& reservation = state->reservation;
   for (int attempt = 0; attempt < 2 && decide; ++attempt) {
     d = policy::Decide(a, in);
+    // A jti the record would cut short (ledger::kMaxClaimBytes) could not be
+    // found again when the replay store is rebuilt from the ledger.
+    if (d.allowed && d.artifact && d.artifact->jti.size() > ledger::kMaxClaimBytes) {
+      d.allowed = false;
+      d.reason = policy::Reason::kMalformedArtifact;
+      d.message = "the artifact's jti is longer than " + std::to_string(ledger::kMaxClaimBytes) +
+                  " bytes, the most a ledger record carries";
+      break;
+    }
     if (!d.allowed || req.dry_run || d.replay_action == policy::ReplayAction::kNone || !d.artifact) break;
     if (journal_in_ledger && !deps_.ledger) {
       d.allowed = false;
@@ -258,21 +267,21 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
       .Str("decision", d.allowed ? "allowed" : "denied")
       .Str("reason", policy::ReasonName(d.reason))
       .Obj("object", std::move(ledger::EntryBuilder()
-                                   .Str("kind", a.kind)
-                                   .Str("namespace", a.ns)
-                                   .Str("name", a.name)
-                                   .Str("uid", a.uid)
+                                   .Str("kind", a.kind, ledger::kMaxKindBytes)
+                                   .Str("namespace", a.ns, ledger::kMaxNamespaceBytes)
+                                   .Str("name", a.name, ledger::kMaxNameBytes)
+                                   .Str("uid", a.uid, ledger::kMaxUidBytes)
                                    .Str("operation", policy::OperationName(a.operation))))
       .Str("user", a.user);
   if (!d.object_digest.empty()) entry.Str("digest", d.object_digest);
   if (d.artifact) {
     entry.Obj("artifact", std::move(ledger::EntryBuilder()
-                                        .Str("iss", d.artifact->iss)
-                                        .Str("sub", d.artifact->sub)
-                                        .Str("kid", d.artifact->kid)
-                                        .Str("jti", d.artifact->jti)
-                                        .Str("digest", d.artifact->digest)));
-    if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent);
+                                        .Str("iss", d.artifact->iss, ledger::kMaxClaimBytes)
+                                        .Str("sub", d.artifact->sub, ledger::kMaxClaimBytes)
+                                        .Str("kid", d.artifact->kid, ledger::kMaxClaimBytes)
+                                        .Str("jti", d.artifact->jti, ledger::kMaxClaimBytes)
+                                        .Str("digest", d.artifact->digest, ledger::kMaxClaimBytes)));
+    if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent, ledger::kMaxClaimBytes);
     if (!d.artifact->intent.empty()) entry.Str("intent", d.artifact->intent);
   }
   if (reservation.store) {
@@ -284,7 +293,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   if (!d.verdicts.empty()) {
     const auto& v = d.verdicts.front();
     entry.Obj("policy", std::move(ledger::EntryBuilder()
-                                      .Str("name", v.policy)
+                                      .Str("name", v.policy, ledger::kMaxNameBytes)
                                       .Int("generation", v.generation)
                                       .Str("enforcement", policy::EnforcementName(v.enforcement))));
   }

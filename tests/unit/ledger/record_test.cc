@@ -125,5 +125,86 @@ TEST(Record, ScanRefusesWhatIsNotARecord) {
   }
 }
 
+
+TEST(Record, BoundedStringCutsAtACharacterAndSaysHowLong) {
+  EXPECT_EQ(BoundedString("short", 63), "short");
+  EXPECT_EQ(BoundedString(std::string(63, 'a'), 63), std::string(63, 'a'));
+  std::string cut = BoundedString(std::string(64, 'a'), 63);
+  EXPECT_EQ(cut.size(), 63u);
+  EXPECT_EQ(cut, std::string(39, 'a') + "\xE2\x80\xA6[truncated, 64 bytes]");
+  // Never half a character: 2-byte characters cut before a lead byte.
+  std::string e_acute;
+  for (int i = 0; i < 600; ++i) e_acute += "\xC3\xA9";
+  std::string b = BoundedString(e_acute, 253);
+  EXPECT_LE(b.size(), 253u);
+  EXPECT_TRUE(nlohmann::json::accept(nlohmann::json(b).dump())) << b;
+  EXPECT_NE(b.find("[truncated, 1200 bytes]"), std::string::npos);
+  EXPECT_EQ(b.find("\xC3\xA9\xE2\x80\xA6") + 2, b.find("\xE2\x80\xA6"));
+}
+
+// The worst an admission can put in a record: every field the handler copies
+// at a megabyte of control characters (six bytes each once escaped), with
+// the handler's bounds. The entry and the record stay under their limits.
+TEST(Record, TheWorstCaseAdmissionRecordStaysUnderTheLimit) {
+  const std::string huge(1 << 20, '\x01');
+  EntryBuilder entry;
+  entry.Str("type", "admission")
+      .Str("decision", "denied")
+      .Str("reason", "MalformedArtifact")
+      .Obj("object", std::move(EntryBuilder()
+                                   .Str("kind", huge, kMaxKindBytes)
+                                   .Str("namespace", huge, kMaxNamespaceBytes)
+                                   .Str("name", huge, kMaxNameBytes)
+                                   .Str("uid", huge, kMaxUidBytes)
+                                   .Str("operation", "CREATE")))
+      .Str("user", huge)
+      .Str("digest", huge, kMaxClaimBytes)
+      .Obj("artifact", std::move(EntryBuilder()
+                                     .Str("iss", huge, kMaxClaimBytes)
+                                     .Str("sub", huge, kMaxClaimBytes)
+                                     .Str("kid", huge, kMaxClaimBytes)
+                                     .Str("jti", huge, kMaxClaimBytes)
+                                     .Str("digest", huge, kMaxClaimBytes)))
+      .Str("parent", huge, kMaxClaimBytes)
+      .Str("intent", huge)
+      .Obj("replay", std::move(EntryBuilder().Str("op", "consume").Int("exp", INT64_MAX)))
+      .Obj("policy", std::move(EntryBuilder()
+                                   .Str("name", huge, kMaxNameBytes)
+                                   .Int("generation", INT64_MAX)
+                                   .Str("enforcement", "Enforce")));
+  auto built = std::move(entry).Build();
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_LE(built->canonical().size(), kMaxEntryBytes);
+  auto record = SpliceRecord(built->canonical(), UINT64_MAX, crypto::Hash{}, kTime);
+  ASSERT_TRUE(record.ok());
+  EXPECT_LE(record->size(), kMaxRecordBytes);
+  EXPECT_LT(kMaxRecordBytes, size_t{64} * 1024);
+  auto parsed = nlohmann::json::parse(*record);
+  EXPECT_EQ(parsed["object"]["name"].get<std::string>().size(), kMaxNameBytes);
+  EXPECT_NE(parsed["user"].get<std::string>().find("[truncated, 1048576 bytes]"), std::string::npos);
+  RecordProperty("worst_case_record_bytes", static_cast<int>(record->size()));
+}
+
+TEST(Record, EntriesFromJsonAreBoundedToo) {
+  // The operator's records (nlohmann objects): every string is cut to
+  // kMaxStringBytes, and what is still too large is refused.
+  nlohmann::json entry = {{"type", "execution"}, {"message", std::string(100000, 'm')},
+                          {"object", {{"name", std::string(5000, 'n')}, {"list", {std::string(2000, 'l')}}}}};
+  auto canonical = CanonicalEntry(entry);
+  ASSERT_TRUE(canonical.ok()) << canonical.status().ToString();
+  auto parsed = nlohmann::json::parse(*canonical);
+  EXPECT_EQ(parsed["message"].get<std::string>().size(), kMaxStringBytes);
+  EXPECT_NE(parsed["message"].get<std::string>().find("[truncated, 100000 bytes]"), std::string::npos);
+  EXPECT_EQ(parsed["object"]["list"][0].get<std::string>().size(), kMaxStringBytes);
+  nlohmann::json many = {{"type", "execution"}};
+  for (int i = 0; i < 40; ++i) many["f" + std::to_string(i)] = std::string(1000, 'x');
+  auto refused = CanonicalEntry(many);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("larger than the limit of 32768"), std::string::npos);
+  EntryBuilder b;
+  b.Str("type", "admission");
+  for (int i = 0; i < 40; ++i) b.Str("f" + std::to_string(i), std::string(1000, 'x'));
+  EXPECT_FALSE(std::move(b).Build().ok());
+}
 }  // namespace
 }  // namespace execgov::ledger
