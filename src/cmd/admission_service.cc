@@ -34,6 +34,11 @@ void AddAdmissionServiceFlags(CLI::App* cmd, AdmissionServiceOptions* o) {
   cmd->add_option("--client-ca", o->client_ca, "require client certificates signed by this CA (the API server's)");
   cmd->add_option("--signature-cache", o->signature_cache_entries, "verified signatures kept in memory")
       ->capture_default_str();
+  cmd->add_option("--max-connections", o->max_connections,
+                  "concurrent connections on the admission port; more wait in the backlog (at most the "
+                  "descriptor limit less " + std::to_string(webhook::kReservedDescriptors) + ")")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
 Status ValidateAdmissionServiceOptions(const AdmissionServiceOptions& o) {
@@ -67,13 +72,14 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
   // The admission port first: whoever sees /healthz or /readyz answer (a
   // kubelet probe, a test harness) may connect to it at once.
   int io_threads = o.io_threads > 0 ? o.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler, io_threads);
+  auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler, io_threads, o.max_connections);
   if (!server.ok()) return UsageError(server.status().message());
   auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
   if (!ops.ok()) return UsageError(ops.status().message());
   nlohmann::json fields = log_fields;
   fields["listen"] = o.listen;
   fields["metricsListen"] = o.metrics_listen;
+  fields["maxConnections"] = webhook::EffectiveMaxConnections(o.max_connections);
   log::Info(o.command + ": ready", fields);
 
   int sig = signals.Wait();

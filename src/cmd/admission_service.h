@@ -17,6 +17,7 @@
 #include "ledger/ledger.h"
 #include "tls/credentials.h"
 #include "webhook/admission_handler.h"
+#include "webhook/https_server.h"
 
 namespace execgov::cmd {
 
@@ -46,10 +47,14 @@ struct AdmissionServiceOptions {
   // in-cluster webhook asks the API server for every consumption, which
   // blocks, so it runs more.
   int io_threads = 0;
+  // Concurrent connections on the admission port (--max-connections); more
+  // wait in the listen backlog. Lowered to what RLIMIT_NOFILE allows.
+  int max_connections = webhook::kDefaultMaxConnections;
 };
 
-// Adds --listen, --metrics-listen, --tls-cert, --tls-key, --client-ca and
-// --signature-cache, the flags both commands take, bound to `o`.
+// Adds --listen, --metrics-listen, --tls-cert, --tls-key, --client-ca,
+// --signature-cache and --max-connections, the flags both commands take,
+// bound to `o`.
 void AddAdmissionServiceFlags(CLI::App* cmd, AdmissionServiceOptions* o);
 
 // Checks what can be checked before anything starts: the listen addresses

@@ -7,10 +7,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -108,14 +111,77 @@ Response StatusResponse(http::status code, const std::string& message) {
   return MakeResponse(code, body.dump(), "application/json");
 }
 
+// A listener's open connections against its cap. The accept loop pauses at
+// the cap (new connections wait in the kernel's backlog) and the connection
+// that closes first resumes it: nothing spins while the server is full.
+// Shared with the sessions, which the io_context may destroy after the
+// listener stopped accepting.
+class ConnectionSlots : public std::enable_shared_from_this<ConnectionSlots> {
+ public:
+  explicit ConnectionSlots(int max) : max_(max) {}
+
+  // Held by a session for its lifetime.
+  struct Slot {
+    std::shared_ptr<ConnectionSlots> slots;
+    ~Slot() { slots->Release(); }
+  };
+
+  std::shared_ptr<Slot> Take() {
+    {
+      std::lock_guard lock(mu_);
+      ++open_;
+    }
+    auto slot = std::make_shared<Slot>();
+    slot->slots = shared_from_this();
+    return slot;
+  }
+  // Whether the cap is reached; if so `resume` runs once a slot frees up
+  // (it posts the next accept), unless Stop() came first.
+  bool PauseIfFull(std::function<void()> resume) {
+    std::lock_guard lock(mu_);
+    if (open_ < max_) return false;
+    resume_ = std::move(resume);
+    return true;
+  }
+  void Stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    resume_ = nullptr;
+  }
+
+ private:
+  void Release() {
+    std::function<void()> resume;
+    {
+      std::lock_guard lock(mu_);
+      --open_;
+      if (stopped_ || !resume_) return;
+      resume = std::move(resume_);
+      resume_ = nullptr;
+    }
+    resume();
+  }
+
+  std::mutex mu_;
+  const int max_;
+  int open_ = 0;
+  bool stopped_ = false;
+  std::function<void()> resume_;  // set while the accept loop is paused
+};
+
 // One connection: optional TLS handshake, then requests until the peer stops
 // keeping alive, with a deadline on every step.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<ssl::context> tls, const Route& route, const EarlyRoute& early,
-          std::shared_ptr<Gate> gate)
-      : stream_(std::move(stream)), tls_(std::move(tls)), route_(route), early_(early), gate_(std::move(gate)) {}
+          std::shared_ptr<Gate> gate, std::shared_ptr<ConnectionSlots::Slot> slot)
+      : stream_(std::move(stream)),
+        tls_(std::move(tls)),
+        route_(route),
+        early_(early),
+        gate_(std::move(gate)),
+        slot_(std::move(slot)) {}
 
   void Run() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -131,25 +197,80 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  private:
   void ReadHeader(std::chrono::seconds timeout) {
     parser_.emplace();
-    parser_->header_limit(16 * 1024);
+    parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(kMaxBodyBytes);
+    chunk_extension_bytes_ = 0;
+    parser_->on_chunk_header(on_chunk_header_);
     beast::get_lowest_layer(stream_).expires_after(timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec == http::error::body_limit) return Reply(StatusResponse(http::status::payload_too_large, TooLarge()), false);
-    if (ec) return Close();
+    if (ec) return OnReadError(ec);
+    if (auto refused = CheckFields(/*with_trailers=*/false)) return Reply(std::move(*refused), false);
     if (auto early = early_(parser_->get().base())) return Reply(std::move(*early), false);
     beast::get_lowest_layer(stream_).expires_after(kRequestTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
-  void OnBody(beast::error_code ec) {
+  // A read that failed: a limit or a malformed message is answered (and the
+  // connection closed, nothing more read); a timeout or a peer that went
+  // away just closes.
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      return Reply(StatusResponse(http::status::request_header_fields_too_large,
+                                  "the request line and header fields are larger than the limit of " +
+                                      std::to_string(kMaxHeaderBytes) + " bytes"),
+                   false);
+    }
     if (ec == http::error::body_limit) return Reply(StatusResponse(http::status::payload_too_large, TooLarge()), false);
-    if (ec) return Close();
+    if (ec == http::error::bad_chunk_extension && chunk_extension_bytes_ > kMaxChunkExtensionBytes) {
+      return Reply(StatusResponse(http::status::bad_request, "the request's chunk extensions are larger than the limit of " +
+                                                                 std::to_string(kMaxChunkExtensionBytes) + " bytes"),
+                   false);
+    }
+    if (ec == http::error::buffer_overflow) {
+      return Reply(StatusResponse(http::status::bad_request,
+                                  "a chunk-size line or the trailer section is larger than the limit of " +
+                                      std::to_string(kMaxReadBufferBytes) + " bytes"),
+                   false);
+    }
+    // Beast's other parse errors are the client's malformed HTTP; the end of
+    // the stream before or inside a message is not worth an answer.
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      return Reply(StatusResponse(http::status::bad_request, "malformed HTTP request: " + ec.message()), false);
+    }
+    Close();
+  }
+
+  // The header fields (and with the trailers, all fields) against
+  // kMaxHeaderFields and kMaxHeaderBytes: a 431 answer, or nullopt.
+  std::optional<Response> CheckFields(bool with_trailers) const {
+    size_t count = 0, bytes = 0;
+    for (const auto& f : parser_->get().base()) {
+      ++count;
+      bytes += f.name_string().size() + f.value().size() + 4;  // ": " and CRLF
+    }
+    const char* what = with_trailers ? "header and trailer fields" : "header fields";
+    if (count > kMaxHeaderFields) {
+      return StatusResponse(http::status::request_header_fields_too_large,
+                            std::string("the request has more ") + what + " than the limit of " +
+                                std::to_string(kMaxHeaderFields));
+    }
+    if (bytes > kMaxHeaderBytes) {
+      return StatusResponse(http::status::request_header_fields_too_large,
+                            std::string("the request's ") + what + " are larger than the limit of " +
+                                std::to_string(kMaxHeaderBytes) + " bytes");
+    }
+    return std::nullopt;
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    if (auto refused = CheckFields(/*with_trailers=*/true)) return Reply(std::move(*refused), false);
     Request req = parser_->release();
     bool keep_alive = req.keep_alive();
     gate_->Enter();
@@ -205,8 +326,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   const Route& route_;        // the listener's, which outlives every session
   const EarlyRoute& early_;
   std::shared_ptr<Gate> gate_;
-  beast::flat_buffer buffer_;
+  std::shared_ptr<ConnectionSlots::Slot> slot_;  // freed when the session is
+  beast::flat_buffer buffer_{kMaxReadBufferBytes};
   std::optional<http::request_parser<http::string_body>> parser_;
+  // Counts the request's chunk extensions as the parser meets them; past the
+  // limit the parse stops with bad_chunk_extension.
+  size_t chunk_extension_bytes_ = 0;
+  std::function<void(uint64_t, beast::string_view, beast::error_code&)> on_chunk_header_ =
+      [this](uint64_t, beast::string_view extensions, beast::error_code& ec) {
+        chunk_extension_bytes_ += extensions.size();
+        if (chunk_extension_bytes_ > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
+      };
   std::shared_ptr<Response> response_;
 };
 
@@ -227,13 +357,15 @@ bool IsJsonContentType(std::string ct) {
 // An acceptor and the threads that run every connection's I/O and handlers.
 class Listener {
  public:
-  Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early)
+  Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early, int max_connections)
       : credentials_(credentials),
         route_(std::move(route)),
         early_(std::move(early)),
         gate_(std::make_shared<Gate>()),
+        slots_(std::make_shared<ConnectionSlots>(max_connections)),
         io_(std::make_unique<net::io_context>()),
-        acceptor_(*io_) {}
+        acceptor_(net::make_strand(*io_)),
+        backoff_(acceptor_.get_executor()) {}
 
   Status Open(const std::string& host, int port, int threads) {
     beast::error_code ec;
@@ -256,9 +388,11 @@ class Listener {
   // Stops accepting, lets the requests in flight be answered (up to
   // kDrainTimeout), then stops the I/O threads.
   ~Listener() {
-    net::post(*io_, [this] {
+    slots_->Stop();
+    net::post(acceptor_.get_executor(), [this] {
       beast::error_code ec;
       acceptor_.close(ec);
+      backoff_.cancel();
     });
     int unanswered = threads_.empty() ? 0 : gate_->Drain(kDrainTimeout);
     io_->stop();
@@ -275,18 +409,35 @@ class Listener {
   }
 
  private:
+  // Runs on the acceptor's strand, one accept at a time.
   void Accept() {
     acceptor_.async_accept(net::make_strand(*io_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted) return;
-      if (!ec) Start(std::move(socket));
+      if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+      if (ec) {
+        // Out of descriptors (EMFILE, ENFILE) or memory, or the peer gone
+        // before the accept: try again after a pause rather than at once,
+        // which would spin as long as the condition lasts.
+        if (!backing_off_) log::Warn("http: accept failed; pausing accepts", {{"error", ec.message()}});
+        backing_off_ = true;
+        backoff_.expires_after(kAcceptBackoff);
+        backoff_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) Accept();
+        });
+        return;
+      }
+      backing_off_ = false;
+      Start(std::move(socket), slots_->Take());
+      auto executor = acceptor_.get_executor();
+      if (slots_->PauseIfFull([this, executor] { net::post(executor, [this] { Accept(); }); })) return;
       Accept();
     });
   }
 
-  void Start(tcp::socket socket) {
+  void Start(tcp::socket socket, std::shared_ptr<ConnectionSlots::Slot> slot) {
     socket.set_option(tcp::no_delay(true));
     if (!credentials_) {
-      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_, gate_)
+      std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_, gate_,
+                                                   std::move(slot))
           ->Run();
       return;
     }
@@ -300,30 +451,46 @@ class Listener {
       return;  // closing the socket refuses the client: fail closed
     }
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_, gate_)
+        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_, gate_,
+        std::move(slot))
         ->Run();
   }
+
+  static constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
   tls::CredentialStore* credentials_;
   const Route route_;
   const EarlyRoute early_;
   std::shared_ptr<Gate> gate_;
+  std::shared_ptr<ConnectionSlots> slots_;
   std::unique_ptr<net::io_context> io_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;     // on a strand: accepts, resumes and the close never overlap
+  net::steady_timer backoff_;  // the pause after a failed accept
+  bool backing_off_ = false;
   std::vector<std::thread> threads_;
 };
 
 namespace {
 
 StatusOr<std::unique_ptr<Listener>> OpenListener(const std::string& listen, tls::CredentialStore* credentials, Route route,
-                                                 EarlyRoute early, int threads) {
+                                                 EarlyRoute early, int threads, int max_connections) {
   EXECGOV_ASSIGN_OR_RETURN(auto addr, ParseListenAddress(listen));
-  auto l = std::make_unique<Listener>(credentials, std::move(route), std::move(early));
+  auto l = std::make_unique<Listener>(credentials, std::move(route), std::move(early), max_connections);
   EXECGOV_RETURN_IF_ERROR(l->Open(addr.first, addr.second, threads));
   return l;
 }
 
 }  // namespace
+
+int EffectiveMaxConnections(int requested) {
+  int cap = std::max(1, requested);
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    long long room = static_cast<long long>(limit.rlim_cur) - kReservedDescriptors;
+    cap = static_cast<int>(std::max<long long>(1, std::min<long long>(cap, room)));
+  }
+  return cap;
+}
 
 StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -343,7 +510,8 @@ StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& list
 
 StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string& listen,
                                                               tls::CredentialStore* credentials,
-                                                              AdmissionHandler* handler, int io_threads) {
+                                                              AdmissionHandler* handler, int io_threads,
+                                                              int max_connections) {
   EarlyRoute early = [](const http::request_header<>& h) -> std::optional<Response> {
     std::string_view path = PathOf(h.target());
     if (path == "/ping") return std::nullopt;
@@ -368,7 +536,12 @@ StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string&
       reply(MakeResponse(http::status::ok, EncodeAdmissionReview(r), "application/json"));
     });
   };
-  auto listener = OpenListener(listen, credentials, route, early, std::max(1, io_threads));
+  const int cap = EffectiveMaxConnections(max_connections);
+  if (cap < max_connections) {
+    log::Warn("http: fewer connections than asked for: the descriptor limit (RLIMIT_NOFILE) allows no more",
+              {{"maxConnections", cap}, {"asked", max_connections}});
+  }
+  auto listener = OpenListener(listen, credentials, route, early, std::max(1, io_threads), cap);
   if (!listener.ok()) return listener.status();
   std::unique_ptr<WebhookServer> server(new WebhookServer());
   server->listener_ = std::move(listener).value();
@@ -396,7 +569,7 @@ StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen,
     return StatusResponse(http::status::not_found, "no such path: /metrics, /healthz and /readyz are served here");
   };
   Route route = [answer](Request&& req, ReplyFn reply) { reply(answer(req)); };
-  auto listener = OpenListener(listen, nullptr, route, early, 2);
+  auto listener = OpenListener(listen, nullptr, route, early, 2, kOpsMaxConnections);
   if (!listener.ok()) return listener.status();
   std::unique_ptr<OpsServer> server(new OpsServer());
   server->listener_ = std::move(listener).value();

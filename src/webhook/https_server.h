@@ -16,8 +16,38 @@
 
 namespace execgov::webhook {
 
-// The API server's own request size limit; larger bodies are refused unread.
+// The limits every connection is held to before any work is done
+// (docs/webhook.md). Past any of them the request is answered with the
+// status named and the connection closed, with nothing more read.
+//
+// The API server's own request size limit; larger bodies are refused unread
+// (413), whether announced by Content-Length or reached by chunks.
 inline constexpr size_t kMaxBodyBytes = 3u << 20;
+// The request line and header fields (Beast's header_limit): 431.
+inline constexpr size_t kMaxHeaderBytes = 16 * 1024;
+// Header fields, and header plus trailer fields, in number; the trailer
+// fields' bytes count toward kMaxHeaderBytes too: 431. The API server sends
+// six headers and no trailers.
+inline constexpr size_t kMaxHeaderFields = 64;
+// All the chunk extensions of one request together: 400. Nothing here reads
+// them (RFC 9112 §7.1.1 lets a server ignore them), so a little is enough.
+inline constexpr size_t kMaxChunkExtensionBytes = 1024;
+// What is read ahead of the parser per connection: a chunk-size line or a
+// trailer section must fit in it whole (Beast finds their end there before
+// parsing), so anything longer is a 400. With the body this bounds what a
+// connection buffers: kMaxReadBufferBytes + kMaxBodyBytes + one response.
+inline constexpr size_t kMaxReadBufferBytes = 64 * 1024;
+// Concurrent connections on the admission port by default (--max-connections).
+inline constexpr int kDefaultMaxConnections = 1024;
+// Descriptors kept out of the connection cap: the ops port's connections
+// (kOpsMaxConnections), the ledger, policy files, the API client's sockets.
+inline constexpr int kReservedDescriptors = 256;
+inline constexpr int kOpsMaxConnections = 64;
+
+// The cap a server applies for `requested` connections: no more than
+// RLIMIT_NOFILE's soft limit less kReservedDescriptors allows (a full
+// descriptor table makes accept fail over and over), at least 1.
+int EffectiveMaxConnections(int requested);
 
 class Listener;  // acceptor and I/O threads, hidden from includers
 
@@ -27,9 +57,11 @@ class WebhookServer {
   // the server. `io_threads` run every connection's TLS, parsing and
   // decisions; an answer waiting for its ledger record holds none of them, so
   // as many as cores suffice unless the handler itself blocks (the in-cluster
-  // replay store's API calls).
+  // replay store's API calls). Past EffectiveMaxConnections(max_connections)
+  // open connections, new ones wait in the listen backlog until one closes.
   static StatusOr<std::unique_ptr<WebhookServer>> Start(const std::string& listen, tls::CredentialStore* credentials,
-                                                        AdmissionHandler* handler, int io_threads);
+                                                        AdmissionHandler* handler, int io_threads,
+                                                        int max_connections = kDefaultMaxConnections);
   // Stops accepting, answers the requests in flight (up to 10 s), and joins
   // the I/O threads.
   ~WebhookServer();

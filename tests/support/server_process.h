@@ -22,6 +22,7 @@ class ServeProcess {
   bool started() const { return started_; }
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
   std::string ca_file() const { return state_dir_ + "/tls/ca.crt"; }
   std::string log_file() const { return state_dir_ + "/serve.log"; }
   // GET on the plain ops port; returns the status code and fills body.

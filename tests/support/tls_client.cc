@@ -30,15 +30,24 @@ int FreePort() {
   return port;
 }
 
-std::unique_ptr<TlsConnection> TlsConnection::Connect(int port, const std::string& ca_file, std::string* error,
-                                                      int max_version, int min_version) {
-  std::unique_ptr<TlsConnection> c(new TlsConnection());
-  c->fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+int ConnectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::unique_ptr<TlsConnection> TlsConnection::Connect(int port, const std::string& ca_file, std::string* error,
+                                                      int max_version, int min_version, int handshake_timeout_ms) {
+  std::unique_ptr<TlsConnection> c(new TlsConnection());
+  c->fd_ = ConnectLoopback(port);
+  if (c->fd_ < 0) {
     *error = "connect failed";
     return nullptr;
   }
@@ -54,6 +63,13 @@ std::unique_ptr<TlsConnection> TlsConnection::Connect(int port, const std::strin
     SSL_CTX_load_verify_locations(c->ctx_, ca_file.c_str(), nullptr);
     SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
   }
+  // The handshake blocks: bounded by socket timeouts, cleared after it.
+  auto set_timeouts = [&](int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(c->fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  };
+  set_timeouts(handshake_timeout_ms);
   c->ssl_ = SSL_new(c->ctx_);
   SSL_set_fd(c->ssl_, c->fd_);
   if (!ca_file.empty()) SSL_set1_host(c->ssl_, "127.0.0.1");
@@ -64,6 +80,7 @@ std::unique_ptr<TlsConnection> TlsConnection::Connect(int port, const std::strin
     ERR_clear_error();
     return nullptr;
   }
+  set_timeouts(0);
   // Non-blocking from here on: a readable socket may carry only a session
   // ticket, and a blocking SSL_read would then wait past every deadline.
   ::fcntl(c->fd_, F_SETFL, ::fcntl(c->fd_, F_GETFL) | O_NONBLOCK);

@@ -23,9 +23,11 @@ class TlsConnection {
   // Connects to 127.0.0.1:port and completes a TLS handshake verified against
   // ca_file (empty: no verification). max_version is e.g. TLS1_1_VERSION to
   // force an old protocol; 0 means the library default. Returns null and sets
-  // *error when the connection or handshake fails.
+  // *error when the connection or handshake fails, or the handshake takes
+  // longer than handshake_timeout_ms (a server that has not accepted yet).
   static std::unique_ptr<TlsConnection> Connect(int port, const std::string& ca_file, std::string* error,
-                                                int max_version = 0, int min_version = 0);
+                                                int max_version = 0, int min_version = 0,
+                                                int handshake_timeout_ms = 30000);
   ~TlsConnection();
 
   bool Send(const std::string& bytes);
@@ -47,5 +49,7 @@ class TlsConnection {
 
 // A free TCP port on 127.0.0.1 (bound and released; fine for tests).
 int FreePort();
+// A plain TCP connection to 127.0.0.1:port (blocking); -1 if refused.
+int ConnectLoopback(int port);
 
 }  // namespace execgov::testing
