@@ -60,8 +60,10 @@ for h in "${harnesses[@]}"; do
   artifacts="$dir/fuzz-artifacts/$h"
   log="$dir/fuzz-logs/$h.log"
   mkdir -p "$corpus" "$artifacts" "$dir/fuzz-logs"
+  # Seeds overwrite their earlier copies (test data changes); what the
+  # fuzzer added is named by its hash and stays.
   # shellcheck disable=SC2046
-  cp -n tests/fuzz/corpus/"$h"/* $(extra_seeds "$h") "$corpus"/ 2>/dev/null || true
+  cp tests/fuzz/corpus/"$h"/* $(extra_seeds "$h") "$corpus"/ 2>/dev/null || true
   dict=$(dict_of "$h")
   before=$(find "$artifacts" -type f | wc -l)
   rc=0
