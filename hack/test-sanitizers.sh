@@ -25,4 +25,5 @@ cmake --build build-asan --parallel "$(nproc)"
 # ptrace-like access to the process's threads; it works in CI's containers.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/hack/sanitizers/ubsan.supp"
+export LSAN_OPTIONS="suppressions=$root/hack/sanitizers/lsan.supp:print_suppressions=0"
 (cd build-asan && ctest -L 'unit|integration' --output-on-failure --timeout 1800 "$@")
