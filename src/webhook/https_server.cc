@@ -486,7 +486,10 @@ int EffectiveMaxConnections(int requested) {
   int cap = std::max(1, requested);
   struct rlimit limit {};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    long long room = static_cast<long long>(limit.rlim_cur) - kReservedDescriptors;
+    // A quarter of a small limit is reserve enough: under 256 descriptors a
+    // reserve of 256 would leave a single connection.
+    long long cur = static_cast<long long>(limit.rlim_cur);
+    long long room = cur - std::min<long long>(kReservedDescriptors, cur / 4);
     cap = static_cast<int>(std::max<long long>(1, std::min<long long>(cap, room)));
   }
   return cap;

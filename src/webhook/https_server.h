@@ -45,8 +45,9 @@ inline constexpr int kReservedDescriptors = 256;
 inline constexpr int kOpsMaxConnections = 64;
 
 // The cap a server applies for `requested` connections: no more than
-// RLIMIT_NOFILE's soft limit less kReservedDescriptors allows (a full
-// descriptor table makes accept fail over and over), at least 1.
+// RLIMIT_NOFILE's soft limit less kReservedDescriptors (or less a quarter of
+// it, when that is fewer) allows, since a full descriptor table makes accept
+// fail over and over; at least 1.
 int EffectiveMaxConnections(int requested);
 
 class Listener;  // acceptor and I/O threads, hidden from includers
