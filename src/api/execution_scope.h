@@ -12,6 +12,11 @@
 
 namespace execgov::api {
 
+// The version of the projection below. An artifact names the version its
+// scope.digest was made with (scope.projection), so a change of projection
+// can never make an old artifact mean something new: it is refused instead.
+inline constexpr int kExecutionScopeProjection = 2;
+
 // The projection itself, for `execgov digest --explain` and for tests. `kind`
 // is the kind whose pod spec this is: what admission plugins inject differs
 // by kind (only a Pod gets the service account token volume).

@@ -82,7 +82,7 @@ int RunSign(const SignOptions& o) {
     // projection: the version of the projection the digest was made with,
     // without which a verifier refuses the artifact.
     nlohmann::json scope = {
-        {"namespace", ns}, {"kind", kind}, {"digest", *digest}, {"projection", policy::kExecutionScopeProjection}};
+        {"namespace", ns}, {"kind", kind}, {"digest", *digest}, {"projection", api::kExecutionScopeProjection}};
     if (o.bind_name) scope["name"] = name;
     nlohmann::json claims = {
         {"iss", o.issuer},

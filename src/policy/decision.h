@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "api/execution_scope.h"
 #include "api/object.h"
 #include "crypto/json.h"
 #include "policy/policy.h"
@@ -27,11 +28,9 @@ namespace execgov::policy {
 // can overflow.
 inline constexpr int64_t kMaxNumericDate = 253402300799;
 
-// The version of the execution-scope projection (api::ExecutionScopeDigest)
-// this execgov computes. An artifact names the version its scope.digest was
-// made with (scope.projection); any other version is MalformedArtifact, so a
-// change of projection can never make an old artifact mean something new.
-inline constexpr int kExecutionScopeProjection = 2;
+// The projection an artifact's scope.digest must be made with
+// (api::kExecutionScopeProjection); any other is MalformedArtifact.
+inline constexpr int kExecutionScopeProjection = api::kExecutionScopeProjection;
 
 // The reason codes of docs/design.md §4.2, in the order in which they are checked.
 enum class Reason {

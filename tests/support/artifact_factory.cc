@@ -78,7 +78,7 @@ Json ClaimsFor(const Json& object, const Authority& a, int64_t now) {
            {{"namespace", api::NamespaceOf(object)},
             {"kind", api::KindOf(object)},
             {"digest", *api::ExecutionScopeDigest(object)},
-            {"projection", policy::kExecutionScopeProjection}}}};
+            {"projection", api::kExecutionScopeProjection}}}};
 }
 
 std::string Sign(const Json& claims, const Authority& a) { return *crypto::SignJws(claims, a.kid, a.key); }
