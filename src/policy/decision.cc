@@ -342,7 +342,9 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
   if (facts.digest != object_digest) {
     return Fail(Reason::kDigestMismatch, "the object's execution scope " + object_digest +
                                              " differs from the signed one " + facts.digest +
-                                             "; the containers, images, commands or identity changed after signing");
+                                             "; what runs, as whom, or with which privileges, volumes or host "
+                                             "access changed after signing (`execgov digest --explain` shows "
+                                             "what is hashed)");
   }
   // Not `spec ? *spec : Json()`: that conditional is a copy of the whole pod
   // spec, which had been 3.6% of a cache-hit admission's server CPU.
