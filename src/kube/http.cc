@@ -111,7 +111,14 @@ class CppRestHttpClient final : public HttpClient {
     try {
       http::http_request req(method);
       req.set_request_uri(path);
-      if (!body.empty()) req.set_body(body, content_type);
+      if (!body.empty()) {
+        // Bytes, not a std::string: cpprestsdk opens a string body as a
+        // stream of unsigned char over a buffer of char and calls it through
+        // the wrong type (UBSan's vptr check, cpprest/streams.h:597). The
+        // Content-Type goes first, which set_body then keeps.
+        req.headers().set_content_type(content_type);
+        req.set_body(std::vector<unsigned char>(body.begin(), body.end()));
+      }
       AddHeaders(req);
       http::http_response resp = client_->request(req).get();
       HttpResponse out;
