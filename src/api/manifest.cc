@@ -206,6 +206,17 @@ Status ResolvePlain(const std::string& s, Json* out, const std::string& where) {
 Status ResolveScalar(const YAML::Node& node, Json* out, const std::string& where) {
   const std::string& tag = node.Tag();
   const std::string& value = node.Scalar();
+  // The text was UTF-8, but yaml-cpp 0.7 decodes the escapes \N and \_ of a
+  // double-quoted scalar to the single bytes 0x85 and 0xA0, not to U+0085
+  // and U+00A0: a string no YAML writer could give back (found by
+  // tests/fuzz/manifest_fuzz.cc).
+  for (size_t i = 0; i < value.size();) {
+    uint32_t cp;
+    if (!NextCodePoint(value, &i, &cp)) {
+      return InvalidArgument(where + ": a string that is not UTF-8 once its escapes are decoded (\\N and \\_ are "
+                             "not supported; write the character itself)");
+    }
+  }
   if (tag == "!" || tag == "tag:yaml.org,2002:str") { *out = value; return Status::Ok(); }
   if (tag == "?") return ResolvePlain(value, out, where);
   static const std::string kCore = "tag:yaml.org,2002:";

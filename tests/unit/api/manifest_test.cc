@@ -287,5 +287,16 @@ TEST(ManifestTest, NumbersKeepTheirTypeInEveryReader) {
   EXPECT_EQ(Scalar(Json(nullptr)), "null");
 }
 
+// yaml-cpp 0.7 decodes \N and \_ to single bytes that are not UTF-8; such a
+// string could never be written back (a finding of the manifest fuzzer).
+TEST(ManifestTest, EscapesThatDecodeToNonUtf8AreRefused) {
+  EXPECT_FALSE(ParseManifests("a: \"x\\Ny\"\n", "t").ok());
+  EXPECT_FALSE(ParseManifests("a: \"x\\_y\"\n", "t").ok());
+  EXPECT_FALSE(ParseManifests("\"k\\N\": v\n", "t").ok());
+  auto fine = ParseManifests("a: \"x\\u00e9y\"\n", "t");
+  ASSERT_TRUE(fine.ok());
+  EXPECT_EQ(fine->at(0)["a"], "x\u00e9y");
+}
+
 }  // namespace
 }  // namespace execgov::api
