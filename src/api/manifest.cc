@@ -557,6 +557,10 @@ StatusOr<std::vector<Json>> ParseManifests(std::string_view text, const std::str
 
 std::string EmitYaml(const std::vector<Json>& docs) {
   std::string out;
+  // A stream that opens with `{` or `[` is read as JSON documents, which
+  // `---` cannot separate: a first document written in flow style (an empty
+  // object, say) is given its marker (found by tests/fuzz/manifest_fuzz.cc).
+  if (docs.size() > 1 && !IsBlock(docs[0])) out += "---\n";
   for (size_t i = 0; i < docs.size(); ++i) {
     if (i > 0) out += "---\n";
     if (IsBlock(docs[i])) EmitBlock(docs[i], 0, false, &out);

@@ -298,5 +298,13 @@ TEST(ManifestTest, EscapesThatDecodeToNonUtf8AreRefused) {
   EXPECT_EQ(fine->at(0)["a"], "x\u00e9y");
 }
 
+// A first document in flow style must not make the stream read as JSON.
+TEST(ManifestTest, AStreamOpeningWithAnEmptyObjectReadsBack) {
+  const std::vector<Json> docs = {Json::object(), Json::object()};
+  auto again = ParseManifests(EmitYaml(docs), "t");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(*again, docs);
+}
+
 }  // namespace
 }  // namespace execgov::api
