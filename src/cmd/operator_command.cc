@@ -41,6 +41,9 @@ struct OperatorOptions {
   int workers = 8;
   int lease_seconds = 15;
   int lineage_seconds = 10;
+  // An allowed creation whose object has not appeared this long after its
+  // admission record was read is marked not-created; "0s": never.
+  std::string phantom_after = "2m";
   int prune_seconds = 60;
   // The webhook's serving certificates from the operator's CA (the chart's
   // certificates.mode=operator); off unless --webhook-configuration is set.
@@ -70,6 +73,16 @@ int RunOperator(const OperatorOptions& o) {
   if (o.ns.empty()) return UsageError("--namespace must not be empty");
   if (o.workers < 1 || o.workers > 256) return UsageError("--workers must be 1..256");
   if (o.lease_seconds < 3) return UsageError("--lease-duration must be at least 3 seconds");
+  // Below the API server's longest webhook timeout (30 s) a slow but
+  // successful creation could be marked as never made.
+  auto phantom_after = ParseDuration(o.phantom_after);
+  if (!phantom_after || (phantom_after->count() > 0 && *phantom_after < std::chrono::seconds(5))) {
+    return UsageError("--phantom-after must be a duration of at least 5s (e.g. 2m), or 0s for never");
+  }
+  if (phantom_after->count() > 0 && *phantom_after < std::chrono::seconds(45)) {
+    log::Warn("--phantom-after is shorter than a webhook may take (timeoutSeconds up to 30 s)",
+              {{"phantomAfter", o.phantom_after}});
+  }
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
@@ -151,13 +164,16 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.metrics = &metrics;
   request_deps.install_namespace = o.ns;
   controllers::RequestController request_controller(request_deps);
-  controllers::LineageController lineage({{pods, jobs, requests},
-                                          namespaces,
-                                          request_deps.watch_namespaces,
-                                          ledger->get(),
-                                          &index,
-                                          &metrics,
-                                          o.ns});
+  controllers::LineageControllerDeps lineage_deps{{pods, jobs, requests},
+                                                 namespaces,
+                                                 request_deps.watch_namespaces,
+                                                 ledger->get(),
+                                                 &index,
+                                                 &metrics,
+                                                 o.ns};
+  lineage_deps.phantom_after = *phantom_after;
+  lineage_deps.operator_identity = identity;
+  controllers::LineageController lineage(std::move(lineage_deps));
 
   runtime::ControllerOptions controller_options;
   controller_options.workers = o.workers;
@@ -257,6 +273,10 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
                   "handle ExecutionRequests and lineage only in these namespaces, comma-separated (default: all)");
   cmd->add_option("--workers", o->workers, "reconciles run at once per controller")->capture_default_str();
   cmd->add_option("--lineage-interval", o->lineage_seconds, "seconds between lineage completeness passes")
+      ->capture_default_str();
+  cmd->add_option("--phantom-after", o->phantom_after,
+                  "mark an allowed creation not-created when its object has not appeared this long after its "
+                  "admission record (0s: never)")
       ->capture_default_str();
   cmd->add_option("--webhook-configuration", o->webhook_configuration,
                   "manage the serving certificates of this ValidatingWebhookConfiguration's webhook (its caBundle)");

@@ -54,6 +54,10 @@ Metrics::Metrics()
                       .Name("execgov_reconciles_total")
                       .Help("Reconciles by controller and result")
                       .Register(*registry_)),
+      phantom_admissions_(prometheus::BuildCounter()
+                              .Name("execgov_lineage_phantom_admissions_total")
+                              .Help("Allowed creations whose object never appeared, marked not-created in the ledger")
+                              .Register(*registry_)),
       policies_loaded_(prometheus::BuildGauge()
                            .Name("execgov_policies_loaded")
                            .Help("ExecutionPolicies in the active set")
@@ -86,6 +90,8 @@ void Metrics::RecordLedgerAppend(bool ok, double seconds, uint64_t head_seq) {
 void Metrics::RecordReconcile(const std::string& controller, const std::string& result) {
   reconciles_.Add({{"controller", controller}, {"result", result}}).Increment();
 }
+
+void Metrics::RecordPhantomAdmission(const std::string& kind) { phantom_admissions_.Add({{"kind", kind}}).Increment(); }
 
 void Metrics::SetPoliciesLoaded(size_t n) { policies_loaded_.Set(static_cast<double>(n)); }
 

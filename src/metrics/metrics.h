@@ -22,6 +22,9 @@ class Metrics {
   void RecordSignatureCheck(const std::string& algorithm, const std::string& result);
   void RecordLedgerAppend(bool ok, double seconds, uint64_t head_seq);
   void RecordReconcile(const std::string& controller, const std::string& result);
+  // An allowed creation of `kind` whose object never appeared, marked
+  // not-created in the ledger by the lineage controller.
+  void RecordPhantomAdmission(const std::string& kind);
   void SetPoliciesLoaded(size_t n);
   void RecordPolicyReloadError();
 
@@ -39,6 +42,7 @@ class Metrics {
   prometheus::Histogram& ledger_append_duration_;
   prometheus::Gauge& ledger_head_;
   prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Family<prometheus::Counter>& phantom_admissions_;
   prometheus::Gauge& policies_loaded_;
   prometheus::Counter& policy_reload_errors_;
 };

@@ -1,11 +1,15 @@
 // The operator's view of the ledger: admissions by uid, execution steps by
 // (request uid, phase) with the seq and hash the ledger gave them, read
-// incrementally from a real (file) ledger.
+// incrementally from a real (file) ledger; and the allowed creations whose
+// object has not been seen yet.
 #include <gtest/gtest.h>
 
 #include "controllers/ledger_index.h"
+#include "core/clock.h"
+#include "crypto/sha256.h"
 #include "ledger/backend.h"
 #include "ledger/ledger.h"
+#include "ledger/merkle.h"
 #include "support/subprocess.h"
 
 namespace execgov::controllers {
@@ -81,6 +85,89 @@ TEST(LedgerIndexTest, IgnoresWhatIsNotAnAdmissionOrAStep) {
   EXPECT_EQ(index.step_count(), 0u);
   EXPECT_EQ(index.next_seq(), 5u);
   EXPECT_FALSE(index.HasAdmission("p-1"));
+}
+
+// An admission record as the webhook writes it for a CREATE.
+std::string Create(const std::string& uid, const std::string& decision = "allowed", const std::string& kind = "Pod") {
+  return json({{"type", "admission"},
+               {"decision", decision},
+               {"time", "2027-01-15T08:00:00.000Z"},
+               {"object",
+                {{"kind", kind}, {"namespace", "ns"}, {"name", "n-" + uid}, {"uid", uid}, {"operation", "CREATE"}}}})
+      .dump();
+}
+
+std::vector<std::string> UnmatchedUids(const LedgerIndex& index, const Clock& clock) {
+  std::vector<std::string> uids;
+  for (const auto& c : index.UnmatchedReadBy(clock.Now())) uids.push_back(c.uid);
+  return uids;
+}
+
+TEST(LedgerIndexTest, KeepsAllowedCreatesOnlyFromWhereTrackingBegan) {
+  FakeClock clock(1800000000);
+  LedgerIndex index(nullptr, &clock);
+  index.Add(0, Create("before"));
+  EXPECT_EQ(index.unmatched_count(), 0u);  // nothing is kept until asked
+  EXPECT_EQ(index.TrackCreatesFromHere(), 1u);
+  index.Add(1, Create("pod-1"));
+  index.Add(2, Create("denied", "denied"));
+  index.Add(3, Create("cm", "allowed", "ConfigMap"));
+  index.Add(4, json({{"type", "admission"}, {"decision", "allowed"}, {"derived", true},
+                     {"object", {{"kind", "Pod"}, {"uid", "derived"}, {"operation", "CREATE"}}}}).dump());
+  index.Add(5, json({{"type", "admission"}, {"decision", "allowed"},
+                     {"object", {{"kind", "Pod"}, {"uid", "updated"}, {"operation", "UPDATE"}}}}).dump());
+  index.Add(6, Create("job-1", "allowed", "Job"));
+  index.Add(7, Create("pod-1"));  // the same uid again keeps the first
+  EXPECT_EQ(UnmatchedUids(index, clock), (std::vector<std::string>{"pod-1", "job-1"}));
+  auto all = index.UnmatchedReadBy(clock.Now());
+  EXPECT_EQ(all[0].seq, 1u);
+  EXPECT_EQ(all[0].hash, crypto::HashToSha256Ref(ledger::LeafHash(Create("pod-1"))));
+  EXPECT_EQ(all[0].recorded, "2027-01-15T08:00:00.000Z");
+  EXPECT_EQ(all[0].kind, "Pod");
+  EXPECT_EQ(all[0].ns, "ns");
+  EXPECT_EQ(all[0].name, "n-pod-1");
+  // Tracking again from here drops what was kept before.
+  EXPECT_EQ(index.TrackCreatesFromHere(), 8u);
+  EXPECT_EQ(index.unmatched_count(), 0u);
+}
+
+TEST(LedgerIndexTest, LaterRecordsOfTheObjectOrItsOutcomeDropTheCreate) {
+  FakeClock clock(1800000000);
+  LedgerIndex index(nullptr, &clock);
+  index.TrackCreatesFromHere();
+  for (const char* uid : {"updated", "req-1", "job-1", "marked", "kept"}) index.Add(index.next_seq(), Create(uid));
+  index.Add(index.next_seq(),
+            json({{"type", "admission"},
+                  {"decision", "denied"},
+                  {"object", {{"kind", "Pod"}, {"uid", "updated"}, {"operation", "UPDATE"}}}})
+                .dump());
+  index.Add(index.next_seq(), json({{"type", "execution"}, {"phase", "Running"},
+                                    {"object", {{"kind", "ExecutionRequest"}, {"uid", "req-1"}}},
+                                    {"job", {{"name", "j"}, {"uid", "job-1"}}}}).dump());
+  index.Add(index.next_seq(), json({{"type", "outcome"}, {"outcome", "not-created"},
+                                    {"object", {{"kind", "Pod"}, {"uid", "marked"}}}}).dump());
+  index.Add(index.next_seq(), Create("kept", "denied"));  // a denial proves nothing
+  EXPECT_EQ(UnmatchedUids(index, clock), (std::vector<std::string>{"kept"}));
+  EXPECT_EQ(index.MatchCreates([](const LedgerIndex::UnmatchedCreate& c) { return c.uid == "kept"; }), 1u);
+  EXPECT_EQ(index.unmatched_count(), 0u);
+}
+
+TEST(LedgerIndexTest, UnmatchedCreatesAreTimedByTheIndexClockAndCapped) {
+  FakeClock clock(1800000000);
+  LedgerIndex index(nullptr, &clock);
+  index.set_max_unmatched(2);
+  index.TrackCreatesFromHere();
+  index.Add(0, Create("early"));
+  clock.Advance(std::chrono::seconds(30));
+  index.Add(1, Create("late"));
+  index.Add(2, Create("over-the-cap"));
+  EXPECT_EQ(index.untracked_creates(), 1u);
+  // The record's own time (2027) plays no part: only when it was read.
+  EXPECT_EQ(index.UnmatchedReadBy(clock.Now() - std::chrono::seconds(30)).size(), 1u);
+  EXPECT_EQ(UnmatchedUids(index, clock), (std::vector<std::string>{"early", "late"}));
+  index.DropUnmatched("early");
+  index.Add(3, Create("room-again"));
+  EXPECT_EQ(UnmatchedUids(index, clock), (std::vector<std::string>{"late", "room-again"}));
 }
 
 }  // namespace

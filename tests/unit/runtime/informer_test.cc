@@ -8,6 +8,8 @@
 #include <deque>
 #include <mutex>
 
+#include "support/fake_kube_client.h"
+
 namespace execgov::runtime {
 namespace {
 
@@ -25,20 +27,13 @@ struct WatchScript {
   Status end;
 };
 
-class FakeClient final : public kube::Client {
+class FakeClient final : public testing::ListWatchOnlyClient {
  public:
   std::deque<StatusOr<kube::ListResult>> lists;
   std::deque<WatchScript> watches;
   std::vector<std::string> watch_rvs;
   std::mutex mu;
   std::condition_variable cv;
-
-  StatusOr<json> Get(const std::string&) override { return NotFound("fake"); }
-  StatusOr<json> Create(const std::string&, const json&) override { return Internal("fake"); }
-  StatusOr<json> Update(const std::string&, const json&) override { return Internal("fake"); }
-  Status Delete(const std::string&) override { return Internal("fake"); }
-  StatusOr<json> Patch(const std::string&, const json&, kube::PatchType) override { return Internal("fake"); }
-  StatusOr<json> UpdateStatus(const std::string&, const json&) override { return Internal("fake"); }
 
   StatusOr<kube::ListResult> List(const std::string&, const kube::ListOptions&) override {
     std::lock_guard<std::mutex> l(mu);
