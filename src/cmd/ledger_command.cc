@@ -118,7 +118,7 @@ int RunShow(const LedgerOptions& o) {
   bool json = o.output == "json";
   if (!json) {
     std::cout << std::left << std::setw(8) << "SEQ" << std::setw(26) << "TIME" << std::setw(11) << "TYPE"
-              << std::setw(9) << "DECISION" << std::setw(22) << "REASON" << std::setw(40) << "OBJECT"
+              << std::setw(12) << "DECISION" << std::setw(22) << "REASON" << std::setw(40) << "OBJECT"
               << "USER\n";
   }
   uint64_t shown = 0;
@@ -131,13 +131,18 @@ int RunShow(const LedgerOptions& o) {
     } else {
       std::string object = Cell(*rec, {"object", "kind"}) + "/" + Cell(*rec, {"object", "namespace"}) + "/" +
                            Cell(*rec, {"object", "name"});
+      std::string decision = Cell(*rec, {"decision"}), reason = Cell(*rec, {"reason"});
       if (Cell(*rec, {"type"}) == "checkpoint") {
         auto cp = ledger::ParseCheckpoint(Cell(*rec, {"checkpoint"}));
         object = cp.ok() ? "size " + std::to_string(cp->size) : "(malformed checkpoint)";
+      } else if (Cell(*rec, {"type"}) == "outcome") {
+        // What became of an earlier admission (not-created): which one.
+        decision = Cell(*rec, {"outcome"});
+        reason = "admission " + Cell(*rec, {"admissionSeq"});
       }
       std::cout << std::left << std::setw(8) << seq << std::setw(26) << Cell(*rec, {"time"}) << std::setw(11)
-                << Cell(*rec, {"type"}) << std::setw(9) << Cell(*rec, {"decision"}) << std::setw(22)
-                << Cell(*rec, {"reason"}) << std::setw(40) << object << Cell(*rec, {"user"}) << "\n";
+                << Cell(*rec, {"type"}) << std::setw(12) << decision << std::setw(22) << reason << std::setw(40)
+                << object << Cell(*rec, {"user"}) << "\n";
     }
     if (o.limit > 0 && ++shown >= o.limit) return Aborted("limit");
     return Status::Ok();
@@ -192,7 +197,7 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   show->add_option("--object", o->object, "NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or uid");
   show->add_option("--jti", o->jti, "artifact jti");
   show->add_option("--decision", o->decision, "allowed or denied");
-  show->add_option("--type", o->type, "admission, execution, policy or checkpoint");
+  show->add_option("--type", o->type, "admission, execution, outcome, policy or checkpoint");
   show->callback([o, exit_code] { *exit_code = RunShow(*o); });
 
   auto* proof = ledger->add_subcommand("proof", "Print an inclusion proof against the latest checkpoint");

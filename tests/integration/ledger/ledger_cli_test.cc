@@ -76,6 +76,29 @@ TEST_F(LedgerCliTest, ShowFiltersAndFormats) {
   EXPECT_EQ(std::count(range.out.begin(), range.out.end(), '\n'), 3);  // header and two rows
 }
 
+// An outcome record (the operator's mark on an admission whose object never
+// appeared) shows what became of which admission.
+TEST_F(LedgerCliTest, ShowPrintsAnOutcomeAndTheAdmissionItQualifies) {
+  {
+    LedgerOptions o;
+    o.signing_key_path = path_ + ".key";
+    auto ledger = OpenLedger("file:" + path_, o);
+    ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+    nlohmann::json outcome = {{"type", "outcome"},
+                              {"outcome", "not-created"},
+                              {"admission", "sha256:" + std::string(64, '0')},
+                              {"admissionSeq", 12},
+                              {"object", {{"kind", "Job"}, {"namespace", "agents"}, {"name", "job-12"}, {"uid", "u"}}}};
+    ASSERT_TRUE((*ledger)->Append(outcome).ok());
+    ASSERT_TRUE((*ledger)->Close().ok());
+  }
+  auto shown = Run("show --ledger file:" + path_ + " --type outcome");
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(std::count(shown.out.begin(), shown.out.end(), '\n'), 2) << shown.out;  // header and the outcome
+  EXPECT_NE(shown.out.find("outcome    not-created admission 12          Job/agents/job-12"), std::string::npos)
+      << shown.out;
+}
+
 TEST_F(LedgerCliTest, ProofVerifiesAndForgedProofDoesNot) {
   auto proof = Run("proof --ledger file:" + path_ + " --seq 17");
   ASSERT_EQ(proof.exit_code, 0) << proof.err;
