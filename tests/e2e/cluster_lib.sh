@@ -51,6 +51,10 @@
 #                                 after adding namespaces)
 #   wait_webhook_active NAMESPACE until a server dry run of an unsigned Pod in
 #                                 NAMESPACE is refused by execgov
+#   cluster_governed_setup NS     the above for the usual case: CRDs,
+#                                 identities, keys, NS governed with an Enforce
+#                                 policy (cluster_policy, named CLUSTER_ID), one
+#                                 webhook replica registered and active in NS
 #   start_operator [FLAGS...]     `execgov operator` as execgov-operator in the
 #                                 background, with LEDGER_URL and LEDGER_KEY,
 #                                 this run's Lease (execgov-operator-CLUSTER_ID),
@@ -305,6 +309,20 @@ wait_webhook_active() {
       >/dev/null 2>"$CLUSTER_WORK/probe.err" && grep -q 'execgov: ' "$CLUSTER_WORK/probe.err"
   }
   poll 60 refused || fail "the webhook was not called in $ns: $(cat "$CLUSTER_WORK/probe.err")"
+}
+
+cluster_governed_setup() {
+  local ns=$1
+  cluster_apply_crds
+  cluster_setup_identities
+  cluster_make_keys
+  cluster_namespace "$ns" governed
+  cluster_policy "$CLUSTER_ID" "$ns" >"$CLUSTER_WORK/policy.yaml"
+  cluster_apply_policy "$CLUSTER_WORK/policy.yaml"
+  start_webhooks 1
+  wait_webhooks_ready 60
+  register_webhook 0
+  wait_webhook_active "$ns"
 }
 
 start_operator() {

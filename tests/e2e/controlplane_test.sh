@@ -115,42 +115,15 @@ case_webhook() {
   local tmp
   tmp=$(mktemp -d)
   cleanup+=("rm -rf $tmp")
-  # A CA and a serving certificate for 127.0.0.1; the API server trusts the CA
-  # through caBundle.
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=e2e-webhook-ca -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=CA:FALSE \
-    -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -keyout "$tmp/tls.key" -out "$tmp/tls.crt" 2>/dev/null
-
   local message="execgov e2e: no pods allowed here"
-  # As a coprocess the server's stdin is our pipe: it exits when this shell does.
-  coproc WEBHOOK { exec python3 "$here/deny_webhook.py" "$tmp/tls.crt" "$tmp/tls.key" "$message" 2>"$tmp/webhook.log"; }
-  cleanup+=("kill $WEBHOOK_PID 2>/dev/null")
-  local port
-  read -r -t 30 port <&"${WEBHOOK[0]}" || fail "the webhook server did not start: $(cat "$tmp/webhook.log")"
+  deny_webhook_start "$tmp" "$message"
+  cleanup+=("kill $DENY_PID 2>/dev/null")
 
   new_namespace
   kubectl label namespace "$ns" "e2e.execgov.io/deny=$ns" >/dev/null
   local name=deny-$ns
-  kubectl apply -f - <<EOF
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata: {name: $name}
-webhooks:
-- name: deny.e2e.execgov.io
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  clientConfig:
-    url: https://127.0.0.1:$port/validate
-    caBundle: $(base64 -w0 <"$tmp/ca.crt")
-  rules:
-  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-  namespaceSelector:
-    matchLabels: {e2e.execgov.io/deny: $ns}
-EOF
+  deny_webhook_apply "$name" "  namespaceSelector:
+    matchLabels: {e2e.execgov.io/deny: $ns}"
   cleanup+=("kubectl delete validatingwebhookconfiguration $name >/dev/null")
 
   local pod=(kubectl run blocked -n "$ns" --image=registry.example.com/hello:1 --restart=Never)

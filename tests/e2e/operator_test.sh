@@ -44,16 +44,7 @@ cluster_on_cleanup 'for p in "${OPERATOR_PIDS[@]}"; do stop_pid "$p"; done
   kubectl delete lease -n "$CLUSTER_SYSTEM_NS" "$lease" --ignore-not-found >/dev/null 2>&1
   kubectl delete --raw "/api/v1/namespaces/$CLUSTER_SYSTEM_NS/configmaps?labelSelector=execgov.io/replay%3Dtrue,execgov.io/namespace%3D$ns" >/dev/null 2>&1'
 
-cluster_apply_crds
-cluster_setup_identities
-cluster_make_keys
-cluster_namespace "$ns" governed
-cluster_policy "$CLUSTER_ID" "$ns" >policy.yaml
-cluster_apply_policy policy.yaml
-start_webhooks 1
-wait_webhooks_ready 60
-register_webhook 0
-wait_webhook_active "$ns"
+cluster_governed_setup "$ns"
 
 
 # request_yaml NAME [PARENT]: an ExecutionRequest in $ns.
