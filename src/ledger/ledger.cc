@@ -29,6 +29,7 @@ namespace {
 struct Pending {
   std::string entry;  // canonical (JCS) bytes
   AppendCallback done;
+  Ledger::Guard guard;  // may be empty
 };
 
 class ChainedLedger final : public Ledger {
@@ -42,6 +43,7 @@ class ChainedLedger final : public Ledger {
         every_(std::chrono::duration_cast<std::chrono::milliseconds>(options.checkpoint_every)),
         linger_(options.linger),
         on_linger_(options.on_linger),
+        observe_(options.observe),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
         known_tail_(std::move(tail)) {
     writer_ = std::thread([this] {
@@ -66,8 +68,15 @@ class ChainedLedger final : public Ledger {
     Enqueue(std::move(canonical).value(), std::move(done));
   }
 
-  void AppendEntryAsync(Entry entry, AppendCallback done) override {
-    Enqueue(std::move(entry).canonical(), std::move(done));
+  void AppendEntryAsync(Entry entry, AppendCallback done, Guard guard) override {
+    Enqueue(std::move(entry).canonical(), std::move(done), std::move(guard));
+  }
+
+  Status CatchUp() override {
+    if (!observe_) return Status::Ok();
+    EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend_->Tail());
+    std::lock_guard lock(observe_mu_);
+    return ObserveLocked(tail.size);
   }
 
   void Announce() override {
@@ -125,13 +134,29 @@ class ChainedLedger final : public Ledger {
   }
 
  private:
-  void Enqueue(std::string canonical, AppendCallback done) {
+  // Passes records observed_..size-1 to observe_ (records a writer other
+  // than this one stored: ours advance observed_ as they are written).
+  Status ObserveLocked(uint64_t size) {
+    if (!observe_ || size <= observed_) return Status::Ok();
+    Status st = backend_->Scan(observed_, size, [&](uint64_t seq, std::string_view record) {
+      observe_(seq, record);
+      observed_ = seq + 1;
+      return Status::Ok();
+    });
+    if (st.ok() && observed_ < size) {
+      st = Unavailable("the ledger store gave records up to " + std::to_string(observed_) + " of " +
+                       std::to_string(size));
+    }
+    return st;
+  }
+
+  void Enqueue(std::string canonical, AppendCallback done, Guard guard = nullptr) {
     std::unique_lock lock(mu_);
     if (closed_) {
       lock.unlock();
       return done(FailedPrecondition("the ledger is closed"));
     }
-    queue_.push_back(Pending{std::move(canonical), std::move(done)});
+    queue_.push_back(Pending{std::move(canonical), std::move(done), std::move(guard)});
     // The writer is busy with a batch or already woken: it takes this one
     // with the next batch, and a notify would only cost a futex call.
     bool wake = (writer_waiting_ && !wake_pending_) || (lingering_ && queue_.size() == kLingerBatch);
@@ -202,19 +227,30 @@ class ChainedLedger final : public Ledger {
   }
 
   Status WriteBatch(std::vector<Pending>& batch, bool force_checkpoint) {
-    std::vector<Appended> results;
+    // results[i] for batch[i]: where it was written, or why it was left out.
+    std::vector<StatusOr<Appended>> results;
     ChainState after;
+    std::unique_lock observing(observe_mu_, std::defer_lock);
+    if (observe_) observing.lock();
     auto build = [&](const ChainState& tail) -> StatusOr<Batch> {
+      // Every record before this batch is seen before its guards are judged.
+      EXECGOV_RETURN_IF_ERROR(ObserveLocked(tail.size));
       results.clear();
       Batch out;
       out.after = tail;
       const ChainState& s = out.after;
       auto now = clock_->Now();
       for (auto& p : batch) {
+        if (p.guard) {
+          if (Status refused = p.guard(); !refused.ok()) {
+            results.push_back(refused);
+            continue;
+          }
+        }
         uint64_t seq = s.size;
         EXECGOV_ASSIGN_OR_RETURN(std::string bytes, SpliceRecord(p.entry, s.size, s.last, now));
         EXECGOV_RETURN_IF_ERROR(out.Add(std::move(bytes)));
-        results.push_back({seq, crypto::HashToSha256Ref(out.hashes.back())});
+        results.push_back(Appended{seq, crypto::HashToSha256Ref(out.hashes.back())});
       }
       bool due = force_checkpoint ? s.since_checkpoint > 0 : s.CheckpointDue(every_records_, every_, now);
       if (due) {
@@ -227,15 +263,18 @@ class ChainedLedger final : public Ledger {
     };
     Status st = backend_->Append(build);
     if (st.ok()) {
+      if (after.size > observed_) observed_ = after.size;  // ours: not passed to observe_
       std::lock_guard lock(tail_mu_);
       known_tail_ = after;
     } else {
       log::Error("ledger append failed", {{"origin", origin_}, {"records", batch.size()}, {"error", st.ToString()}});
     }
     log::Batch lines;  // the answers' log lines leave in one write
+    if (observing.owns_lock()) observing.unlock();
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
-        batch[i].done(st.ok() ? StatusOr<Appended>(results[i]) : StatusOr<Appended>(st));
+        bool refused = i < results.size() && !results[i].ok();
+        batch[i].done(st.ok() || refused ? results[i] : StatusOr<Appended>(st));
       } catch (const std::exception& e) {  // a caller's bug must not stop the writer
         log::Error("ledger append callback failed", {{"origin", origin_}, {"error", e.what()}});
       }
@@ -250,7 +289,13 @@ class ChainedLedger final : public Ledger {
   const std::chrono::milliseconds every_;
   const std::chrono::microseconds linger_;
   const std::function<void()> on_linger_;
+  const std::function<void(uint64_t, std::string_view)> observe_;
   const Clock* clock_;
+
+  // observe_ runs under it; observed_: the records it has seen or this
+  // ledger wrote (0..observed_-1).
+  std::mutex observe_mu_;
+  uint64_t observed_ = 0;
 
   std::mutex tail_mu_;
   ChainState known_tail_;  // the tail after our last write: a hint for the idle timer

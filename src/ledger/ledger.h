@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,14 @@ struct LedgerOptions {
   // Called on the writer thread as it starts a linger (tests use it to act
   // while the writer waits). It must not call into the ledger.
   std::function<void()> on_linger;
+  // Sees every record other writers stored, once each and in seq order:
+  // before a batch is built on a tail that includes it, and in CatchUp
+  // (which reads from the start, so the first CatchUp sees the whole
+  // ledger). How one webhook replica learns the consumptions another one
+  // recorded (webhook::FileReplayStore::Observe). Records this ledger wrote
+  // itself are not passed. Runs on the writer thread or in CatchUp's
+  // caller, never two at a time; it must not call into the ledger.
+  std::function<void(uint64_t seq, std::string_view record)> observe;
 };
 
 struct Appended {
@@ -67,14 +76,28 @@ class Ledger {
   // with the error before returning. What lets a server wait for fsync
   // without a thread per request. The default waits in Append.
   virtual void AppendAsync(const nlohmann::json& entry, AppendCallback done) { done(Append(entry)); }
+  // Decides, on the writer thread, as the batch that would carry an entry
+  // is built against the stored tail (after LedgerOptions::observe has seen
+  // every record before it), whether the entry may still be written: a
+  // non-OK status leaves it out, and is what its callback receives. What
+  // makes a consumption exactly-once across writers: of two replicas that
+  // each reserved one jti, the one whose batch comes second finds the first
+  // one's record here. It must not call into the ledger.
+  using Guard = std::function<Status()>;
   // AppendAsync of an entry already checked and in canonical form
   // (EntryBuilder), which is not canonicalized again. The default parses it
-  // back for AppendAsync.
-  virtual void AppendEntryAsync(Entry entry, AppendCallback done) {
+  // back for AppendAsync, judging `guard` at once.
+  virtual void AppendEntryAsync(Entry entry, AppendCallback done, Guard guard = nullptr) {
+    if (guard) {
+      if (Status st = guard(); !st.ok()) return done(st);
+    }
     auto parsed = nlohmann::json::parse(entry.canonical(), nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) return done(Internal("a built ledger entry is not JSON"));
     AppendAsync(parsed, std::move(done));
   }
+  // Passes what other writers stored since the last batch or CatchUp to
+  // LedgerOptions::observe (nothing without one).
+  virtual Status CatchUp() { return Status::Ok(); }
   // A decision under way that may append a record (its caller's promise to
   // call Retire once the record is queued, or once there will be none). A
   // writer lingering for more records (LedgerOptions::linger) waits only
