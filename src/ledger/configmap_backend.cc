@@ -1,17 +1,23 @@
 #include "ledger/configmap_backend.h"
 
+#include <zlib.h>
+
 #include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
-#include <unordered_set>
 
 #include "api/object.h"
 #include "core/log.h"
+#include "core/thread.h"
+#include "crypto/encoding.h"
 #include "kube/kubeconfig.h"
 #include "ledger/record.h"
 
@@ -23,20 +29,71 @@ using nlohmann::json;
 constexpr const char* kLedgerLabel = "execgov.io/ledger";
 constexpr const char* kSealed = "execgov.io/sealed";
 constexpr const char* kFirstSeq = "execgov.io/first-seq";
+constexpr const char* kRecordsKey = "records";
+constexpr const char* kCompressedKey = "records.gz";
 constexpr auto kAppendDeadline = std::chrono::seconds(60);
-
-// A segment as read: its records (lines), whether sealed, and its version.
-struct Segment {
-  std::vector<std::string> records;
-  std::string text;  // data.records as stored
-  bool sealed = false;
-  std::string resource_version;
-  json object;
-};
+// Records a writer keeps after folding them, so that reading back what it
+// has just seen (the ledger's observer catching up) costs no API call.
+constexpr size_t kRecentBytes = 8u << 20;
+// A failed merge is tried again after this long.
+constexpr auto kMergeRetry = std::chrono::seconds(2);
 
 // A name the API server takes for a namespace or as the stem of a ConfigMap
-// name (which adds "-NNNNNN"): a DNS-1123 subdomain of at most 56 characters.
+// name (which adds "-NNNNNN" or "-bNNNNNNNNNNNN"): a DNS-1123 subdomain of at
+// most 56 characters.
 bool ValidName(const std::string& s) { return s.size() <= 56 && api::IsDns1123Subdomain(s); }
+
+std::string Gzip(std::string_view in) {
+  z_stream z{};
+  // 15 + 16: a gzip wrapper (RFC 1952) rather than zlib's, so `gzip -d` reads it.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, static_cast<uLong>(in.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : std::string();
+}
+
+// Inflates at most `limit` bytes: a segment is never larger, so more is an
+// attack on the reader's memory (a small object that inflates to gigabytes),
+// not a ledger.
+StatusOr<std::string> Gunzip(std::string_view in, size_t limit) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return Internal("zlib: cannot start inflating");
+  std::string out(std::min<size_t>(limit + 1, std::max<size_t>(in.size() * 4, 64 * 1024)), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (z.total_out == out.size()) {
+      if (out.size() > limit) break;
+      out.resize(std::min(out.size() * 2, limit + 1));
+    }
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
+    z.avail_out = static_cast<uInt>(out.size() - z.total_out);
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;  // truncated input
+  }
+  size_t n = z.total_out;
+  inflateEnd(&z);
+  if (n > limit) return DataLoss("a ledger segment inflates to more than " + std::to_string(limit) + " bytes");
+  if (rc != Z_STREAM_END || z.avail_in != 0) return DataLoss("a ledger segment's records.gz is not one gzip stream");
+  out.resize(n);
+  return out;
+}
+
+// A segment or a batch as read.
+struct Part {
+  uint64_t first = 0;  // seq of its first record
+  std::string text;    // its records, newline-terminated lines
+  std::vector<std::string> records;  // the same, one string each
+  bool sealed = false;
+  json object;  // as read: only a layout-1 tail needs it (to seal it)
+};
 
 class ConfigMapBackend final : public Backend {
  public:
@@ -46,7 +103,16 @@ class ConfigMapBackend final : public Backend {
         ns_(std::move(ns)),
         origin_(std::move(origin)),
         read_only_(read_only),
-        segment_bytes_(segment_bytes) {}
+        segment_bytes_(segment_bytes) {
+    if (!read_only_) {
+      merger_ = std::thread([this] {
+        SetThreadName("ledger-merge");
+        MergeLoop();
+      });
+    }
+  }
+
+  ~ConfigMapBackend() override { (void)Close(); }
 
   StatusOr<ChainState> Tail() override {
     std::lock_guard lock(mu_);
@@ -59,15 +125,14 @@ class ConfigMapBackend final : public Backend {
     std::lock_guard lock(mu_);
     auto deadline = std::chrono::steady_clock::now() + kAppendDeadline;
     std::mt19937 rng(std::random_device{}());
-    // A write whose outcome we did not learn is resent unchanged (same
-    // resourceVersion, or the same create) until it succeeds or conflicts;
-    // a conflict then means it applied (its last hash is stored) or is dead.
-    // Rebuilding it instead could store the batch twice.
+    // A create whose outcome we did not learn is resent unchanged until it
+    // is answered; whether a batch went in is then decided by its last hash
+    // being in the chain, never by the answer alone (a client's retry of a
+    // create that went in is AlreadyExists too).
     struct Write {
-      bool create = false;
-      std::string path;
+      uint64_t first = 0;
       json object;
-      Hash last{};
+      Batch batch;
     };
     std::optional<Write> in_doubt;
     for (int attempt = 0;; ++attempt) {
@@ -81,95 +146,125 @@ class ConfigMapBackend final : public Backend {
         w = *in_doubt;
       } else {
         // The tail from our own last write is usually still the tail: try it
-        // without a read; a conflict costs one round and a re-read.
+        // without a read; a lost race costs one round and a read.
         Status st = attempt == 0 && tail_cached_ ? Status::Ok() : SyncLocked();
         tail_cached_ = false;
         if (!st.ok()) {
           if (st.code() == StatusCode::kUnavailable) continue;
           return st;
         }
-        EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(state_));
-        if (batch.records.empty()) return Status::Ok();
-        std::string add;
-        for (const auto& r : batch.records) {
-          add += r;
-          add += '\n';
+        EXECGOV_ASSIGN_OR_RETURN(w.batch, build(state_));
+        if (w.batch.records.empty()) return Status::Ok();
+        std::string text;
+        for (const auto& r : w.batch.records) {
+          text += r;
+          text += '\n';
         }
-        if (add.size() > segment_bytes_) return Internal("ConfigMap ledger: one batch is larger than a segment");
-        w.last = batch.after.last;
-        if (tail_exists_ && tail_.text.size() + add.size() > segment_bytes_) {
-          // Full: seal it (only if nobody changed it since we read it); the
-          // next round sees it sealed and creates the successor.
-          json obj = tail_.object;
-          obj["metadata"]["annotations"][kSealed] = "true";
-          auto sealed = client_->Update(kube::ConfigMapPath(ns_, Name(tail_index_)), obj);
-          if (!sealed.ok() && sealed.status().code() != StatusCode::kAborted &&
-              sealed.status().code() != StatusCode::kUnavailable) {
-            return sealed.status();
-          }
+        if (text.size() > kConfigMapMaxSegmentBytes) {
+          return Internal("ConfigMap ledger: one batch is larger than a ConfigMap may hold");
+        }
+        w.first = state_.size;
+        w.object = NewObject(BatchName(w.first), {{kRecordsKey, std::move(text)}}, json::object());
+      }
+      auto created = client_->Create(kube::ConfigMapsPath(ns_), w.object);
+      if (!created.ok()) {
+        StatusCode code = created.status().code();
+        if (code == StatusCode::kUnavailable) {
+          in_doubt = std::move(w);
           continue;
         }
-        if (tail_exists_) {
-          w.path = kube::ConfigMapPath(ns_, Name(tail_index_));
-          w.object = tail_.object;
-          w.object["data"]["records"] = tail_.text + add;
-        } else {
-          w.create = true;
-          w.path = kube::ConfigMapsPath(ns_);
-          w.object = NewSegment(tail_index_, state_.size, add);
-        }
+        if (code != StatusCode::kAlreadyExists) return created.status();
+        // Taken: by another writer, or by an earlier copy of this create.
+        Status st = SyncLocked();
+        if (!st.ok()) continue;
+        if (index_.count(w.batch.after.last)) return Stored(w.batch);
+        in_doubt.reset();
+        continue;
       }
-      auto written = w.create ? client_->Create(w.path, w.object) : client_->Update(w.path, w.object);
-      if (written.ok()) {
-        if (w.create) tail_known_ = 0;  // a new segment: fold all of it
-        EXECGOV_RETURN_IF_ERROR(Adopt(*written));
-        tail_cached_ = true;
-        return Status::Ok();
+      // Stored. It is in the chain unless the batches at its seq were merged
+      // into a segment (and deleted) after we read the tail.
+      auto next = ReadPart(SegmentName(next_segment_), /*segment=*/true);
+      if (next.ok() && !next->has_value()) {
+        Adopt(w.first, w.batch.records, w.batch.hashes, w.batch.after);
+        return Stored(w.batch);
       }
-      StatusCode code = written.status().code();
-      if (code == StatusCode::kUnavailable) {
+      Status st = next.ok() ? SyncLocked() : next.status();
+      if (!st.ok()) {  // outcome unknown for now: find out on the next round
         in_doubt = std::move(w);
         continue;
       }
-      if (code != StatusCode::kAborted && code != StatusCode::kAlreadyExists) return written.status();
-      // A stale resourceVersion or a segment someone else started: was it our earlier copy?
-      if (in_doubt) {
-        Status st = SyncLocked();
-        if (!st.ok()) continue;
-        if (index_.count(in_doubt->last)) return Status::Ok();
-        in_doubt.reset();
-      }
+      if (index_.count(w.batch.after.last)) return Stored(w.batch);
+      log::Warn("ConfigMap ledger: a batch built on a tail that was merged meanwhile; deleting it and appending again",
+                {{"origin", origin_}, {"seq", w.first}});
+      Status deleted = client_->Delete(kube::ConfigMapPath(ns_, BatchName(w.first)));
+      if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return deleted;
+      in_doubt.reset();
     }
   }
 
   Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
+    if (from >= to) return Status::Ok();
+    {
+      // What this writer folded last: the ledger's observer reads back the
+      // records it has just seen here.
+      std::lock_guard lock(recent_mu_);
+      if (from >= recent_first_ && to <= recent_first_ + recent_.size()) {
+        for (uint64_t seq = from; seq < to; ++seq) EXECGOV_RETURN_IF_ERROR(fn(seq, recent_[seq - recent_first_]));
+        return Status::Ok();
+      }
+    }
     // Start at the last segment known to begin at or before `from`: a sealed
-    // segment never changes, so where its successor begins stays true, and a
-    // reader following the ledger (the operator's index) re-reads only the
-    // unsealed tail instead of every segment from the first.
-    uint64_t first_index = 0, position = 0;
+    // segment never changes, so where the next one begins stays true.
+    uint64_t index = 0, position = 0;
     {
       std::lock_guard lock(scan_mu_);
       auto it = segment_starts_.upper_bound(from);
-      // segment_starts_ maps a start position to its segment index.
       if (it != segment_starts_.begin()) {
         --it;
         position = it->first;
-        first_index = it->second;
+        index = it->second;
       }
     }
-    for (uint64_t i = first_index;; ++i) {
-      auto seg = Read(i);
-      if (!seg.ok()) return seg.status().code() == StatusCode::kNotFound ? Status::Ok() : seg.status();
-      uint64_t start = position;
-      for (const auto& r : seg->records) {
-        if (position >= to) return Status::Ok();
-        if (position >= from) EXECGOV_RETURN_IF_ERROR(fn(position, r));
-        ++position;
+    auto emit = [&](const Part& p) -> Status {
+      if (p.first > position) {
+        return DataLoss("ledger " + origin_ + ": records " + std::to_string(position) + ".." +
+                        std::to_string(p.first - 1) + " are missing");
       }
-      if (!seg->sealed) return Status::Ok();
-      std::lock_guard lock(scan_mu_);
-      segment_starts_.emplace(start + seg->records.size(), i + 1);
+      for (uint64_t seq = position; seq < p.first + p.records.size() && seq < to; ++seq) {
+        if (seq >= from) EXECGOV_RETURN_IF_ERROR(fn(seq, p.records[seq - p.first]));
+      }
+      position = std::max<uint64_t>(position, p.first + p.records.size());
+      return Status::Ok();
+    };
+    std::optional<Part> seg;
+    for (;;) {
+      if (position >= to) return Status::Ok();
+      if (!seg) EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
+      if (seg) {
+        EXECGOV_RETURN_IF_ERROR(emit(*seg));
+        if (!seg->sealed) return Status::Ok();  // a layout-1 tail: nothing follows it yet
+        seg.reset();
+        ++index;
+        std::lock_guard lock(scan_mu_);
+        segment_starts_.emplace(position, index);
+        continue;
+      }
+      // Past the segments: batches until one is missing, given out only if
+      // segment `index` still does not exist after they were read (as in
+      // SyncLocked: otherwise they may be orphans, and the segment holds the
+      // records).
+      std::vector<Part> read;
+      for (uint64_t next = position; next < to;) {
+        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(BatchName(next), /*segment=*/false));
+        if (!batch) break;
+        next += batch->records.size();
+        read.push_back(std::move(batch).value());
+      }
+      if (read.empty()) return Status::Ok();
+      EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
+      if (seg) continue;
+      for (const auto& batch : read) EXECGOV_RETURN_IF_ERROR(emit(batch));
+      return Status::Ok();
     }
   }
 
@@ -180,105 +275,315 @@ class ConfigMapBackend final : public Backend {
     return index_.count(h) > 0;
   }
 
-  size_t MaxBatch() const override { return 256; }
+  // 24 records of the largest size a record may have (32 KiB) still fit one
+  // ConfigMap; under load, at ~700 bytes a record, a batch is ~17 KB.
+  size_t MaxBatch() const override { return 24; }
   std::string DefaultOrigin() const override { return origin_; }
-  Status Close() override { return Status::Ok(); }
+
+  Status Close() override {
+    {
+      std::lock_guard lock(merge_mu_);
+      if (stopping_) return Status::Ok();
+      stopping_ = true;
+    }
+    merge_cv_.notify_all();
+    if (merger_.joinable()) merger_.join();
+    return Status::Ok();
+  }
 
  private:
-  std::string Name(uint64_t index) const {
+  std::string SegmentName(uint64_t index) const {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%06" PRIu64, index);
     return origin_ + "-" + buf;
   }
-
-  json NewSegment(uint64_t index, uint64_t first_seq, const std::string& records) const {
-    return {{"apiVersion", "v1"},
-            {"kind", "ConfigMap"},
-            {"metadata",
-             {{"name", Name(index)},
-              {"namespace", ns_},
-              {"labels", {{kLedgerLabel, origin_}}},
-              {"annotations", {{kFirstSeq, std::to_string(first_seq)}}}}},
-            {"data", {{"records", records}}}};
+  std::string BatchName(uint64_t first_seq) const {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%012" PRIu64, first_seq);
+    return origin_ + "-b" + buf;
   }
 
-  StatusOr<Segment> Parse(const json& obj) const {
-    Segment s;
-    s.object = obj;
+  json NewObject(const std::string& name, json data, json annotations) const {
+    json metadata = {{"name", name}, {"namespace", ns_}, {"labels", {{kLedgerLabel, origin_}}}};
+    if (!annotations.empty()) metadata["annotations"] = std::move(annotations);
+    json obj = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", std::move(metadata)}};
+    if (data.contains(kRecordsKey)) {
+      obj["data"] = std::move(data);
+    } else {
+      obj["binaryData"] = std::move(data);
+    }
+    return obj;
+  }
+
+  // Reads a segment or a batch; nullopt when it does not exist.
+  StatusOr<std::optional<Part>> ReadPart(const std::string& name, bool segment) const {
+    auto obj = client_->Get(kube::ConfigMapPath(ns_, name));
+    if (!obj.ok()) {
+      if (obj.status().code() == StatusCode::kNotFound) return std::optional<Part>();
+      return obj.status();
+    }
+    Part p;
     try {
-      s.resource_version = obj.at("metadata").value("resourceVersion", "");
-      auto labels = obj.at("metadata").value("labels", json::object());
-      if (labels.value(kLedgerLabel, "") != origin_) return DataLoss("a ledger segment without the ledger label");
-      auto annotations = obj.at("metadata").value("annotations", json::object());
-      s.sealed = annotations.value(kSealed, "") == "true";
-      s.text = obj.value("data", json::object()).value("records", "");
+      const json& meta = obj->at("metadata");
+      auto labels = meta.value("labels", json::object());
+      if (labels.value(kLedgerLabel, "") != origin_) return DataLoss(name + ": a ledger ConfigMap without its label");
+      auto annotations = meta.value("annotations", json::object());
+      if (segment) {
+        p.sealed = annotations.value(kSealed, "") == "true";
+        std::string first = annotations.value(kFirstSeq, "");
+        char* end = nullptr;
+        p.first = std::strtoull(first.c_str(), &end, 10);
+        if (first.empty() || *end != '\0' || first.size() > 19) {
+          return DataLoss(name + ": " + kFirstSeq + " is not a sequence number");
+        }
+      } else {
+        p.sealed = true;
+        p.first = std::strtoull(name.c_str() + origin_.size() + 2, nullptr, 10);
+      }
+      auto binary = obj->value("binaryData", json::object());
+      if (binary.contains(kCompressedKey)) {
+        auto gz = crypto::Base64Decode(binary.at(kCompressedKey).get<std::string>());
+        if (!gz) return DataLoss(name + ": records.gz is not base64");
+        auto text = Gunzip(*gz, kConfigMapMaxSegmentBytes);
+        if (!text.ok()) return text.status().WithContext(name);
+        p.text = std::move(text).value();
+      } else {
+        p.text = obj->value("data", json::object()).value(kRecordsKey, "");
+      }
     } catch (const json::exception& e) {
-      return DataLoss(std::string("a ledger segment: ") + e.what());
+      return DataLoss(name + ": " + e.what());
     }
-    if (!s.text.empty() && s.text.back() != '\n') return DataLoss("a ledger segment does not end with a newline");
-    for (auto line : SplitLines(s.text)) s.records.emplace_back(line);
-    return s;
+    if (!p.text.empty() && p.text.back() != '\n') return DataLoss(name + ": its records do not end with a newline");
+    for (std::string_view line : SplitLines(p.text)) p.records.emplace_back(line);
+    if (!segment && p.records.empty()) return DataLoss(name + ": a batch without records");
+    p.object = std::move(obj).value();
+    return std::optional<Part>(std::move(p));
   }
 
-  StatusOr<Segment> Read(uint64_t index) const {
-    EXECGOV_ASSIGN_OR_RETURN(json obj, client_->Get(kube::ConfigMapPath(ns_, Name(index))));
-    return Parse(obj);
-  }
-
-  // Folds a segment we just read or wrote: records past what we hold.
-  Status Adopt(const json& obj) {
-    EXECGOV_ASSIGN_OR_RETURN(Segment s, Parse(obj));
-    for (size_t k = tail_known_; k < s.records.size(); ++k) {
-      EXECGOV_ASSIGN_OR_RETURN(Hash h, state_.Apply(s.records[k]));
-      if (!read_only_) index_.insert(h);
-    }
-    tail_known_ = s.records.size();
-    tail_ = std::move(s);
-    tail_exists_ = true;
+  // A successful append: wakes the merger when a run of batches is full.
+  Status Stored(const Batch&) {
+    tail_cached_ = true;
+    MaybeMerge();
     return Status::Ok();
   }
 
-  // Reads from the segment we last knew onwards until the unsealed tail (or
-  // a sealed one whose successor does not exist yet).
+  // Folds records first.. (hashes already computed by whoever built them).
+  void Adopt(uint64_t first, const std::vector<std::string>& records, const std::vector<Hash>& hashes,
+             const ChainState& after) {
+    state_ = after;
+    for (const auto& h : hashes) index_.insert(h);
+    std::string text;
+    for (const auto& r : records) {
+      text += r;
+      text += '\n';
+    }
+    batches_.push_back({first, std::move(text), records.size()});
+    batch_bytes_ += batches_.back().text.size();
+    Remember(first, records.begin(), records.end());
+  }
+
+  template <typename It>
+  void Remember(uint64_t first, It begin, It end) {
+    std::lock_guard lock(recent_mu_);
+    if (first != recent_first_ + recent_.size()) {
+      recent_.clear();
+      recent_bytes_ = 0;
+      recent_first_ = first;
+    }
+    for (It it = begin; it != end; ++it) {
+      recent_.emplace_back(*it);
+      recent_bytes_ += it->size();
+    }
+    while (recent_bytes_ > kRecentBytes && !recent_.empty()) {
+      recent_bytes_ -= recent_.front().size();
+      recent_.pop_front();
+      ++recent_first_;
+    }
+  }
+
+  // Folds the records of `p` at or after state_.size.
+  Status Fold(const Part& p, const std::string& name) {
+    if (p.first > state_.size) {
+      return DataLoss(name + " begins at seq " + std::to_string(p.first) + ", but the ledger before it ends at " +
+                      std::to_string(state_.size));
+    }
+    uint64_t skip = state_.size - p.first;
+    if (skip >= p.records.size()) return Status::Ok();
+    for (size_t k = skip; k < p.records.size(); ++k) {
+      EXECGOV_ASSIGN_OR_RETURN(Hash h, state_.Apply(p.records[k]));
+      if (!read_only_) index_.insert(h);
+    }
+    Remember(p.first + skip, p.records.begin() + static_cast<std::ptrdiff_t>(skip), p.records.end());
+    return Status::Ok();
+  }
+
+  // Brings state_ up to the store: batches from the tail on, and any segment
+  // made since we looked (which may hold batches deleted before we read them).
+  // Batches are folded only once the next segment is known not to exist
+  // *after* they were read: a batch whose seq a segment covers can only have
+  // been created after that segment (the real one was deleted), so that
+  // read finds the segment, and the batches, orphans among them, are
+  // dropped unread. Two reads when nothing is new.
   Status SyncLocked() {
     for (;;) {
-      auto seg = client_->Get(kube::ConfigMapPath(ns_, Name(tail_index_)));
-      if (!seg.ok()) {
-        if (seg.status().code() != StatusCode::kNotFound) return seg.status();
-        tail_exists_ = false;
-        return Status::Ok();
+      std::vector<std::pair<std::string, Part>> read;
+      for (uint64_t next = state_.size;;) {
+        std::string name = BatchName(next);
+        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(name, /*segment=*/false));
+        if (!batch) break;
+        next += batch->records.size();
+        read.emplace_back(std::move(name), std::move(batch).value());
       }
-      EXECGOV_RETURN_IF_ERROR(Adopt(*seg));
-      if (!tail_.sealed) return Status::Ok();
-      // Sealed: its successor (if any) holds what follows.
-      auto next = client_->Get(kube::ConfigMapPath(ns_, Name(tail_index_ + 1)));
-      if (!next.ok()) {
-        if (next.status().code() != StatusCode::kNotFound) return next.status();
-        ++tail_index_;
-        tail_known_ = 0;
-        tail_exists_ = false;
-        return Status::Ok();
+      std::string name = SegmentName(next_segment_);
+      EXECGOV_ASSIGN_OR_RETURN(auto seg, ReadPart(name, /*segment=*/true));
+      if (!seg) {
+        for (auto& [batch_name, batch] : read) {
+          EXECGOV_RETURN_IF_ERROR(Fold(batch, batch_name));
+          batches_.push_back({batch.first, std::move(batch.text), batch.records.size()});
+          batch_bytes_ += batches_.back().text.size();
+        }
+        break;
       }
-      ++tail_index_;
-      tail_known_ = 0;
+      uint64_t before = state_.size;
+      EXECGOV_RETURN_IF_ERROR(Fold(*seg, name));
+      if (!seg->sealed) {
+        if (read_only_) {
+          if (state_.size == before) break;  // a layout-1 tail with nothing new
+          continue;
+        }
+        // A layout-1 tail: seal it (if nobody changed it since we read it),
+        // so no older writer appends to it once batches follow it.
+        json obj = seg->object;
+        obj["metadata"]["annotations"][kSealed] = "true";
+        auto sealed = client_->Update(kube::ConfigMapPath(ns_, name), obj);
+        if (!sealed.ok()) {
+          if (sealed.status().code() == StatusCode::kAborted) continue;  // changed: read it again
+          return sealed.status();
+        }
+        log::Info("ConfigMap ledger: sealed a layout-1 segment; batches follow it", {{"segment", name}});
+      }
+      ++next_segment_;
+      sealed_end_ = seg->first + seg->records.size();
+      while (!batches_.empty() && batches_.front().first < sealed_end_) {
+        batch_bytes_ -= batches_.front().text.size();
+        batches_.pop_front();
+      }
     }
+    MaybeMerge();
+    return Status::Ok();
+  }
+
+  // A run of batches from the last segment's end is full when it holds
+  // segment_bytes_ and another batch follows it.
+  void MaybeMerge() {
+    if (read_only_ || batch_bytes_ < segment_bytes_ || batches_.size() < 2) return;
+    {
+      std::lock_guard lock(merge_mu_);
+      merge_wanted_ = true;
+    }
+    merge_cv_.notify_one();
+  }
+
+  void MergeLoop() {
+    std::unique_lock lock(merge_mu_);
+    for (;;) {
+      merge_cv_.wait(lock, [this] { return stopping_ || merge_wanted_; });
+      if (stopping_) return;
+      merge_wanted_ = false;
+      lock.unlock();
+      Status st = MergeOnce();
+      lock.lock();
+      if (!st.ok()) {
+        log::Warn("ConfigMap ledger: cannot merge batches into a segment; trying again",
+                  {{"origin", origin_}, {"error", st.ToString()}});
+        merge_cv_.wait_for(lock, kMergeRetry, [this] { return stopping_; });
+        merge_wanted_ = true;
+      }
+    }
+  }
+
+  // Merges the first full run of batches into segment next_segment_, then
+  // deletes the batches the stored segment covers.
+  Status MergeOnce() {
+    std::string text;
+    uint64_t first = 0, index = 0;
+    size_t count = 0;
+    std::vector<uint64_t> run;
+    {
+      std::lock_guard lock(mu_);
+      if (batches_.size() < 2 || batches_.front().first != sealed_end_) return Status::Ok();
+      first = sealed_end_;
+      index = next_segment_;
+      for (size_t i = 0; i + 1 < batches_.size(); ++i) {
+        const auto& b = batches_[i];
+        if (!run.empty() && text.size() + b.text.size() > segment_bytes_) break;
+        text += b.text;
+        count += b.count;
+        run.push_back(b.first);
+      }
+      if (text.size() < segment_bytes_ && text.size() + batches_[run.size()].text.size() <= segment_bytes_) {
+        return Status::Ok();  // not full yet
+      }
+    }
+    std::string gz = Gzip(text);
+    if (gz.empty()) return Internal("zlib: cannot compress a segment");
+    json obj = NewObject(SegmentName(index), {{kCompressedKey, crypto::Base64Encode(gz)}},
+                         {{kSealed, "true"}, {kFirstSeq, std::to_string(first)}});
+    auto created = client_->Create(kube::ConfigMapsPath(ns_), obj);
+    if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) return created.status();
+    // Stored, by us or by another writer merging the same batches: from
+    // here on readers find these records in the segment.
+    uint64_t covered = 0;
+    {
+      std::lock_guard lock(mu_);
+      EXECGOV_RETURN_IF_ERROR(SyncLocked());
+      covered = sealed_end_;
+    }
+    for (uint64_t b : run) {
+      if (b >= covered) break;
+      Status st = client_->Delete(kube::ConfigMapPath(ns_, BatchName(b)));
+      if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
+    }
+    if (created.ok()) {
+      log::Info("ConfigMap ledger: merged batches into a segment",
+                {{"segment", SegmentName(index)}, {"records", count}, {"batches", run.size()},
+                 {"bytes", text.size()}, {"storedBytes", gz.size()}});
+    }
+    return Status::Ok();
   }
 
   std::shared_ptr<kube::Client> client_;
   const std::string ns_, origin_;
   const bool read_only_;
   const size_t segment_bytes_;
-  std::mutex mu_;
+
+  std::mutex mu_;  // the writer's view, below
   ChainState state_;
   HashIndex index_;
-  uint64_t tail_index_ = 0;  // the segment appends go to
-  size_t tail_known_ = 0;    // its records folded into state_
-  bool tail_exists_ = false;
-  bool tail_cached_ = false;  // tail_ is what our last write returned
-  Segment tail_;
+  uint64_t next_segment_ = 0;  // the first segment index not known to exist
+  uint64_t sealed_end_ = 0;    // the seq after the known segments
+  struct StoredBatch {
+    uint64_t first;
+    std::string text;
+    size_t count;
+  };
+  std::deque<StoredBatch> batches_;  // folded batches from sealed_end_ on, in order
+  size_t batch_bytes_ = 0;
+  bool tail_cached_ = false;  // state_ is what our last write made it
+
+  std::mutex recent_mu_;
+  std::deque<std::string> recent_;  // records recent_first_.. as folded
+  uint64_t recent_first_ = 0;
+  size_t recent_bytes_ = 0;
+
   std::mutex scan_mu_;
-  // Where segments after sealed ones begin: first position -> segment index.
-  std::map<uint64_t, uint64_t> segment_starts_;
+  std::map<uint64_t, uint64_t> segment_starts_;  // first seq -> index, of segments after sealed ones
+
+  std::mutex merge_mu_;
+  std::condition_variable merge_cv_;
+  bool merge_wanted_ = false;
+  bool stopping_ = false;
+  std::thread merger_;
 };
 
 }  // namespace

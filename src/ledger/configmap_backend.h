@@ -1,17 +1,31 @@
 // configmap://NAMESPACE[/origin][?kubeconfig=FILE&segment-bytes=N] — the ledger in ConfigMaps,
-// through the API server, for clusters with nothing else to keep it in.
+// through the API server, for clusters with nothing else to keep it in
+// (docs/design.md §7.3). Every object is labelled execgov.io/ledger=<origin>.
 //
-// Records are split into segments, ConfigMaps named <origin>-<6-digit index>
-// labelled execgov.io/ledger=<origin>, each holding canonical JSON lines in
-// data.records, under the 1 MiB object limit: 256 KiB by default, because
-// every append rewrites its segment (and etcd keeps each revision until
-// compaction), at most 900 KiB (docs/design.md §7.3). Appends update the last segment conditioned on its
-// resourceVersion (a conflict means another writer got there first: re-read
-// and rebuild). A full segment is first sealed (annotation
-// execgov.io/sealed=true, same condition), then the next one is created with
-// the batch: create-if-absent, so of two writers racing to start it one wins.
-// Sealing first is what keeps a writer with a stale view from appending
-// to a segment after its successor exists.
+// Layout 2, where each ledger byte reaches etcd about once as a batch and
+// once more, compressed, as a segment, and no object is ever rewritten:
+//  - A batch: each append creates one ConfigMap "<origin>-b<12-digit seq of
+//    its first record>" holding the batch's records (data.records, one
+//    canonical JSON line each). The create is create-if-absent, and its
+//    name is the no-fork step: of two writers that built on the same tail,
+//    the API server admits one; the other reads what was stored and builds
+//    again.
+//  - A segment: "<origin>-<6-digit index>", sealed (execgov.io/sealed=true),
+//    its first seq in execgov.io/first-seq: a run of consecutive batches of
+//    about segment-bytes, merged by a writer's background thread once the
+//    run is full (create-if-absent again, so two writers merging at once
+//    store one segment), in binaryData["records.gz"] (gzip); the batches are
+//    deleted afterwards.
+//  - A writer whose batch was created after the batches at its seq were
+//    merged and deleted (it built on a tail read before that) would have
+//    stored an orphan that no reader follows: after each create it reads the
+//    next segment's name, and if a segment now covers its batch it deletes
+//    the batch and builds again. Segment names are made in order, so a
+//    missing next segment proves nothing covers the batch.
+//  - Layout 1 (segments rewritten in place, the last one unsealed) is read
+//    as it is; a writer seals its last segment and continues with batches.
+// Readers follow segments from 0, then batches from where they end; a batch
+// found missing is looked for in a segment made meanwhile.
 #pragma once
 
 #include <memory>
@@ -22,7 +36,10 @@
 
 namespace execgov::ledger {
 
+// The size at which a run of batches is merged into a segment.
 inline constexpr size_t kConfigMapSegmentBytes = 256 * 1024;
+// The most one ConfigMap carries here (the API server's limit is 1 MiB for
+// the whole object): a batch or a segment's uncompressed records.
 inline constexpr size_t kConfigMapMaxSegmentBytes = 900 * 1024;
 
 // `rest` is the URL after "configmap://".

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "crypto/encoding.h"
 #include "kube/client.h"
 #include "ledger/configmap_backend.h"
 #include "tamper_cases.h"
@@ -71,10 +72,17 @@ TEST_F(ConfigMapLedgerTest, AppendsAcrossSegmentsAndVerifies) {
   }
   EXPECT_TRUE(*(*ledger)->Contains(acks[5].hash));
   EXPECT_FALSE(*(*ledger)->Contains(crypto::HashToSha256Ref(LeafHash("absent"))));
-  ASSERT_TRUE((*ledger)->Close().ok());
-  auto seg = client_->Get(kube::ConfigMapPath(ns_, "audit-000003"));
+  // Full runs of batches are merged in the background: wait for a few.
+  StatusOr<nlohmann::json> seg = NotFound("");
+  for (int i = 0; i < 200 && !seg.ok(); ++i) {
+    seg = client_->Get(kube::ConfigMapPath(ns_, "audit-000003"));
+    if (!seg.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   ASSERT_TRUE(seg.ok()) << "expected several segments: " << seg.status().ToString();
   EXPECT_EQ((*seg)["metadata"]["labels"]["execgov.io/ledger"], "audit");
+  EXPECT_EQ((*seg)["metadata"]["annotations"]["execgov.io/sealed"], "true");
+  EXPECT_TRUE((*seg)["binaryData"].contains("records.gz")) << seg->dump();
+  ASSERT_TRUE((*ledger)->Close().ok());
   auto r = testing::Verify(Url(), key_.Public());
   EXPECT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.size, 31u);
@@ -127,17 +135,23 @@ class ConfigMapStore : public testing::RecordStore {
     return out;
   }
   void Write(const std::vector<std::string>& records) override {
-    for (int i = 0; i < 100; ++i) {
-      char name[32];
-      std::snprintf(name, sizeof name, "audit-%06d", i);
-      (void)client_->Delete(kube::ConfigMapPath(ns_, name));
-    }
+    // Every segment and batch, then all records as one sealed segment.
+    kube::ListOptions options;
+    options.label_selector = "execgov.io/ledger=audit";
+    auto list = client_->List(kube::ConfigMapsPath(ns_), options);
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    for (const auto& cm : list->items) (void)client_->Delete(kube::ConfigMapPath(ns_, cm["metadata"]["name"]));
     std::string text;
     for (const auto& r : records) text += r + "\n";
-    auto created = client_->Create(kube::ConfigMapsPath(ns_),
-                                   {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                                    {"metadata", {{"name", "audit-000000"}, {"labels", {{"execgov.io/ledger", "audit"}}}}},
-                                    {"data", {{"records", text}}}});
+    auto created = client_->Create(
+        kube::ConfigMapsPath(ns_),
+        {{"apiVersion", "v1"},
+         {"kind", "ConfigMap"},
+         {"metadata",
+          {{"name", "audit-000000"},
+           {"labels", {{"execgov.io/ledger", "audit"}}},
+           {"annotations", {{"execgov.io/first-seq", "0"}, {"execgov.io/sealed", "true"}}}}},
+         {"data", {{"records", text}}}});
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   }
 
@@ -150,6 +164,140 @@ TEST_F(ConfigMapLedgerTest, EveryTamperIsDetectedWithItsSeq) {
   testing::WriteHistory(Url(), key_path_);
   ConfigMapStore store(client_.get(), ns_, Url());
   testing::RunTamperCases(store, key_);
+}
+
+// Layout 2: every ConfigMap but the layout-1 tail is created once and never
+// rewritten; what a full run of batches held is then in one compressed
+// segment and the batches are gone.
+TEST_F(ConfigMapLedgerTest, BatchesAreMergedIntoSegmentsAndDeleted) {
+  auto ledger = OpenLedger(Url("?segment-bytes=4096"), Options());
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*ledger)->Append(testing::Entry(i)).ok());
+  // Wait for the merger to catch up: no batch below the last segment's end.
+  kube::ListOptions options;
+  options.label_selector = "execgov.io/ledger=audit";
+  size_t segments = 0, batches = 0;
+  uint64_t covered = 0, lowest_batch = UINT64_MAX;
+  for (int round = 0; round < 200; ++round) {
+    auto list = client_->List(kube::ConfigMapsPath(ns_), options);
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    segments = batches = 0;
+    covered = 0;
+    lowest_batch = UINT64_MAX;
+    for (const auto& cm : list->items) {
+      std::string name = cm["metadata"]["name"];
+      if (name.rfind("audit-b", 0) == 0) {
+        ++batches;
+        lowest_batch = std::min<uint64_t>(lowest_batch, std::stoull(name.substr(7)));
+        EXPECT_EQ(cm["metadata"].value("annotations", nlohmann::json::object()).size(), 0u) << name;
+      } else {
+        ++segments;
+        EXPECT_EQ(cm["metadata"]["annotations"]["execgov.io/sealed"], "true") << name;
+        ASSERT_TRUE(cm["binaryData"].contains("records.gz")) << name;
+        auto gz = crypto::Base64Decode(cm["binaryData"]["records.gz"].get<std::string>());
+        ASSERT_TRUE(gz.has_value());
+        EXPECT_LT(gz->size(), 4096u) << name;
+      }
+    }
+    if (segments >= 4 && lowest_batch != UINT64_MAX) {
+      // The next unread part of the chain is the lowest batch: everything
+      // below it is in segments.
+      auto backend = OpenBackend(Url(), {.read_only = true});
+      ASSERT_TRUE(backend.ok());
+      uint64_t n = 0;
+      ASSERT_TRUE((*backend)->Scan(0, lowest_batch, [&](uint64_t, std::string_view) { ++n; return Status::Ok(); }).ok());
+      covered = n;
+      if (covered == lowest_batch) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(segments, 4u);
+  EXPECT_EQ(covered, lowest_batch) << "a batch below the merged segments was not deleted";
+  EXPECT_LT(batches, 12u) << "batches of full runs were left behind";
+  ASSERT_TRUE((*ledger)->Close().ok());
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(testing::CountEntries(Url()), 40u);
+}
+
+// A writer that built on a tail read before the batches there were merged
+// and deleted stores an orphan no reader follows; it must notice, delete
+// it, and append again after the real tail.
+TEST_F(ConfigMapLedgerTest, AStaleWritersOrphanBatchIsDeletedAndAppendedAgain) {
+  auto stale = OpenLedger(Url("?segment-bytes=2048"), Options());
+  ASSERT_TRUE(stale.ok()) << stale.status().ToString();
+  ASSERT_EQ((*stale)->Append(testing::Entry(0))->seq, 0u);  // its cached tail is now seq 1
+  auto other = OpenLedger(Url("?segment-bytes=2048"), Options());
+  ASSERT_TRUE(other.ok());
+  int written = 1;
+  // The other writer appends until seq 1 is in a segment and its batch gone.
+  for (int i = 0; i < 200; ++i) {
+    if (i < 30) {
+      ASSERT_TRUE((*other)->Append(testing::Entry(100 + i)).ok());
+      ++written;
+    }
+    auto batch = client_->Get(kube::ConfigMapPath(ns_, "audit-b000000000001"));
+    auto segment = client_->Get(kube::ConfigMapPath(ns_, "audit-000000"));
+    if (!batch.ok() && segment.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(client_->Get(kube::ConfigMapPath(ns_, "audit-000000")).ok()) << "nothing was merged";
+  auto late = (*stale)->Append(testing::Entry(999));
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  EXPECT_EQ(late->seq, static_cast<uint64_t>(written)) << "appended after the real tail";
+  ++written;
+  EXPECT_FALSE(client_->Get(kube::ConfigMapPath(ns_, "audit-b000000000001")).ok()) << "the orphan is left behind";
+  ASSERT_TRUE((*stale)->Close().ok());
+  ASSERT_TRUE((*other)->Close().ok());
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(testing::CountEntries(Url()), static_cast<uint64_t>(written));
+}
+
+// A ledger an older version wrote (one segment rewritten in place, not
+// sealed) is sealed by the first new writer and continued with batches.
+TEST_F(ConfigMapLedgerTest, ALayoutOneLedgerIsSealedAndContinued) {
+  // The history, with this ledger's origin in its checkpoints.
+  std::string file = "file:" + dir_ + "/history.jsonl";
+  {
+    LedgerOptions o = Options();
+    o.origin = "audit";
+    o.checkpoint_every_records = 5;
+    auto history = OpenLedger(file, o);
+    ASSERT_TRUE(history.ok()) << history.status().ToString();
+    for (int i = 0; i < 12; ++i) ASSERT_TRUE((*history)->Append(testing::Entry(i)).ok());
+    ASSERT_TRUE((*history)->Close().ok());
+  }
+  std::string text;
+  uint64_t n = 0;
+  auto backend = OpenBackend(file, {.read_only = true});
+  ASSERT_TRUE(backend.ok());
+  ASSERT_TRUE((*backend)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view r) {
+    text += std::string(r) + "\n";
+    ++n;
+    return Status::Ok();
+  }).ok());
+  auto created = client_->Create(
+      kube::ConfigMapsPath(ns_),
+      {{"apiVersion", "v1"},
+       {"kind", "ConfigMap"},
+       {"metadata",
+        {{"name", "audit-000000"},
+         {"labels", {{"execgov.io/ledger", "audit"}}},
+         {"annotations", {{"execgov.io/first-seq", "0"}}}}},
+       {"data", {{"records", text}}}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto ledger = OpenLedger(Url(), Options());
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*ledger)->Append(testing::Entry(i))->seq, n + static_cast<uint64_t>(i));
+  ASSERT_TRUE((*ledger)->Close().ok());
+  auto seg = client_->Get(kube::ConfigMapPath(ns_, "audit-000000"));
+  ASSERT_TRUE(seg.ok());
+  EXPECT_EQ((*seg)["metadata"]["annotations"]["execgov.io/sealed"], "true");
+  EXPECT_EQ((*seg)["data"]["records"], text) << "the old segment was rewritten";
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.size, n + 5 + 1);  // and the closing checkpoint
 }
 
 TEST_F(ConfigMapLedgerTest, FourProcessesTimes2500) {
