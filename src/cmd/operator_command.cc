@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "runtime/manager.h"
 #include "webhook/api_replay_store.h"
+#include "webhook/replay_store.h"
 #include "webhook/https_server.h"
 
 namespace execgov::cmd {
@@ -51,10 +52,6 @@ struct OperatorOptions {
                                       webhook_tls_secret = "execgov-webhook-tls";
   std::vector<std::string> webhook_hosts, webhook_probes;
 };
-
-// How long past its expiry a consumption is kept: the largest clock skew a
-// policy may allow (an expired artifact is refused before replay matters).
-constexpr int64_t kReplayGraceSeconds = 600;
 
 // Who the API server takes this process for, from a SelfSubjectReview
 // (any authenticated user may ask); "" when it cannot say.
@@ -103,10 +100,19 @@ int RunOperator(const OperatorOptions& o) {
   std::string identity = o.identity.empty() ? runtime::DefaultIdentity() : o.identity;
 
   std::string ledger_url = ClusterLedgerUrl(o.ledger, o.ns, o.kubeconfig);
+  // The consumptions the webhook recorded, for re-verifying ExecutionRequests.
+  std::unique_ptr<webhook::FileReplayStore> replay = webhook::FileReplayStore::ForSharedLedger();
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
+  ledger_options.observe = [store = replay.get()](uint64_t, std::string_view record) {
+    store->Observe(record, SystemClock::Get().NowUnix());
+  };
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+  replay->SetCatchUp([l = ledger->get()] { return l->CatchUp(); }, /*on_every_miss=*/true);
+  if (Status st = (*ledger)->CatchUp(); !st.ok()) {  // the whole ledger, now rather than in the first reconcile
+    return UsageError("--ledger " + ledger_url + ": cannot read the consumed artifacts: " + st.message());
+  }
   // A second, read-only view of the same ledger for the index.
   auto reader = ledger::OpenBackend(ledger_url, ledger::BackendOptions{.read_only = true});
   if (!reader.ok()) return UsageError("--ledger " + ledger_url + ": " + reader.status().message());
@@ -140,7 +146,7 @@ int RunOperator(const OperatorOptions& o) {
   controllers::ClusterPolicies compiled(policies, secrets, configmaps, o.ns, &metrics);
   compiled.Register();  // before the controllers' handlers: status follows a finished rebuild
   std::unique_ptr<kube::EventRecorder> events = kube::NewEventRecorder(client.get(), "execgov-operator");
-  webhook::ApiReplayStore replay(client.get(), o.ns);
+  webhook::ApiReplayStore legacy_replay(client.get(), o.ns);
 
   controllers::PolicyController policy_controller({client.get(), policies, &compiled, events.get(), nullptr});
   controllers::RequestControllerDeps request_deps;
@@ -149,7 +155,7 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.jobs = jobs;
   request_deps.namespaces = namespaces;
   request_deps.policies = [&compiled] { return compiled.Current(); };
-  request_deps.replay = &replay;
+  request_deps.replay = replay.get();
   request_deps.ledger = ledger->get();
   request_deps.index = &index;
   for (size_t start = 0; start < o.watch_namespaces.size();) {
@@ -191,8 +197,12 @@ int RunOperator(const OperatorOptions& o) {
     auto derived = lineage.Pass();
     if (!derived.ok()) log::Warn("lineage pass failed", {{"error", derived.status().message()}});
   }));
+  // The operator's in-memory copy of the consumptions, and the per-jti
+  // ConfigMaps an older version made (their expiry has the skew grace
+  // already: one grace, not two).
   manager.AddRunnable(controllers::PeriodicRunnable("replay-prune", std::chrono::seconds(o.prune_seconds), [&] {
-    auto pruned = replay.PruneExpired(SystemClock::Get().NowUnix() - kReplayGraceSeconds);
+    replay->Prune(SystemClock::Get().NowUnix());
+    auto pruned = legacy_replay.PruneExpired(SystemClock::Get().NowUnix());
     if (!pruned.ok()) {
       log::Warn("replay prune failed", {{"error", pruned.status().message()}});
     } else if (*pruned > 0) {

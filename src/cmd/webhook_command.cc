@@ -1,13 +1,17 @@
 // execgov webhook: the admission webhook in a cluster (docs/design.md §4, §8).
 // Policies and the keys they reference come from the API through informers
 // (controllers::ClusterPolicies); Namespace labels feed namespaceSelector;
-// consumed artifacts are ConfigMaps in the install namespace, so every
-// replica shares one replay store and inheritance works across replicas;
 // decisions go to the ledger (the ConfigMap ledger of the install namespace
-// by default). The HTTPS and ops servers are those of `execgov serve`.
+// by default), and a consumed artifact is recorded by its decision's record:
+// every replica folds the records the others write (LedgerOptions::observe)
+// into its own replay store, and a record whose jti another replica
+// recorded first is refused as it is written (Ledger::Guard), so one write
+// per batch of admissions carries both the decisions and the consumptions. The HTTPS and ops servers are those of `execgov serve`.
 // /readyz fails, and admission answers PolicyNotReady, until every cache has
 // synced. No leader election: every replica serves.
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "api/object.h"
 #include "cmd/admission_service.h"
@@ -17,8 +21,11 @@
 #include "kube/kubeconfig.h"
 #include "ledger/ledger.h"
 #include "metrics/metrics.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "runtime/informer.h"
 #include "webhook/api_replay_store.h"
+#include "webhook/replay_store.h"
 
 namespace execgov::cmd {
 namespace {
@@ -33,10 +40,10 @@ int RunWebhook(const WebhookOptions& o) {
   std::string state_dir = o.state_dir.empty() ? (fs::temp_directory_path() / "execgov-webhook").string() : o.state_dir;
   AdmissionServiceOptions service = o.service;
   service.command = "execgov webhook";
-  // Each fresh artifact costs two API round trips (the replay lookup and its
-  // create-if-absent) in the handler's thread: 32 keep the port answering
-  // while those wait.
-  service.io_threads = 32;
+  // Decisions wait for their record on the ledger's writer thread, not on
+  // the port's; the handler blocks only for a Namespace the cache has not
+  // seen yet, or for the ledger when an inheritance is not yet known here.
+  service.io_threads = 8;
   service.generated_tls_dir = (fs::path(state_dir) / "tls").string();
   if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
   if (o.ns.empty()) return UsageError("--namespace must not be empty");
@@ -50,10 +57,39 @@ int RunWebhook(const WebhookOptions& o) {
   metrics::Metrics metrics;
 
   std::string ledger_url = ClusterLedgerUrl(o.ledger, o.ns, o.kubeconfig);
+  std::unique_ptr<webhook::FileReplayStore> replay = webhook::FileReplayStore::ForSharedLedger();
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
+  // A record's expiry already has the clock-skew grace (policy::ConsumptionExpiry).
+  ledger_options.observe = [store = replay.get()](uint64_t, std::string_view record) {
+    store->Observe(record, SystemClock::Get().NowUnix());
+  };
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+  // Every consumption recorded so far, before the first answer.
+  if (Status st = (*ledger)->CatchUp(); !st.ok()) {
+    return UsageError("--ledger " + ledger_url + ": cannot read the consumed artifacts: " + st.message());
+  }
+  replay->SetCatchUp([l = ledger->get()] { return l->CatchUp(); });
+  // Consumptions an older version kept as one ConfigMap per jti: until they
+  // are read (tried again until the API server answers), nothing is allowed
+  // (PolicyNotReady), since one of them could be replayed.
+  std::atomic<bool> legacy_loaded{false}, stopping{false};
+  std::thread legacy_loader([&] {
+    webhook::ApiReplayStore legacy(client.get(), o.ns);
+    while (!stopping) {
+      auto loaded = legacy.LoadInto(replay.get(), SystemClock::Get().NowUnix());
+      if (loaded.ok()) {
+        if (*loaded > 0) log::Info("read the consumptions an older version recorded", {{"count", *loaded}});
+        legacy_loaded = true;
+        return;
+      }
+      log::Warn("cannot read the consumptions an older version recorded; trying again",
+                {{"error", loaded.status().message()}});
+      for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto not_ready = std::make_shared<const policy::PolicySet>();
 
   runtime::InformerOptions key_sources;
   key_sources.selector.label_selector = controllers::kKeySourceLabelSelector;
@@ -65,10 +101,11 @@ int RunWebhook(const WebhookOptions& o) {
   cluster_policies.Register();
   for (auto* informer : {&policies, &secrets, &configmaps, &namespaces}) informer->Start();
 
-  webhook::ApiReplayStore replay(client.get(), o.ns);
   webhook::HandlerDeps deps;
-  deps.policies = [&cluster_policies] { return cluster_policies.Current(); };
-  deps.replay = &replay;
+  deps.policies = [&]() -> std::shared_ptr<const policy::PolicySet> {
+    return legacy_loaded ? cluster_policies.Current() : not_ready;
+  };
+  deps.replay = replay.get();
   deps.ledger = ledger->get();
   deps.install_namespace = o.ns;
   // A Namespace newer than the cache (created a moment ago) is read from the
@@ -78,10 +115,12 @@ int RunWebhook(const WebhookOptions& o) {
     EXECGOV_ASSIGN_OR_RETURN(nlohmann::json fetched, client->Get(kube::ResourcePath("v1", "namespaces", "", ns)));
     return api::LabelsOf(fetched);
   };
-  auto ready = [&] { return namespaces.HasSynced() && cluster_policies.Current()->ready; };
+  auto ready = [&] { return legacy_loaded && namespaces.HasSynced() && cluster_policies.Current()->ready; };
   int code = RunAdmissionService(service, deps, &metrics, ready, signals,
                                  {{"ledger", ledger_url}, {"namespace", o.ns}, {"kubeconfig", o.kubeconfig}});
 
+  stopping = true;
+  legacy_loader.join();
   for (auto* informer : {&namespaces, &configmaps, &secrets, &policies}) informer->Stop();
   return CloseLedger(**ledger, code);
 }
@@ -93,7 +132,7 @@ void RegisterWebhook(CLI::App& app, int* exit_code) {
   auto* cmd = app.add_subcommand("webhook", "Run the admission webhook in a cluster, with policies from the API");
   cmd->add_option("--kubeconfig", o->kubeconfig,
                   "kubeconfig file (default: $KUBECONFIG, the in-cluster service account, ~/.kube/config)");
-  cmd->add_option("--namespace", o->ns, "install namespace: key Secrets/ConfigMaps, replay store, default ledger")
+  cmd->add_option("--namespace", o->ns, "install namespace: key Secrets/ConfigMaps, default ledger")
       ->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key (PKCS#8 PEM) that signs checkpoints");

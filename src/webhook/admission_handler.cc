@@ -89,7 +89,7 @@ struct AdmissionHandler::InFlight {
   std::atomic<bool> answered{false};
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string request_uid;
-  std::string kind, ns, name, user;
+  std::string kind, ns, name, uid, user;
   policy::Operation operation = policy::Operation::kCreate;
   bool dry_run = false;
   policy::Decision decision;
@@ -241,7 +241,7 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
                                 std::max(1, deps_.replay->PruneParts());
         int64_t due = next_prune_ms_.load(std::memory_order_relaxed);
         if (now_ms >= due && next_prune_ms_.compare_exchange_strong(due, now_ms + step_ms)) {
-          deps_.replay->PruneStep(in.now - policy::kMaxClockSkewSeconds);
+          deps_.replay->PruneStep(in.now);  // the stored expiry has the skew grace already
         }
       }
       break;
@@ -256,48 +256,13 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   state->kind = a.kind;
   state->ns = a.ns;
   state->name = a.name;
+  state->uid = a.uid;
   state->user = a.user;
   state->operation = a.operation;
   state->dry_run = req.dry_run;
   if (!d.governed || req.dry_run || !deps_.ledger) return Finish(*state, nullptr);
 
-  // Built straight into canonical form: the ledger splices it as it is.
-  ledger::EntryBuilder entry;
-  entry.Str("type", "admission")
-      .Str("decision", d.allowed ? "allowed" : "denied")
-      .Str("reason", policy::ReasonName(d.reason))
-      .Obj("object", std::move(ledger::EntryBuilder()
-                                   .Str("kind", a.kind, ledger::kMaxKindBytes)
-                                   .Str("namespace", a.ns, ledger::kMaxNamespaceBytes)
-                                   .Str("name", a.name, ledger::kMaxNameBytes)
-                                   .Str("uid", a.uid, ledger::kMaxUidBytes)
-                                   .Str("operation", policy::OperationName(a.operation))))
-      .Str("user", a.user);
-  if (!d.object_digest.empty()) entry.Str("digest", d.object_digest);
-  if (d.artifact) {
-    entry.Obj("artifact", std::move(ledger::EntryBuilder()
-                                        .Str("iss", d.artifact->iss, ledger::kMaxClaimBytes)
-                                        .Str("sub", d.artifact->sub, ledger::kMaxClaimBytes)
-                                        .Str("kid", d.artifact->kid, ledger::kMaxClaimBytes)
-                                        .Str("jti", d.artifact->jti, ledger::kMaxClaimBytes)
-                                        .Str("digest", d.artifact->digest, ledger::kMaxClaimBytes)));
-    if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent, ledger::kMaxClaimBytes);
-    if (!d.artifact->intent.empty()) entry.Str("intent", d.artifact->intent);
-  }
-  if (reservation.store) {
-    ledger::EntryBuilder replay;
-    replay.Str("op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit");
-    if (d.replay_action == policy::ReplayAction::kConsume) replay.Int("exp", policy::ConsumptionExpiry(*d.artifact));
-    entry.Obj("replay", std::move(replay));
-  }
-  if (!d.verdicts.empty()) {
-    const auto& v = d.verdicts.front();
-    entry.Obj("policy", std::move(ledger::EntryBuilder()
-                                      .Str("name", v.policy, ledger::kMaxNameBytes)
-                                      .Int("generation", v.generation)
-                                      .Str("enforcement", policy::EnforcementName(v.enforcement))));
-  }
-  auto built = std::move(entry).Build();
+  auto built = DecisionRecord(*state);
   if (!built.ok()) {  // a bug of ours, not the request's: deny, record nothing
     state->reservation.Settle(false);
     d.allowed = false;
@@ -310,20 +275,90 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
     std::lock_guard lock(waiting_mu_);
     ++waiting_;
   }
+  // Judged again as the record's batch is built on the stored tail: another
+  // replica may have recorded this jti's consumption since Decide looked.
+  ledger::Ledger::Guard guard;
+  if (state->reservation.store && d.replay_action == policy::ReplayAction::kConsume) {
+    guard = [store = deps_.replay, jti = d.artifact->jti, uid = a.uid] { return store->Recheck(jti, uid); };
+  }
   // The ledger calls this exactly once, whatever happens to the record.
   deps_.ledger->AppendEntryAsync(std::move(built).value(), [this, state, queued](StatusOr<ledger::Appended> r) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
     if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
-    try {
-      Finish(*state, &r);
-    } catch (const std::exception& e) {
-      log::Error("admission: unexpected error", {{"uid", state->request_uid}, {"error", e.what()}});
-      state->reservation.Settle(false);
-      state->Answer(InternalErrorResponse(state->request_uid));
-    }
-    std::lock_guard lock(waiting_mu_);
-    if (--waiting_ == 0) waiting_cv_.notify_all();
-  });
+    if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists && RecordReplay(state, r.status())) return;
+    Answer(state, r);
+  }, std::move(guard));
+}
+
+void AdmissionHandler::Answer(const std::shared_ptr<InFlight>& state, const StatusOr<ledger::Appended>& r) {
+  try {
+    Finish(*state, &r);
+  } catch (const std::exception& e) {
+    log::Error("admission: unexpected error", {{"uid", state->request_uid}, {"error", e.what()}});
+    state->reservation.Settle(false);
+    state->Answer(InternalErrorResponse(state->request_uid));
+  }
+  std::lock_guard lock(waiting_mu_);
+  if (--waiting_ == 0) waiting_cv_.notify_all();
+}
+
+bool AdmissionHandler::RecordReplay(const std::shared_ptr<InFlight>& state, const Status& refused) {
+  // The guard found the jti consumed by another object: a replay that
+  // another replica recorded first. The denial is recorded in its place.
+  policy::Decision& d = state->decision;
+  if (!d.allowed || d.replay_action != policy::ReplayAction::kConsume) return false;
+  state->reservation.Settle(false);
+  d.allowed = false;
+  d.reason = policy::Reason::kReplayDetected;
+  d.message = refused.message() + "; every execution needs a freshly signed artifact";
+  auto built = DecisionRecord(*state);
+  if (!built.ok()) return false;
+  deps_.ledger->AppendEntryAsync(std::move(built).value(),
+                                 [this, state](StatusOr<ledger::Appended> r) { Answer(state, r); });
+  return true;
+}
+
+
+// The decision's record, built straight into canonical form: the ledger
+// splices it as it is. With a replay member while the reservation is held.
+StatusOr<ledger::Entry> AdmissionHandler::DecisionRecord(const InFlight& state) {
+  const policy::Decision& d = state.decision;
+  ledger::EntryBuilder entry;
+  entry.Str("type", "admission")
+      .Str("decision", d.allowed ? "allowed" : "denied")
+      .Str("reason", policy::ReasonName(d.reason))
+      .Obj("object", std::move(ledger::EntryBuilder()
+                                   .Str("kind", state.kind, ledger::kMaxKindBytes)
+                                   .Str("namespace", state.ns, ledger::kMaxNamespaceBytes)
+                                   .Str("name", state.name, ledger::kMaxNameBytes)
+                                   .Str("uid", state.uid, ledger::kMaxUidBytes)
+                                   .Str("operation", policy::OperationName(state.operation))))
+      .Str("user", state.user);
+  if (!d.object_digest.empty()) entry.Str("digest", d.object_digest);
+  if (d.artifact) {
+    entry.Obj("artifact", std::move(ledger::EntryBuilder()
+                                        .Str("iss", d.artifact->iss, ledger::kMaxClaimBytes)
+                                        .Str("sub", d.artifact->sub, ledger::kMaxClaimBytes)
+                                        .Str("kid", d.artifact->kid, ledger::kMaxClaimBytes)
+                                        .Str("jti", d.artifact->jti, ledger::kMaxClaimBytes)
+                                        .Str("digest", d.artifact->digest, ledger::kMaxClaimBytes)));
+    if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent, ledger::kMaxClaimBytes);
+    if (!d.artifact->intent.empty()) entry.Str("intent", d.artifact->intent);
+  }
+  if (state.reservation.store) {
+    ledger::EntryBuilder replay;
+    replay.Str("op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit");
+    if (d.replay_action == policy::ReplayAction::kConsume) replay.Int("exp", policy::ConsumptionExpiry(*d.artifact));
+    entry.Obj("replay", std::move(replay));
+  }
+  if (!d.verdicts.empty()) {
+    const auto& v = d.verdicts.front();
+    entry.Obj("policy", std::move(ledger::EntryBuilder()
+                                      .Str("name", v.policy, ledger::kMaxNameBytes)
+                                      .Int("generation", v.generation)
+                                      .Str("enforcement", policy::EnforcementName(v.enforcement))));
+  }
+  return std::move(entry).Build();
 }
 
 void AdmissionHandler::Finish(InFlight& state, const StatusOr<ledger::Appended>* appended) {

@@ -66,6 +66,12 @@ class AdmissionHandler {
   struct InFlight;
   void HandleImpl(const AdmissionRequest& request, const std::shared_ptr<InFlight>& state);
   void Finish(InFlight& state, const StatusOr<ledger::Appended>* appended);
+  // Finish after the ledger answered, and count the answer as given.
+  void Answer(const std::shared_ptr<InFlight>& state, const StatusOr<ledger::Appended>& appended);
+  // Turns an allowed decision whose consumption lost to another writer's into
+  // a ReplayDetected denial and appends its record; false if it could not.
+  bool RecordReplay(const std::shared_ptr<InFlight>& state, const Status& refused);
+  static StatusOr<ledger::Entry> DecisionRecord(const InFlight& state);
   HandlerDeps deps_;
   std::mutex waiting_mu_;
   std::condition_variable waiting_cv_;

@@ -110,4 +110,30 @@ StatusOr<int> ApiReplayStore::PruneExpired(int64_t now) {
   return deleted;
 }
 
+StatusOr<int> ApiReplayStore::LoadInto(ReplayStore* store, int64_t now) {
+  kube::ListOptions options;
+  options.label_selector = std::string(kReplayLabel) + "=true";
+  EXECGOV_ASSIGN_OR_RETURN(kube::ListResult list, client_->List(kube::ConfigMapsPath(namespace_), options));
+  int loaded = 0;
+  for (const auto& cm : list.items) {
+    std::string jti = DataString(cm, "jti"), expires = DataString(cm, "expiresAt");
+    char* end = nullptr;
+    long long at = std::strtoll(expires.c_str(), &end, 10);
+    if (jti.empty() || expires.empty() || *end != '\0' || at < now) continue;
+    policy::Consumption who = ConsumptionOf(cm, "");
+    Status st = store->Consume(jti, who, at);
+    if (st.code() == StatusCode::kAlreadyExists) continue;  // recorded in the ledger as well
+    EXECGOV_RETURN_IF_ERROR(st);
+    store->Settle(jti, who.uid, policy::ReplayAction::kConsume, /*durable=*/true);
+    for (const auto& [key, value] : cm.value("data", Json::object()).items()) {
+      if (key.rfind(kInheritorPrefix, 0) == 0) {
+        std::string uid = key.substr(sizeof kInheritorPrefix - 1);
+        if (store->Inherit(jti, uid).ok()) store->Settle(jti, uid, policy::ReplayAction::kInherit, true);
+      }
+    }
+    ++loaded;
+  }
+  return loaded;
+}
+
 }  // namespace execgov::webhook

@@ -1,4 +1,7 @@
-// The replay store shared by every webhook replica (docs/design.md §4.3), kept in the
+// The replay store older versions shared between webhook replicas (before
+// consumptions were recorded in the ledger, docs/design.md §4.3); the webhook
+// now only reads it once at start (LoadInto) and the operator deletes what
+// expired (PruneExpired), so the objects go away by themselves. Kept in the
 // API server: a consumption is a ConfigMap in the install namespace named
 // "execgov-jti-<first 40 hex of SHA-256(jti)>", labelled
 // execgov.io/replay=true and execgov.io/namespace=<the consumer's namespace>
@@ -40,6 +43,11 @@ class ApiReplayStore : public ReplayStore {
   // Deletes consumptions that expired before `now` (the operator calls this
   // periodically; an expired artifact is refused before replay is checked).
   StatusOr<int> PruneExpired(int64_t now);
+  // Copies every consumption unexpired at `now` into `store` as durable
+  // (one LIST): how the webhook, which records consumptions in the ledger
+  // since layout 2, keeps honouring those an older version kept here.
+  // Returns how many.
+  StatusOr<int> LoadInto(ReplayStore* store, int64_t now);
 
   // The ConfigMap name for a jti.
   static std::string ObjectName(const std::string& jti);

@@ -114,49 +114,94 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenJournal(const st
   return std::unique_ptr<FileReplayStore>(new FileReplayStore(path, fd));
 }
 
-Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now,
-                                         Entries* entries) {
+StatusOr<std::optional<FileReplayStore::LedgerReplay>> FileReplayStore::ParseLedgerReplay(std::string_view record,
+                                                                                          int64_t now) {
   // Records are canonical JSON (RFC 8785: sorted members, no whitespace, and
   // a quote inside a string is escaped), so substring tests on the exact
   // spellings the handler writes skip, unparsed, the records without a replay
-  // member, expired consumptions and inheritances of a jti not (or no longer)
-  // consumed: a long ledger is mostly those, and a full parse costs ~10 us.
+  // member and expired consumptions: a long ledger is mostly those, and a
+  // full parse costs ~10 us.
   size_t at_replay = record.find("\"replay\":{");
-  if (at_replay == std::string_view::npos) return Status::Ok();
+  if (at_replay == std::string_view::npos) return std::optional<LedgerReplay>();
   std::string_view member = record.substr(at_replay + 10);
   if (member.rfind("\"exp\":", 0) == 0) {
     int64_t exp = 0;
     auto [end, ec] = std::from_chars(member.data() + 6, member.data() + member.size(), exp);
-    if (ec == std::errc() && exp < now) return Status::Ok();
-  } else if (member.rfind("\"op\":\"inherit\"}", 0) == 0) {
+    if (ec == std::errc() && exp < now) return std::optional<LedgerReplay>();
+  }
+  Json r = Json::parse(record.begin(), record.end(), nullptr, false);
+  if (!r.is_object()) return std::optional<LedgerReplay>();  // the ledger's own verify reports bad records
+  auto replay = r.find("replay");
+  auto artifact = r.find("artifact");
+  auto object = r.find("object");
+  if (replay == r.end() || !replay->is_object() || artifact == r.end() || !artifact->is_object() ||
+      object == r.end() || !object->is_object()) {
+    return std::optional<LedgerReplay>();
+  }
+  LedgerReplay out;
+  try {
+    out.jti = artifact->value("jti", "");
+    out.who = {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""),
+               object->value("uid", "")};
+    std::string op = replay->value("op", "");
+    out.consume = op == "consume";
+    if (!out.consume && op != "inherit") return std::optional<LedgerReplay>();
+    out.exp = out.consume ? replay->value("exp", int64_t(0)) : 0;
+  } catch (const Json::exception& e) {
+    return DataLoss(std::string("a ledger record's replay member: ") + e.what());
+  }
+  if (out.jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
+  if (out.consume && out.exp < now) return std::optional<LedgerReplay>();
+  return std::optional<LedgerReplay>(std::move(out));
+}
+
+void FileReplayStore::ApplyLedgerReplay(Entries* entries, const LedgerReplay& r) {
+  if (r.consume) {
+    Add(entries, Entry(r.jti, r.who, r.exp));  // the first consumption wins; later ones are retries of it
+  } else if (auto it = entries->find(r.jti); it != entries->end()) {
+    it->AddInheritor(r.who.uid);
+  }
+}
+
+Status FileReplayStore::LoadLedgerRecord(std::string_view record, int64_t now, Entries* entries) {
+  // An inheritance of a jti not (or no longer) consumed changes nothing.
+  if (record.find("\"replay\":{\"op\":\"inherit\"}") != std::string_view::npos) {
     size_t at = record.find("\"jti\":\"");
     size_t end = at == std::string_view::npos ? at : record.find('"', at + 7);
     if (end != std::string_view::npos && !entries->count(std::string(record.substr(at + 7, end - at - 7)))) {
       return Status::Ok();
     }
   }
-  Json r = Json::parse(record.begin(), record.end(), nullptr, false);
-  if (!r.is_object()) return Status::Ok();  // the ledger's own verify reports bad records
-  auto replay = r.find("replay");
-  auto artifact = r.find("artifact");
-  auto object = r.find("object");
-  if (replay == r.end() || !replay->is_object() || artifact == r.end() || !artifact->is_object() ||
-      object == r.end() || !object->is_object()) {
-    return Status::Ok();
-  }
-  std::string jti = artifact->value("jti", "");
-  std::string uid = object->value("uid", "");
-  std::string op = replay->value("op", "");
-  if (jti.empty()) return DataLoss("a ledger record with a replay member names no artifact jti");
-  if (op == "consume") {
-    // The first consumption wins; later ones are retries of it.
-    Add(entries, Entry(jti, {object->value("kind", ""), object->value("namespace", ""), object->value("name", ""), uid},
-                       replay->value("exp", int64_t(0))));
-  } else if (op == "inherit") {
-    auto it = entries->find(jti);
-    if (it != entries->end()) it->AddInheritor(uid);
-  }
+  EXECGOV_ASSIGN_OR_RETURN(auto r, ParseLedgerReplay(record, now));
+  if (r) ApplyLedgerReplay(entries, *r);
   return Status::Ok();
+}
+
+std::unique_ptr<FileReplayStore> FileReplayStore::ForSharedLedger() {
+  auto store = std::unique_ptr<FileReplayStore>(new FileReplayStore("", -1));
+  store->in_ledger_ = true;
+  return store;
+}
+
+void FileReplayStore::Observe(std::string_view record, int64_t now) {
+  auto r = ParseLedgerReplay(record, now);
+  if (!r.ok()) {
+    log::Warn("replay store: skipping a ledger record", {{"error", r.status().message()}});
+    return;
+  }
+  if (!*r) return;
+  Shard& shard = ShardOf((*r)->jti);
+  std::lock_guard lock(shard.mu);
+  ApplyLedgerReplay(&shard.entries, **r);
+}
+
+Status FileReplayStore::Recheck(const std::string& jti, const std::string& uid) const {
+  const Shard& shard = ShardOf(jti);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.entries.find(jti);
+  if (it == shard.entries.end() || it->uid() == uid) return Status::Ok();
+  policy::Consumption first = it->Who();
+  return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
 }
 
 StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const std::string& journal_path,
@@ -181,10 +226,25 @@ StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const
   return store;
 }
 
-FileReplayStore::~FileReplayStore() { ::close(fd_); }
+FileReplayStore::~FileReplayStore() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 std::optional<policy::Consumption> FileReplayStore::Find(const std::string& jti,
                                                          const std::string& inheritor_uid) const {
+  auto found = Lookup(jti, inheritor_uid);
+  bool inheritance_unknown = !inheritor_uid.empty() && (!found || (!found->inherited && found->uid != inheritor_uid));
+  if (catch_up_ && (inheritance_unknown || (!found && catch_up_on_every_miss_))) {
+    if (Status st = catch_up_(); !st.ok()) {
+      log::Warn("replay store: cannot catch up with the ledger", {{"error", st.message()}});
+    }
+    found = Lookup(jti, inheritor_uid);
+  }
+  return found;
+}
+
+std::optional<policy::Consumption> FileReplayStore::Lookup(const std::string& jti,
+                                                           const std::string& inheritor_uid) const {
   const Shard& shard = ShardOf(jti);
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.entries.find(jti);

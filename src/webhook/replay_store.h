@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,13 @@ class ReplayStore : public policy::ReplayView {
   virtual void Settle(const std::string& jti, const std::string& uid, policy::ReplayAction action, bool durable) {
     (void)jti, (void)uid, (void)action, (void)durable;
   }
+  // Judged again as the record of a journaled consumption is written
+  // (ledger::Ledger::Guard): AlreadyExists when another object's consumption
+  // of `jti` is recorded by then.
+  virtual Status Recheck(const std::string& jti, const std::string& uid) const {
+    (void)jti, (void)uid;
+    return Status::Ok();
+  }
 };
 
 // Standalone mode: an in-memory map journaled to an append-only file (JSON
@@ -83,7 +91,33 @@ class FileReplayStore : public ReplayStore {
   // read whole once here.
   static StatusOr<std::unique_ptr<FileReplayStore>> OpenWithLedger(const std::string& journal_path,
                                                                    const std::string& ledger_url, int64_t now);
+  // With no journal file, for a ledger other writers share (the in-cluster
+  // webhook and operator): everything it knows comes from Observe, which the
+  // ledger calls for every record another writer stored
+  // (ledger::LedgerOptions::observe) and, once at start, for the whole
+  // ledger (Ledger::CatchUp). Recheck is the guard (Ledger::Guard) of each
+  // decision's record: a consumption another writer recorded first is found
+  // there even when both replicas reserved the jti at the same moment.
+  static std::unique_ptr<FileReplayStore> ForSharedLedger();
   ~FileReplayStore() override;
+
+  // Folds one ledger record's "replay" member, if any (records without one
+  // cost a substring search). A consumption that expired before `now` is
+  // skipped. A malformed member is logged and skipped: the ledger's verify
+  // reports it, and skipping loses nothing a decision could rely on.
+  void Observe(std::string_view record, int64_t now);
+  // AlreadyExists when another object's consumption of `jti` is recorded.
+  Status Recheck(const std::string& jti, const std::string& uid) const override;
+  // Find calls this once when asked whether an object inherited a jti and
+  // the answer is no: another replica may have recorded the inheritance a
+  // moment ago (Ledger::CatchUp brings it in). With `on_every_miss`, also
+  // when the jti is not found at all (the operator, which re-verifies
+  // objects the webhook recorded and writes few records of its own; the
+  // webhook need not: its Guard finds a consumption recorded elsewhere).
+  void SetCatchUp(std::function<Status()> catch_up, bool on_every_miss = false) {
+    catch_up_ = std::move(catch_up);
+    catch_up_on_every_miss_ = on_every_miss;
+  }
 
   std::optional<policy::Consumption> Find(const std::string& jti, const std::string& inheritor_uid) const override;
   Status Consume(const std::string& jti, const policy::Consumption& who, int64_t expires_at) override;
@@ -173,9 +207,22 @@ class FileReplayStore : public ReplayStore {
   Status Journal(const std::string& line);
   Status WriteAndSync(const std::string& lines);
 
+  // A ledger record's "replay" member.
+  struct LedgerReplay {
+    bool consume = false;  // or inherit
+    std::string jti;
+    policy::Consumption who;
+    int64_t exp = 0;
+  };
+  // nullopt for a record without a replay member or with an expired consumption.
+  static StatusOr<std::optional<LedgerReplay>> ParseLedgerReplay(std::string_view record, int64_t now);
+  static void ApplyLedgerReplay(Entries* entries, const LedgerReplay& r);
   // Folds one ledger record's "replay" member, if any, into entries; a
   // consumption that expired before `now` is skipped.
   static Status LoadLedgerRecord(std::string_view record, int64_t now, Entries* entries);
+  std::optional<policy::Consumption> Lookup(const std::string& jti, const std::string& inheritor_uid) const;
+  std::function<Status()> catch_up_;
+  bool catch_up_on_every_miss_ = false;
 
   std::string path_;
   int fd_;
