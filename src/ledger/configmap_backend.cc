@@ -135,6 +135,7 @@ class ConfigMapBackend final : public Backend {
       Batch batch;
     };
     std::optional<Write> in_doubt;
+    bool synced = false;  // state_ was read from the store since the last write attempt
     for (int attempt = 0;; ++attempt) {
       if (std::chrono::steady_clock::now() > deadline) return Unavailable("ConfigMap ledger: could not append in time");
       if (attempt > 0) {
@@ -147,8 +148,8 @@ class ConfigMapBackend final : public Backend {
       } else {
         // The tail from our own last write is usually still the tail: try it
         // without a read; a lost race costs one round and a read.
-        Status st = attempt == 0 && tail_cached_ ? Status::Ok() : SyncLocked();
-        tail_cached_ = false;
+        Status st = (attempt == 0 && tail_cached_) || synced ? Status::Ok() : SyncLocked();
+        tail_cached_ = synced = false;
         if (!st.ok()) {
           if (st.code() == StatusCode::kUnavailable) continue;
           return st;
@@ -179,6 +180,7 @@ class ConfigMapBackend final : public Backend {
         if (!st.ok()) continue;
         if (index_.count(w.batch.after.last)) return Stored(w.batch);
         in_doubt.reset();
+        synced = true;
         continue;
       }
       // Stored. It is in the chain unless the batches at its seq were merged
@@ -199,6 +201,7 @@ class ConfigMapBackend final : public Backend {
       Status deleted = client_->Delete(kube::ConfigMapPath(ns_, BatchName(w.first)));
       if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return deleted;
       in_doubt.reset();
+      synced = true;
     }
   }
 
@@ -239,7 +242,9 @@ class ConfigMapBackend final : public Backend {
     std::optional<Part> seg;
     for (;;) {
       if (position >= to) return Status::Ok();
-      if (!seg) EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
+      if (!seg) {
+        EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
+      }
       if (seg) {
         EXECGOV_RETURN_IF_ERROR(emit(*seg));
         if (!seg->sealed) return Status::Ok();  // a layout-1 tail: nothing follows it yet
