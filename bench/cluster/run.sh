@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# What governed admission costs a real cluster (issue 19), measured from the
+# outside, side by side in one run: a control plane of its own from
+# hack/testenv.sh (etcd, kube-apiserver, kube-controller-manager), with
+# `execgov webhook` and `execgov operator` started as the e2e tests start them
+# (tests/e2e/cluster_lib.sh: own service accounts, ConfigMap ledger,
+# ValidatingWebhookConfiguration with the chart's timeout). Not a test: it
+# prints figures and fails only when it could not measure.
+#
+#   1. Pod creates in an ungoverned namespace (the control) and signed Pod
+#      creates in a governed one, for each client count and webhook replica
+#      count, alternated (control, governed, control, governed, ...) so the
+#      shared host's drift hits both. Every governed Pod carries its own
+#      artifact (fresh jti, that Pod's digest), signed before the clock starts.
+#      Two replicas sit behind a round-robin TCP proxy on loopback, which
+#      spreads the API server's connections as a Service does.
+#   2. Per run: the client's latency of each create; etcd's revision and
+#      dbSize before and after, and every event of a watch on its whole
+#      keyspace (key + value bytes, by prefix); the API server's
+#      apiserver_request_total before and after; the ledger records the run
+#      appended (`execgov ledger show`).
+#   3. A burst: BURST signed ExecutionRequests created by parallel
+#      `kubectl create -f` processes, with the operator turning each into a
+#      Job whose Pod the Job controller makes; the admission latency from the
+#      API server's and execgov's histograms, and the admissions that
+#      outlived the webhook timeout.
+#
+# Usage: bench/cluster/run.sh [CREATES_PER_RUN]     (default 500)
+#   env: CLIENTS ("1 8 32")  REPLICAS ("1 2")  ROUNDS (2: control/governed pairs per cell)
+#        BURST (200 ExecutionRequests; 0: none)  BURST_PARALLEL (20 kubectl processes at once)
+#        TIMEOUT (5: the webhook's timeoutSeconds, the chart's default)
+#        WARMUP (20 creates per namespace before each cell, not measured)
+#        EXECGOV (build/src/cmd/execgov)  OUT (a new /tmp/execgov-cluster-bench-<time> directory)
+# Prints the Markdown tables at the end and writes them to $OUT/report.md,
+# every run's raw figures to $OUT/results.jsonl. Every server it starts
+# listens on loopback on a free port and is stopped at exit, Ctrl-C included.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$root/bench/cluster
+creates=${1:-500}
+clients_list=${CLIENTS:-1 8 32}
+replicas_list=${REPLICAS:-1 2}
+rounds=${ROUNDS:-2}
+burst=${BURST:-200}
+burst_parallel=${BURST_PARALLEL:-20}
+timeout=${TIMEOUT:-5}
+warmup=${WARMUP:-20}
+execgov_built=$(realpath "${EXECGOV:-$root/build/src/cmd/execgov}")
+out=${OUT:-/tmp/execgov-cluster-bench-$(date -u +%Y%m%dT%H%M%SZ)}
+[ -x "$execgov_built" ] || { echo "no execgov at $execgov_built: build it (flock /tmp/execgov-build.lock cmake --build build --target execgov)" >&2; exit 1; }
+for r in $replicas_list; do
+  [[ $r =~ ^[12]$ ]] || { echo "REPLICAS: 1 and/or 2, not $r" >&2; exit 2; }
+done
+mkdir -p "$out"
+started=$SECONDS
+command_line="$(printf '%q ' "$0" "$@")"
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP EXECGOV; do
+  [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
+done
+
+# The control plane: our own instance, whatever else runs on this host.
+work=$(mktemp -d /tmp/execgov-cluster-bench.XXXXXX)
+export EXECGOV_TESTENV_DIR=$work/testenv
+lb_pids=()
+bench_cleanup() {
+  local rc=$? p
+  set +e
+  trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short (children inherit this)
+  for p in "${lb_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  # cluster_lib.sh's own cleanup: the webhooks and the operator, then the
+  # objects made here (quick: the instance goes next anyway).
+  if declare -F cluster_cleanup >/dev/null; then (exit $rc); cluster_cleanup; fi
+  "$root/hack/testenv.sh" stop >/dev/null 2>&1
+  rm -rf "$work"
+  exit $rc
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+echo "== starting a control plane in $EXECGOV_TESTENV_DIR"
+"$root/hack/testenv.sh" start >/dev/null
+# A copy: a rebuild during the run must not mix two versions.
+execgov=$work/execgov
+cp -p "$execgov_built" "$execgov"
+
+source "$root/tests/e2e/cluster_lib.sh"
+cluster_init "$execgov" bench
+trap bench_cleanup EXIT  # cluster_init set its own; ours calls it
+
+cluster_apply_crds
+cluster_setup_identities
+cluster_make_keys
+plain_ns=$CLUSTER_ID-plain gov_ns=$CLUSTER_ID-gov burst_ns=$CLUSTER_ID-burst
+cluster_namespace "$plain_ns"
+cluster_namespace "$gov_ns" governed
+cluster_namespace "$burst_ns" governed
+cluster_policy "$CLUSTER_ID" "$gov_ns" "$burst_ns" >policy.yaml
+cluster_apply_policy policy.yaml
+
+# The admin's credentials and the API server's address, for the load
+# generator and the /metrics scrapes.
+(
+  umask 077
+  kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >api-ca.crt
+  kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >admin.crt
+  kubectl config view --raw --minify -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >admin.key
+)
+export BENCH_API BENCH_CA=$CLUSTER_WORK/api-ca.crt BENCH_CERT=$CLUSTER_WORK/admin.crt BENCH_KEY=$CLUSTER_WORK/admin.key
+BENCH_API=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+export BENCH_ETCD=$EXECGOV_TESTENV_ETCD BENCH_EXECGOV=$execgov BENCH_LEDGER=$LEDGER_URL
+export BENCH_LEDGER_STATE=$CLUSTER_WORK/ledger-next BENCH_WEBHOOK_METRICS=
+results=$out/results.jsonl
+: >"$results"
+cb() { python3 "$bench/cluster_bench.py" "$@"; }
+
+# lb N: a proxy in front of the first N replicas, registered as the webhook
+# (caBundle: their CAs); returns once the API server calls through it.
+lb() {
+  local n=$1 i backends=() file=$CLUSTER_WORK/lb-$1.port
+  : >"$CLUSTER_WORK/lb-$n.ca"
+  BENCH_WEBHOOK_METRICS=
+  for ((i = 0; i < n; i++)); do
+    backends+=("127.0.0.1:${WEBHOOK_PORTS[$i]}")
+    cat "${WEBHOOK_CAS[$i]}" >>"$CLUSTER_WORK/lb-$n.ca"
+    BENCH_WEBHOOK_METRICS+="http://127.0.0.1:${WEBHOOK_METRICS_PORTS[$i]}/metrics "
+  done
+  # python3 itself in the background (not a function's subshell), so the pid
+  # the cleanup kills is the proxy's.
+  python3 "$bench/cluster_bench.py" lb "$file" "${backends[@]}" >"$CLUSTER_WORK/lb-$n.log" 2>&1 &
+  lb_pids+=($!)
+  poll 30 test -s "$file" || fail "the proxy did not start: $(cat "$CLUSTER_WORK/lb-$n.log")"
+  local ports=("${WEBHOOK_PORTS[@]}") cas=("${WEBHOOK_CAS[@]}")
+  WEBHOOK_PORTS=("$(cat "$file")") WEBHOOK_CAS=("$CLUSTER_WORK/lb-$n.ca")
+  register_webhook 0
+  WEBHOOK_PORTS=("${ports[@]}") WEBHOOK_CAS=("${cas[@]}")
+  kubectl patch validatingwebhookconfiguration "$WEBHOOK_CONFIG" --type=json \
+    -p "[{\"op\": \"replace\", \"path\": \"/webhooks/0/timeoutSeconds\", \"value\": $timeout}]" >/dev/null
+  through_proxy() {
+    wait_webhook_active "$gov_ns" >/dev/null
+    test -s "$file.stats"
+  }
+  poll 60 through_proxy || fail "the API server does not call the webhook through the proxy"
+}
+lb_stats() { echo "connections per replica: $(cat "$CLUSTER_WORK/lb-$1.port.stats")"; }
+
+# make_pods SCENARIO PREFIX N: the bodies of one run (signed if governed).
+make_pods() {
+  local ns=$plain_ns
+  [ "$1" = governed ] && ns=$gov_ns
+  cb pods "$3" "$ns" "$2" >"$2.jsonl"
+  if [ "$1" = governed ]; then
+    sign --artifact-only -f "$2.jsonl" >"$2.tokens" || fail "cannot sign $2.jsonl"
+    cb annotate "$2.jsonl" "$2.tokens" "$2.jsonl"
+  fi
+}
+
+echo "== execgov: $execgov_built ($("$execgov" --version 2>/dev/null | head -n1))"
+echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+start_webhooks 1
+wait_webhooks_ready 60
+lb 1
+start_operator
+poll 60 curl -sf "http://127.0.0.1:${OPERATOR_METRICS_PORTS[0]}/readyz" -o /dev/null ||
+  fail "the operator did not become ready: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+
+echo "== background: 5 s with nothing created"
+cb measure idle --scenario idle --command "sleep 5" --results "$results" --settle 0
+
+for replicas in $replicas_list; do
+  if [ "$replicas" = 2 ]; then
+    start_webhooks 1
+    wait_webhooks_ready 60
+    lb 2
+  fi
+  for clients in $clients_list; do
+    echo "== $replicas webhook replica(s), $clients client(s): $rounds x (ungoverned, governed), $creates creates each"
+    for scenario in ungoverned governed; do
+      make_pods "$scenario" "warm-$scenario-$replicas-$clients" "$warmup"
+      cb measure warmup --pods "warm-$scenario-$replicas-$clients.jsonl" --clients "$clients" \
+        --results "$CLUSTER_WORK/warmup.jsonl" >/dev/null
+    done
+    for ((round = 1; round <= rounds; round++)); do
+      for scenario in ungoverned governed; do
+        prefix=$scenario-r$replicas-c$clients-$round
+        make_pods "$scenario" "$prefix" "$creates"
+        cb measure "$prefix" --scenario "$scenario" --pods "$prefix.jsonl" --clients "$clients" \
+          --replicas "$replicas" --round "$round" --results "$results"
+      done
+    done
+    [ "$replicas" = 1 ] || echo "   $(lb_stats 2)"
+  done
+done
+
+if [ "$burst" -gt 0 ]; then
+  replicas=$(tr ' ' '\n' <<<"$replicas_list" | sort -n | tail -n1)
+  echo "== burst: $burst signed ExecutionRequests, $burst_parallel kubectl create processes at once, $replicas replica(s)"
+  cb requests "$burst" "$burst_ns" req >requests.jsonl
+  sign --artifact-only -f requests.jsonl >requests.tokens || fail "cannot sign the requests"
+  cb annotate requests.jsonl requests.tokens "$CLUSTER_WORK/requests/"
+  # One kubectl per file, as someone would type it; each prints its wall time.
+  create='t0=$EPOCHREALTIME; kubectl create -f "$1" >/dev/null || exit 1; t1=$EPOCHREALTIME; echo "LATENCY $(awk "BEGIN { print $t1 - $t0 }")"'
+  cb measure "burst-$burst-requests-$burst_parallel-at-once" --scenario burst --replicas "$replicas" \
+    --timeout "$timeout" --pod-count "$burst_ns:$burst" --wait 600 --settle 2 --results "$results" \
+    --logs "$CLUSTER_WORK/webhook-*.log" --log-namespace "$burst_ns" \
+    --command "ls $CLUSTER_WORK/requests/*.json | xargs -P $burst_parallel -n 1 bash -c '$create' _"
+fi
+
+elapsed=$((SECONDS - started))
+{
+  echo "## bench/cluster/run.sh, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Command: \`$command_line\` (in $root at commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'));" \
+    "$(nproc) cores; whole run $((elapsed / 60)) min $((elapsed % 60)) s."
+  echo "execgov: $execgov_built, built $(date -u -r "$execgov" +%Y-%m-%dT%H:%MZ) ($("$execgov" --version 2>/dev/null | head -n1))."
+  echo "Control plane: hack/testenv.sh ($(etcd --version 2>/dev/null | head -n1 | sed 's/^etcd Version: /etcd /'), $(kubectl version -o json 2>/dev/null |
+    python3 -c 'import json,sys; print("kube-apiserver " + json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null)); webhook timeout ${timeout} s; ledger $LEDGER_URL."
+  echo
+} >"$out/header.md"
+cb report "$results" "$out/tables.md" >/dev/null
+cat "$out/header.md" "$out/tables.md" >"$out/report.md"
+rm "$out/header.md" "$out/tables.md"
+echo
+cat "$out/report.md"
+echo "report: $out/report.md (raw figures: $results)"
