@@ -21,6 +21,17 @@
 namespace execgov::ledger {
 namespace {
 
+// Segment 0 of ledger "audit" holding `text`, as a layout-1 writer left it
+// (not sealed) or sealed.
+nlohmann::json SegmentZero(const std::string& text, bool sealed) {
+  nlohmann::json annotations = {{"execgov.io/first-seq", "0"}};
+  if (sealed) annotations["execgov.io/sealed"] = "true";
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", "audit-000000"}, {"labels", {{"execgov.io/ledger", "audit"}}}, {"annotations", annotations}}},
+          {"data", {{"records", text}}}};
+}
+
 class ConfigMapLedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,15 +157,7 @@ class ConfigMapStore : public testing::RecordStore {
     for (const auto& cm : list->items) (void)client_->Delete(kube::ConfigMapPath(ns_, cm["metadata"]["name"]));
     std::string text;
     for (const auto& r : records) text += r + "\n";
-    auto created = client_->Create(
-        kube::ConfigMapsPath(ns_),
-        {{"apiVersion", "v1"},
-         {"kind", "ConfigMap"},
-         {"metadata",
-          {{"name", "audit-000000"},
-           {"labels", {{"execgov.io/ledger", "audit"}}},
-           {"annotations", {{"execgov.io/first-seq", "0"}, {"execgov.io/sealed", "true"}}}}},
-         {"data", {{"records", text}}}});
+    auto created = client_->Create(kube::ConfigMapsPath(ns_), SegmentZero(text, /*sealed=*/true));
     ASSERT_TRUE(created.ok()) << created.status().ToString();
   }
 
@@ -280,15 +283,7 @@ TEST_F(ConfigMapLedgerTest, ALayoutOneLedgerIsSealedAndContinued) {
     ++n;
     return Status::Ok();
   }).ok());
-  auto created = client_->Create(
-      kube::ConfigMapsPath(ns_),
-      {{"apiVersion", "v1"},
-       {"kind", "ConfigMap"},
-       {"metadata",
-        {{"name", "audit-000000"},
-         {"labels", {{"execgov.io/ledger", "audit"}}},
-         {"annotations", {{"execgov.io/first-seq", "0"}}}}},
-       {"data", {{"records", text}}}});
+  auto created = client_->Create(kube::ConfigMapsPath(ns_), SegmentZero(text, /*sealed=*/false));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   auto ledger = OpenLedger(Url(), Options());
   ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
