@@ -1,5 +1,8 @@
 // execgov ledger verify | show | proof | verify-proof: the auditor's tools
 // (docs/design.md §9.1). They open any backend URL read-only and never repair or write.
+// execgov ledger export moves a configmap:// ledger's old segments to an
+// archive by hand (ledger/retention.h), what the operator's
+// --ledger-retain-segments does periodically.
 #include <iomanip>
 #include <iostream>
 
@@ -7,9 +10,13 @@
 #include "core/file.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "core/clock.h"
 #include "ledger/backend.h"
+#include "ledger/configmap_backend.h"
+#include "ledger/ledger.h"
 #include "ledger/proof.h"
 #include "ledger/record.h"
+#include "ledger/retention.h"
 #include "ledger/verifier.h"
 
 namespace execgov::cmd {
@@ -24,10 +31,28 @@ struct LedgerOptions {
   std::string output;
   std::string object, jti, decision, type;
   uint64_t seq = 0;
+  // A trimmed configmap:// ledger's moved records (retention).
+  std::string archive;
+  // export
+  std::string to, ledger_key, min_age = "10m";
+  uint64_t keep_segments = 4;
 };
 
-StatusOr<std::unique_ptr<ledger::Backend>> OpenForReading(const std::string& url) {
-  return ledger::OpenBackend(url, ledger::BackendOptions{.read_only = true});
+// The ledger at o.url, joined to o.archive when one is given: records the
+// retention base says were moved are read from the archive, the seam
+// checked against the base's checkpoint (signed by `key` when given).
+// `base` (when not null) receives the base the archive was joined at.
+StatusOr<std::unique_ptr<ledger::Backend>> OpenForReading(const LedgerOptions& o,
+                                                          std::optional<crypto::PublicKey> key = std::nullopt,
+                                                          std::optional<ledger::RetentionBase>* base = nullptr) {
+  EXECGOV_ASSIGN_OR_RETURN(auto kept, ledger::OpenBackend(o.url, ledger::BackendOptions{.read_only = true}));
+  if (o.archive.empty()) return kept;
+  if (base) {
+    EXECGOV_ASSIGN_OR_RETURN(*base, ledger::ReadRetentionBase(*kept));
+  }
+  auto archive = ledger::OpenBackend(o.archive, ledger::BackendOptions{.read_only = true});
+  if (!archive.ok()) return archive.status().WithContext("--archive");
+  return ledger::JoinArchive(std::move(archive).value(), std::move(kept), std::move(key));
 }
 
 StatusOr<crypto::PublicKey> ReadPublicKey(const std::string& path) {
@@ -49,7 +74,8 @@ int RunVerify(const LedgerOptions& o) {
     if (!text.ok()) return UsageError(text.status().message());
     vo.trusted_checkpoint = *text;
   }
-  auto backend = OpenForReading(o.url);
+  std::optional<ledger::RetentionBase> base;
+  auto backend = OpenForReading(o, vo.checkpoint_key, &base);
   if (!backend.ok()) return UsageError(backend.status().message());
   auto r = ledger::VerifyLedger(**backend, vo);
   if (!r.ok()) {
@@ -71,6 +97,13 @@ int RunVerify(const LedgerOptions& o) {
     std::cout << ", the last for size " << r->last_checkpoint->size << " (origin " << r->last_checkpoint->origin << ")";
   }
   std::cout << "\n";
+  if (base) {
+    std::cout << "records 0.." << base->first_seq - 1 << " from the archive " << base->archive
+              << ", joined at the retention base's checkpoint for size " << base->first_seq << " ("
+              << (r->signatures_checked ? "signature checked" : "signature NOT checked") << ")\n";
+  } else if (!o.archive.empty()) {
+    std::cout << "nothing was moved out of this ledger; --archive was not read\n";
+  }
   if (!r->signatures_checked) {
     std::cerr << "warning: checkpoint signatures were not checked (no --checkpoint-key)\n";
   }
@@ -113,7 +146,7 @@ std::string Cell(const nlohmann::json& j, std::initializer_list<const char*> pat
 
 int RunShow(const LedgerOptions& o) {
   if (o.output != "" && o.output != "json" && o.output != "table") return UsageError("-o: json or table");
-  auto backend = OpenForReading(o.url);
+  auto backend = OpenForReading(o);
   if (!backend.ok()) return UsageError(backend.status().message());
   bool json = o.output == "json";
   if (!json) {
@@ -152,7 +185,7 @@ int RunShow(const LedgerOptions& o) {
 }
 
 int RunProof(const LedgerOptions& o) {
-  auto backend = OpenForReading(o.url);
+  auto backend = OpenForReading(o);
   if (!backend.ok()) return UsageError(backend.status().message());
   auto proof = ledger::ProveInclusion(**backend, o.seq);
   if (!proof.ok()) return UsageError(proof.status().message());
@@ -176,22 +209,54 @@ int RunVerifyProof(const LedgerOptions& o) {
   return kExitOk;
 }
 
+int RunExport(const LedgerOptions& o) {
+  auto min_age = ParseDuration(o.min_age);
+  if (!min_age) return UsageError("--min-age: a duration such as 10m");
+  if (*min_age < 2 * ledger::kConfigMapViewRefresh) {
+    std::cerr << "warning: --min-age below " << 2 * ledger::kConfigMapViewRefresh.count()
+              << "s: a writer idle longer than that may append on segments moved out under it\n";
+  }
+  auto key = ledger::LoadOrCreateKey(o.url, o.ledger_key);
+  if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());
+  ledger::LedgerOptions lo;
+  lo.signing_key_path = o.ledger_key;
+  auto writer = ledger::OpenLedger(o.url, lo);
+  if (!writer.ok()) return UsageError("--ledger " + o.url + ": " + writer.status().message());
+  ledger::RetentionOptions ro;
+  ro.keep_segments = o.keep_segments;
+  ro.archive_url = o.to;
+  ro.now = SystemClock::Get().Now();
+  ro.min_age = std::chrono::duration_cast<std::chrono::seconds>(*min_age);
+  auto r = ledger::RunRetention(o.url, **writer, *key, ro);
+  Status closed = (*writer)->Close();
+  if (!r.ok()) return UsageError(r.status().message());
+  if (!closed.ok()) return UsageError("closing the ledger: " + closed.message());
+  std::cout << "moved " << r->moved_segments << " segments (" << r->moved_records
+            << " records appended to the archive); the cluster now holds records from seq " << r->first_seq
+            << ", segment " << r->first_segment << "\n";
+  if (r->completed_earlier) std::cout << "completed a move an earlier run left unfinished\n";
+  if (!r->held_by.empty()) std::cout << "stopped: " << r->held_by << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterLedger(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<LedgerOptions>();
-  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof");
+  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof, export");
   ledger->require_subcommand(1);
 
   auto* verify = ledger->add_subcommand("verify", "Verify every record, link, checkpoint and the Merkle root");
   verify->add_option("--ledger", o->url, "ledger URL (file:PATH, etcd://..., configmap://...)")->required();
   verify->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)");
   verify->add_option("--checkpoint", o->checkpoint, "a signed checkpoint kept from earlier");
+  verify->add_option("--archive", o->archive, "where retention moved the oldest records (file:PATH, etcd://...)");
   verify->callback([o, exit_code] { *exit_code = RunVerify(*o); });
 
   auto* show = ledger->add_subcommand("show", "Print records");
   show->add_option("--ledger", o->url, "ledger URL")->required();
   show->add_option("--from", o->from, "first seq");
+  show->add_option("--archive", o->archive, "where retention moved the oldest records");
   show->add_option("--limit", o->limit, "at most this many records");
   show->add_option("-o,--output", o->output, "json (canonical records, one per line) or table");
   show->add_option("--object", o->object, "NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or uid");
@@ -203,7 +268,16 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   auto* proof = ledger->add_subcommand("proof", "Print an inclusion proof against the latest checkpoint");
   proof->add_option("--ledger", o->url, "ledger URL")->required();
   proof->add_option("--seq", o->seq, "the record's seq")->required();
+  proof->add_option("--archive", o->archive, "where retention moved the oldest records");
   proof->callback([o, exit_code] { *exit_code = RunProof(*o); });
+
+  auto* ex = ledger->add_subcommand("export", "Move a configmap:// ledger's oldest sealed segments to an archive");
+  ex->add_option("--ledger", o->url, "configmap://NAMESPACE[/origin] ledger URL")->required();
+  ex->add_option("--to", o->to, "the archive ledger URL (file:PATH, etcd://...)")->required();
+  ex->add_option("--keep-segments", o->keep_segments, "sealed segments left in the cluster")->capture_default_str();
+  ex->add_option("--ledger-key", o->ledger_key, "the ledger's Ed25519 key (signs the cut)")->required();
+  ex->add_option("--min-age", o->min_age, "move no segment younger than this")->capture_default_str();
+  ex->callback([o, exit_code] { *exit_code = RunExport(*o); });
 
   auto* vp = ledger->add_subcommand("verify-proof", "Check an inclusion proof (JSON on stdin)");
   vp->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();

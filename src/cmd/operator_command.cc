@@ -25,6 +25,7 @@
 #include "kube/kubeconfig.h"
 #include "ledger/backend.h"
 #include "ledger/ledger.h"
+#include "ledger/retention.h"
 #include "metrics/metrics.h"
 #include "runtime/manager.h"
 #include "webhook/api_replay_store.h"
@@ -46,6 +47,10 @@ struct OperatorOptions {
   // admission record was read is marked not-created; "0s": never.
   std::string phantom_after = "2m";
   int prune_seconds = 60;
+  // Ledger retention (ledger/retention.h): 0 keeps every segment in the cluster.
+  uint64_t retain_segments = 0;
+  std::string ledger_archive, retention_min_age = "10m";
+  int retention_seconds = 300;
   // The webhook's serving certificates from the operator's CA (the chart's
   // certificates.mode=operator); off unless --webhook-configuration is set.
   std::string webhook_configuration, webhook_service = "execgov-webhook", webhook_ca_secret = "execgov-webhook-ca",
@@ -80,6 +85,15 @@ int RunOperator(const OperatorOptions& o) {
     log::Warn("--phantom-after is shorter than a webhook may take (timeoutSeconds up to 30 s)",
               {{"phantomAfter", o.phantom_after}});
   }
+  auto retention_min_age = ParseDuration(o.retention_min_age);
+  if (!retention_min_age || *retention_min_age < std::chrono::minutes(2)) {
+    // A writer re-reads where the ledger begins once its view is a minute old.
+    return UsageError("--ledger-retention-min-age must be a duration of at least 2m");
+  }
+  if (o.retain_segments > 0 && o.ledger_archive.empty()) {
+    return UsageError("--ledger-retain-segments needs --ledger-archive (where the moved records go)");
+  }
+  if (o.retention_seconds < 10) return UsageError("--ledger-retention-interval must be at least 10 seconds");
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
@@ -109,6 +123,15 @@ int RunOperator(const OperatorOptions& o) {
   };
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+  std::optional<crypto::PrivateKey> retention_key;  // signs the retention cut, as the ledger's checkpoints
+  if (o.retain_segments > 0) {
+    if (ledger_url.rfind("configmap://", 0) != 0) {
+      return UsageError("--ledger-retain-segments moves segments of a configmap:// ledger, not " + ledger_url);
+    }
+    auto key = ledger::LoadOrCreateKey(ledger_url, o.ledger_key);
+    if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());
+    retention_key = std::move(key).value();
+  }
   replay->SetCatchUp([l = ledger->get()] { return l->CatchUp(); }, /*on_every_miss=*/true);
   if (Status st = (*ledger)->CatchUp(); !st.ok()) {  // the whole ledger, now rather than in the first reconcile
     return UsageError("--ledger " + ledger_url + ": cannot read the consumed artifacts: " + st.message());
@@ -210,6 +233,30 @@ int RunOperator(const OperatorOptions& o) {
     }
   }));
 
+  if (retention_key) {
+    manager.AddRunnable(controllers::PeriodicRunnable("ledger-retention", std::chrono::seconds(o.retention_seconds), [&] {
+      ledger::RetentionOptions ro;
+      ro.keep_segments = o.retain_segments;
+      ro.archive_url = o.ledger_archive;
+      ro.now = SystemClock::Get().Now();
+      ro.min_age = std::chrono::duration_cast<std::chrono::seconds>(*retention_min_age);
+      auto moved = ledger::RunRetention(ledger_url, **ledger, *retention_key, ro);
+      metrics.RecordLedgerRetention(moved.ok(), moved.ok() ? moved->moved_segments : 0,
+                                    moved.ok() ? moved->moved_records : 0, moved.ok() ? moved->first_seq : 0);
+      if (!moved.ok()) {
+        log::Warn("ledger retention failed; the next run continues it", {{"error", moved.status().message()}});
+      } else if (moved->moved_segments > 0 || moved->completed_earlier) {
+        log::Info("ledger retention", {{"movedSegments", moved->moved_segments},
+                                       {"archivedRecords", moved->moved_records},
+                                       {"firstSeq", moved->first_seq},
+                                       {"firstSegment", moved->first_segment},
+                                       {"completedEarlierRun", moved->completed_earlier},
+                                       {"heldBy", moved->held_by},
+                                       {"archive", o.ledger_archive}});
+      }
+    }));
+  }
+
   std::unique_ptr<controllers::WebhookCertificates> certificates;
   if (!o.webhook_configuration.empty()) {
     controllers::WebhookCertificatesOptions co;
@@ -287,6 +334,16 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
   cmd->add_option("--phantom-after", o->phantom_after,
                   "mark an allowed creation not-created when its object has not appeared this long after its "
                   "admission record (0s: never)")
+      ->capture_default_str();
+  cmd->add_option("--ledger-retain-segments", o->retain_segments,
+                  "move the configmap:// ledger's sealed segments beyond this many to --ledger-archive (0: keep all)")
+      ->capture_default_str();
+  cmd->add_option("--ledger-archive", o->ledger_archive,
+                  "ledger URL the moved records are appended to (file:PATH on a volume, etcd://...)");
+  cmd->add_option("--ledger-retention-interval", o->retention_seconds, "seconds between retention runs")
+      ->capture_default_str();
+  cmd->add_option("--ledger-retention-min-age", o->retention_min_age,
+                  "move no segment younger than this (at least 2m)")
       ->capture_default_str();
   cmd->add_option("--webhook-configuration", o->webhook_configuration,
                   "manage the serving certificates of this ValidatingWebhookConfiguration's webhook (its caBundle)");

@@ -21,7 +21,10 @@ Status LedgerIndex::CatchUp() {
     loaded_ = true;
     return Status::Ok();
   }
-  uint64_t from = next_seq();
+  // Records a retention run moved out of the store are not read (nor
+  // readable): the index starts where the store does.
+  EXECGOV_ASSIGN_OR_RETURN(uint64_t first, backend_->First());
+  uint64_t from = std::max(next_seq(), first);
   EXECGOV_RETURN_IF_ERROR(backend_->Scan(from, std::numeric_limits<uint64_t>::max(),
                                          [this](uint64_t seq, std::string_view bytes) {
                                            Add(seq, bytes);

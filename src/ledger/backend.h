@@ -58,6 +58,12 @@ class Backend {
   // Whether a record with this hash is in the ledger.
   virtual StatusOr<bool> Contains(const Hash& record_hash) = 0;
 
+  // The first seq this store still holds: 0, unless older records were
+  // moved out (a configmap:// ledger's retention, ledger/retention.h), in
+  // which case Scan from below it fails with FailedPrecondition naming the
+  // archive. Where readers that follow the ledger from its start begin.
+  virtual StatusOr<uint64_t> First() { return uint64_t{0}; }
+
   // The largest batch one atomic write may carry.
   virtual size_t MaxBatch() const = 0;
 

@@ -20,6 +20,7 @@
 #include "crypto/encoding.h"
 #include "kube/kubeconfig.h"
 #include "ledger/record.h"
+#include "ledger/retention.h"
 
 namespace execgov::ledger {
 namespace {
@@ -31,6 +32,7 @@ constexpr const char* kSealed = "execgov.io/sealed";
 constexpr const char* kFirstSeq = "execgov.io/first-seq";
 constexpr const char* kRecordsKey = "records";
 constexpr const char* kCompressedKey = "records.gz";
+constexpr const char* kBaseKey = "base.json";
 constexpr auto kAppendDeadline = std::chrono::seconds(60);
 // Records a writer keeps after folding them, so that reading back what it
 // has just seen (the ledger's observer catching up) costs no API call.
@@ -95,7 +97,7 @@ struct Part {
   json object;  // as read: only a layout-1 tail needs it (to seal it)
 };
 
-class ConfigMapBackend final : public Backend {
+class ConfigMapBackend final : public Backend, public SegmentStore {
  public:
   ConfigMapBackend(std::shared_ptr<kube::Client> client, std::string ns, std::string origin, bool read_only,
                    size_t segment_bytes)
@@ -148,7 +150,9 @@ class ConfigMapBackend final : public Backend {
       } else {
         // The tail from our own last write is usually still the tail: try it
         // without a read; a lost race costs one round and a read.
-        Status st = (attempt == 0 && tail_cached_) || synced ? Status::Ok() : SyncLocked();
+        // A view older than kConfigMapViewRefresh is read again (the base).
+        bool fresh = std::chrono::steady_clock::now() - view_at_ < kConfigMapViewRefresh;
+        Status st = (attempt == 0 && tail_cached_ && fresh) || synced ? Status::Ok() : SyncLocked();
         tail_cached_ = synced = false;
         if (!st.ok()) {
           if (st.code() == StatusCode::kUnavailable) continue;
@@ -185,8 +189,10 @@ class ConfigMapBackend final : public Backend {
       }
       // Stored. It is in the chain unless the batches at its seq were merged
       // into a segment (and deleted) after we read the tail.
+      auto looked = std::chrono::steady_clock::now();
       auto next = ReadPart(SegmentName(next_segment_), /*segment=*/true);
       if (next.ok() && !next->has_value()) {
+        view_at_ = looked;  // no segment past the view existed then
         Adopt(w.first, w.batch.records, w.batch.hashes, w.batch.after);
         return Stored(w.batch);
       }
@@ -207,6 +213,8 @@ class ConfigMapBackend final : public Backend {
 
   Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
     if (from >= to) return Status::Ok();
+    EXECGOV_ASSIGN_OR_RETURN(auto base, CurrentBase(/*force=*/false));
+    if (base && from < base->first_seq) return FailedPrecondition(MovedMessage(*base));
     {
       // What this writer folded last: the ledger's observer reads back the
       // records it has just seen here.
@@ -218,14 +226,15 @@ class ConfigMapBackend final : public Backend {
     }
     // Start at the last segment known to begin at or before `from`: a sealed
     // segment never changes, so where the next one begins stays true.
-    uint64_t index = 0, position = 0;
+    uint64_t index = base ? base->first_segment : 0, position = base ? base->first_seq : 0;
+    bool known = false;  // segment `index` was seen to exist
     {
       std::lock_guard lock(scan_mu_);
       auto it = segment_starts_.upper_bound(from);
-      if (it != segment_starts_.begin()) {
-        --it;
+      if (it != segment_starts_.begin() && (--it)->first > position) {
         position = it->first;
         index = it->second;
+        known = true;
       }
     }
     auto emit = [&](const Part& p) -> Status {
@@ -244,6 +253,18 @@ class ConfigMapBackend final : public Backend {
       if (position >= to) return Status::Ok();
       if (!seg) {
         EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
+      }
+      bool vanished = !seg && known;
+      known = false;
+      if (vanished) {
+        // Seen before and gone now: moved out by retention since.
+        EXECGOV_ASSIGN_OR_RETURN(base, CurrentBase(/*force=*/true));
+        if (base && from < base->first_seq) return FailedPrecondition(MovedMessage(*base));
+        if (base && base->first_segment > index) {
+          index = base->first_segment;
+          position = base->first_seq;
+          continue;
+        }
       }
       if (seg) {
         EXECGOV_RETURN_IF_ERROR(emit(*seg));
@@ -280,6 +301,80 @@ class ConfigMapBackend final : public Backend {
     return index_.count(h) > 0;
   }
 
+  StatusOr<uint64_t> First() override {
+    EXECGOV_ASSIGN_OR_RETURN(auto base, CurrentBase(/*force=*/false));
+    return base ? base->first_seq : uint64_t{0};
+  }
+
+  // SegmentStore (retention.h). Explicit administrative writes: allowed on
+  // a read-only backend, which is how the retention code opens one.
+  StatusOr<std::optional<RetentionBase>> ReadBase() override {
+    auto obj = client_->Get(kube::ConfigMapPath(ns_, BaseName()));
+    if (!obj.ok()) {
+      if (obj.status().code() == StatusCode::kNotFound) return std::optional<RetentionBase>();
+      return obj.status();
+    }
+    try {
+      const json& meta = obj->at("metadata");
+      if (meta.value("labels", json::object()).value(kLedgerLabel, "") != origin_) {
+        return DataLoss(BaseName() + ": a ledger ConfigMap without its label");
+      }
+      auto text = obj->value("data", json::object()).value(kBaseKey, "");
+      auto parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded()) return DataLoss(BaseName() + ": " + kBaseKey + " is not JSON");
+      auto base = RetentionBase::FromJson(parsed);
+      if (!base.ok()) return base.status().WithContext(BaseName());
+      base->resource_version = meta.value("resourceVersion", "");
+      return std::optional<RetentionBase>(std::move(base).value());
+    } catch (const json::exception& e) {
+      return DataLoss(BaseName() + ": " + e.what());
+    }
+  }
+
+  StatusOr<std::string> WriteBase(const RetentionBase& base) override {
+    json metadata = {{"name", BaseName()}, {"namespace", ns_}, {"labels", {{kLedgerLabel, origin_}}}};
+    if (!base.resource_version.empty()) metadata["resourceVersion"] = base.resource_version;
+    json obj = {{"apiVersion", "v1"},
+                {"kind", "ConfigMap"},
+                {"metadata", std::move(metadata)},
+                {"data", {{kBaseKey, base.ToJson().dump()}}}};
+    auto written = base.resource_version.empty() ? client_->Create(kube::ConfigMapsPath(ns_), obj)
+                                                 : client_->Update(kube::ConfigMapPath(ns_, BaseName()), obj);
+    if (!written.ok()) {
+      StatusCode code = written.status().code();
+      if (code == StatusCode::kAlreadyExists || code == StatusCode::kAborted || code == StatusCode::kNotFound) {
+        return Aborted(BaseName() + " was changed by another retention run: " + written.status().message());
+      }
+      return written.status();
+    }
+    {
+      std::lock_guard lock(base_mu_);
+      base_read_at_ = {};  // read it again
+    }
+    return api::StringAt(*written, {"metadata", "resourceVersion"});
+  }
+
+  StatusOr<std::optional<Segment>> ReadSegment(uint64_t index) override {
+    EXECGOV_ASSIGN_OR_RETURN(auto part, ReadPart(SegmentName(index), /*segment=*/true));
+    if (!part) return std::optional<Segment>();
+    Segment out;
+    out.first = part->first;
+    out.records = std::move(part->records);
+    out.sealed = part->sealed;
+    auto created = ParseRfc3339(api::StringAt(part->object, {"metadata", "creationTimestamp"}));
+    if (!created) return DataLoss(SegmentName(index) + ": no creationTimestamp");
+    out.created = *created;
+    return std::optional<Segment>(std::move(out));
+  }
+
+  Status DeleteSegment(uint64_t index) override {
+    Status st = client_->Delete(kube::ConfigMapPath(ns_, SegmentName(index)));
+    return st.code() == StatusCode::kNotFound ? Status::Ok() : st;
+  }
+
+  Status ScanKept(uint64_t from, const RecordFn& fn) override { return Scan(from, UINT64_MAX, fn); }
+  std::string StoreOrigin() const override { return origin_; }
+
   // 24 records of the largest size a record may have (32 KiB) still fit one
   // ConfigMap; under load, at ~700 bytes a record, a batch is ~17 KB.
   size_t MaxBatch() const override { return 24; }
@@ -302,6 +397,7 @@ class ConfigMapBackend final : public Backend {
     std::snprintf(buf, sizeof buf, "%06" PRIu64, index);
     return origin_ + "-" + buf;
   }
+  std::string BaseName() const { return origin_ + "-base"; }
   std::string BatchName(uint64_t first_seq) const {
     char buf[24];
     std::snprintf(buf, sizeof buf, "%012" PRIu64, first_seq);
@@ -422,6 +518,18 @@ class ConfigMapBackend final : public Backend {
     return Status::Ok();
   }
 
+  // The base as read at most kConfigMapViewRefresh ago (force: now).
+  StatusOr<std::optional<RetentionBase>> CurrentBase(bool force) {
+    std::lock_guard lock(base_mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (force || base_read_at_ == std::chrono::steady_clock::time_point() ||
+        now - base_read_at_ >= kConfigMapViewRefresh) {
+      EXECGOV_ASSIGN_OR_RETURN(base_, ReadBase());
+      base_read_at_ = now;
+    }
+    return base_;
+  }
+
   // Brings state_ up to the store: batches from the tail on, and any segment
   // made since we looked (which may hold batches deleted before we read them).
   // Batches are folded only once the next segment is known not to exist
@@ -430,6 +538,20 @@ class ConfigMapBackend final : public Backend {
   // read finds the segment, and the batches, orphans among them, are
   // dropped unread. Two reads when nothing is new.
   Status SyncLocked() {
+    auto started = std::chrono::steady_clock::now();
+    if (started - view_at_ >= kConfigMapViewRefresh) {
+      // Segments we never saw may have been moved out meanwhile: the base
+      // says where the store now begins (retention.h).
+      EXECGOV_ASSIGN_OR_RETURN(auto base, CurrentBase(/*force=*/true));
+      if (base && base->first_segment > next_segment_) {
+        state_ = base->state;
+        next_segment_ = base->first_segment;
+        sealed_end_ = base->first_seq;
+        batches_.clear();
+        batch_bytes_ = 0;
+        tail_cached_ = false;
+      }
+    }
     for (;;) {
       std::vector<std::pair<std::string, Part>> read;
       for (uint64_t next = state_.size;;) {
@@ -447,6 +569,7 @@ class ConfigMapBackend final : public Backend {
           batches_.push_back({batch.first, std::move(batch.text), batch.records.size()});
           batch_bytes_ += batches_.back().text.size();
         }
+        view_at_ = started;  // segment next_segment_ did not exist after this
         break;
       }
       uint64_t before = state_.size;
@@ -516,6 +639,10 @@ class ConfigMapBackend final : public Backend {
     std::vector<uint64_t> run;
     {
       std::lock_guard lock(mu_);
+      // A stale view could name a segment that was merged and moved out.
+      if (std::chrono::steady_clock::now() - view_at_ >= kConfigMapViewRefresh) {
+        EXECGOV_RETURN_IF_ERROR(SyncLocked());
+      }
       if (batches_.size() < 2 || batches_.front().first != sealed_end_) return Status::Ok();
       first = sealed_end_;
       index = next_segment_;
@@ -575,6 +702,13 @@ class ConfigMapBackend final : public Backend {
   std::deque<StoredBatch> batches_;  // folded batches from sealed_end_ on, in order
   size_t batch_bytes_ = 0;
   bool tail_cached_ = false;  // state_ is what our last write made it
+  // When segment next_segment_ was last seen not to exist (zero: never):
+  // any segment past the view was created after it.
+  std::chrono::steady_clock::time_point view_at_;
+
+  std::mutex base_mu_;  // below: the base as last read, for First and Scan
+  std::optional<RetentionBase> base_;
+  std::chrono::steady_clock::time_point base_read_at_;  // zero: never
 
   std::mutex recent_mu_;
   std::deque<std::string> recent_;  // records recent_first_.. as folded

@@ -24,10 +24,18 @@
 //    missing next segment proves nothing covers the batch.
 //  - Layout 1 (segments rewritten in place, the last one unsealed) is read
 //    as it is; a writer seals its last segment and continues with batches.
-// Readers follow segments from 0, then batches from where they end; a batch
-// found missing is looked for in a segment made meanwhile.
+//  - The base (retention, ledger/retention.h): once old segments were
+//    moved to an archive, "<origin>-base" holds the first kept seq N and
+//    segment and the ChainState there (data["base.json"]). Readers and
+//    writers start from it; a Scan from below N fails (FailedPrecondition)
+//    naming the archive. A view of the segments older than
+//    kConfigMapViewRefresh is checked against the base again before it is
+//    trusted, since a segment it never saw may have been moved out since.
+// Readers follow segments from 0 (or the base), then batches from where
+// they end; a batch found missing is looked for in a segment made meanwhile.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -41,6 +49,11 @@ inline constexpr size_t kConfigMapSegmentBytes = 256 * 1024;
 // The most one ConfigMap carries here (the API server's limit is 1 MiB for
 // the whole object): a batch or a segment's uncompressed records.
 inline constexpr size_t kConfigMapMaxSegmentBytes = 900 * 1024;
+
+// A view of the segments (the first one not known to exist) at most this old
+// is trusted without reading the base; retention moves no segment younger
+// than RetentionOptions::min_age, which must stay well above it.
+inline constexpr std::chrono::seconds kConfigMapViewRefresh{60};
 
 // `rest` is the URL after "configmap://".
 StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options);

@@ -35,7 +35,7 @@ struct Pending {
 class ChainedLedger final : public Ledger {
  public:
   ChainedLedger(std::unique_ptr<Backend> backend, crypto::PrivateKey key, std::string origin,
-                const LedgerOptions& options, ChainState tail)
+                const LedgerOptions& options, ChainState tail, uint64_t first)
       : backend_(std::move(backend)),
         key_(std::move(key)),
         origin_(std::move(origin)),
@@ -45,6 +45,7 @@ class ChainedLedger final : public Ledger {
         on_linger_(options.on_linger),
         observe_(options.observe),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
+        observed_(first),
         known_tail_(std::move(tail)) {
     writer_ = std::thread([this] {
       SetThreadName("ledger-writer");
@@ -293,7 +294,8 @@ class ChainedLedger final : public Ledger {
   const Clock* clock_;
 
   // observe_ runs under it; observed_: the records it has seen or this
-  // ledger wrote (0..observed_-1).
+  // ledger wrote (0..observed_-1), or that the store no longer holds
+  // (Backend::First: moved out by retention, so nobody can observe them).
   std::mutex observe_mu_;
   uint64_t observed_ = 0;
 
@@ -315,7 +317,8 @@ class ChainedLedger final : public Ledger {
   std::thread writer_;
 };
 
-// The signing key: loaded, or for a file ledger created beside it on first use.
+}  // namespace
+
 StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string path) {
   bool is_file = url.rfind("file:", 0) == 0;
   if (path.empty()) {
@@ -342,8 +345,6 @@ StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string
   return key;
 }
 
-}  // namespace
-
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options) {
   EXECGOV_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(url, options.signing_key_path));
   EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenBackend(url, BackendOptions{}));
@@ -357,8 +358,9 @@ StatusOr<std::unique_ptr<Ledger>> OpenLedger(std::unique_ptr<Backend> backend, c
   if (!ValidOrigin(origin)) return InvalidArgument("ledger origin \"" + origin + "\" has spaces or '+'");
   // Fails early on an unreachable or corrupt store rather than at the first append.
   EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend->Tail());
+  EXECGOV_ASSIGN_OR_RETURN(uint64_t first, backend->First());
   return std::unique_ptr<Ledger>(
-      new ChainedLedger(std::move(backend), std::move(key), origin, options, std::move(tail)));
+      new ChainedLedger(std::move(backend), std::move(key), origin, options, std::move(tail), first));
 }
 
 }  // namespace execgov::ledger

@@ -134,6 +134,11 @@ class Announcement {
 
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options);
 
+// The checkpoint signing key of the ledger at `url` (OpenLedger's):
+// `path`, or for a file: ledger with an empty path PATH.key, created on
+// first use. Also what signs a retention cut (ledger/retention.h).
+StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string path);
+
 class Backend;
 // On a backend opened by the caller (another store, or a test double);
 // `key` signs the checkpoints. options.signing_key_path is not used.

@@ -58,6 +58,25 @@ Metrics::Metrics()
                               .Name("execgov_lineage_phantom_admissions_total")
                               .Help("Allowed creations whose object never appeared, marked not-created in the ledger")
                               .Register(*registry_)),
+      retention_runs_(prometheus::BuildCounter()
+                          .Name("execgov_ledger_retention_runs_total")
+                          .Help("Ledger retention runs by result (ok, error)")
+                          .Register(*registry_)),
+      retention_segments_(prometheus::BuildCounter()
+                              .Name("execgov_ledger_retention_moved_segments_total")
+                              .Help("Sealed ledger segments moved out of the cluster to the archive")
+                              .Register(*registry_)
+                              .Add({})),
+      retention_records_(prometheus::BuildCounter()
+                             .Name("execgov_ledger_retention_archived_records_total")
+                             .Help("Ledger records appended to the archive by retention")
+                             .Register(*registry_)
+                             .Add({})),
+      ledger_first_(prometheus::BuildGauge()
+                        .Name("execgov_ledger_first_sequence")
+                        .Help("The first ledger seq the cluster still holds (older ones are in the archive)")
+                        .Register(*registry_)
+                        .Add({})),
       policies_loaded_(prometheus::BuildGauge()
                            .Name("execgov_policies_loaded")
                            .Help("ExecutionPolicies in the active set")
@@ -92,6 +111,14 @@ void Metrics::RecordReconcile(const std::string& controller, const std::string& 
 }
 
 void Metrics::RecordPhantomAdmission(const std::string& kind) { phantom_admissions_.Add({{"kind", kind}}).Increment(); }
+
+void Metrics::RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records, uint64_t first_seq) {
+  retention_runs_.Add({{"result", ok ? "ok" : "error"}}).Increment();
+  if (!ok) return;
+  retention_segments_.Increment(static_cast<double>(segments));
+  retention_records_.Increment(static_cast<double>(records));
+  ledger_first_.Set(static_cast<double>(first_seq));
+}
 
 void Metrics::SetPoliciesLoaded(size_t n) { policies_loaded_.Set(static_cast<double>(n)); }
 

@@ -25,6 +25,9 @@ class Metrics {
   // An allowed creation of `kind` whose object never appeared, marked
   // not-created in the ledger by the lineage controller.
   void RecordPhantomAdmission(const std::string& kind);
+  // One retention run (ledger/retention.h): what it moved out of the
+  // cluster, and the first seq the cluster then holds.
+  void RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records, uint64_t first_seq);
   void SetPoliciesLoaded(size_t n);
   void RecordPolicyReloadError();
 
@@ -43,6 +46,10 @@ class Metrics {
   prometheus::Gauge& ledger_head_;
   prometheus::Family<prometheus::Counter>& reconciles_;
   prometheus::Family<prometheus::Counter>& phantom_admissions_;
+  prometheus::Family<prometheus::Counter>& retention_runs_;
+  prometheus::Counter& retention_segments_;
+  prometheus::Counter& retention_records_;
+  prometheus::Gauge& ledger_first_;
   prometheus::Gauge& policies_loaded_;
   prometheus::Counter& policy_reload_errors_;
 };

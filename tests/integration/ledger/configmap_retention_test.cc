@@ -1,0 +1,269 @@
+// Retention of the ConfigMap ledger (ledger/retention.h) against the real
+// kube-apiserver of the control-plane fixture (hack/testenv.sh;
+// EXECGOV_TESTENV_DIR names the instance): old segments move to a file:
+// archive, the cluster keeps the rest and a signed base, and the two
+// together verify as one ledger. Each test works in its own namespace.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "crypto/encoding.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "ledger/configmap_backend.h"
+#include "ledger/retention.h"
+#include "tamper_cases.h"
+
+namespace execgov::ledger {
+namespace {
+
+using nlohmann::json;
+
+class ConfigMapRetentionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dir = std::getenv("EXECGOV_TESTENV_DIR");
+    ASSERT_NE(dir, nullptr) << "no control plane: EXECGOV_TESTENV_DIR is not set (run through ctest -L e2e)";
+    std::string kubeconfig = std::string(dir) + "/kubeconfig";
+    ::setenv("KUBECONFIG", kubeconfig.c_str(), 1);
+    auto config = kube::LoadKubeconfig(kubeconfig);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    auto client = kube::NewClient(*config);
+    ASSERT_TRUE(client.ok());
+    client_ = std::move(client).value();
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto& c : test) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ns_ = "retain-" + std::to_string(::getpid()) + "-" + test.substr(0, 30);
+    auto created = client_->Create("/api/v1/namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                                          {"metadata", {{"name", ns_}}}});
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    char tmpl[] = "/tmp/execgov-retain-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    key_path_ = dir_ + "/ledger.key";
+    archive_path_ = dir_ + "/archive.jsonl";
+    ASSERT_TRUE(WriteFileAtomic(key_path_, key_.ToPkcs8Pem(), 0600).ok());
+  }
+  void TearDown() override {
+    if (client_) (void)client_->Delete("/api/v1/namespaces/" + ns_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::string Url() const { return "configmap://" + ns_ + "/audit"; }
+  std::string Archive() const { return "file:" + archive_path_; }
+  LedgerOptions Options() const {
+    LedgerOptions o;
+    o.signing_key_path = key_path_;
+    o.checkpoint_every_records = 100;
+    return o;
+  }
+  RetentionOptions Retain(uint64_t keep) const {
+    RetentionOptions o;
+    o.keep_segments = keep;
+    o.archive_url = Archive();
+    o.now = SystemClock::Get().Now();
+    o.min_age = std::chrono::seconds(0);
+    return o;
+  }
+  bool Exists(const std::string& name) { return client_->Get(kube::ConfigMapPath(ns_, name)).ok(); }
+
+  // A ledger on 2 KiB segments with `n` entries, whose background merger
+  // has made segment `segments`-1.
+  std::unique_ptr<Ledger> Filled(int n, int segments, std::function<void(int, json&)> edit = nullptr) {
+    auto ledger = OpenLedger(Url() + "?segment-bytes=2048", Options());
+    EXPECT_TRUE(ledger.ok()) << ledger.status().ToString();
+    if (!ledger.ok()) return nullptr;
+    for (int i = 0; i < n; ++i) {
+      json e = testing::Entry(i);
+      if (edit) edit(i, e);
+      auto a = (*ledger)->Append(e);
+      EXPECT_TRUE(a.ok()) << a.status().ToString();
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "audit-%06d", segments - 1);
+    for (int i = 0; i < 400 && !Exists(name); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_TRUE(Exists(name)) << "the merger did not make " << name;
+    return std::move(ledger).value();
+  }
+
+  // The whole history: the archive joined to the cluster's part.
+  VerifyResult VerifyJoined() {
+    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+    auto archive = OpenBackend(Archive(), BackendOptions{.read_only = true});
+    EXPECT_TRUE(kept.ok() && archive.ok());
+    auto joined = JoinArchive(std::move(archive).value(), std::move(kept).value(), key_.Public());
+    EXPECT_TRUE(joined.ok()) << joined.status().ToString();
+    VerifyOptions vo;
+    vo.checkpoint_key = key_.Public();
+    auto r = VerifyLedger(**joined, vo);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) return *r;
+    VerifyResult failed;
+    failed.problem = Problem::kMalformed;
+    failed.message = r.status().ToString();
+    return failed;
+  }
+
+  // How many of the records the cluster keeps contain `text`.
+  int KeptContaining(std::string_view text) {
+    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+    int n = 0;
+    EXPECT_TRUE((*kept)->Scan(*(*kept)->First(), UINT64_MAX, [&](uint64_t, std::string_view b) {
+      n += b.find(text) != std::string_view::npos;
+      return Status::Ok();
+    }).ok());
+    return n;
+  }
+  int RetentionRecords() { return KeptContaining("\"type\":\"retention\""); }
+
+  std::string ns_, dir_, key_path_, archive_path_;
+  std::unique_ptr<kube::Client> client_;
+  crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+};
+
+TEST_F(ConfigMapRetentionTest, MovesOldSegmentsKeepsAppendingAndVerifiesOnlyWithTheArchive) {
+  auto ledger = Filled(60, 7);
+  ASSERT_NE(ledger, nullptr);
+  auto moved = RunRetention(Url(), *ledger, key_, Retain(2));
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_GE(moved->moved_segments, 5u);
+  EXPECT_GT(moved->first_seq, 0u);
+  EXPECT_EQ(moved->moved_records, moved->first_seq);
+  EXPECT_TRUE(moved->held_by.empty()) << moved->held_by;
+  EXPECT_FALSE(Exists("audit-000000"));
+  EXPECT_FALSE(Exists("audit-000004"));
+  EXPECT_TRUE(Exists("audit-base"));
+  EXPECT_EQ(RetentionRecords(), 1);
+
+  // The writer that was open across the cut goes on appending.
+  for (int i = 60; i < 80; ++i) ASSERT_TRUE(ledger->Append(testing::Entry(i)).ok());
+  ASSERT_TRUE(ledger->Close().ok());
+
+  // Without the archive: a clear refusal naming it.
+  {
+    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(*(*kept)->First(), moved->first_seq);
+    auto r = VerifyLedger(**kept, VerifyOptions{});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find("were moved to " + Archive()), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("pass --archive"), std::string::npos);
+  }
+  // With it: one chain, every record, every checkpoint signed.
+  auto whole = VerifyJoined();
+  EXPECT_TRUE(whole.ok()) << whole.message;
+  EXPECT_GE(whole.size, 80u + 1u);  // the entries, the retention record, checkpoints
+  EXPECT_GE(whole.checkpoints, 1u);
+
+  // A fresh writer and an observer on the trimmed ledger start at the base.
+  std::vector<uint64_t> observed;
+  LedgerOptions o = Options();
+  o.observe = [&](uint64_t seq, std::string_view) { observed.push_back(seq); };
+  auto fresh = OpenLedger(Url(), o);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  ASSERT_TRUE((*fresh)->CatchUp().ok());
+  ASSERT_FALSE(observed.empty());
+  EXPECT_EQ(observed.front(), moved->first_seq);
+  auto a = (*fresh)->Append(testing::Entry(1000));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->seq, whole.size);
+  ASSERT_TRUE((*fresh)->Close().ok());
+  auto after = VerifyJoined();
+  EXPECT_TRUE(after.ok()) << after.message;
+  EXPECT_GT(after.size, whole.size);
+}
+
+TEST_F(ConfigMapRetentionTest, ATamperedArchivedRecordIsNamedBySeq) {
+  auto ledger = Filled(40, 5);
+  ASSERT_NE(ledger, nullptr);
+  auto moved = RunRetention(Url(), *ledger, key_, Retain(1));
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  ASSERT_GT(moved->first_seq, 8u);
+  ASSERT_TRUE(ledger->Close().ok());
+  ASSERT_TRUE(VerifyJoined().ok());
+  // One byte of record 7's content, the same length: its hash moves.
+  std::string text;
+  {
+    std::ifstream in(archive_path_, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  size_t at = text.find("\"job-7\"");
+  ASSERT_NE(at, std::string::npos);
+  text[at + 2] = 'X';
+  {
+    std::ofstream out(archive_path_, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  auto r = VerifyJoined();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.bad_seq, 7u) << r.message;
+}
+
+// A store whose n-th base write fails: the crash between the retention
+// record and the base noting it.
+class FailingStore final : public SegmentStore {
+ public:
+  FailingStore(SegmentStore* inner, int fail_base_write) : inner_(inner), fail_(fail_base_write) {}
+  StatusOr<std::optional<RetentionBase>> ReadBase() override { return inner_->ReadBase(); }
+  StatusOr<std::string> WriteBase(const RetentionBase& b) override {
+    if (fail_-- == 0) return Unavailable("injected crash");
+    return inner_->WriteBase(b);
+  }
+  StatusOr<std::optional<Segment>> ReadSegment(uint64_t i) override { return inner_->ReadSegment(i); }
+  Status DeleteSegment(uint64_t i) override { return inner_->DeleteSegment(i); }
+  Status ScanKept(uint64_t from, const Backend::RecordFn& fn) override { return inner_->ScanKept(from, fn); }
+  std::string StoreOrigin() const override { return inner_->StoreOrigin(); }
+
+ private:
+  SegmentStore* inner_;
+  int fail_;
+};
+
+TEST_F(ConfigMapRetentionTest, ACrashBetweenStepsIsCompletedByARerun) {
+  auto ledger = Filled(50, 6);
+  ASSERT_NE(ledger, nullptr);
+  for (int fail_at : {0, 1}) {  // before the base; after the record, before the base notes it
+    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+    auto archive = OpenBackend(Archive(), BackendOptions{});
+    ASSERT_TRUE(kept.ok() && archive.ok());
+    FailingStore store(AsSegmentStore(**kept), fail_at);
+    RetentionOptions o = Retain(fail_at == 0 ? 4 : 2);
+    auto crashed = MoveOldSegments(store, **archive, *ledger, key_, o);
+    ASSERT_FALSE(crashed.ok());
+    EXPECT_TRUE(Exists("audit-000000")) << "a segment was deleted before the move was recorded";
+    (void)(*archive)->Close();
+  }
+  auto rerun = RunRetention(Url(), *ledger, key_, Retain(2));
+  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+  EXPECT_TRUE(rerun->completed_earlier);
+  EXPECT_FALSE(Exists("audit-000000"));
+  ASSERT_TRUE(ledger->Close().ok());
+  EXPECT_EQ(RetentionRecords(), 1) << "the rerun recorded the cut again";
+  auto r = VerifyJoined();
+  EXPECT_TRUE(r.ok()) << r.message;
+}
+
+TEST_F(ConfigMapRetentionTest, ASegmentWithAnUnexpiredConsumptionStays) {
+  int64_t now = SystemClock::Get().NowUnix();
+  // Entry 12 consumes a jti for another hour; entry 3's consumption expired.
+  auto ledger = Filled(50, 6, [&](int i, json& e) {
+    if (i == 12) e["replay"] = {{"exp", now + 3600}, {"op", "consume"}};
+    if (i == 3) e["replay"] = {{"exp", now - 60}, {"op", "consume"}};
+  });
+  ASSERT_NE(ledger, nullptr);
+  auto moved = RunRetention(Url(), *ledger, key_, Retain(1));
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_NE(moved->held_by.find("consumption that has not expired"), std::string::npos) << moved->held_by;
+  EXPECT_LE(moved->first_seq, 12u);
+  EXPECT_GT(moved->first_seq, 3u);
+  EXPECT_EQ(KeptContaining("\"jti-12\""), 1) << "the unexpired consumption left the cluster";
+  ASSERT_TRUE(ledger->Close().ok());
+}
+
+}  // namespace
+}  // namespace execgov::ledger
