@@ -154,8 +154,19 @@ int RunShow(const LedgerOptions& o) {
               << std::setw(12) << "DECISION" << std::setw(22) << "REASON" << std::setw(40) << "OBJECT"
               << "USER\n";
   }
+  uint64_t from = o.from;
+  if (o.archive.empty() && from == 0) {
+    // A trimmed ledger without its archive: what the cluster holds, said so.
+    auto first = (*backend)->First();
+    if (!first.ok()) return UsageError(first.status().message());
+    if (*first > 0) {
+      std::cerr << "note: records 0.." << *first - 1 << " were moved out of this ledger (pass --archive URL); "
+                << "showing from seq " << *first << "\n";
+      from = *first;
+    }
+  }
   uint64_t shown = 0;
-  Status st = (*backend)->Scan(o.from, UINT64_MAX, [&](uint64_t seq, std::string_view bytes) -> Status {
+  Status st = (*backend)->Scan(from, UINT64_MAX, [&](uint64_t seq, std::string_view bytes) -> Status {
     auto rec = crypto::ParseJsonStrict(bytes);
     if (!rec.ok()) return DataLoss("seq " + std::to_string(seq) + " is not JSON: run ledger verify");
     if (!Matches(*rec, o)) return Status::Ok();
@@ -262,7 +273,7 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   show->add_option("--object", o->object, "NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or uid");
   show->add_option("--jti", o->jti, "artifact jti");
   show->add_option("--decision", o->decision, "allowed or denied");
-  show->add_option("--type", o->type, "admission, execution, outcome, policy or checkpoint");
+  show->add_option("--type", o->type, "admission, execution, outcome, policy, retention or checkpoint");
   show->callback([o, exit_code] { *exit_code = RunShow(*o); });
 
   auto* proof = ledger->add_subcommand("proof", "Print an inclusion proof against the latest checkpoint");
