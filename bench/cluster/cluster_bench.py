@@ -16,6 +16,8 @@ figures do not depend on how execgov lays out its state.
   cluster_bench.py measure LABEL [options]       one measured run, appended as a JSON line to --results:
         --pods FILE --clients C                  POST each Pod of FILE once, C clients at a time
         --command CMD --pod-count NS:N           or run CMD (sh -c) and wait until etcd saw N Pods created in NS
+                                                 (or as many as the command's "LATENCY s" lines, if fewer:
+                                                 one per request it made that succeeded)
         --logs GLOB --log-namespace NS           also each admission's latency in NS from the webhooks' logs
   cluster_bench.py report RESULTS OUT.md         the tables, printed and written to OUT.md
 
@@ -248,17 +250,18 @@ def prefix_of(key):
 
 class Watch(threading.Thread):
     """A watch on etcd's whole keyspace through its JSON gateway, from a revision
-    on: sums key + value bytes of every event per group, counts the Pods
-    created in watched namespaces, and stops at a revision set later."""
+    on: sums key + value bytes of every event per group, counts the objects
+    created in watched namespaces by resource, and stops at a revision set
+    later."""
 
-    def __init__(self, start_rev, pod_namespaces=()):
+    def __init__(self, start_rev, namespaces=()):
         super().__init__(daemon=True)
         self.start_rev = start_rev
         self.stop_rev = None
         self.bytes = {}
         self.events = 0
         self.execgov_system = 0  # bytes of any object in execgov-system other than Leases
-        self.pods_created = {ns: 0 for ns in pod_namespaces}
+        self.created = {ns: {} for ns in namespaces}  # namespace -> resource -> objects created
         self.last_rev = start_rev - 1
         self.error = None
         self.cond = threading.Condition()
@@ -309,11 +312,13 @@ class Watch(threading.Thread):
                 self.events += 1
                 if "/execgov-system/" in key and not key.startswith("/registry/leases/"):
                     self.execgov_system += size
+                parts = key.split("/")  # /registry/<resource, maybe group/resource>/<namespace>/<name>
                 if ev.get("type", "PUT") == "PUT" and kv.get("create_revision") == kv["mod_revision"] \
-                        and key.startswith("/registry/pods/"):
-                    ns = key.split("/")[3]
-                    if ns in self.pods_created:
-                        self.pods_created[ns] += 1
+                        and len(parts) >= 5 and parts[-2] in self.created:
+                    per = self.created[parts[-2]]
+                    res = "/".join(parts[2:-2])
+                    with self.cond:
+                        per[res] = per.get(res, 0) + 1
             if "header" in result:
                 with self.cond:
                     self.last_rev = max(self.last_rev, int(result["header"]["revision"]))
@@ -491,7 +496,7 @@ def measure(label, *args):
     for a in it:
         opts[a.lstrip("-")] = next(it)
     ctx = api_context()
-    pod_ns = {}
+    pod_ns = {}  # namespace -> Pods to wait for
     if "pod-count" in opts:
         ns, n = opts["pod-count"].rsplit(":", 1)
         pod_ns[ns] = int(n)
@@ -523,11 +528,14 @@ def measure(label, *args):
         result.update(requests_ok=len(lat), p50=quantile(lat, 0.50), p99=quantile(lat, 0.99),
                       max=lat[-1] if lat else None)
         for ns, n in pod_ns.items():
-            if not watch.wait_until(lambda: watch.pods_created[ns] >= n, float(opts.get("wait", 300))):
-                result["incomplete"] = "%d of %d Pods in %s after %ss" % (watch.pods_created[ns], n, ns,
-                                                                          opts.get("wait", 300))
+            result["requests"] = n
+            if lat:
+                n = min(n, len(lat))  # a request refused makes no Pod
+            pods = lambda: watch.created[ns].get("pods", 0)  # noqa: E731
+            if not watch.wait_until(lambda: pods() >= n, float(opts.get("wait", 300))):
+                result["incomplete"] = "%d of %d Pods in %s after %ss" % (pods(), n, ns, opts.get("wait", 300))
         result["seconds"] = time.perf_counter() - t0
-        result["ok"] = sum(watch.pods_created.values())
+        result["ok"] = sum(per.get("pods", 0) for per in watch.created.values())
     time.sleep(float(opts.get("settle", 1.0)))  # writes that follow an admission (ledger seals, status)
     after = snapshot(ctx)
     watch.stop_rev = after["rev"]
@@ -535,7 +543,7 @@ def measure(label, *args):
         sys.exit("measure: the etcd watch did not reach revision %d: %s" % (after["rev"], watch.error))
     result.update(revisions=after["rev"] - before["rev"], etcd_bytes=watch.bytes, etcd_events=watch.events,
                   execgov_system_bytes=watch.execgov_system, db_before=before["db"], db_after=after["db"],
-                  window=after["t"] - before["t"], pods_created=watch.pods_created)
+                  window=after["t"] - before["t"], created=watch.created)
     total, steal = (a - b for a, b in zip(after["cpu"], before["cpu"]))
     result["steal"] = steal / total if total else 0.0
     api = diff(after["api"], before["api"])

@@ -169,10 +169,26 @@ def report(results_path, out_path):
             under = [(le, c) for le, c in adm["buckets"] if le <= r["timeout"]]
             below = under[-1][0] if under else 0.0
             over = adm["buckets"][-1][1] - (under[-1][1] if under else 0.0)
+        created = {}
+        for by_resource in r.get("created", {}).values():
+            for res, c in by_resource.items():
+                created[res] = created.get(res, 0) + c
+        allowed = {}
+        for k, v in r["webhook_decisions"].items():
+            kind, decision = k.split(" ", 1)
+            if decision.startswith("allowed/"):
+                allowed[kind] = allowed.get(kind, 0) + v
+        kinds = [("ExecutionRequest", "execgov.io/executionrequests"), ("Job", "jobs"), ("Pod", "pods")]
+        phantoms = sum(max(0, allowed.get(k, 0) - created.get(res, 0)) for k, res in kinds)
+        failed = r.get("requests", n) - (r.get("requests_ok") or 0)
         rows = [
-            ["Pods created (etcd)", "%d%s in %.1f s" % (n, " — " + r["incomplete"] if r.get("incomplete") else "",
-                                                         r["seconds"])],
-            ["kubectl create exit status / errors", "%d %s" % (r["command_status"], "; ".join(r["command_errors"]))],
+            ["Pods created (etcd), first kubectl to last Pod", "%d in %.1f s%s" % (
+                n, r["seconds"], " (%s)" % r["incomplete"] if r.get("incomplete") else "")],
+            ["kubectl create: succeeded, failed (first error)", "%d, %d%s" % (
+                r.get("requests_ok") or 0, failed, " (%s)" % r["command_errors"][0] if r["command_errors"] else "")],
+            ["created (etcd) / allowed (execgov's metrics)", ", ".join(
+                "%s %d / %d" % (k, created.get(res, 0), allowed.get(k, 0)) for k, res in kinds)],
+            ["allowed but never created (the API server gave up, or refused after execgov)", "%d" % phantoms],
             ["kubectl create wall time per request (client, incl. kubectl start) p50 / p99 / max",
              "%s / %s / %s ms" % (ms(r["p50"]), ms(r["p99"]), ms(r["max"]))],
             ["API server: execgov admissions (apiserver_admission_webhook_admission_duration_seconds)", hist(adm)],

@@ -199,7 +199,7 @@ if [ "$burst" -gt 0 ]; then
   # One kubectl per file, as someone would type it; each prints its wall time.
   create='t0=$EPOCHREALTIME; kubectl create -f "$1" >/dev/null || exit 1; t1=$EPOCHREALTIME; echo "LATENCY $(awk "BEGIN { print $t1 - $t0 }")"'
   cb measure "burst-$burst-requests-$burst_parallel-at-once" --scenario burst --replicas "$replicas" \
-    --timeout "$timeout" --pod-count "$burst_ns:$burst" --wait 600 --settle 2 --results "$results" \
+    --timeout "$timeout" --pod-count "$burst_ns:$burst" --wait 300 --settle 2 --results "$results" \
     --logs "$CLUSTER_WORK/webhook-*.log" --log-namespace "$burst_ns" \
     --command "ls $CLUSTER_WORK/requests/*.json | xargs -P $burst_parallel -n 1 bash -c '$create' _"
 fi
