@@ -6,6 +6,7 @@
 #include "api/object.h"
 #include "core/log.h"
 #include "ledger/merkle.h"
+#include "ledger/record.h"
 
 namespace execgov::controllers {
 
@@ -24,9 +25,17 @@ Status LedgerIndex::CatchUp() {
   // Records a retention run moved out of the store are not read (nor
   // readable): the index starts where the store does.
   EXECGOV_ASSIGN_OR_RETURN(uint64_t first, backend_->First());
+  bool skipped = next_seq() < first;
   uint64_t from = std::max(next_seq(), first);
   EXECGOV_RETURN_IF_ERROR(backend_->Scan(from, std::numeric_limits<uint64_t>::max(),
-                                         [this](uint64_t seq, std::string_view bytes) {
+                                         [&](uint64_t seq, std::string_view bytes) {
+                                           if (skipped && seq == from) {
+                                             auto header = ledger::ScanRecord(bytes);
+                                             auto t = header.ok() ? ParseRfc3339(header->time) : std::nullopt;
+                                             std::lock_guard lock(mu_);
+                                             // Unreadable: judge no object by time.
+                                             trimmed_before_ = t.value_or(std::chrono::system_clock::time_point::max());
+                                           }
                                            Add(seq, bytes);
                                            return Status::Ok();
                                          }));
@@ -38,6 +47,11 @@ Status LedgerIndex::CatchUp() {
 Status LedgerIndex::EnsureLoaded() {
   if (loaded()) return Status::Ok();
   return CatchUp();
+}
+
+std::optional<std::chrono::system_clock::time_point> LedgerIndex::trimmed_before() const {
+  std::lock_guard lock(mu_);
+  return trimmed_before_;
 }
 
 bool LedgerIndex::loaded() const {

@@ -102,6 +102,11 @@ class LedgerIndex {
 
   // The seq the next CatchUp starts from.
   uint64_t next_seq() const;
+  // When the store began past seq 0 as this index first read it (older
+  // records moved to an archive by ledger retention, Backend::First): the
+  // `time` of the first record read. Admissions recorded before it are not
+  // in the index. nullopt when the index read from seq 0.
+  std::optional<std::chrono::system_clock::time_point> trimmed_before() const;
   size_t admission_count() const;
   size_t step_count() const;
 
@@ -116,6 +121,7 @@ class LedgerIndex {
   mutable std::mutex mu_;   // guards everything below
   uint64_t next_seq_ = 0;
   bool loaded_ = false;
+  std::optional<std::chrono::system_clock::time_point> trimmed_before_;
   std::unordered_set<std::string> admitted_;
   std::map<std::pair<std::string, std::string>, Step> steps_;
   uint64_t track_from_ = UINT64_MAX;  // none kept until TrackCreatesFromHere

@@ -155,6 +155,15 @@ StatusOr<LineageController::PassResult> LineageController::Pass() {
   for (const auto& obj : candidates) {
     std::string uid = api::UidOf(*obj);
     if (uid.empty() || deps_.index->HasAdmission(uid)) continue;
+    if (auto before = deps_.index->trimmed_before()) {
+      // Ledger retention moved the oldest records out before the index read
+      // it: an object made before the first record it read (plus the
+      // webhook timeout and clock skew) may have its admission there. Passes
+      // while that record was still in the cluster (10+ minutes of them,
+      // retention's minimum age) judged it already.
+      auto created = ParseRfc3339(api::StringAt(*obj, {"metadata", "creationTimestamp"}));
+      if (!created || *created - std::chrono::minutes(2) < *before) continue;
+    }
     auto entry = DerivedAdmissionRecord(*obj);
     if (!entry.ok()) continue;
     auto appended = deps_.ledger->Append(*entry);

@@ -10,6 +10,7 @@
 #include "ledger/backend.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
+#include "ledger/record.h"
 #include "support/subprocess.h"
 
 namespace execgov::controllers {
@@ -23,6 +24,59 @@ json Admission(const std::string& uid) {
 
 json Step(const std::string& uid, const std::string& phase) {
   return {{"type", "execution"}, {"phase", phase}, {"object", {{"kind", "ExecutionRequest"}, {"uid", uid}}}};
+}
+
+// A store whose first `first` records were moved out (ledger retention).
+class TrimmedBackend final : public ledger::Backend {
+ public:
+  TrimmedBackend(std::unique_ptr<ledger::Backend> inner, uint64_t first) : inner_(std::move(inner)), first_(first) {}
+  StatusOr<ledger::ChainState> Tail() override { return inner_->Tail(); }
+  Status Append(const BuildFn& build) override { return inner_->Append(build); }
+  Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
+    if (from < first_) return FailedPrecondition("moved out");
+    return inner_->Scan(from, to, fn);
+  }
+  StatusOr<bool> Contains(const ledger::Hash& h) override { return inner_->Contains(h); }
+  StatusOr<uint64_t> First() override { return first_; }
+  size_t MaxBatch() const override { return inner_->MaxBatch(); }
+  std::string DefaultOrigin() const override { return inner_->DefaultOrigin(); }
+  Status Close() override { return inner_->Close(); }
+
+ private:
+  std::unique_ptr<ledger::Backend> inner_;
+  uint64_t first_;
+};
+
+TEST(LedgerIndexTest, ATrimmedStoreIsReadFromItsFirstRecordWhoseTimeIsKept) {
+  testing::TempDir dir;
+  std::string url = "file:" + dir.File("ledger.jsonl");
+  auto ledger = ledger::OpenLedger(url, {});
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  for (const char* uid : {"pod-1", "pod-2", "pod-3", "pod-4"}) ASSERT_TRUE((*ledger)->Append(Admission(uid)).ok());
+  std::string third;
+  auto reader = ledger::OpenBackend(url, {.read_only = true});
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Scan(2, 3, [&](uint64_t, std::string_view b) {
+    third = std::string(b);
+    return Status::Ok();
+  }).ok());
+  TrimmedBackend trimmed(std::move(reader).value(), 2);
+  LedgerIndex index(&trimmed);
+  ASSERT_TRUE(index.CatchUp().ok());
+  EXPECT_FALSE(index.HasAdmission("pod-2"));  // moved out: never read
+  EXPECT_TRUE(index.HasAdmission("pod-3"));
+  EXPECT_TRUE(index.HasAdmission("pod-4"));
+  auto header = ledger::ScanRecord(third);
+  ASSERT_TRUE(header.ok());
+  ASSERT_TRUE(index.trimmed_before().has_value());
+  EXPECT_EQ(*index.trimmed_before(), *ParseRfc3339(header->time));
+
+  // A store read from seq 0 has no such time.
+  auto whole = ledger::OpenBackend(url, {.read_only = true});
+  LedgerIndex full(whole->get());
+  ASSERT_TRUE(full.CatchUp().ok());
+  EXPECT_TRUE(full.HasAdmission("pod-1"));
+  EXPECT_FALSE(full.trimmed_before().has_value());
 }
 
 TEST(LedgerIndexTest, CatchUpReadsOnlyWhatWasAppendedSince) {
