@@ -265,5 +265,33 @@ TEST_F(ConfigMapRetentionTest, ASegmentWithAnUnexpiredConsumptionStays) {
   ASSERT_TRUE(ledger->Close().ok());
 }
 
+// A writer idle while others appended, merged and a move took the segments
+// its view would read next: once its view is kConfigMapViewRefresh old it
+// reads the base before building, so its record lands in the chain rather
+// than as an orphan batch nobody reads. (Waits out the refresh: ~1 minute.)
+TEST_F(ConfigMapRetentionTest, AWriterIdleAcrossAMoveStartsAgainFromTheBase) {
+  // Quiet until the late append: no timed checkpoint (a write inside the
+  // refresh would be what min_age, 0 here, protects).
+  LedgerOptions quiet = Options();
+  quiet.checkpoint_every = std::chrono::hours(1);
+  auto idle = OpenLedger(Url() + "?segment-bytes=2048", quiet);
+  ASSERT_TRUE(idle.ok()) << idle.status().ToString();
+  ASSERT_TRUE((*idle)->Append(testing::Entry(0)).ok());
+  auto busy = Filled(50, 6);
+  ASSERT_NE(busy, nullptr);
+  auto moved = RunRetention(Url(), *busy, key_, Retain(1));
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  ASSERT_GE(moved->moved_segments, 4u);
+  ASSERT_TRUE(busy->Close().ok());
+  std::this_thread::sleep_for(kConfigMapViewRefresh + std::chrono::seconds(2));
+  auto late = (*idle)->Append(testing::Entry(4242));
+  ASSERT_TRUE(late.ok()) << late.status().ToString();
+  EXPECT_GT(late->seq, moved->first_seq);
+  ASSERT_TRUE((*idle)->Close().ok());
+  EXPECT_EQ(KeptContaining("\"job-4242\""), 1) << "the late record is not in the chain";
+  auto r = VerifyJoined();
+  EXPECT_TRUE(r.ok()) << r.message;
+}
+
 }  // namespace
 }  // namespace execgov::ledger
