@@ -223,11 +223,13 @@ def report(results_path, out_path):
     lines.append("")
     rows = []
     for i, r in enumerate(runs):
-        rows.append([i + 1, r["label"], r["ok"], r.get("failed", "-"), num(r["ok"] / r["seconds"] if r["seconds"] else None, "%.1f"),
+        allowed = sum(v for k, v in r.get("webhook_decisions", {}).items() if k.startswith("Pod allowed/"))
+        phantom = max(0, int(allowed) - r["ok"]) if r["scenario"] == "governed" else "-"
+        rows.append([i + 1, r["label"], r["ok"], r.get("failed", "-"), phantom, num(r["ok"] / r["seconds"] if r["seconds"] else None, "%.1f"),
                      ms(r.get("p50")), ms(r.get("p99")), ms(r.get("max")), r["revisions"],
                      sum(r["etcd_bytes"].values()), ms(r["webhook_admission"]["p50"]), ms(r["webhook_admission"]["p99"]),
                      "%.2f" % r["load"], "%.0f%%" % (100 * r["steal"])])
-    lines += table(["#", "run", "created", "failed", "creates/s", "p50 ms", "p99 ms", "max ms", "etcd revisions",
+    lines += table(["#", "run", "created", "failed", "allowed, not created", "creates/s", "p50 ms", "p99 ms", "max ms", "etcd revisions",
                     "etcd bytes", "execgov p50 ms", "execgov p99 ms", "load (1 min)", "CPU steal"], rows)
     text = "\n".join(lines) + "\n"
     with open(out_path, "w") as f:
