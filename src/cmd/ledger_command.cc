@@ -224,8 +224,11 @@ int RunExport(const LedgerOptions& o) {
   auto min_age = ParseDuration(o.min_age);
   if (!min_age) return UsageError("--min-age: a duration such as 10m");
   if (*min_age < 2 * ledger::kConfigMapViewRefresh) {
-    std::cerr << "warning: --min-age below " << 2 * ledger::kConfigMapViewRefresh.count()
-              << "s: a writer idle longer than that may append on segments moved out under it\n";
+    // A writer trusts a view of the segments up to a minute old: a younger
+    // segment moved out under it could take an acknowledged record with it.
+    return UsageError("--min-age must be at least " + std::to_string(2 * ledger::kConfigMapViewRefresh.count()) +
+                      "s (writers trust a view of the segments for " +
+                      std::to_string(ledger::kConfigMapViewRefresh.count()) + "s)");
   }
   auto key = ledger::LoadOrCreateKey(o.url, o.ledger_key);
   if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());

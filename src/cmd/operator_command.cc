@@ -24,6 +24,7 @@
 #include "kube/events.h"
 #include "kube/kubeconfig.h"
 #include "ledger/backend.h"
+#include "ledger/configmap_backend.h"
 #include "ledger/ledger.h"
 #include "ledger/retention.h"
 #include "metrics/metrics.h"
@@ -86,7 +87,7 @@ int RunOperator(const OperatorOptions& o) {
               {{"phantomAfter", o.phantom_after}});
   }
   auto retention_min_age = ParseDuration(o.retention_min_age);
-  if (!retention_min_age || *retention_min_age < std::chrono::minutes(2)) {
+  if (!retention_min_age || *retention_min_age < 2 * ledger::kConfigMapViewRefresh) {
     // A writer re-reads where the ledger begins once its view is a minute old.
     return UsageError("--ledger-retention-min-age must be a duration of at least 2m");
   }

@@ -93,7 +93,10 @@ struct RetentionOptions {
   // base's note verifies as its checkpoints do.
   std::string origin;
   std::chrono::system_clock::time_point now;
-  // A segment younger than this stays (see the header comment).
+  // A segment younger than this stays (see the header comment). Below
+  // 2 x kConfigMapViewRefresh a writer that last looked within the refresh
+  // could store an orphan batch, its acknowledged record never read: only
+  // tests, with no such writer, go lower (the commands refuse it).
   std::chrono::seconds min_age = std::chrono::minutes(10);
   // At most this many segments per run (memory: each is read whole).
   uint64_t max_segments = 32;
