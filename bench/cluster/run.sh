@@ -51,6 +51,7 @@ out=${OUT:-/tmp/execgov-cluster-bench-$(date -u +%Y%m%dT%H%M%SZ)}
 for r in $replicas_list; do
   [[ $r =~ ^[12]$ ]] || { echo "REPLICAS: 1 and/or 2, not $r" >&2; exit 2; }
 done
+replicas_list=$(tr ' ' '\n' <<<"$replicas_list" | sort -nu | xargs)  # the second replica is added, never removed
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
