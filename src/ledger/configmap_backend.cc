@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "api/object.h"
@@ -138,10 +139,17 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     };
     std::optional<Write> in_doubt;
     bool synced = false;  // state_ was read from the store since the last write attempt
+    // Backing off: after an error, and after a few races lost in a row. A
+    // race lost once is tried again at once: the read that followed it
+    // already holds the winner's batch, and a sleep would hand the next
+    // race to the winner too (two busy replicas then starved each other
+    // into the API server's timeout).
+    int lost = 0, failed = 0;
     for (int attempt = 0;; ++attempt) {
       if (std::chrono::steady_clock::now() > deadline) return Unavailable("ConfigMap ledger: could not append in time");
-      if (attempt > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 2 << std::min(attempt, 6)) +
+      if (failed > 0 || lost >= 3) {
+        int n = std::max(failed, lost - 2);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 2 << std::min(n, 6)) +
                                                               static_cast<int>(rng() % 10)));
       }
       Write w;
@@ -155,7 +163,10 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         Status st = (attempt == 0 && tail_cached_ && fresh) || synced ? Status::Ok() : SyncLocked();
         tail_cached_ = synced = false;
         if (!st.ok()) {
-          if (st.code() == StatusCode::kUnavailable) continue;
+          if (st.code() == StatusCode::kUnavailable) {
+            ++failed;
+            continue;
+          }
           return st;
         }
         EXECGOV_ASSIGN_OR_RETURN(w.batch, build(state_));
@@ -176,15 +187,21 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         StatusCode code = created.status().code();
         if (code == StatusCode::kUnavailable) {
           in_doubt = std::move(w);
+          ++failed;
           continue;
         }
         if (code != StatusCode::kAlreadyExists) return created.status();
         // Taken: by another writer, or by an earlier copy of this create.
         Status st = SyncLocked();
-        if (!st.ok()) continue;
+        if (!st.ok()) {
+          ++failed;
+          continue;
+        }
         if (index_.count(w.batch.after.last)) return Stored(w.batch);
         in_doubt.reset();
         synced = true;
+        failed = 0;
+        ++lost;
         continue;
       }
       // Stored. It is in the chain unless the batches at its seq were merged
@@ -199,6 +216,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       Status st = next.ok() ? SyncLocked() : next.status();
       if (!st.ok()) {  // outcome unknown for now: find out on the next round
         in_doubt = std::move(w);
+        ++failed;
         continue;
       }
       if (index_.count(w.batch.after.last)) return Stored(w.batch);
@@ -280,11 +298,41 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       // SyncLocked: otherwise they may be orphans, and the segment holds the
       // records).
       std::vector<Part> read;
-      for (uint64_t next = position; next < to;) {
+      uint64_t next = position;
+      bool at_tail = false;  // nothing at `from`, where a batch was seen to end
+      if (from > position) {
+        // A reader following the tail (the operator's index) asks from where
+        // its last scan ended, where a batch begins: start there, not at
+        // every batch since the last segment (a GET each).
+        bool bound;
+        {
+          std::lock_guard lock(scan_mu_);
+          bound = batch_bounds_.count(from) > 0;
+        }
+        EXECGOV_ASSIGN_OR_RETURN(auto at, ReadPart(BatchName(from), /*segment=*/false));
+        if (at || bound) {
+          position = next = from;
+          at_tail = !at;
+          if (at) {
+            next = from + at->records.size();
+            read.push_back(std::move(at).value());
+          }
+        }
+      }
+      while (!at_tail && next < to) {
         EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(BatchName(next), /*segment=*/false));
         if (!batch) break;
         next += batch->records.size();
         read.push_back(std::move(batch).value());
+      }
+      {
+        // Where batches begin and end, for the next scan's start.
+        std::lock_guard lock(scan_mu_);
+        for (const auto& batch : read) {
+          batch_bounds_.insert(batch.first);
+          batch_bounds_.insert(batch.first + batch.records.size());
+        }
+        while (batch_bounds_.size() > 4096) batch_bounds_.erase(batch_bounds_.begin());
       }
       if (read.empty()) return Status::Ok();
       EXECGOV_ASSIGN_OR_RETURN(seg, ReadPart(SegmentName(index), /*segment=*/true));
@@ -716,7 +764,8 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
   size_t recent_bytes_ = 0;
 
   std::mutex scan_mu_;
-  std::map<uint64_t, uint64_t> segment_starts_;  // first seq -> index, of segments after sealed ones
+  std::map<uint64_t, uint64_t> segment_starts_;
+  std::set<uint64_t> batch_bounds_;  // seqs where a batch was seen to begin or end  // first seq -> index, of segments after sealed ones
 
   std::mutex merge_mu_;
   std::condition_variable merge_cv_;
