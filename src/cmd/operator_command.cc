@@ -224,6 +224,13 @@ int RunOperator(const OperatorOptions& o) {
   // The operator's in-memory copy of the consumptions, and the per-jti
   // ConfigMaps an older version made (their expiry has the skew grace
   // already: one grace, not two).
+  // The webhook replicas append ConfigMap batches but never delete one: the
+  // leader reads the ledger's tail every few seconds, and its ledger's
+  // store merges each full run of batches into a segment and deletes them.
+  manager.AddRunnable(controllers::PeriodicRunnable("ledger-merge", std::chrono::seconds(5), [&] {
+    auto size = (*ledger)->Size();
+    if (!size.ok()) log::Warn("cannot read the ledger's tail", {{"error", size.status().message()}});
+  }));
   manager.AddRunnable(controllers::PeriodicRunnable("replay-prune", std::chrono::seconds(o.prune_seconds), [&] {
     replay->Prune(SystemClock::Get().NowUnix());
     auto pruned = legacy_replay.PruneExpired(SystemClock::Get().NowUnix());

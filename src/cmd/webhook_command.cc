@@ -60,6 +60,9 @@ int RunWebhook(const WebhookOptions& o) {
   std::unique_ptr<webhook::FileReplayStore> replay = webhook::FileReplayStore::ForSharedLedger();
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
+  // Merging ConfigMap batches deletes them; the operator does it, so the
+  // webhook's service account never needs to delete a ledger object.
+  ledger_options.backend.compact = false;
   // A record's expiry already has the clock-skew grace (policy::ConsumptionExpiry).
   ledger_options.observe = [store = replay.get()](uint64_t, std::string_view record) {
     store->Observe(record, SystemClock::Get().NowUnix());

@@ -76,6 +76,11 @@ class Backend {
 struct BackendOptions {
   // Readers (verify, show, proof) never create or repair anything.
   bool read_only = false;
+  // Whether this writer also compacts the store (the ConfigMap backend's
+  // merging of batches into segments, which deletes the batches). The
+  // in-cluster webhook does not: its service account may create ledger
+  // ConfigMaps but never delete one, and the operator merges.
+  bool compact = true;
 };
 
 // file:PATH, etcd://HOST:PORT[,HOST:PORT...][/prefix][?cacert=F&cert=F&key=F]

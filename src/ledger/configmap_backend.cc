@@ -101,13 +101,14 @@ struct Part {
 class ConfigMapBackend final : public Backend, public SegmentStore {
  public:
   ConfigMapBackend(std::shared_ptr<kube::Client> client, std::string ns, std::string origin, bool read_only,
-                   size_t segment_bytes)
+                   size_t segment_bytes, bool merge)
       : client_(std::move(client)),
         ns_(std::move(ns)),
         origin_(std::move(origin)),
         read_only_(read_only),
+        merge_(merge && !read_only),
         segment_bytes_(segment_bytes) {
-    if (!read_only_) {
+    if (merge_) {
       merger_ = std::thread([this] {
         SetThreadName("ledger-merge");
         MergeLoop();
@@ -139,17 +140,15 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     };
     std::optional<Write> in_doubt;
     bool synced = false;  // state_ was read from the store since the last write attempt
-    // Backing off: after an error, and after a few races lost in a row. A
-    // race lost once is tried again at once: the read that followed it
-    // already holds the winner's batch, and a sleep would hand the next
-    // race to the winner too (two busy replicas then starved each other
-    // into the API server's timeout).
-    int lost = 0, failed = 0;
+    // Backing off only after an error. A lost race is tried again at once:
+    // the read that followed it already holds the winner's batch, and a
+    // sleep hands the next race to the winner as well (two busy replicas
+    // starved one another into the API server's timeout that way).
+    int failed = 0;
     for (int attempt = 0;; ++attempt) {
       if (std::chrono::steady_clock::now() > deadline) return Unavailable("ConfigMap ledger: could not append in time");
-      if (failed > 0 || lost >= 3) {
-        int n = std::max(failed, lost - 2);
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 2 << std::min(n, 6)) +
+      if (failed > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 2 << std::min(failed, 6)) +
                                                               static_cast<int>(rng() % 10)));
       }
       Write w;
@@ -201,7 +200,6 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         in_doubt.reset();
         synced = true;
         failed = 0;
-        ++lost;
         continue;
       }
       // Stored. It is in the chain unless the batches at its seq were merged
@@ -222,8 +220,13 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       if (index_.count(w.batch.after.last)) return Stored(w.batch);
       log::Warn("ConfigMap ledger: a batch built on a tail that was merged meanwhile; deleting it and appending again",
                 {{"origin", origin_}, {"seq", w.first}});
+      // Left behind if it cannot be deleted (the webhook may not delete):
+      // no reader follows a batch a segment covers, and the chain is whole.
       Status deleted = client_->Delete(kube::ConfigMapPath(ns_, BatchName(w.first)));
-      if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return deleted;
+      if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) {
+        log::Warn("ConfigMap ledger: cannot delete an orphan batch; readers skip it",
+                  {{"origin", origin_}, {"seq", w.first}, {"error", deleted.message()}});
+      }
       in_doubt.reset();
       synced = true;
     }
@@ -652,7 +655,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
   // A run of batches from the last segment's end is full when it holds
   // segment_bytes_ and another batch follows it.
   void MaybeMerge() {
-    if (read_only_ || batch_bytes_ < segment_bytes_ || batches_.size() < 2) return;
+    if (!merge_ || batch_bytes_ < segment_bytes_ || batches_.size() < 2) return;
     {
       std::lock_guard lock(merge_mu_);
       merge_wanted_ = true;
@@ -735,6 +738,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
   std::shared_ptr<kube::Client> client_;
   const std::string ns_, origin_;
   const bool read_only_;
+  const bool merge_;  // this writer merges full runs of batches (BackendOptions::compact)
   const size_t segment_bytes_;
 
   std::mutex mu_;  // the writer's view, below
@@ -784,7 +788,8 @@ StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(std::shared_ptr<kube::Cl
     return InvalidArgument("configmap ledger: origin \"" + origin +
                            "\" must be a lower-case DNS label of at most 56 characters (it names ConfigMaps)");
   }
-  return std::unique_ptr<Backend>(new ConfigMapBackend(std::move(client), ns, origin, options.read_only, segment_bytes));
+  return std::unique_ptr<Backend>(
+      new ConfigMapBackend(std::move(client), ns, origin, options.read_only, segment_bytes, options.compact));
 }
 
 StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options) {

@@ -347,7 +347,9 @@ StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string
 
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const LedgerOptions& options) {
   EXECGOV_ASSIGN_OR_RETURN(auto key, LoadOrCreateKey(url, options.signing_key_path));
-  EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenBackend(url, BackendOptions{}));
+  BackendOptions backend_options = options.backend;
+  backend_options.read_only = false;
+  EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenBackend(url, backend_options));
   return OpenLedger(std::move(backend), std::move(key), options);
 }
 

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "crypto/keys.h"
+#include "ledger/backend.h"
 #include "ledger/record.h"
 
 namespace execgov::ledger {
@@ -49,6 +50,8 @@ struct LedgerOptions {
   // itself are not passed. Runs on the writer thread or in CatchUp's
   // caller, never two at a time; it must not call into the ledger.
   std::function<void(uint64_t seq, std::string_view record)> observe;
+  // How the store is opened (OpenLedger with a URL); read_only is ignored.
+  BackendOptions backend;
 };
 
 struct Appended {
