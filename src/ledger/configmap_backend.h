@@ -12,7 +12,8 @@
 //    again.
 //  - A segment: "<origin>-<6-digit index>", sealed (execgov.io/sealed=true),
 //    its first seq in execgov.io/first-seq: a run of consecutive batches of
-//    about segment-bytes, merged by a writer's background thread once the
+//    about segment-bytes, merged by a writer's background thread (unless
+//    BackendOptions::compact is off, as in the webhook) once the
 //    run is full (create-if-absent again, so two writers merging at once
 //    store one segment), in binaryData["records.gz"] (gzip); the batches are
 //    deleted afterwards.
