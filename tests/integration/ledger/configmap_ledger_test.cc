@@ -219,7 +219,9 @@ TEST_F(ConfigMapLedgerTest, BatchesAreMergedIntoSegmentsAndDeleted) {
   }
   EXPECT_GE(segments, 4u);
   EXPECT_EQ(covered, lowest_batch) << "a batch below the merged segments was not deleted";
-  EXPECT_LT(batches, 12u) << "batches of full runs were left behind";
+  // What stays is one run not yet full (4096 bytes of ~350-byte records)
+  // and the batch after it; a full run left behind would be 12 more.
+  EXPECT_LE(batches, 14u) << "batches of full runs were left behind";
   ASSERT_TRUE((*ledger)->Close().ok());
   auto r = testing::Verify(Url(), key_.Public());
   EXPECT_TRUE(r.ok()) << r.message;
