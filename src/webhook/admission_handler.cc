@@ -285,7 +285,11 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   deps_.ledger->AppendEntryAsync(std::move(built).value(), [this, state, queued](StatusOr<ledger::Appended> r) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - queued).count();
     if (deps_.metrics) deps_.metrics->RecordLedgerAppend(r.ok(), secs, r.ok() ? r->seq : 0);
-    if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists && RecordReplay(state, r.status())) return;
+    try {
+      if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists && RecordReplay(state, r.status())) return;
+    } catch (const std::exception& e) {  // answered below, as denied: the record was refused
+      log::Error("admission: cannot record a replay", {{"uid", state->request_uid}, {"error", e.what()}});
+    }
     Answer(state, r);
   }, std::move(guard));
 }
@@ -317,7 +321,6 @@ bool AdmissionHandler::RecordReplay(const std::shared_ptr<InFlight>& state, cons
                                  [this, state](StatusOr<ledger::Appended> r) { Answer(state, r); });
   return true;
 }
-
 
 // The decision's record, built straight into canonical form: the ledger
 // splices it as it is. With a replay member while the reservation is held.
