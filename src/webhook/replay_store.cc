@@ -37,6 +37,11 @@ std::string_view FileReplayStore::Entry::Part(size_t i) const {
 
 void FileReplayStore::Add(Entries* entries, Entry e) { entries->insert(std::move(e)); }
 
+Status FileReplayStore::ConsumedBy(const std::string& jti, const Entry& first) {
+  policy::Consumption who = first.Who();
+  return AlreadyExists("artifact " + jti + " was consumed by " + who.kind + " " + who.ns + "/" + who.name);
+}
+
 policy::Consumption FileReplayStore::Entry::Who() const {
   return {std::string(Part(1)), std::string(Part(2)), std::string(Part(3)), std::string(Part(4))};
 }
@@ -200,8 +205,7 @@ Status FileReplayStore::Recheck(const std::string& jti, const std::string& uid) 
   std::lock_guard lock(shard.mu);
   auto it = shard.entries.find(jti);
   if (it == shard.entries.end() || it->uid() == uid) return Status::Ok();
-  policy::Consumption first = it->Who();
-  return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
+  return ConsumedBy(jti, *it);
 }
 
 StatusOr<std::unique_ptr<FileReplayStore>> FileReplayStore::OpenWithLedger(const std::string& journal_path,
@@ -306,8 +310,7 @@ Status FileReplayStore::Consume(const std::string& jti, const policy::Consumptio
   auto it = shard.entries.find(jti);
   if (it != shard.entries.end()) {
     if (it->uid() == who.uid) return Status::Ok();  // the same object, retried
-    policy::Consumption first = it->Who();
-    return AlreadyExists("artifact " + jti + " was consumed by " + first.kind + " " + first.ns + "/" + first.name);
+    return ConsumedBy(jti, *it);
   }
   // Durable before visible: a crash after this write still counts the jti.
   Add(&shard.in_flight, Entry(jti, who, expires_at));

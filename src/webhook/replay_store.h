@@ -173,6 +173,8 @@ class FileReplayStore : public ReplayStore {
   using Entries = std::unordered_set<Entry, JtiHash, JtiEqual>;
   // Inserts `e` unless its jti is there already (the first consumption wins).
   static void Add(Entries* entries, Entry e);
+  // AlreadyExists naming the object whose consumption of `jti` came first.
+  static Status ConsumedBy(const std::string& jti, const Entry& first);
   // One part of the store: the jtis whose hash picks it.
   struct Shard {
     mutable std::mutex mu;
