@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/file.h"
+#include "core/json_fast.h"
 #include "core/log.h"
 #include "crypto/json.h"
 #include "ledger/backend.h"
@@ -134,6 +135,9 @@ StatusOr<std::optional<FileReplayStore::LedgerReplay>> FileReplayStore::ParseLed
     auto [end, ec] = std::from_chars(member.data() + 6, member.data() + member.size(), exp);
     if (ec == std::errc() && exp < now) return std::optional<LedgerReplay>();
   }
+  // Records from a store other writers share are read here before anything
+  // else has judged them: bound the nesting before a recursive parse.
+  EXECGOV_RETURN_IF_ERROR(CheckJsonLimits(record));
   Json r = Json::parse(record.begin(), record.end(), nullptr, false);
   if (!r.is_object()) return std::optional<LedgerReplay>();  // the ledger's own verify reports bad records
   auto replay = r.find("replay");

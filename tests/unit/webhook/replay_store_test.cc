@@ -249,3 +249,29 @@ TEST_F(LedgerModeTest, EveryKeyStaysExactAsTheMapsGrowAndEntriesMove) {
 
 }  // namespace
 }  // namespace execgov::webhook
+
+namespace execgov::webhook {
+namespace {
+
+// Observe reads records another writer stored, before anything else has
+// judged them: a record nested past the JSON limit is skipped, not parsed
+// (a recursive parse of 200,000 levels would overflow the stack).
+TEST(FileReplayStoreTest, ObserveSkipsARecordNestedPastTheLimitAndKeepsTheRest) {
+  auto store = FileReplayStore::ForSharedLedger();
+  const int64_t now = 1790000000;
+  std::string deep = "{\"replay\":{\"op\":\"consume\",\"exp\":" + std::to_string(now + 600) + ",\"x\":" +
+                     std::string(200000, '[') + std::string(200000, ']') +
+                     "},\"artifact\":{\"jti\":\"deep\"},\"object\":{\"uid\":\"u1\"}}";
+  store->Observe(deep, now);
+  EXPECT_FALSE(store->Find("deep", "").has_value());
+  store->Observe("{\"artifact\":{\"jti\":\"fine\"},\"object\":{\"kind\":\"Pod\",\"uid\":\"u2\"},\"replay\":{\"exp\":" +
+                     std::to_string(now + 600) + ",\"op\":\"consume\"}}",
+                 now);
+  auto found = store->Find("fine", "");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->uid, "u2");
+  EXPECT_EQ(store->Recheck("fine", "u3").code(), StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace execgov::webhook
