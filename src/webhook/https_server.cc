@@ -175,8 +175,9 @@ template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<ssl::context> tls, const Route& route, const EarlyRoute& early,
-          std::shared_ptr<Gate> gate, std::shared_ptr<ConnectionSlots::Slot> slot)
-      : stream_(std::move(stream)),
+          std::shared_ptr<Gate> gate, std::shared_ptr<ConnectionSlots::Slot> slot, size_t body_limit)
+      : body_limit_(body_limit),
+        stream_(std::move(stream)),
         tls_(std::move(tls)),
         route_(route),
         early_(early),
@@ -198,7 +199,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void ReadHeader(std::chrono::seconds timeout) {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(kMaxBodyBytes);
+    parser_->body_limit(body_limit_);
     chunk_extension_bytes_ = 0;
     parser_->on_chunk_header(on_chunk_header_);
     beast::get_lowest_layer(stream_).expires_after(timeout);
@@ -317,10 +318,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
-  static std::string TooLarge() {
-    return "the request body is larger than the limit of " + std::to_string(kMaxBodyBytes) + " bytes";
+  std::string TooLarge() const {
+    return "the request body is larger than the limit of " + std::to_string(body_limit_) + " bytes";
   }
 
+  const size_t body_limit_;
   Stream stream_;
   std::shared_ptr<ssl::context> tls_;  // kept alive as long as the stream uses it
   const Route& route_;        // the listener's, which outlives every session
@@ -357,8 +359,10 @@ bool IsJsonContentType(std::string ct) {
 // An acceptor and the threads that run every connection's I/O and handlers.
 class Listener {
  public:
-  Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early, int max_connections)
-      : credentials_(credentials),
+  Listener(tls::CredentialStore* credentials, Route route, EarlyRoute early, int max_connections,
+           size_t body_limit = kMaxBodyBytes)
+      : body_limit_(body_limit),
+        credentials_(credentials),
         route_(std::move(route)),
         early_(std::move(early)),
         gate_(std::make_shared<Gate>()),
@@ -377,6 +381,7 @@ class Listener {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    port_ = acceptor_.local_endpoint(ec).port();
     Accept();
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
       SetThreadName("http-io");
@@ -384,6 +389,8 @@ class Listener {
     });
     return Status::Ok();
   }
+
+  int port() const { return port_; }
 
   // Stops accepting, lets the requests in flight be answered (up to
   // kDrainTimeout), then stops the I/O threads.
@@ -437,7 +444,7 @@ class Listener {
     socket.set_option(tcp::no_delay(true));
     if (!credentials_) {
       std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), nullptr, route_, early_, gate_,
-                                                   std::move(slot))
+                                                   std::move(slot), body_limit_)
           ->Run();
       return;
     }
@@ -452,12 +459,14 @@ class Listener {
     }
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
         beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ctx), ctx, route_, early_, gate_,
-        std::move(slot))
+        std::move(slot), body_limit_)
         ->Run();
   }
 
   static constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
+  const size_t body_limit_;
+  int port_ = 0;
   tls::CredentialStore* credentials_;
   const Route route_;
   const EarlyRoute early_;
@@ -472,10 +481,28 @@ class Listener {
 
 namespace {
 
+// Splits HOST:PORT; port 0 only where the caller allows it.
+StatusOr<std::pair<std::string, int>> ParseHostPort(const std::string& listen, bool allow_zero) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("listen address \"" + listen + "\" is not HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.empty()) host = "0.0.0.0";
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  std::string port_text = listen.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+      (port = std::stoi(port_text)) < (allow_zero ? 0 : 1) || port > 65535) {
+    return InvalidArgument("listen address \"" + listen + "\" has no valid port");
+  }
+  return std::make_pair(host, port);
+}
+
 StatusOr<std::unique_ptr<Listener>> OpenListener(const std::string& listen, tls::CredentialStore* credentials, Route route,
-                                                 EarlyRoute early, int threads, int max_connections) {
-  EXECGOV_ASSIGN_OR_RETURN(auto addr, ParseListenAddress(listen));
-  auto l = std::make_unique<Listener>(credentials, std::move(route), std::move(early), max_connections);
+                                                 EarlyRoute early, int threads, int max_connections,
+                                                 size_t body_limit = kMaxBodyBytes, bool allow_port_zero = false) {
+  EXECGOV_ASSIGN_OR_RETURN(auto addr, ParseHostPort(listen, allow_port_zero));
+  auto l = std::make_unique<Listener>(credentials, std::move(route), std::move(early), max_connections, body_limit);
   EXECGOV_RETURN_IF_ERROR(l->Open(addr.first, addr.second, threads));
   return l;
 }
@@ -496,19 +523,7 @@ int EffectiveMaxConnections(int requested) {
 }
 
 StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return InvalidArgument("listen address \"" + listen + "\" is not HOST:PORT");
-  std::string host = listen.substr(0, colon);
-  if (host.empty()) host = "0.0.0.0";
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  std::string port_text = listen.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](unsigned char c) { return std::isdigit(c); }) ||
-      (port = std::stoi(port_text)) <= 0 || port > 65535) {
-    return InvalidArgument("listen address \"" + listen + "\" has no valid port");
-  }
-  return std::make_pair(host, port);
+  return ParseHostPort(listen, /*allow_zero=*/false);
 }
 
 StatusOr<std::unique_ptr<WebhookServer>> WebhookServer::Start(const std::string& listen,
@@ -580,5 +595,32 @@ StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& listen,
 }
 
 OpsServer::~OpsServer() = default;
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen, tls::CredentialStore* credentials,
+                                                        Handler handler, int io_threads, size_t max_body_bytes,
+                                                        int max_connections) {
+  const size_t body_limit = std::min(max_body_bytes, kMaxBodyBytes);
+  EarlyRoute early = [](const http::request_header<>&) -> std::optional<Response> { return std::nullopt; };
+  Route route = [handler = std::move(handler)](Request&& req, ReplyFn reply) {
+    HttpRequest in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    in.content_type = std::string(req[http::field::content_type]);
+    in.body = std::move(req.body());
+    HttpResponse out = handler(in);
+    Response r = MakeResponse(static_cast<http::status>(out.status), std::move(out.body), out.content_type);
+    for (auto& [name, value] : out.headers) r.set(name, value);
+    reply(std::move(r));
+  };
+  auto listener = OpenListener(listen, credentials, std::move(route), std::move(early), std::max(1, io_threads),
+                               EffectiveMaxConnections(max_connections), body_limit, /*allow_port_zero=*/true);
+  if (!listener.ok()) return listener.status();
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->port_ = (*listener)->port();
+  server->listener_ = std::move(listener).value();
+  return server;
+}
+
+HttpServer::~HttpServer() = default;
 
 }  // namespace execgov::webhook

@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "metrics/metrics.h"
@@ -81,6 +83,42 @@ class OpsServer {
  private:
   OpsServer() = default;
   std::unique_ptr<Listener> listener_;
+};
+
+// A small HTTP(S) server for endpoints other than admission (the ledger's
+// tiles, the witness): the same limits, deadlines and connection cap as the
+// admission port, the answer computed by `handler` on an I/O thread.
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: the path and any query
+  std::string content_type;
+  std::string body;
+};
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Cache-Control, ...)
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // `listen` is HOST:PORT; port 0 takes a free port (port() says which).
+  // Without credentials the server speaks plain HTTP. A body larger than
+  // max_body_bytes (at most kMaxBodyBytes) is refused (413) unread. The
+  // handler must be thread-safe (it runs on every I/O thread) and must
+  // outlive nothing: the server keeps its own copy.
+  static StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen, tls::CredentialStore* credentials,
+                                                     Handler handler, int io_threads, size_t max_body_bytes,
+                                                     int max_connections = kOpsMaxConnections);
+  int port() const { return port_; }
+  ~HttpServer();
+
+ private:
+  HttpServer() = default;
+  std::unique_ptr<Listener> listener_;
+  int port_ = 0;
 };
 
 // Splits "HOST:PORT" (":8443" means all addresses); InvalidArgument otherwise.
