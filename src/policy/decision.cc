@@ -244,7 +244,7 @@ bool MayInherit(const std::string& scope_kind, const std::string& kind) {
 // Checks one policy's rules, from the key lookup through the image rules.
 Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, const crypto::ParsedJws& jws,
                        const ArtifactFacts& facts, const std::string& token, const std::string& object_digest,
-                       const DecisionInputs& in, std::vector<SignatureCheck>* checks) {
+                       const std::string& bound_user, const DecisionInputs& in, std::vector<SignatureCheck>* checks) {
   const Json& claims = jws.claims;
   auto idx = p.key_index.find(jws.kid);
   if (idx == p.key_index.end()) {
@@ -318,8 +318,8 @@ Failure EvaluatePolicy(const CompiledPolicy& p, const AdmissionAttributes& a, co
   }
   const Json& scope = claims["scope"];
   bool direct = facts.scope_kind == a.kind;
-  if (direct && p.bind_requester && a.user != facts.sub) {
-    return Fail(Reason::kIdentityMismatch, "ExecutionPolicy " + p.name + " binds the requester: user \"" + a.user +
+  if (direct && p.bind_requester && bound_user != facts.sub) {
+    return Fail(Reason::kIdentityMismatch, "ExecutionPolicy " + p.name + " binds the requester: user \"" + bound_user +
                                                "\" is not the artifact's subject \"" + facts.sub + "\"");
   }
   if (scope["namespace"] != a.ns) {
@@ -439,6 +439,33 @@ Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts&
   return {};
 }
 
+// A policy's verdict on an ExecutionRequest created without an artifact
+// (issue 20): admitted to wait for one only where the policy opts in, and
+// only when spec.initiator is who asks, so the initiator an authority later
+// signs for is the identity the API server authenticated.
+Failure JudgePendingRequest(const CompiledPolicy& p, const AdmissionAttributes& a, const std::string& initiator,
+                            bool* awaiting) {
+  if (!p.allow_pending_requests) {
+    return Fail(Reason::kMissingArtifact, Describe(a) + " has no " + std::string(api::kArtifactAnnotation) +
+                                              " annotation; sign it with `execgov sign` and submit it again");
+  }
+  if (!a.requester_unknown && initiator != a.user) {
+    auto mapped = p.initiator_mappings.find(a.user);
+    if (mapped == p.initiator_mappings.end() || !mapped->second.count(initiator)) {
+      std::string shown_initiator, shown_user;
+      AppendJsonStringReplacingInvalid(initiator, &shown_initiator);
+      AppendJsonStringReplacingInvalid(a.user, &shown_user);
+      return Fail(Reason::kIdentityMismatch,
+                  "spec.initiator " + shown_initiator + " is not the requesting user " + shown_user +
+                      " (nor an initiator ExecutionPolicy " + p.name +
+                      " maps that user to in spec.authorization.initiatorMappings); a request without an artifact "
+                      "must name who asks");
+    }
+  }
+  *awaiting = true;
+  return {};
+}
+
 Decision Deny(Decision d, Reason r, std::string message) {
   d.allowed = false;
   d.reason = r;
@@ -485,7 +512,44 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   auto digest = api::ExecutionScopeDigest(*kind, *a.object);
   if (!digest.ok()) return Deny(d, Reason::kInternalError, "cannot compute the execution scope: " + digest.status().message());
   d.object_digest = *digest;
-  if (a.operation == Operation::kUpdate && a.old_object) {
+  // An ExecutionRequest's artifact only ever goes from absent to present
+  // (issue 20). A request waiting for one keeps its spec as admitted (the
+  // initiator and intent are not in the digest, and are what an authority
+  // judges), and the UPDATE that attaches the artifact is verified as a
+  // CREATE would be, consuming its jti. Checked before the unchanged-digest
+  // allow below, which an annotation alone never changes.
+  const bool is_request = *kind == api::GovernedKind::kExecutionRequest;
+  const std::string initiator = is_request ? api::StringAt(*a.object, {"spec", "initiator"}) : std::string();
+  bool attaching = false;
+  if (is_request && a.operation == Operation::kUpdate && a.old_object) {
+    const auto old_token = api::ArtifactOf(*a.old_object);
+    const auto new_token = api::ArtifactOf(*a.object);
+    if (old_token) {
+      if (!new_token || *new_token != *old_token) {
+        return Deny(d, Reason::kScopeMismatch, Describe(a) + ": an ExecutionRequest's " +
+                                                   std::string(api::kArtifactAnnotation) +
+                                                   " annotation cannot be changed or removed once set; create a new "
+                                                   "request for another authorization");
+      }
+    } else {
+      const auto old_spec = a.old_object->find("spec");
+      const auto new_spec = a.object->find("spec");
+      const bool same_spec = (old_spec == a.old_object->end()) == (new_spec == a.object->end()) &&
+                             (old_spec == a.old_object->end() || *old_spec == *new_spec);
+      if (!same_spec) {
+        return Deny(d, Reason::kScopeMismatch, Describe(a) + " has no artifact yet, and the spec of a request awaiting "
+                                                   "authorization cannot change; delete it and create a new one");
+      }
+      if (!new_token) {
+        d.allowed = true;
+        d.message = "the update leaves a request without an artifact unchanged";
+        return d;
+      }
+      attaching = true;
+    }
+  }
+  const bool attached_later = is_request && (attaching || a.artifact_attached_later);
+  if (a.operation == Operation::kUpdate && a.old_object && !attaching) {
     auto old_digest = api::ExecutionScopeDigest(*kind, *a.old_object);
     if (old_digest.ok() && *old_digest == d.object_digest) {
       d.allowed = true;
@@ -525,11 +589,31 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
     d.artifact = facts;
   }
 
+  // An artifact attached to a waiting request answers for its initiator,
+  // whom admission bound to the requesting user: the user who attaches it
+  // (an authority) is not the one bindRequester means.
+  const std::string& bound_user = attached_later ? initiator : a.user;
+  const bool may_wait = is_request && !token && a.operation == Operation::kCreate;
   std::optional<Failure> global;  // replay and lineage, computed at most once
   ReplayAction action = ReplayAction::kNone;
   for (const CompiledPolicy* p : matching) {
     Failure f = common;
-    if (!f.failed()) f = EvaluatePolicy(*p, a, jws, facts, parsed->token, d.object_digest, in, &d.signature_checks);
+    bool awaiting = false;
+    if (may_wait) {
+      f = JudgePendingRequest(*p, a, initiator, &awaiting);
+      d.verdicts.push_back({p->name, p->generation, p->enforcement, f.reason, f.message, awaiting});
+      continue;
+    }
+    if (!f.failed()) {
+      f = EvaluatePolicy(*p, a, jws, facts, parsed->token, d.object_digest, bound_user, in, &d.signature_checks);
+    }
+    if (!f.failed() && attached_later && facts.sub != initiator) {
+      std::string shown_sub, shown_initiator;
+      AppendJsonStringReplacingInvalid(facts.sub, &shown_sub);
+      AppendJsonStringReplacingInvalid(initiator, &shown_initiator);
+      f = Fail(Reason::kIdentityMismatch, "the artifact attached to " + Describe(a) + " is for subject " + shown_sub +
+                                              ", not the request's initiator " + shown_initiator);
+    }
     if (!f.failed()) {
       if (!global) global = CheckReplayAndLineage(a, facts, in, &action);
       f = *global;
@@ -538,9 +622,14 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   }
 
   d.allowed = true;
+  bool any_awaiting = false;
   for (const auto& v : d.verdicts) {
     if (v.reason == Reason::kNone) {
-      d.verified = true;
+      if (v.awaiting) {
+        any_awaiting = true;
+      } else {
+        d.verified = true;
+      }
       continue;
     }
     if (v.enforcement == Enforcement::kEnforce && d.allowed) {
@@ -558,9 +647,19 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
       }
       if (v.enforcement == Enforcement::kWarn) d.warnings.push_back(FormatReason(v.reason, v.message));
     }
-    if (d.reason == Reason::kNone) {
+    if (any_awaiting) {
+      d.awaiting_authorization = true;
+      if (d.reason == Reason::kNone) {
+        d.message = "admitted without an artifact, awaiting authorization for initiator " + initiator +
+                    "; nothing runs until an authorization is attached";
+      }
+    } else if (d.reason == Reason::kNone) {
       d.message = "authorized by " + facts.iss + " for " + facts.sub + " (artifact " + facts.jti + ")";
     }
+  }
+  if (d.awaiting_authorization || attaching) {
+    d.artifact_attached = attaching;
+    d.initiator = initiator;
   }
   // Single use is recorded only for artifacts that passed a policy outright.
   if (d.allowed && d.verified) d.replay_action = action;

@@ -120,6 +120,14 @@ struct AdmissionAttributes {
   // Labels of the object's Namespace when known (in cluster); without them a
   // policy's namespaceSelector is ignored, as in file mode.
   std::optional<std::map<std::string, std::string>> namespace_labels;
+  // ExecutionRequests only (issue 20). The webhook sees who asks and leaves
+  // both false. The operator, which decides after admission, sets
+  // requester_unknown (the webhook held spec.initiator to the requesting user
+  // at admission; `user` is only a stand-in) and artifact_attached_later when
+  // the request waited for its artifact: its sub must then be spec.initiator,
+  // as the webhook required of the UPDATE that attached it.
+  bool requester_unknown = false;
+  bool artifact_attached_later = false;
 };
 
 // The artifact's claims, as recorded in the ledger (never its signature).
@@ -139,6 +147,9 @@ struct PolicyVerdict {
   Enforcement enforcement = Enforcement::kEnforce;
   Reason reason = Reason::kNone;
   std::string message;
+  // reason kNone with no artifact: the policy admits the request to wait for
+  // one (spec.authorization.allowPendingRequests). Not a verification.
+  bool awaiting = false;
 };
 
 enum class ReplayAction {
@@ -161,6 +172,14 @@ struct Decision {
   std::vector<std::string> warnings;  // for Warn-mode policies, "execgov: <Reason>: ..."
   bool governed = false;              // false: not subject to execgov at all
   bool verified = false;              // an artifact passed every check of some policy
+  // Allowed without an artifact: an ExecutionRequest that waits for one
+  // (phase AwaitingAuthorization). Nothing may run from it until an UPDATE
+  // attaches an artifact that is verified like a CREATE's.
+  bool awaiting_authorization = false;
+  // The UPDATE attached an artifact to a request that waited for one.
+  bool artifact_attached = false;
+  // spec.initiator, when awaiting_authorization or artifact_attached.
+  std::string initiator;
   std::vector<PolicyVerdict> verdicts;
   std::optional<ArtifactFacts> artifact;
   std::string object_digest;  // the object's execution-scope digest, when computed

@@ -117,6 +117,40 @@ StatusOr<TrustedKey> CompileKey(const Json& k, const std::string& field, const K
   return TrustedKey{kid, *parsed, std::move(key).value(), not_after};
 }
 
+// spec.authorization: {allowPendingRequests, initiatorMappings: [{user, initiators}]}.
+// Bounded as the CRD bounds it (64 mappings of 16 names, each 1..253 bytes).
+Status CompileAuthorization(const Json& spec, CompiledPolicy* p) {
+  auto it = spec.find("authorization");
+  if (it == spec.end() || it->is_null()) return Status::Ok();
+  const Json& au = *it;
+  if (!au.is_object()) return FieldError("spec.authorization", "must be an object");
+  EXECGOV_RETURN_IF_ERROR(CheckKnownFields(au, "spec.authorization", {"allowPendingRequests", "initiatorMappings"}));
+  EXECGOV_ASSIGN_OR_RETURN(p->allow_pending_requests, OptBool(au, "allowPendingRequests", "spec.authorization"));
+  auto maps = au.find("initiatorMappings");
+  if (maps == au.end() || maps->is_null()) return Status::Ok();
+  if (!maps->is_array()) return FieldError("spec.authorization.initiatorMappings", "must be a list");
+  if (maps->size() > 64) return FieldError("spec.authorization.initiatorMappings", "lists more than 64 mappings");
+  auto bounded_name = [](const std::string& v) { return !v.empty() && v.size() <= 253; };
+  for (size_t i = 0; i < maps->size(); ++i) {
+    const Json& m = (*maps)[i];
+    const std::string field = "spec.authorization.initiatorMappings[" + std::to_string(i) + "]";
+    if (!m.is_object()) return FieldError(field, "must be an object");
+    EXECGOV_RETURN_IF_ERROR(CheckKnownFields(m, field, {"user", "initiators"}));
+    EXECGOV_ASSIGN_OR_RETURN(std::string user, OptString(m, "user", field));
+    if (!bounded_name(user)) return FieldError(field + ".user", "must be a user name of 1 to 253 characters");
+    if (p->initiator_mappings.count(user)) return FieldError(field + ".user", "\"" + user + "\" is mapped twice");
+    EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> initiators, StringList(m, "initiators", field));
+    if (initiators.empty() || initiators.size() > 16) {
+      return FieldError(field + ".initiators", "must list 1 to 16 initiators");
+    }
+    for (const auto& name : initiators) {
+      if (!bounded_name(name)) return FieldError(field + ".initiators", "each must be a name of 1 to 253 characters");
+    }
+    p->initiator_mappings[user].insert(initiators.begin(), initiators.end());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const char* EnforcementName(Enforcement e) {
@@ -169,7 +203,7 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
   const Json& spec = obj["spec"];
   Status st = CheckKnownFields(spec, "spec",
                                {"enforcement", "audience", "maxTTL", "clockSkew", "match", "issuers",
-                                "trustedControllers", "bindRequester", "images", "revocations"});
+                                "trustedControllers", "bindRequester", "images", "revocations", "authorization"});
   if (!st.ok()) return wrap(st);
 
   auto enforcement = OptString(spec, "enforcement", "spec");
@@ -288,6 +322,8 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
     if (!jtis.ok()) return wrap(jtis.status());
     p->revoked_jtis.insert(jtis->begin(), jtis->end());
   }
+  st = CompileAuthorization(spec, p.get());
+  if (!st.ok()) return wrap(st);
   return std::shared_ptr<const CompiledPolicy>(std::move(p));
 }
 

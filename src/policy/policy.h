@@ -68,6 +68,15 @@ struct CompiledPolicy {
   std::set<std::string> revoked_kids;
   std::set<std::string> revoked_jtis;
 
+  // spec.authorization (issue 20). allow_pending_requests: an
+  // ExecutionRequest may be created without an artifact and waits, admitted
+  // but not run, until one is attached (an UPDATE verified like a CREATE).
+  // Its spec.initiator must then be the requesting user, or one of the
+  // initiators initiator_mappings lists for that user (exact names, no globs:
+  // a mapping says who may speak for whom).
+  bool allow_pending_requests = false;
+  std::map<std::string, std::set<std::string>> initiator_mappings;
+
   // kid -> (issuer index, key index). Key ids are unique within a policy.
   std::map<std::string, std::pair<size_t, size_t>> key_index;
 

@@ -348,6 +348,12 @@ StatusOr<ledger::Entry> AdmissionHandler::DecisionRecord(const InFlight& state) 
     if (!d.artifact->parent.empty()) entry.Str("parent", d.artifact->parent, ledger::kMaxClaimBytes);
     if (!d.artifact->intent.empty()) entry.Str("intent", d.artifact->intent);
   }
+  // A request admitted to wait for its artifact, and the UPDATE that brings
+  // it (issue 20): the initiator it was admitted for is the story's subject.
+  if (d.awaiting_authorization || d.artifact_attached) {
+    entry.Str("authorization", d.awaiting_authorization ? "awaiting" : "attached")
+        .Str("initiator", d.initiator, ledger::kMaxNameBytes);
+  }
   if (state.reservation.store) {
     ledger::EntryBuilder replay;
     replay.Str("op", d.replay_action == policy::ReplayAction::kConsume ? "consume" : "inherit");
