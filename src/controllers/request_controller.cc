@@ -27,7 +27,7 @@ constexpr milliseconds kWaitForCache{200};
 // Progress along the lifecycle: a cache showing a lower rank than what was
 // written is behind.
 int PhaseRank(const std::string& phase) {
-  if (phase == kPhasePending) return 1;
+  if (phase == kPhasePending || phase == kPhaseAwaitingAuthorization) return 1;
   if (phase == kPhaseAuthorized) return 2;
   if (phase == kPhaseRunning) return 3;
   if (IsFinalPhase(phase)) return 4;
@@ -153,7 +153,7 @@ StatusOr<runtime::ReconcileResult> RequestController::Reconcile(const std::strin
   // Steps an earlier leader recorded must be known before any is appended.
   EXECGOV_RETURN_IF_ERROR(deps_.index->EnsureLoaded());
 
-  if (phase.empty() || phase == kPhasePending) {
+  if (phase.empty() || phase == kPhasePending || phase == kPhaseAwaitingAuthorization) {
     EXECGOV_ASSIGN_OR_RETURN(Progress p, Authorize(request));
     if (!p.go_on) return p.result;
     phase = api::StringAt(request, {"status", "phase"});
@@ -222,11 +222,21 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
     a.user = facts ? facts->sub : "";
     a.namespace_labels = ns_labels;
     LedgerLineage lineage(deps_.ledger);
+    // The webhook held spec.initiator to the requesting user when it
+    // admitted a request without an artifact; that user is not known here.
+    a.requester_unknown = true;
     policy::DecisionInputs in;
     in.policies = policies.get();
     auto created = ParseRfc3339(api::StringAt(request, {"metadata", "creationTimestamp"}));
-    in.now = created ? std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count()
-                     : deps_.clock->NowUnix();
+    const int64_t now = deps_.clock->NowUnix();
+    in.now = created ? std::chrono::duration_cast<std::chrono::seconds>(created->time_since_epoch()).count() : now;
+    // Signed after the request was made: attached later (a request that
+    // waited may have had it attached before this operator saw it wait).
+    a.artifact_attached_later =
+        facts && (api::StringAt(request, {"status", "phase"}) == kPhaseAwaitingAuthorization || facts->iat > in.now);
+    if (a.artifact_attached_later) {
+      in.now = std::clamp(std::max(facts->iat, facts->nbf), std::min(in.now, now), now);
+    }
     in.replay = deps_.replay;
     in.lineage = &lineage;
     in.install_namespace = deps_.install_namespace;
@@ -235,6 +245,7 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
     if (!d.allowed && d.reason == policy::Reason::kInternalError) return Internal(d.message);
   }
 
+  if (d.allowed && d.awaiting_authorization) return AwaitAuthorization(request, d);
   std::string phase = d.allowed ? kPhaseAuthorized : d.reason == policy::Reason::kRevoked ? kPhaseRevoked : kPhaseDenied;
   std::string message = d.allowed && d.reason == policy::Reason::kNone ? "re-verified: " + d.message : d.message;
   json entry = StepEntry(request, phase, d.allowed ? "allowed" : "denied", policy::ReasonName(d.reason), message);
@@ -262,6 +273,26 @@ StatusOr<RequestController::Progress> RequestController::Authorize(json& request
   }));
   Event(request, !d.allowed, d.allowed ? "Authorized" : reason, message);
   return Progress{d.allowed, {}};
+}
+
+StatusOr<RequestController::Progress> RequestController::AwaitAuthorization(json& request, const policy::Decision& d) {
+  const bool first = api::StringAt(request, {"status", "phase"}) != kPhaseAwaitingAuthorization;
+  json entry = StepEntry(request, kPhaseAwaitingAuthorization, "allowed", kPhaseAwaitingAuthorization, d.message);
+  if (!d.object_digest.empty()) entry["digest"] = d.object_digest;
+  if (!d.verdicts.empty()) {
+    entry["policy"] = {{"name", d.verdicts.front().policy},
+                       {"generation", d.verdicts.front().generation},
+                       {"enforcement", policy::EnforcementName(d.verdicts.front().enforcement)}};
+  }
+  EXECGOV_ASSIGN_OR_RETURN(auto step, RecordStep(request, kPhaseAwaitingAuthorization, entry));
+  EXECGOV_RETURN_IF_ERROR(WriteStatus(request, kPhaseAwaitingAuthorization, step, [&](json& status) {
+    SetCondition(status["conditions"],
+                 {"Authorized", "Unknown", kPhaseAwaitingAuthorization, d.message, GenerationOf(request)},
+                 deps_.clock->Now());
+  }));
+  if (first) Event(request, false, kPhaseAwaitingAuthorization, d.message);
+  // The UPDATE that attaches an artifact brings the request back.
+  return Progress{};
 }
 
 StatusOr<RequestController::Progress> RequestController::StartJob(json& request) {

@@ -3,8 +3,14 @@
 // follows the Job to its end, and records every step in the lineage ledger.
 //
 // Phases: Pending (waiting for policies or for the parent's lineage) ->
+// [AwaitingAuthorization (admitted without an artifact; waits for one)] ->
 // Authorized | Denied | Revoked -> Running (the Job exists) -> Succeeded |
 // Failed. Denied, Revoked, Succeeded and Failed are final.
+//
+// An artifact attached after creation was signed after it: its time-bound
+// claims are judged as of the first moment it could have been admitted
+// (its nbf or iat, not before the request's creation nor after now), and its
+// sub must be spec.initiator.
 //
 // Verification is policy::Decide, as in the webhook, with time split the
 // way the decision was made: claims bound in time (nbf, exp, a key's
@@ -60,6 +66,9 @@
 namespace execgov::controllers {
 
 inline constexpr const char* kPhasePending = "Pending";
+// Admitted without an artifact where a policy allows it (issue 20): no Job
+// until an artifact is attached, verified by the webhook, and verified again.
+inline constexpr const char* kPhaseAwaitingAuthorization = "AwaitingAuthorization";
 inline constexpr const char* kPhaseAuthorized = "Authorized";
 inline constexpr const char* kPhaseRunning = "Running";
 inline constexpr const char* kPhaseSucceeded = "Succeeded";
@@ -123,6 +132,8 @@ class RequestController {
     runtime::ReconcileResult result;
   };
   StatusOr<Progress> Authorize(nlohmann::json& request);
+  // Records and shows that the request waits for an artifact; no Job.
+  StatusOr<Progress> AwaitAuthorization(nlohmann::json& request, const policy::Decision& d);
   StatusOr<Progress> StartJob(nlohmann::json& request);
   StatusOr<runtime::ReconcileResult> FollowJob(nlohmann::json& request);
 
