@@ -351,7 +351,7 @@ StatusOr<ledger::Entry> AdmissionHandler::DecisionRecord(const InFlight& state) 
   // A request admitted to wait for its artifact, and the UPDATE that brings
   // it (issue 20): the initiator it was admitted for is the story's subject.
   if (d.awaiting_authorization || d.artifact_attached) {
-    entry.Str("authorization", d.awaiting_authorization ? "awaiting" : "attached")
+    entry.Str("authorization", d.awaiting_authorization ? "awaiting" : "attach")
         .Str("initiator", d.initiator, ledger::kMaxNameBytes);
   }
   if (state.reservation.store) {
