@@ -3,21 +3,29 @@
 // execgov ledger export moves a configmap:// ledger's old segments to an
 // archive by hand (ledger/retention.h), what the operator's
 // --ledger-retain-segments does periodically.
+#include <condition_variable>
 #include <iomanip>
 #include <iostream>
+#include <thread>
 
 #include "cmd/cli.h"
 #include "core/file.h"
+#include "core/log.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "core/clock.h"
 #include "ledger/backend.h"
 #include "ledger/configmap_backend.h"
+#include "ledger/consistency.h"
 #include "ledger/ledger.h"
 #include "ledger/proof.h"
 #include "ledger/record.h"
 #include "ledger/retention.h"
+#include "ledger/tiles.h"
 #include "ledger/verifier.h"
+#include "cmd/admission_service.h"  // StopSignals
+#include "tls/credentials.h"
+#include "webhook/https_server.h"
 
 namespace execgov::cmd {
 namespace {
@@ -36,6 +44,8 @@ struct LedgerOptions {
   // export
   std::string to, ledger_key, min_age = "10m";
   uint64_t keep_segments = 4;
+  // export --tiles, serve
+  std::string tiles_dir, listen, tls_cert, tls_key, refresh = "5s";
 };
 
 // The ledger at o.url, joined to o.archive when one is given: records the
@@ -220,7 +230,148 @@ int RunVerifyProof(const LedgerOptions& o) {
   return kExitOk;
 }
 
+// The ledger as C2SP tlog-tiles (ledger/tiles.h), checked as it is read:
+// with --checkpoint-key each published checkpoint's signature too.
+StatusOr<std::unique_ptr<ledger::TileLog>> OpenTiles(const LedgerOptions& o, ledger::Backend* backend) {
+  ledger::TileLogOptions to;
+  if (!o.checkpoint_key.empty()) {
+    EXECGOV_ASSIGN_OR_RETURN(to.checkpoint_key, ReadPublicKey(o.checkpoint_key));
+  }
+  auto tiles = std::make_unique<ledger::TileLog>(backend, to);
+  EXECGOV_RETURN_IF_ERROR(tiles->Refresh());
+  return tiles;
+}
+
+int RunExportTiles(const LedgerOptions& o) {
+  if (!o.to.empty() || !o.ledger_key.empty()) return UsageError("--tiles exports tiles; --to and --ledger-key move segments");
+  std::optional<crypto::PublicKey> key;
+  if (!o.checkpoint_key.empty()) {
+    auto k = ReadPublicKey(o.checkpoint_key);
+    if (!k.ok()) return UsageError(k.status().message());
+    key = *k;
+  }
+  auto backend = OpenForReading(o, key);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto tiles = OpenTiles(o, backend->get());
+  if (!tiles.ok()) return UsageError(tiles.status().message());
+  auto cp = (*tiles)->Published();
+  if (!cp) return UsageError("the ledger has no checkpoint yet: nothing to export");
+  if (Status st = (*tiles)->Export(o.tiles_dir); !st.ok()) return UsageError(st.message());
+  std::cout << "exported " << cp->origin << " size " << cp->size << " to " << o.tiles_dir << "\n";
+  return kExitOk;
+}
+
+int RunServe(const LedgerOptions& o) {
+  auto interval = ParseDuration(o.refresh);
+  if (!interval || *interval < std::chrono::milliseconds(100)) return UsageError("--refresh: a duration of at least 100ms");
+  if (o.tls_cert.empty() != o.tls_key.empty()) return UsageError("--tls-cert and --tls-key go together");
+  StopSignals signals;  // before any thread starts
+  std::optional<crypto::PublicKey> key;
+  if (!o.checkpoint_key.empty()) {
+    auto k = ReadPublicKey(o.checkpoint_key);
+    if (!k.ok()) return UsageError(k.status().message());
+    key = *k;
+  }
+  auto backend = OpenForReading(o, key);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto tiles = OpenTiles(o, backend->get());
+  if (!tiles.ok()) return UsageError(tiles.status().message());
+  std::unique_ptr<tls::CredentialStore> credentials;
+  if (!o.tls_cert.empty()) {
+    auto store = tls::CredentialStore::Open(tls::TlsOptions{o.tls_cert, o.tls_key, ""});
+    if (!store.ok()) return UsageError(store.status().message());
+    credentials = std::move(store).value();
+  }
+  ledger::TileLog* tile_log = tiles->get();
+  auto handler = [tile_log](const webhook::HttpRequest& req) {
+    if (req.method != "GET") {
+      return webhook::HttpResponse{405, "text/plain; charset=utf-8", "read-only: use GET\n", {{"Allow", "GET"}}};
+    }
+    ledger::TileResponse t = tile_log->Serve(req.target);
+    webhook::HttpResponse r{t.status, t.content_type, std::move(t.body), {}};
+    r.headers.emplace_back("Cache-Control", t.immutable ? "public, max-age=31536000, immutable" : "no-store");
+    return r;
+  };
+  auto server = webhook::HttpServer::Start(o.listen, credentials.get(), handler, 2, 1024);
+  if (!server.ok()) return UsageError(server.status().message());
+  auto cp = tile_log->Published();
+  std::cout << "serving " << (cp ? cp->origin + " size " + std::to_string(cp->size) : std::string("(no checkpoint yet)"))
+            << " at " << (credentials ? "https" : "http") << "://127.0.0.1:" << (*server)->port() << "/" << std::endl;
+  // Refreshes until a signal; a ledger that stopped extending what was
+  // served stays published as it was, and says why once.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread refresher([&] {
+    std::string last_error;
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, *interval, [&] { return stop; })) {
+      Status st = tile_log->Refresh();
+      if (!st.ok() && st.message() != last_error) {
+        log::Error("ledger serve: the ledger is no longer served past what was published", {{"error", st.message()}});
+      }
+      last_error = st.ok() ? "" : st.message();
+    }
+  });
+  signals.Wait();
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  refresher.join();
+  server->reset();
+  return kExitOk;
+}
+
+int RunConsistency(const LedgerOptions& o) {
+  std::optional<crypto::PublicKey> key;
+  if (!o.checkpoint_key.empty()) {
+    auto k = ReadPublicKey(o.checkpoint_key);
+    if (!k.ok()) return UsageError(k.status().message());
+    key = *k;
+  }
+  auto old = ReadFile(o.checkpoint, 64 * 1024);
+  if (!old.ok()) return UsageError(old.status().message());
+  auto backend = OpenForReading(o, key);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto proof = ledger::ProveConsistency(**backend, *old, key ? &*key : nullptr);
+  if (!proof.ok()) {
+    if (proof.status().code() == StatusCode::kPermissionDenied) {
+      std::cout << "FAILED: " << proof.status().message() << "\n";
+      return kExitDenied;
+    }
+    return UsageError(proof.status().message());
+  }
+  std::cout << proof->dump(2) << "\n";
+  return kExitOk;
+}
+
+int RunVerifyConsistency(const LedgerOptions& o) {
+  auto key = ReadPublicKey(o.checkpoint_key);
+  if (!key.ok()) return UsageError(key.status().message());
+  std::string kept;
+  if (!o.checkpoint.empty()) {
+    auto text = ReadFile(o.checkpoint, 64 * 1024);
+    if (!text.ok()) return UsageError(text.status().message());
+    kept = *text;
+  }
+  auto text = ReadFile("-", 1u << 20);
+  if (!text.ok()) return UsageError(text.status().message());
+  auto doc = crypto::ParseJsonStrict(*text);
+  if (!doc.ok()) return UsageError("the proof is not JSON: " + doc.status().message());
+  auto r = ledger::VerifyConsistencyProof(*doc, *key, kept);
+  if (!r.ok()) {
+    std::cout << "FAILED: " << r.status().message() << "\n";
+    return r.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitDenied;
+  }
+  std::cout << "OK " << r->to.origin << " size " << r->to.size << " extends size " << r->from.size << "\n";
+  return kExitOk;
+}
+
 int RunExport(const LedgerOptions& o) {
+  if (!o.tiles_dir.empty()) return RunExportTiles(o);
+  if (o.to.empty() || o.ledger_key.empty()) return UsageError("export needs --to and --ledger-key (or --tiles DIR)");
   auto min_age = ParseDuration(o.min_age);
   if (!min_age) return UsageError("--min-age: a duration such as 10m");
   if (*min_age < 2 * ledger::kConfigMapViewRefresh) {
@@ -257,7 +408,7 @@ int RunExport(const LedgerOptions& o) {
 
 void RegisterLedger(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<LedgerOptions>();
-  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof, export");
+  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof, export, serve");
   ledger->require_subcommand(1);
 
   auto* verify = ledger->add_subcommand("verify", "Verify every record, link, checkpoint and the Merkle root");
@@ -285,13 +436,39 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   proof->add_option("--archive", o->archive, "where retention moved the oldest records");
   proof->callback([o, exit_code] { *exit_code = RunProof(*o); });
 
-  auto* ex = ledger->add_subcommand("export", "Move a configmap:// ledger's oldest sealed segments to an archive");
-  ex->add_option("--ledger", o->url, "configmap://NAMESPACE[/origin] ledger URL")->required();
-  ex->add_option("--to", o->to, "the archive ledger URL (file:PATH, etcd://...)")->required();
+  auto* ex = ledger->add_subcommand(
+      "export", "Move a configmap:// ledger's oldest sealed segments to an archive, or write the ledger as tlog tiles");
+  ex->add_option("--ledger", o->url, "configmap://NAMESPACE[/origin] ledger URL (any URL with --tiles)")->required();
+  ex->add_option("--to", o->to, "the archive ledger URL (file:PATH, etcd://...)");
   ex->add_option("--keep-segments", o->keep_segments, "sealed segments left in the cluster")->capture_default_str();
-  ex->add_option("--ledger-key", o->ledger_key, "the ledger's Ed25519 key (signs the cut)")->required();
+  ex->add_option("--ledger-key", o->ledger_key, "the ledger's Ed25519 key (signs the cut)");
+  ex->add_option("--tiles", o->tiles_dir, "write the C2SP tlog-tiles layout of the ledger here instead");
+  ex->add_option("--checkpoint-key", o->checkpoint_key, "with --tiles: check each checkpoint's signature");
+  ex->add_option("--archive", o->archive, "with --tiles: where retention moved the oldest records");
   ex->add_option("--min-age", o->min_age, "move no segment younger than this")->capture_default_str();
   ex->callback([o, exit_code] { *exit_code = RunExport(*o); });
+
+  auto* cons = ledger->add_subcommand("consistency", "Print a consistency proof from a kept checkpoint to the latest one");
+  cons->add_option("--ledger", o->url, "ledger URL")->required();
+  cons->add_option("--from", o->checkpoint, "the signed checkpoint kept from earlier")->required();
+  cons->add_option("--checkpoint-key", o->checkpoint_key, "check both checkpoints' signatures first (SPKI PEM)");
+  cons->add_option("--archive", o->archive, "where retention moved the oldest records");
+  cons->callback([o, exit_code] { *exit_code = RunConsistency(*o); });
+
+  auto* vc = ledger->add_subcommand("verify-consistency", "Check a consistency proof (JSON on stdin) offline");
+  vc->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();
+  vc->add_option("--from", o->checkpoint, "the checkpoint you kept: the proof must start at it");
+  vc->callback([o, exit_code] { *exit_code = RunVerifyConsistency(*o); });
+
+  auto* serve = ledger->add_subcommand("serve", "Serve the ledger read-only as a C2SP tlog-tiles log");
+  serve->add_option("--ledger", o->url, "ledger URL")->required();
+  serve->add_option("--listen", o->listen, "HOST:PORT (port 0: any free port, printed)")->required();
+  serve->add_option("--checkpoint-key", o->checkpoint_key, "publish only checkpoints signed by this key (SPKI PEM)");
+  serve->add_option("--archive", o->archive, "where retention moved the oldest records");
+  serve->add_option("--tls-cert", o->tls_cert, "serve HTTPS with this certificate (PEM)");
+  serve->add_option("--tls-key", o->tls_key, "its private key (PEM)");
+  serve->add_option("--refresh", o->refresh, "how often new records are read")->capture_default_str();
+  serve->callback([o, exit_code] { *exit_code = RunServe(*o); });
 
   auto* vp = ledger->add_subcommand("verify-proof", "Check an inclusion proof (JSON on stdin)");
   vp->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();
