@@ -17,6 +17,8 @@
 #include "controllers/lineage_controller.h"
 #include "controllers/policy_controller.h"
 #include "controllers/request_controller.h"
+#include "controllers/runtime_facts.h"
+#include "controllers/runtime_verifier.h"
 #include "controllers/webhook_certificates.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -52,6 +54,9 @@ struct OperatorOptions {
   uint64_t retain_segments = 0;
   std::string ledger_archive, retention_min_age = "10m";
   int retention_seconds = 300;
+  // Governance after admission (controllers/runtime_verifier.h): seconds
+  // between full passes (changes bring one sooner); 0: off.
+  int runtime_seconds = 30;
   // The webhook's serving certificates from the operator's CA (the chart's
   // certificates.mode=operator); off unless --webhook-configuration is set.
   std::string webhook_configuration, webhook_service = "execgov-webhook", webhook_ca_secret = "execgov-webhook-ca",
@@ -95,6 +100,9 @@ int RunOperator(const OperatorOptions& o) {
     return UsageError("--ledger-retain-segments needs --ledger-archive (where the moved records go)");
   }
   if (o.retention_seconds < 10) return UsageError("--ledger-retention-interval must be at least 10 seconds");
+  if (o.runtime_seconds < 0 || o.runtime_seconds > 86400) {
+    return UsageError("--runtime-interval must be 0 (off) to 86400 seconds");
+  }
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
@@ -141,6 +149,11 @@ int RunOperator(const OperatorOptions& o) {
   auto reader = ledger::OpenBackend(ledger_url, ledger::BackendOptions{.read_only = true});
   if (!reader.ok()) return UsageError("--ledger " + ledger_url + ": " + reader.status().message());
   controllers::LedgerIndex index(reader->get());
+  // What the runtime verifier needs from the ledger, from the index's reads.
+  controllers::RuntimeFacts runtime_facts;
+  index.AddObserver([&runtime_facts](uint64_t seq, const nlohmann::json& record, std::string_view) {
+    runtime_facts.Observe(seq, record);
+  });
 
   runtime::ManagerOptions manager_options;
   if (o.leader_elect) {
@@ -204,6 +217,23 @@ int RunOperator(const OperatorOptions& o) {
   lineage_deps.phantom_after = *phantom_after;
   lineage_deps.operator_identity = identity;
   controllers::LineageController lineage(std::move(lineage_deps));
+  controllers::RuntimeVerifierDeps runtime_deps;
+  runtime_deps.client = client.get();
+  runtime_deps.pods = controllers::SourceOf(pods);
+  runtime_deps.jobs = controllers::SourceOf(jobs);
+  runtime_deps.requests = controllers::SourceOf(requests);
+  runtime_deps.namespaces = controllers::SourceOf(namespaces);
+  runtime_deps.policies = [&compiled] { return compiled.Current(); };
+  runtime_deps.index = &index;
+  runtime_deps.facts = &runtime_facts;
+  runtime_deps.ledger = ledger->get();
+  runtime_deps.events = events.get();
+  runtime_deps.metrics = &metrics;
+  runtime_deps.watch_namespaces = request_deps.watch_namespaces;
+  runtime_deps.install_namespace = o.ns;
+  runtime_deps.operator_identity = identity;
+  controllers::RuntimeVerifier runtime_verifier(std::move(runtime_deps));
+  if (o.runtime_seconds > 0) runtime_verifier.WatchChanges({pods, jobs, requests, namespaces, policies});
 
   runtime::ControllerOptions controller_options;
   controller_options.workers = o.workers;
@@ -217,6 +247,9 @@ int RunOperator(const OperatorOptions& o) {
   request_loop->Watch(jobs, runtime::ControllerOwnerKey("ExecutionRequest"));
   manager.AddController(std::move(policy_loop), true);
   manager.AddController(std::move(request_loop), true);
+  if (o.runtime_seconds > 0) {
+    manager.AddRunnable(runtime_verifier.Runnable(std::chrono::seconds(o.runtime_seconds), std::chrono::seconds(1)));
+  }
   manager.AddRunnable(controllers::PeriodicRunnable("lineage", std::chrono::seconds(o.lineage_seconds), [&] {
     auto derived = lineage.Pass();
     if (!derived.ok()) log::Warn("lineage pass failed", {{"error", derived.status().message()}});
@@ -338,6 +371,10 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
                   "handle ExecutionRequests and lineage only in these namespaces, comma-separated (default: all)");
   cmd->add_option("--workers", o->workers, "reconciles run at once per controller")->capture_default_str();
   cmd->add_option("--lineage-interval", o->lineage_seconds, "seconds between lineage completeness passes")
+      ->capture_default_str();
+  cmd->add_option("--runtime-interval", o->runtime_seconds,
+                  "seconds between re-verifications of every running governed workload (changes bring one sooner; "
+                  "0: off)")
       ->capture_default_str();
   cmd->add_option("--phantom-after", o->phantom_after,
                   "mark an allowed creation not-created when its object has not appeared this long after its "

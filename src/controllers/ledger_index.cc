@@ -67,6 +67,9 @@ void LedgerIndex::Add(uint64_t seq, std::string_view bytes) {
     // The auditor's verify reports a bad record; the index only needs to move on.
     log::Warn("ledger index: a record is not JSON", {{"seq", seq}, {"error", e.what()}});
   }
+  if (record.is_object()) {
+    for (const auto& observe : observers_) observe(seq, record, bytes);
+  }
   std::lock_guard lock(mu_);
   if (seq + 1 > next_seq_) next_seq_ = seq + 1;
   if (!record.is_object()) return;
@@ -173,6 +176,8 @@ uint64_t LedgerIndex::untracked_creates() const {
   std::lock_guard lock(mu_);
   return untracked_;
 }
+
+void LedgerIndex::AddObserver(RecordObserver observer) { observers_.push_back(std::move(observer)); }
 
 bool LedgerIndex::HasAdmission(const std::string& uid) const {
   std::lock_guard lock(mu_);

@@ -79,6 +79,13 @@ class LedgerIndex {
   // and records of other types are counted but otherwise ignored.
   void Add(uint64_t seq, std::string_view bytes);
 
+  // Also shows every record folded from here on (parsed, with its bytes) to
+  // `observer`, outside the index's lock, in seq order: another view of the
+  // ledger (the runtime verifier's facts) then costs no second read of it.
+  // Only before the first CatchUp or Add.
+  using RecordObserver = std::function<void(uint64_t seq, const nlohmann::json& record, std::string_view bytes)>;
+  void AddObserver(RecordObserver observer);
+
   bool HasAdmission(const std::string& uid) const;
   std::optional<Step> FindStep(const std::string& request_uid, const std::string& phase) const;
   void NoteAdmission(const std::string& uid);
@@ -117,6 +124,7 @@ class LedgerIndex {
 
   ledger::Backend* backend_;
   const Clock* clock_;
+  std::vector<RecordObserver> observers_;
   std::mutex catch_up_mu_;  // one reader of the backend at a time
   mutable std::mutex mu_;   // guards everything below
   uint64_t next_seq_ = 0;

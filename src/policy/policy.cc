@@ -203,7 +203,7 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
   const Json& spec = obj["spec"];
   Status st = CheckKnownFields(spec, "spec",
                                {"enforcement", "audience", "maxTTL", "clockSkew", "match", "issuers",
-                                "trustedControllers", "bindRequester", "images", "revocations", "authorization"});
+                                "trustedControllers", "bindRequester", "images", "revocations", "authorization", "runtime"});
   if (!st.ok()) return wrap(st);
 
   auto enforcement = OptString(spec, "enforcement", "spec");
@@ -322,6 +322,9 @@ StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const Json& obj, c
     if (!jtis.ok()) return wrap(jtis.status());
     p->revoked_jtis.insert(jtis->begin(), jtis->end());
   }
+  auto runtime = CompileRuntimeSpec(spec);
+  if (!runtime.ok()) return wrap(runtime.status());
+  p->runtime = *runtime;
   st = CompileAuthorization(spec, p.get());
   if (!st.ok()) return wrap(st);
   return std::shared_ptr<const CompiledPolicy>(std::move(p));

@@ -17,6 +17,7 @@
 #include "crypto/json.h"
 #include "crypto/keys.h"
 #include "policy/label_selector.h"
+#include "policy/runtime_spec.h"
 
 namespace execgov::policy {
 
@@ -67,6 +68,7 @@ struct CompiledPolicy {
   bool require_digest = false;
   std::set<std::string> revoked_kids;
   std::set<std::string> revoked_jtis;
+  RuntimeSpec runtime;  // spec.runtime: what the operator does after admission
 
   // spec.authorization (issue 20). allow_pending_requests: an
   // ExecutionRequest may be created without an artifact and waits, admitted
