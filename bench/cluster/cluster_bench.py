@@ -220,7 +220,8 @@ def snapshot(ctx):
     etcd = parse_metrics(http_get(env("BENCH_ETCD") + "/metrics"), ("etcd_mvcc_db_total_size_in_bytes",))
     rev = int(etcd_post("/v3/kv/range", {"key": base64.b64encode(b"\0").decode(), "limit": 1, "keys_only": True})
               ["header"]["revision"])
-    return {"api": api, "hook": hook, "rev": rev, "db": sum(etcd.values()), "t": time.time(), "cpu": host_cpu()}
+    return {"api": api, "hook": hook, "rev": rev, "db": sum(etcd.values()), "t": time.time(), "cpu": host_cpu(),
+            "proc_cpu": process_cpu()}
 
 
 def host_cpu():
@@ -229,6 +230,47 @@ def host_cpu():
         fields = f.readline().split()[1:]
     ticks = [int(x) for x in fields[:8]]
     return sum(ticks), ticks[7]
+
+PROCESS_GROUPS = ("etcd", "kube-apiserver", "kube-controller-manager", "execgov webhook", "execgov operator",
+                  "proxy", "client")
+
+
+def process_cpu():
+    """CPU seconds (user + system) used so far by each of this run's processes, by PROCESS_GROUPS.
+
+    Only processes whose command line names one of the run's directories
+    (BENCH_WORK, colon-separated) count, so another control plane on the host
+    is not mixed in; the client is this process (the load generator's threads)."""
+    work = [w for w in os.environ.get("BENCH_WORK", "").split(":") if w]
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {g: 0.0 for g in PROCESS_GROUPS}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        self = int(pid) == os.getpid()
+        if not argv or not (self or any(w in a for w in work for a in argv)):
+            continue
+        name = os.path.basename(argv[0])
+        if self:
+            group = "client"
+        elif name in ("etcd", "kube-apiserver", "kube-controller-manager"):
+            group = name
+        elif name == "execgov" and len(argv) > 1 and argv[1] in ("webhook", "operator"):
+            group = "execgov " + argv[1]
+        elif "lb" in argv[1:3]:
+            group = "proxy"
+        else:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (proc(5) fields 14, 15)
+    return out
 
 # ---------------------------------------------------------------- etcd watch
 
@@ -546,6 +588,7 @@ def measure(label, *args):
                   window=after["t"] - before["t"], created=watch.created)
     total, steal = (a - b for a, b in zip(after["cpu"], before["cpu"]))
     result["steal"] = steal / total if total else 0.0
+    result["cpu_seconds"] = {g: after["proc_cpu"][g] - before["proc_cpu"][g] for g in PROCESS_GROUPS}
     api = diff(after["api"], before["api"])
     reqs = {}
     for (name, labels), v in api.items():

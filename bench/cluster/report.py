@@ -7,7 +7,7 @@ every run in the order it ran, so drift of the shared host shows."""
 import json
 import sys
 
-from cluster_bench import histogram_quantile
+from cluster_bench import PROCESS_GROUPS, histogram_quantile
 
 GROUPS = ["pods", "configmaps:execgov-system", "configmaps:other", "events", "leases", "other"]
 
@@ -51,6 +51,8 @@ def pool(runs):
         "ledger": per(ledger) if ledger else None,
         "reqs": per(sum(reqs.values())), "req_split": {k: per(v) for k, v in reqs.items()},
         "groups": {g: per(v) for g, v in groups.items()},
+        "cpu": {g: per(sum(r.get("cpu_seconds", {}).get(g, 0.0) for r in runs)) for g in PROCESS_GROUPS}
+        if all("cpu_seconds" in r for r in runs) else None,
     }
 
 
@@ -112,6 +114,7 @@ def report(results_path, out_path):
     rows = []
     split_rows = []
     req_rows = []
+    cpu_rows = []
     for replicas, clients in cells:
         pooled = {}
         for scenario in ("ungoverned", "governed"):
@@ -137,6 +140,9 @@ def report(results_path, out_path):
                          kb(p["db"]), num(p["per_ledger"], "%.1f"), num(p["reqs"])])
             split_rows.append([scenario, clients, replicas] + [kb(p["groups"][g]) for g in GROUPS] + [kb(p["ledger"])])
             top = sorted(p["req_split"].items(), key=lambda kv: -kv[1])[:7]
+            if p["cpu"]:
+                cpu_rows.append([scenario, clients, replicas] + [ms(p["cpu"][g]) for g in PROCESS_GROUPS] +
+                                [ms(sum(p["cpu"].values()))])
             req_rows.append([scenario, clients, replicas,
                              ", ".join("%s %.2f" % (k, v) for k, v in top if v is not None and v >= 0.005)])
     lines += table(["scenario", "clients", "replicas", "runs×creates", "creates/s", "p50 ms", "p99 ms",
@@ -153,6 +159,11 @@ def report(results_path, out_path):
     lines.append("")
     lines += table(["scenario", "clients", "replicas", "requests per admission"], req_rows)
     lines.append("")
+    if cpu_rows:
+        lines.append("### CPU milliseconds per admission, by process (user + system, the run's processes only)")
+        lines.append("")
+        lines += table(["scenario", "clients", "replicas"] + list(PROCESS_GROUPS) + ["all"], cpu_rows)
+        lines.append("")
 
     burst = [r for r in runs if r["scenario"] == "burst"]
     for r in burst:
