@@ -38,6 +38,8 @@ constexpr auto kAppendDeadline = std::chrono::seconds(60);
 // Records a writer keeps after folding them, so that reading back what it
 // has just seen (the ledger's observer catching up) costs no API call.
 constexpr size_t kRecentBytes = 8u << 20;
+// The most a BatchCache keeps (the oldest batches go first).
+constexpr size_t kBatchCacheBytes = 8u << 20;
 // A failed merge is tried again after this long.
 constexpr auto kMergeRetry = std::chrono::seconds(2);
 
@@ -98,11 +100,72 @@ struct Part {
   json object;  // as read: only a layout-1 tail needs it (to seal it)
 };
 
+// Copies of the batches of one ledger that backends in this process read or
+// stored, until a segment covers them (ConfigMapBackend::ReadBatch). Shared:
+// the operator follows the tail with its writer's view (before each merge),
+// its Ledger's observer and its index's read-only backend, and would
+// otherwise GET each batch once for each of them.
+class BatchCache {
+ public:
+  // The cache of ledger `key` (the API server, namespace and origin), made
+  // when no backend holds it.
+  static std::shared_ptr<BatchCache> For(const std::string& key) {
+    static std::mutex mu;
+    static std::map<std::string, std::weak_ptr<BatchCache>> caches;
+    std::lock_guard lock(mu);
+    for (auto it = caches.begin(); it != caches.end();) it = it->second.expired() ? caches.erase(it) : std::next(it);
+    auto& weak = caches[key];
+    auto cache = weak.lock();
+    if (!cache) {
+      cache = std::make_shared<BatchCache>();
+      weak = cache;
+    }
+    return cache;
+  }
+
+  std::optional<Part> Get(uint64_t first) {
+    std::lock_guard lock(mu_);
+    auto it = parts_.find(first);
+    if (it == parts_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void Put(Part batch) {
+    batch.object = json();  // only a layout-1 segment needs it
+    std::lock_guard lock(mu_);
+    if (batch.first < floor_) return;  // a segment covers it
+    size_t bytes = Cost(batch);
+    if (!parts_.try_emplace(batch.first, std::move(batch)).second) return;
+    bytes_ += bytes;
+    while (bytes_ > kBatchCacheBytes && !parts_.empty()) Drop(parts_.begin());
+  }
+
+  // Segments cover every seq before `seq`.
+  void ForgetBefore(uint64_t seq) {
+    std::lock_guard lock(mu_);
+    floor_ = std::max(floor_, seq);
+    while (!parts_.empty() && parts_.begin()->first < floor_) Drop(parts_.begin());
+  }
+
+ private:
+  static size_t Cost(const Part& p) { return p.text.size() * 2; }  // the text and its records
+  void Drop(std::map<uint64_t, Part>::iterator it) {
+    bytes_ -= Cost(it->second);
+    parts_.erase(it);
+  }
+
+  std::mutex mu_;
+  std::map<uint64_t, Part> parts_;  // by first seq
+  size_t bytes_ = 0;
+  uint64_t floor_ = 0;
+};
+
 class ConfigMapBackend final : public Backend, public SegmentStore {
  public:
   ConfigMapBackend(std::shared_ptr<kube::Client> client, std::string ns, std::string origin, bool read_only,
-                   size_t segment_bytes, bool merge)
-      : client_(std::move(client)),
+                   size_t segment_bytes, bool merge, std::shared_ptr<BatchCache> batch_cache)
+      : batch_cache_(std::move(batch_cache)),
+        client_(std::move(client)),
         ns_(std::move(ns)),
         origin_(std::move(origin)),
         read_only_(read_only),
@@ -209,6 +272,12 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       if (next.ok() && !next->has_value()) {
         view_at_ = looked;  // no segment past the view existed then
         Adopt(w.first, w.batch.records, w.batch.hashes, w.batch.after);
+        Part stored;
+        stored.first = w.first;
+        stored.sealed = true;
+        stored.text = w.object["data"][kRecordsKey].get<std::string>();
+        stored.records = w.batch.records;
+        batch_cache_->Put(std::move(stored));
         return Stored(w.batch);
       }
       Status st = next.ok() ? SyncLocked() : next.status();
@@ -290,6 +359,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       if (seg) {
         EXECGOV_RETURN_IF_ERROR(emit(*seg));
         if (!seg->sealed) return Status::Ok();  // a layout-1 tail: nothing follows it yet
+        batch_cache_->ForgetBefore(position);
         seg.reset();
         ++index;
         std::lock_guard lock(scan_mu_);
@@ -312,7 +382,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
           std::lock_guard lock(scan_mu_);
           bound = batch_bounds_.count(from) > 0;
         }
-        EXECGOV_ASSIGN_OR_RETURN(auto at, ReadPart(BatchName(from), /*segment=*/false));
+        EXECGOV_ASSIGN_OR_RETURN(auto at, ReadBatch(from));
         if (at || bound) {
           position = next = from;
           at_tail = !at;
@@ -323,7 +393,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         }
       }
       while (!at_tail && next < to) {
-        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(BatchName(next), /*segment=*/false));
+        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadBatch(next));
         if (!batch) break;
         next += batch->records.size();
         read.push_back(std::move(batch).value());
@@ -512,6 +582,19 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     return std::optional<Part>(std::move(p));
   }
 
+  // A batch by the seq of its first record: a copy of one read or stored
+  // before (BatchCache), or a GET. A batch's records never change while it
+  // exists, and its name is taken again only by a stale writer's orphan,
+  // after a segment covers that seq: every caller reads the next segment
+  // after it has the batches (a GET, never cached), as it would after fresh
+  // reads, so a copy read earlier serves as well.
+  StatusOr<std::optional<Part>> ReadBatch(uint64_t seq) {
+    if (auto cached = batch_cache_->Get(seq)) return cached;
+    EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(BatchName(seq), /*segment=*/false));
+    if (batch) batch_cache_->Put(*batch);
+    return batch;
+  }
+
   // A successful append: wakes the merger when a run of batches is full.
   Status Stored(const Batch&) {
     tail_cached_ = true;
@@ -607,7 +690,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       std::vector<std::pair<std::string, Part>> read;
       for (uint64_t next = state_.size;;) {
         std::string name = BatchName(next);
-        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(name, /*segment=*/false));
+        EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadBatch(next));
         if (!batch) break;
         next += batch->records.size();
         read.emplace_back(std::move(name), std::move(batch).value());
@@ -643,6 +726,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       }
       ++next_segment_;
       sealed_end_ = seg->first + seg->records.size();
+      batch_cache_->ForgetBefore(sealed_end_);
       while (!batches_.empty() && batches_.front().first < sealed_end_) {
         batch_bytes_ -= batches_.front().text.size();
         batches_.pop_front();
@@ -735,6 +819,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     return Status::Ok();
   }
 
+  const std::shared_ptr<BatchCache> batch_cache_;
   std::shared_ptr<kube::Client> client_;
   const std::string ns_, origin_;
   const bool read_only_;
@@ -780,16 +865,30 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(std::shared_ptr<kube::Client> client, const std::string& ns,
-                                                        const std::string& origin, const BackendOptions& options,
-                                                        size_t segment_bytes) {
+namespace {
+
+// `scope` tells apart the API servers of ledgers with the same namespace and
+// origin, for the BatchCache they share within this process.
+StatusOr<std::unique_ptr<Backend>> Open(std::shared_ptr<kube::Client> client, const std::string& ns,
+                                        const std::string& origin, const BackendOptions& options,
+                                        size_t segment_bytes, const std::string& scope) {
   if (!ValidName(ns)) return InvalidArgument("configmap ledger: \"" + ns + "\" is not a namespace name");
   if (!ValidName(origin)) {
     return InvalidArgument("configmap ledger: origin \"" + origin +
                            "\" must be a lower-case DNS label of at most 56 characters (it names ConfigMaps)");
   }
-  return std::unique_ptr<Backend>(
-      new ConfigMapBackend(std::move(client), ns, origin, options.read_only, segment_bytes, options.compact));
+  return std::unique_ptr<Backend>(new ConfigMapBackend(std::move(client), ns, origin, options.read_only, segment_bytes,
+                                                       options.compact, BatchCache::For(scope + " " + ns + "/" + origin)));
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(std::shared_ptr<kube::Client> client, const std::string& ns,
+                                                        const std::string& origin, const BackendOptions& options,
+                                                        size_t segment_bytes) {
+  char scope[32];
+  std::snprintf(scope, sizeof scope, "client@%p", static_cast<const void*>(client.get()));
+  return Open(std::move(client), ns, origin, options, segment_bytes, scope);
 }
 
 StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options) {
@@ -823,7 +922,7 @@ StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest,
   }
   EXECGOV_ASSIGN_OR_RETURN(kube::RestConfig config, kube::DefaultRestConfig(kubeconfig));
   EXECGOV_ASSIGN_OR_RETURN(auto client, kube::NewClient(config));
-  return OpenConfigMapBackend(std::shared_ptr<kube::Client>(std::move(client)), ns, origin, options, segment_bytes);
+  return Open(std::shared_ptr<kube::Client>(std::move(client)), ns, origin, options, segment_bytes, config.server);
 }
 
 }  // namespace execgov::ledger

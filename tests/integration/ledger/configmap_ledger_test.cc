@@ -8,6 +8,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -263,6 +265,92 @@ TEST_F(ConfigMapLedgerTest, AStaleWritersOrphanBatchIsDeletedAndAppendedAgain) {
   auto r = testing::Verify(Url(), key_.Public());
   EXPECT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(testing::CountEntries(Url()), static_cast<uint64_t>(written));
+}
+
+// Forwards to the real client, counting each GET that found its object, by path.
+class CountingClient : public kube::Client {
+ public:
+  explicit CountingClient(std::unique_ptr<kube::Client> real) : real_(std::move(real)) {}
+  StatusOr<nlohmann::json> Get(const std::string& path) override {
+    auto got = real_->Get(path);
+    if (got.ok()) {
+      std::lock_guard lock(mu_);
+      ++gets_[path];
+    }
+    return got;
+  }
+  StatusOr<nlohmann::json> Create(const std::string& c, const nlohmann::json& o) override { return real_->Create(c, o); }
+  StatusOr<nlohmann::json> Update(const std::string& p, const nlohmann::json& o) override { return real_->Update(p, o); }
+  Status Delete(const std::string& p) override { return real_->Delete(p); }
+  StatusOr<kube::ListResult> List(const std::string& c, const kube::ListOptions& o) override { return real_->List(c, o); }
+  Status Watch(const std::string& c, const kube::WatchOptions& o,
+               const std::function<kube::WatchControl(const kube::WatchEvent&)>& f) override {
+    return real_->Watch(c, o, f);
+  }
+  StatusOr<nlohmann::json> Patch(const std::string& p, const nlohmann::json& j, kube::PatchType t) override {
+    return real_->Patch(p, j, t);
+  }
+  StatusOr<nlohmann::json> UpdateStatus(const std::string& p, const nlohmann::json& o) override {
+    return real_->UpdateStatus(p, o);
+  }
+  // Found GETs of batches (names "<origin>-b<seq>"): all, and the most of one name.
+  std::pair<size_t, size_t> BatchGets() {
+    std::lock_guard lock(mu_);
+    size_t total = 0, most = 0;
+    for (const auto& [path, n] : gets_) {
+      if (path.find("/configmaps/audit-b") == std::string::npos) continue;
+      total += n;
+      most = std::max(most, n);
+    }
+    return {total, most};
+  }
+
+ private:
+  std::unique_ptr<kube::Client> real_;
+  std::mutex mu_;
+  std::map<std::string, size_t> gets_;
+};
+
+// The operator follows the tail with its index's read-only backend and its
+// writer's view (Tail, before each merge), in either order: each batch
+// another writer stored is read from the API server once, not once by each.
+TEST_F(ConfigMapLedgerTest, AFollowerReadsEachBatchOnce) {
+  auto writer = OpenLedger(Url(), Options());
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto config = kube::LoadKubeconfig(kubeconfig_);
+  ASSERT_TRUE(config.ok());
+  auto real = kube::NewClient(*config);
+  ASSERT_TRUE(real.ok());
+  auto counting = std::make_shared<CountingClient>(std::move(real).value());
+  auto view = OpenConfigMapBackend(counting, ns_, "audit", {.compact = false});
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  auto index = OpenConfigMapBackend(counting, ns_, "audit", {.read_only = true});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  uint64_t seen = 0;
+  auto scan = [&] {
+    return (*index)->Scan(seen, UINT64_MAX, [&](uint64_t seq, std::string_view) {
+      seen = seq + 1;
+      return Status::Ok();
+    });
+  };
+  size_t batches = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 5; ++i, ++batches) ASSERT_TRUE((*writer)->Append(testing::Entry(round * 10 + i)).ok());
+    if (round % 2 == 0) {
+      ASSERT_TRUE(scan().ok());
+      ASSERT_TRUE((*view)->Tail().ok());
+    } else {
+      ASSERT_TRUE((*view)->Tail().ok());
+      ASSERT_TRUE(scan().ok());
+    }
+    auto tail = (*view)->Tail();
+    ASSERT_TRUE(tail.ok());
+    EXPECT_EQ(seen, tail->size);
+  }
+  auto [total, most] = counting->BatchGets();
+  EXPECT_EQ(most, 1u) << "a batch was read more than once";
+  EXPECT_EQ(total, batches);
+  ASSERT_TRUE((*writer)->Close().ok());
 }
 
 // A ledger an older version wrote (one segment rewritten in place, not
