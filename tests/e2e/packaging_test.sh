@@ -167,16 +167,18 @@ args = op['spec']['template']['spec']['containers'][0]['args']
 if args[0] != 'operator' or '--leader-elect=true' not in args: fail('operator args %s' % args)
 
 # Least privilege: cluster-wide roles never touch ConfigMaps, Secrets or
-# Leases, never use wildcards, and write only status, Jobs, Events and the
-# requests' finalizers (for the Jobs' blockOwnerDeletion).
+# Leases, never use wildcards, and write only status, Jobs, Events, the
+# requests' finalizers (for the Jobs' blockOwnerDeletion), PolicyReports, and
+# for the runtime verifier's Terminate a Pod's deletion and a Job's suspension.
 for r in [o for o in objs if o['kind'] == 'ClusterRole']:
     for rule in r['rules']:
         if '*' in rule['verbs'] or '*' in rule['resources'] or '*' in rule['apiGroups']: fail('wildcard in %s' % r['metadata']['name'])
         if set(rule['resources']) & {'configmaps', 'secrets', 'leases'}: fail('%s grants %s cluster-wide' % (r['metadata']['name'], rule['resources']))
         writes = set(rule['verbs']) - {'get', 'list', 'watch'}
-        if writes and not set(rule['resources']) <= {'executionpolicies/status', 'executionrequests/status', 'executionrequests/finalizers', 'jobs', 'events'}:
+        if writes and not set(rule['resources']) <= {'executionpolicies/status', 'executionrequests/status', 'executionrequests/finalizers', 'jobs', 'events', 'pods', 'policyreports'}:
             fail('%s writes %s' % (r['metadata']['name'], rule['resources']))
-        if 'jobs' in rule['resources'] and writes - {'create'}: fail('jobs: only create, not %s' % writes)
+        if 'jobs' in rule['resources'] and writes - {'create', 'patch'}: fail('jobs: only create and patch, not %s' % writes)
+        if 'pods' in rule['resources'] and writes - {'delete'}: fail('pods: only delete, not %s' % writes)
         if 'executionrequests/finalizers' in rule['resources'] and writes - {'update'}: fail('finalizers: only update, not %s' % writes)
 for r in [o for o in objs if o['kind'] == 'Role']:
     if r['metadata']['namespace'] != '$ns': fail('Role outside the release namespace')
