@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libssl-dev openssl libcpprest-dev libboost-system-dev libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev libsodium-dev
+  libcurl4-openssl-dev  # the Kubernetes and etcd HTTP client (src/kube/http.cc)
   zlib1g-dev  # gzip for sealed ConfigMap ledger segments
   etcd-server etcd-client wrk prometheus
   python3 python3-jwcrypto python3-cryptography python3-yaml

@@ -1,7 +1,9 @@
 // A small blocking HTTP(S) client for JSON APIs (the Kubernetes API server,
-// etcd's v3 JSON gateway), behind cpprestsdk. It exists so that the
-// exceptions cpprestsdk throws stop here and callers see Status values, and
-// so that TLS (CA, client certificate, bearer token) is configured once.
+// etcd's v3 JSON gateway), behind libcurl. It exists so that callers see
+// Status values whatever the transport does, and so that TLS (CA, client
+// certificate, bearer token; TLS 1.2 at least) is configured once. Safe to
+// share between threads: concurrent requests each take a pooled keep-alive
+// connection.
 #pragma once
 
 #include <atomic>
@@ -26,7 +28,7 @@ struct HttpConfig {
   std::function<std::string()> bearer_token_source;
   bool insecure_skip_verify = false;
   std::chrono::milliseconds timeout{10000};
-  std::string user_agent;  // empty: cpprestsdk's default
+  std::string user_agent;  // empty: no User-Agent header
 };
 
 struct HttpResponse {
