@@ -41,6 +41,7 @@ void RegisterCheck(CLI::App& app, int* exit_code);
 void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterReview(CLI::App& app, int* exit_code);
 void RegisterLedger(CLI::App& app, int* exit_code);
+void RegisterWitness(CLI::App& app, int* exit_code);
 void RegisterWebhook(CLI::App& app, int* exit_code);
 void RegisterOperator(CLI::App& app, int* exit_code);
 

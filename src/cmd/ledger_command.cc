@@ -23,6 +23,8 @@
 #include "ledger/retention.h"
 #include "ledger/tiles.h"
 #include "ledger/verifier.h"
+#include "ledger/witness_client.h"
+#include "kube/http.h"
 #include "cmd/admission_service.h"  // StopSignals
 #include "tls/credentials.h"
 #include "webhook/https_server.h"
@@ -46,7 +48,24 @@ struct LedgerOptions {
   uint64_t keep_segments = 4;
   // export --tiles, serve
   std::string tiles_dir, listen, tls_cert, tls_key, refresh = "5s";
+  // witness, verify with witnesses, vkey
+  std::vector<std::string> witnesses, witness_keys;
+  int min_witnesses = -1;
+  std::string out, origin;
 };
+
+StatusOr<std::vector<ledger::NoteVerifierKeyParts>> ParseWitnessKeys(const std::vector<std::string>& keys) {
+  std::vector<ledger::NoteVerifierKeyParts> out;
+  for (const auto& k : keys) {
+    auto parsed = ledger::ParseNoteVerifierKey(k);
+    if (!parsed.ok()) return parsed.status().WithContext("--witness-key " + k);
+    if (parsed->type != ledger::kNoteAlgCosignatureV1) {
+      return InvalidArgument("--witness-key " + k + " is not a witness (cosignature/v1) key");
+    }
+    out.push_back(*parsed);
+  }
+  return out;
+}
 
 // The ledger at o.url, joined to o.archive when one is given: records the
 // retention base says were moved are read from the archive, the seam
@@ -72,7 +91,30 @@ StatusOr<crypto::PublicKey> ReadPublicKey(const std::string& path) {
   return key;
 }
 
+// --min-witnesses N: the kept checkpoint must carry N valid cosignatures by
+// the --witness-key keys (before the ledger is compared with it).
+int CheckWitnessed(const LedgerOptions& o, const std::string& checkpoint) {
+  auto keys = ParseWitnessKeys(o.witness_keys);
+  if (!keys.ok()) return UsageError(keys.status().message());
+  auto n = ledger::CountCosignatures(checkpoint, *keys);
+  if (!n.ok()) {
+    std::cout << "FAILED: the checkpoint's cosignatures: " << n.status().message() << "\n";
+    return n.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitDenied;
+  }
+  if (*n < static_cast<size_t>(o.min_witnesses)) {
+    std::cout << "FAILED: the checkpoint is cosigned by " << *n << " of the given witnesses, " << o.min_witnesses
+              << " required\n";
+    return kExitDenied;
+  }
+  return kExitOk;
+}
+
 int RunVerify(const LedgerOptions& o) {
+  if (o.min_witnesses >= 0 || !o.witness_keys.empty()) {
+    if (o.checkpoint.empty() || o.witness_keys.empty()) {
+      return UsageError("--min-witnesses and --witness-key need --checkpoint (a cosigned checkpoint, ledger witness --out)");
+    }
+  }
   ledger::VerifyOptions vo;
   if (!o.checkpoint_key.empty()) {
     auto key = ReadPublicKey(o.checkpoint_key);
@@ -83,6 +125,11 @@ int RunVerify(const LedgerOptions& o) {
     auto text = ReadFile(o.checkpoint);
     if (!text.ok()) return UsageError(text.status().message());
     vo.trusted_checkpoint = *text;
+    if (!o.witness_keys.empty()) {
+      LedgerOptions with = o;
+      if (with.min_witnesses < 0) with.min_witnesses = static_cast<int>(o.witness_keys.size());
+      if (int code = CheckWitnessed(with, *text); code != kExitOk) return code;
+    }
   }
   std::optional<ledger::RetentionBase> base;
   auto backend = OpenForReading(o, vo.checkpoint_key, &base);
@@ -369,6 +416,73 @@ int RunVerifyConsistency(const LedgerOptions& o) {
   return kExitOk;
 }
 
+int RunWitnessRequest(const LedgerOptions& o) {
+  if (o.witnesses.size() != o.witness_keys.size() || o.witnesses.empty()) {
+    return UsageError("give each --witness URL its --witness-key, in the same order");
+  }
+  auto keys = ParseWitnessKeys(o.witness_keys);
+  if (!keys.ok()) return UsageError(keys.status().message());
+  std::optional<crypto::PublicKey> key;
+  if (!o.checkpoint_key.empty()) {
+    auto k = ReadPublicKey(o.checkpoint_key);
+    if (!k.ok()) return UsageError(k.status().message());
+    key = *k;
+  }
+  auto backend = OpenForReading(o, key);
+  if (!backend.ok()) return UsageError(backend.status().message());
+  auto tree = ledger::ReadCheckpointedTree(**backend);
+  if (!tree.ok()) return UsageError(tree.status().message());
+  if (key) {
+    auto opened = ledger::OpenCheckpoint(tree->note, *key);
+    if (!opened.ok()) return UsageError("the ledger's latest checkpoint: " + opened.status().message());
+  }
+  std::vector<std::string> lines;
+  int refused = 0;
+  for (size_t i = 0; i < o.witnesses.size(); ++i) {
+    auto http = kube::NewHttpClient(kube::HttpConfig{.base_url = o.witnesses[i], .timeout = std::chrono::seconds(10)});
+    if (!http.ok()) return UsageError("--witness " + o.witnesses[i] + ": " + http.status().message());
+    auto got = ledger::RequestCosignature(**http, (*keys)[i], tree->note, tree->leaves);
+    if (!got.ok()) {
+      std::cerr << "witness " << (*keys)[i].name << ": " << got.status().message() << "\n";
+      ++refused;
+      continue;
+    }
+    lines.push_back(got->line);
+  }
+  std::string cosigned = ledger::AddCosignatures(tree->note, lines);
+  if (!o.out.empty()) {
+    if (Status st = WriteFileAtomic(o.out, cosigned, 0644); !st.ok()) return UsageError(st.message());
+  } else {
+    std::cout << cosigned;
+  }
+  size_t need = o.min_witnesses >= 0 ? static_cast<size_t>(o.min_witnesses) : o.witnesses.size();
+  std::cerr << "size " << tree->checkpoint.size << " cosigned by " << lines.size() << " of " << o.witnesses.size()
+            << " witnesses\n";
+  if (lines.size() < need) {
+    std::cout << "FAILED: " << lines.size() << " cosignatures, " << need << " required (" << refused << " refused)\n";
+    return kExitDenied;
+  }
+  return kExitOk;
+}
+
+int RunVkey(const LedgerOptions& o) {
+  auto key = ReadPublicKey(o.checkpoint_key);
+  if (!key.ok()) return UsageError(key.status().message());
+  std::string origin = o.origin;
+  if (origin.empty()) {
+    if (o.url.empty()) return UsageError("give --origin or --ledger");
+    auto backend = OpenForReading(o, *key);
+    if (!backend.ok()) return UsageError(backend.status().message());
+    auto tree = ledger::ReadCheckpointedTree(**backend);
+    if (!tree.ok()) return UsageError(tree.status().message());
+    origin = tree->checkpoint.origin;
+  }
+  auto vkey = ledger::FormatNoteVerifierKey(origin, ledger::kNoteAlgEd25519, *key);
+  if (!vkey.ok()) return UsageError(vkey.status().message());
+  std::cout << *vkey << "\n";
+  return kExitOk;
+}
+
 int RunExport(const LedgerOptions& o) {
   if (!o.tiles_dir.empty()) return RunExportTiles(o);
   if (o.to.empty() || o.ledger_key.empty()) return UsageError("export needs --to and --ledger-key (or --tiles DIR)");
@@ -408,7 +522,7 @@ int RunExport(const LedgerOptions& o) {
 
 void RegisterLedger(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<LedgerOptions>();
-  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof, export, serve");
+  auto* ledger = app.add_subcommand("ledger", "Audit the lineage ledger: verify, show, proof, verify-proof, consistency, export, serve, witness");
   ledger->require_subcommand(1);
 
   auto* verify = ledger->add_subcommand("verify", "Verify every record, link, checkpoint and the Merkle root");
@@ -416,6 +530,8 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   verify->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)");
   verify->add_option("--checkpoint", o->checkpoint, "a signed checkpoint kept from earlier");
   verify->add_option("--archive", o->archive, "where retention moved the oldest records (file:PATH, etcd://...)");
+  verify->add_option("--witness-key", o->witness_keys, "a witness's verifier key: --checkpoint must carry its cosignature; repeat");
+  verify->add_option("--min-witnesses", o->min_witnesses, "cosignatures by --witness-key keys required (default: all)");
   verify->callback([o, exit_code] { *exit_code = RunVerify(*o); });
 
   auto* show = ledger->add_subcommand("show", "Print records");
@@ -459,6 +575,22 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   vc->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();
   vc->add_option("--from", o->checkpoint, "the checkpoint you kept: the proof must start at it");
   vc->callback([o, exit_code] { *exit_code = RunVerifyConsistency(*o); });
+
+  auto* wit = ledger->add_subcommand("witness", "Ask witnesses to cosign the latest checkpoint (C2SP tlog-witness)");
+  wit->add_option("--ledger", o->url, "ledger URL")->required();
+  wit->add_option("--witness", o->witnesses, "a witness's URL (its add-checkpoint prefix); repeat")->required();
+  wit->add_option("--witness-key", o->witness_keys, "that witness's verifier key, in the same order")->required();
+  wit->add_option("--checkpoint-key", o->checkpoint_key, "check the checkpoint's signature first (SPKI PEM)");
+  wit->add_option("--archive", o->archive, "where retention moved the oldest records");
+  wit->add_option("--min-witnesses", o->min_witnesses, "cosignatures required (default: every witness)");
+  wit->add_option("--out", o->out, "write the cosigned checkpoint here (default: stdout)");
+  wit->callback([o, exit_code] { *exit_code = RunWitnessRequest(*o); });
+
+  auto* vk = ledger->add_subcommand("vkey", "Print the ledger's note verifier key (what a witness is given)");
+  vk->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)")->required();
+  vk->add_option("--origin", o->origin, "the ledger's origin (default: its latest checkpoint's)");
+  vk->add_option("--ledger", o->url, "ledger URL, to read the origin from");
+  vk->callback([o, exit_code] { *exit_code = RunVkey(*o); });
 
   auto* serve = ledger->add_subcommand("serve", "Serve the ledger read-only as a C2SP tlog-tiles log");
   serve->add_option("--ledger", o->url, "ledger URL")->required();

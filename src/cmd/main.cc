@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   RegisterServe(app, &exit_code);
   RegisterReview(app, &exit_code);
   RegisterLedger(app, &exit_code);
+  RegisterWitness(app, &exit_code);
   RegisterWebhook(app, &exit_code);
   RegisterOperator(app, &exit_code);
   try {

@@ -19,29 +19,39 @@ StatusOr<Checkpoint> Read(std::string_view note, const crypto::PublicKey* key, c
 
 }  // namespace
 
-StatusOr<nlohmann::json> ProveConsistency(Backend& backend, std::string_view old_note, const crypto::PublicKey* key) {
-  EXECGOV_ASSIGN_OR_RETURN(Checkpoint old, Read(old_note, key, "the earlier checkpoint"));
-  if (old.size == 0) return InvalidArgument("a checkpoint of size 0 is consistent with anything; nothing to prove");
-  std::vector<Hash> leaves;
-  std::string note;
+StatusOr<CheckpointedTree> ReadCheckpointedTree(Backend& backend) {
+  CheckpointedTree out;
   Status st = backend.Scan(0, UINT64_MAX, [&](uint64_t i, std::string_view bytes) -> Status {
     auto hdr = ScanRecord(bytes);
     if (hdr.ok() && hdr->type == "checkpoint") {
       auto text = CheckpointNoteOf(*hdr);
       auto cp = text.ok() ? ParseCheckpoint(*text) : text.status();
-      if (cp.ok() && cp->size == i) note = *text;
+      if (cp.ok() && cp->size == i) {
+        out.note = *text;
+        out.checkpoint = *cp;
+      }
     }
-    leaves.push_back(LeafHash(bytes));
+    out.leaves.push_back(LeafHash(bytes));
     return Status::Ok();
   });
   EXECGOV_RETURN_IF_ERROR(st);
-  if (note.empty()) return FailedPrecondition("the ledger has no checkpoint yet");
+  if (out.note.empty()) return FailedPrecondition("the ledger has no checkpoint yet");
+  const auto size = static_cast<ptrdiff_t>(out.checkpoint.size);
+  if (RootOf({out.leaves.begin(), out.leaves.begin() + size}) != out.checkpoint.root) {
+    return DataLoss("the ledger's latest checkpoint is not for its records: run ledger verify");
+  }
+  return out;
+}
+
+StatusOr<nlohmann::json> ProveConsistency(Backend& backend, std::string_view old_note, const crypto::PublicKey* key) {
+  EXECGOV_ASSIGN_OR_RETURN(Checkpoint old, Read(old_note, key, "the earlier checkpoint"));
+  if (old.size == 0) return InvalidArgument("a checkpoint of size 0 is consistent with anything; nothing to prove");
+  EXECGOV_ASSIGN_OR_RETURN(CheckpointedTree tree, ReadCheckpointedTree(backend));
+  const std::vector<Hash>& leaves = tree.leaves;
+  const std::string& note = tree.note;
   EXECGOV_ASSIGN_OR_RETURN(Checkpoint now, Read(note, key, "the ledger's latest checkpoint"));
   if (now.origin != old.origin) {
     return PermissionDenied("the ledger is " + now.origin + ", the earlier checkpoint is of " + old.origin);
-  }
-  if (RootOf({leaves.begin(), leaves.begin() + static_cast<ptrdiff_t>(now.size)}) != now.root) {
-    return DataLoss("the ledger's latest checkpoint is not for its records: run ledger verify");
   }
   if (now.size < old.size) {
     return PermissionDenied("rolled back: the ledger's latest checkpoint is for size " + std::to_string(now.size) +

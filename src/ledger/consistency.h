@@ -9,7 +9,9 @@
 // checkpoints are C2SP signed notes under the ledger's key.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,7 @@
 #include "crypto/keys.h"
 #include "ledger/backend.h"
 #include "ledger/checkpoint.h"
+#include "ledger/merkle.h"
 
 namespace execgov::ledger {
 
@@ -29,6 +32,17 @@ namespace execgov::ledger {
 // for a malformed old checkpoint or one of size 0.
 StatusOr<nlohmann::json> ProveConsistency(Backend& backend, std::string_view old_note,
                                           const crypto::PublicKey* key = nullptr);
+
+// The ledger's latest checkpoint record (its note) and the leaf hashes of
+// every record (at least the checkpoint's size of them). FailedPrecondition
+// when it has no checkpoint yet; DataLoss when that checkpoint is not for
+// its records.
+struct CheckpointedTree {
+  std::string note;
+  Checkpoint checkpoint;
+  std::vector<Hash> leaves;
+};
+StatusOr<CheckpointedTree> ReadCheckpointedTree(Backend& backend);
 
 struct ConsistencyResult {
   Checkpoint from, to;
