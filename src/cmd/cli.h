@@ -44,5 +44,6 @@ void RegisterLedger(CLI::App& app, int* exit_code);
 void RegisterWitness(CLI::App& app, int* exit_code);
 void RegisterWebhook(CLI::App& app, int* exit_code);
 void RegisterOperator(CLI::App& app, int* exit_code);
+void RegisterAuthority(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

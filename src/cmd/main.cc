@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   RegisterWitness(app, &exit_code);
   RegisterWebhook(app, &exit_code);
   RegisterOperator(app, &exit_code);
+  RegisterAuthority(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -68,7 +68,8 @@ int64_t GenerationOf(const json& object) { return object.value("metadata", json:
 }  // namespace
 
 bool IsFinalPhase(const std::string& phase) {
-  return phase == kPhaseSucceeded || phase == kPhaseFailed || phase == kPhaseDenied || phase == kPhaseRevoked;
+  return phase == kPhaseSucceeded || phase == kPhaseFailed || phase == kPhaseDenied || phase == kPhaseRevoked ||
+         phase == kPhaseExpired;
 }
 
 std::string JobNameFor(const std::string& request_name, const std::string& request_uid) {

@@ -75,6 +75,8 @@ inline constexpr const char* kPhaseSucceeded = "Succeeded";
 inline constexpr const char* kPhaseFailed = "Failed";
 inline constexpr const char* kPhaseDenied = "Denied";
 inline constexpr const char* kPhaseRevoked = "Revoked";
+// Set by `execgov authority`: no authorization came within the rule's timeout.
+inline constexpr const char* kPhaseExpired = "Expired";
 
 // Labels the operator puts on the Jobs it makes.
 inline constexpr const char* kRequestUidLabel = "execgov.io/request-uid";

@@ -18,6 +18,17 @@
 #       (MissingArtifact), as before;
 #     - the ledger tells the story of the request (`ledger show --object`)
 #       and verifies.
+#   authority_test.sh auto EXECGOV
+#     `execgov authority` as its own ServiceAccount with an AuthorityPolicy
+#     (Ready, its rules counted in `kubectl get apol`):
+#     - an AutoApprove rule: the request gets an artifact for its initiator
+#       (the rule's ttl, scope the request's digest) and runs to one Job;
+#     - an AutoDeny rule: Denied, the rule named, no Job;
+#     - a rule that needs approvals nobody gives: Expired after its timeout,
+#       no Job;
+#     - the authority stopped and started again: a request made meanwhile is
+#       granted, and no request has more than one grant in the ledger;
+#     - a signing key readable by others is refused at start.
 set -euo pipefail
 
 case_name=$1
@@ -60,7 +71,7 @@ kubectl create role agent -n "$ns" --verb=create,get,list,watch,patch,update --r
 kubectl create rolebinding agent -n "$ns" --role=agent --serviceaccount="$ns:agent" >/dev/null
 as_agent() { kubectl --as="$agent" "$@"; }
 
-# request_yaml NAME [INITIATOR]
+# request_yaml NAME [INITIATOR [IMAGE]]
 request_yaml() {
   cat <<YAML
 apiVersion: execgov.io/v1alpha1
@@ -76,7 +87,7 @@ spec:
         spec:
           restartPolicy: Never
           containers:
-          - {name: run, image: registry.example.com/tools/rotate:1, command: ["/rotate"]}
+          - {name: run, image: ${3:-registry.example.com/tools/rotate:1}, command: ["/rotate"]}
 YAML
 }
 
@@ -161,6 +172,126 @@ assert attached["replay"]["op"] == "consume", attached
 assert steps[:3] == ["AwaitingAuthorization", "Authorized", "Running"], steps
 print("ledger: %d admission records, steps %s" % (len(admissions), steps))
 ' || fail "the ledger does not tell the request's story: $story"
+  "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
+  kubectl get ereq -n "$ns"
+}
+
+case_auto() {
+  kubectl wait --for condition=established --timeout=60s crd/authoritypolicies.execgov.io >/dev/null ||
+    fail "the AuthorityPolicy CRD is not Established"
+  local authority_kubeconfig=$CLUSTER_WORK/authority.kubeconfig
+  cluster_kubeconfig execgov-authority "$authority_kubeconfig"
+  cat >apol.yaml <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: AuthorityPolicy
+metadata: {name: $CLUSTER_ID}
+spec:
+  rules:
+  - name: deny-danger
+    match: {namespaces: [$ns], images: ["registry.example.com/danger/*"]}
+    action: AutoDeny
+  - name: needs-approval
+    match: {namespaces: [$ns], images: ["registry.example.com/slow/*"]}
+    action: RequireApprovals
+    approvals: {count: 2, groups: [ops]}
+    timeout: 3s
+  - name: auto
+    match: {namespaces: [$ns], initiators: ["agent:*"], images: ["registry.example.com/tools/*"]}
+    action: AutoApprove
+    ttl: 5m
+    rateLimit: {count: 10, per: 1h}
+YAML
+  kubectl apply -f apol.yaml >/dev/null || fail "cannot apply the AuthorityPolicy"
+  cluster_on_cleanup "kubectl delete authoritypolicy $CLUSTER_ID --ignore-not-found >/dev/null 2>&1"
+
+  # A key others may read is refused before anything starts.
+  cp "$AUTHORITY_KEY" open.key
+  chmod 0644 open.key
+  if "$execgov" authority --kubeconfig "$authority_kubeconfig" --key open.key --kid "$AUTHORITY_KID" \
+    --issuer e2e-authority --audience e2e-cluster >open.out 2>&1; then
+    fail "the authority started with a key readable by others"
+  fi
+  grep -q "readable by others" open.out || fail "the open key's refusal does not say why: $(cat open.out)"
+
+  local authority_pid="" n=0
+  start_authority() {
+    local ops
+    ops=$(free_port)
+    "$execgov" authority --kubeconfig "$authority_kubeconfig" --namespace "$CLUSTER_SYSTEM_NS" \
+      --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" \
+      --issuer e2e-authority --audience e2e-cluster --metrics-listen "127.0.0.1:$ops" \
+      --lease-name "execgov-authority-$CLUSTER_ID" --lease-duration 5 --identity "authority-$n-$CLUSTER_ID" \
+      --watch-namespaces "$ns" >"$CLUSTER_WORK/authority-$n.log" 2>&1 &
+    authority_pid=$!
+    n=$((n + 1))
+    cluster_on_cleanup "stop_pid $authority_pid"
+  }
+  start_authority
+  apol_ready() { [ "$(kubectl get apol "$CLUSTER_ID" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+  poll 60 apol_ready || fail "the AuthorityPolicy is not Ready: $(kubectl get apol "$CLUSTER_ID" -o jsonpath='{.status}')"
+  kubectl get apol "$CLUSTER_ID"
+  [ "$(kubectl get apol "$CLUSTER_ID" -o jsonpath='{.status.rules}')" = 3 ] || fail "kubectl get apol does not count 3 rules"
+
+  # --- auto-approved: runs
+  request_yaml auto >auto.yaml
+  as_agent create -f auto.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase auto Running 60
+  local uid jobs token
+  uid=$(field auto '{.metadata.uid}')
+  jobs=$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$uid" -o name | wc -l)
+  [ "$jobs" = 1 ] || fail "$jobs Jobs for the auto-approved request"
+  token=$(field auto '{.metadata.annotations.execgov\.io/authorization}')
+  "$execgov" inspect "$token" >inspect.txt || fail "cannot inspect the grant"
+  grep -q '"sub": "agent:e2e"' inspect.txt || fail "the grant's sub is not the initiator: $(cat inspect.txt)"
+  grep -q '"name": "auto"' inspect.txt || fail "the grant is not scoped to the request's name: $(cat inspect.txt)"
+  grep -q '"intent": "rotate the payments keys"' inspect.txt || fail "the grant does not carry the intent: $(cat inspect.txt)"
+
+  # --- auto-denied: Denied, the rule named, no Job
+  request_yaml danger agent:e2e registry.example.com/danger/rm:1 >danger.yaml
+  as_agent create -f danger.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase danger Denied 60
+  field danger '{.status.conditions[?(@.type=="Authorized")].message}' | grep -q "$CLUSTER_ID/deny-danger" ||
+    fail "the denial does not name the rule: $(field danger '{.status.conditions}')"
+
+  # --- approvals never come: Expired after the rule's 3 s timeout, no Job
+  request_yaml slow agent:e2e registry.example.com/slow/batch:1 >slow.yaml
+  as_agent create -f slow.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase slow Expired 60
+  # An artifact attached after all (by hand) runs nothing: the request ended.
+  kubectl annotate executionrequest slow -n "$ns" "execgov.io/authorization=$(sign --artifact-only -f slow.yaml)" \
+    >/dev/null || fail "the hand-signed artifact was refused"
+
+  # --- a restart: a request made while the authority is down is granted once
+  stop_pid "$authority_pid"
+  request_yaml later >later.yaml
+  as_agent create -f later.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase later AwaitingAuthorization 60
+  start_authority
+  wait_phase later Running 60
+  phase_is slow Expired || fail "the expired request left Expired: $(field slow '{.status}')"
+  for r in danger slow; do
+    [ "$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$(field $r '{.metadata.uid}')" -o name | wc -l)" = 0 ] ||
+      fail "a Job exists for the $r request"
+  done
+
+  # --- the ledger: one grant per granted request, the refusals with their rules
+  "$execgov" ledger show --ledger "$LEDGER_URL" -o json >ledger.json
+  python3 - ledger.json "$CLUSTER_ID" <<'PY' || fail "the ledger's grants and refusals are wrong"
+import collections, json, sys
+records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+policy = sys.argv[2]
+grants = collections.Counter(r["object"]["name"] for r in records if r["type"] == "grant")
+assert grants == {"auto": 1, "later": 1}, grants
+for g in (r for r in records if r["type"] == "grant"):
+    assert g["rule"] == {"policy": policy, "name": "auto", "generation": 1}, g
+    assert g["claims"]["sub"] == "agent:e2e" and g["claims"]["exp"] - g["claims"]["iat"] == 300, g
+    assert g["jti"] == g["claims"]["jti"] and g["kid"], g
+denials = {r["object"]["name"]: (r["reason"], r.get("rule")) for r in records if r["type"] == "denial"}
+assert denials == {"danger": ("Denied", policy + "/deny-danger"), "slow": ("Expired", policy + "/needs-approval")}, denials
+consumed = [r for r in records if r["type"] == "admission" and r.get("authorization") == "attach" and r["decision"] == "allowed"]
+assert sorted(r["object"]["name"] for r in consumed) == ["auto", "later", "slow"], consumed
+print("ledger: grants %s, refusals %s" % (dict(grants), denials))
+PY
   "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
   kubectl get ereq -n "$ns"
 }

@@ -1,0 +1,359 @@
+#include "authority/authority_controller.h"
+
+#include <algorithm>
+
+#include "api/execution_scope.h"
+#include "api/object.h"
+#include "controllers/status_conditions.h"
+#include "core/log.h"
+#include "crypto/encoding.h"
+#include "crypto/jws.h"
+#include "policy/decision.h"
+
+namespace execgov::authority {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kWaitForParent{2000};
+// A grant this close to its exp is not attached: the webhook would refuse it
+// as expired by the time it arrived.
+constexpr int64_t kAttachMarginSeconds = 5;
+constexpr size_t kMaxIntentBytes = 1024;
+
+int64_t UnixOf(const std::string& rfc3339, int64_t fallback) {
+  auto t = ParseRfc3339(rfc3339);
+  return t ? std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count() : fallback;
+}
+
+std::string RequestPath(const json& request) {
+  return kube::ResourcePath(std::string(api::kApiVersion), "executionrequests", api::NamespaceOf(request),
+                            api::NameOf(request));
+}
+
+milliseconds Until(int64_t deadline, int64_t now) {
+  return milliseconds(std::max<int64_t>(1, deadline - now) * 1000);
+}
+
+}  // namespace
+
+void GrantIndex::Observe(std::string_view record) {
+  // Cheap filter first: most records are admissions.
+  if (record.find("\"type\":\"grant\"") == std::string_view::npos &&
+      record.find("\"type\":\"denial\"") == std::string_view::npos) {
+    return;
+  }
+  json r = json::parse(record, nullptr, /*allow_exceptions=*/false);
+  if (!r.is_object()) return;
+  const std::string type = r.value("type", "");
+  const std::string uid = api::StringAt(r, {"object", "uid"});
+  if (uid.empty()) return;
+  if (type == "denial") {
+    NoteRefusal(uid);
+    return;
+  }
+  if (type != "grant" || !r.contains("claims") || !r["claims"].is_object()) return;
+  Grant g;
+  g.claims = r["claims"];
+  g.rule = r.value("rule", json::object()).value("policy", "") + "/" + r.value("rule", json::object()).value("name", "");
+  g.initiator = r.value("initiator", "");
+  g.iat = g.claims.value("iat", int64_t{0});
+  g.exp = g.claims.value("exp", int64_t{0});
+  NoteGrant(uid, std::move(g));
+}
+
+void GrantIndex::NoteGrant(const std::string& uid, Grant grant) {
+  std::lock_guard lock(mu_);
+  if (grants_.count(uid)) return;  // the first grant is the grant
+  issued_[{grant.rule, grant.initiator}].push_back(grant.iat);
+  grants_.emplace(uid, std::move(grant));
+}
+
+void GrantIndex::NoteRefusal(const std::string& uid) {
+  std::lock_guard lock(mu_);
+  refused_.insert(uid);
+}
+
+std::optional<GrantIndex::Grant> GrantIndex::FindGrant(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(uid);
+  if (it == grants_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool GrantIndex::Refused(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  return refused_.count(uid) > 0;
+}
+
+int GrantIndex::CountGrants(const std::string& rule, const std::string& initiator, int64_t since) const {
+  std::lock_guard lock(mu_);
+  auto it = issued_.find({rule, initiator});
+  if (it == issued_.end()) return 0;
+  return static_cast<int>(std::count_if(it->second.begin(), it->second.end(), [&](int64_t t) { return t >= since; }));
+}
+
+AuthorityController::AuthorityController(AuthorityControllerDeps deps) : deps_(std::move(deps)) {
+  if (!deps_.clock) deps_.clock = &SystemClock::Get();
+}
+
+std::vector<std::shared_ptr<const CompiledAuthorityPolicy>> AuthorityController::Policies() const {
+  std::vector<std::shared_ptr<const CompiledAuthorityPolicy>> out;
+  for (const auto& obj : deps_.authority_policies->List()) {
+    auto compiled = CompileAuthorityPolicy(*obj);
+    if (compiled.ok()) out.push_back(std::move(compiled).value());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+  return out;
+}
+
+std::optional<int64_t> AuthorityController::MaxTTLFor(const std::string& ns) const {
+  std::optional<int64_t> least;
+  for (const auto& obj : deps_.execution_policies->List()) {
+    const json spec = obj->value("spec", json::object());
+    const json match = spec.value("match", json::object());
+    auto listed = [&](const char* key) {
+      const json list = match.value(key, json::array());
+      return list.is_array() && std::find(list.begin(), list.end(), json(ns)) != list.end();
+    };
+    const json kinds = match.value("kinds", json::array());
+    if (kinds.is_array() && !kinds.empty() && std::find(kinds.begin(), kinds.end(), json("ExecutionRequest")) == kinds.end()) {
+      continue;
+    }
+    const json namespaces = match.value("namespaces", json::array());
+    if (namespaces.is_array() && !namespaces.empty() && !listed("namespaces")) continue;
+    if (listed("excludedNamespaces")) continue;
+    const json max_ttl = spec.value("maxTTL", json("15m"));
+    auto d = ParseDuration(max_ttl.is_string() ? max_ttl.get<std::string>() : "15m");
+    const int64_t secs = d ? d->count() / 1000 : 900;
+    if (!least || secs < *least) least = secs;
+  }
+  return least;
+}
+
+json AuthorityController::ObjectRecord(const json& request) const {
+  return {{"kind", "ExecutionRequest"},
+          {"namespace", api::NamespaceOf(request)},
+          {"name", api::NameOf(request)},
+          {"uid", api::UidOf(request)},
+          {"generation", request.value("metadata", json::object()).value("generation", int64_t{0})}};
+}
+
+StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::string& key) {
+  runtime::ObjectPtr cached = deps_.requests->Get(key);
+  if (!cached) return runtime::ReconcileResult{};
+  const json& request = *cached;
+  const std::string ns = api::NamespaceOf(request), uid = api::UidOf(request);
+  if (!deps_.watch_namespaces.empty() && !deps_.watch_namespaces.count(ns)) return runtime::ReconcileResult{};
+  // Only what the operator confirmed waits, and only until something is attached.
+  if (api::StringAt(request, {"status", "phase"}) != kPhaseAwaiting) return runtime::ReconcileResult{};
+  if (api::ArtifactOf(request)) return runtime::ReconcileResult{};
+
+  const int64_t now = deps_.clock->NowUnix();
+  const int64_t created = UnixOf(api::StringAt(request, {"metadata", "creationTimestamp"}), now);
+  const std::string initiator = api::StringAt(request, {"spec", "initiator"});
+  auto digest = api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request);
+  if (!digest.ok()) {
+    return Refuse(request, kPhaseDenied, "", "cannot compute the request's execution scope: " + digest.status().message());
+  }
+  AuthorityRequest facts;
+  facts.ns = ns;
+  facts.kind = "ExecutionRequest";
+  facts.initiator = initiator;
+  if (const json* spec = api::PodSpecOf(api::GovernedKind::kExecutionRequest, request)) facts.images = api::ImagesOf(*spec);
+  const auto policies = Policies();
+  const std::optional<RuleMatch> match = MatchRule(policies, facts, now);
+  const std::string rule_name = match ? match->Name() : "";
+  const int64_t deadline = created + (match ? match->rule->timeout_seconds : deps_.default_timeout_seconds);
+
+  if (auto grant = deps_.index->FindGrant(uid)) {
+    if (now + kAttachMarginSeconds < grant->exp) return Attach(request, *grant);
+    return Refuse(request, kPhaseExpired, grant->rule,
+                  "the grant of rule " + grant->rule + " expired before it could be attached; create a new request");
+  }
+  if (now >= deadline) {
+    return Refuse(request, kPhaseExpired, rule_name,
+                  match ? "not authorized within the timeout of AuthorityPolicy rule " + rule_name
+                        : "no AuthorityPolicy rule applied to the request within the authority's default timeout");
+  }
+  if (!match) return runtime::ReconcileResult{Until(deadline, now)};
+  const AuthorityRule& rule = *match->rule;
+  if (rule.action == Action::kAutoDeny) {
+    return Refuse(request, kPhaseDenied, rule_name, "denied by AuthorityPolicy rule " + rule_name);
+  }
+  if (rule.action == Action::kRequireApprovals) {
+    // Human approval is not built yet: the request waits for its timeout.
+    return runtime::ReconcileResult{Until(deadline, now)};
+  }
+  if (rule.rate_count > 0 &&
+      deps_.index->CountGrants(rule_name, initiator, now - rule.rate_per_seconds) >= rule.rate_count) {
+    return Refuse(request, kPhaseDenied, rule_name,
+                  "initiator " + initiator + " reached the rate limit of AuthorityPolicy rule " + rule_name + " (" +
+                      std::to_string(rule.rate_count) + " grants per " + std::to_string(rule.rate_per_seconds) + "s)");
+  }
+
+  // The parent: the lineage of the request spec.parentRef names.
+  std::string parent;
+  const json spec = request.value("spec", json::object());
+  if (auto ref = spec.find("parentRef"); ref != spec.end() && ref->is_object()) {
+    runtime::ObjectPtr p = deps_.requests->Get(ref->value("namespace", ns) + "/" + ref->value("name", ""));
+    if (p) parent = api::StringAt(*p, {"status", "lineage", "hash"});
+    if (parent.empty()) return runtime::ReconcileResult{kWaitForParent};
+  }
+  int64_t ttl = rule.ttl_seconds;
+  if (auto bound = MaxTTLFor(ns); bound && *bound < ttl) ttl = *bound;
+  GrantIndex::Grant grant;
+  grant.rule = rule_name;
+  grant.initiator = initiator;
+  grant.iat = now;
+  grant.exp = now + ttl;
+  grant.claims = {{"iss", deps_.signer->issuer},
+                  {"sub", initiator},
+                  {"aud", deps_.signer->audience},
+                  {"iat", now},
+                  {"nbf", now},
+                  {"exp", now + ttl},
+                  {"jti", crypto::Base64UrlEncode(crypto::RandomBytes(16))},
+                  {"scope",
+                   {{"projection", api::kExecutionScopeProjection},
+                    {"namespace", ns},
+                    {"kind", "ExecutionRequest"},
+                    {"name", api::NameOf(request)},
+                    {"digest", *digest}}}};
+  if (spec.contains("intent") && spec["intent"].is_string() && !spec["intent"].get<std::string>().empty() &&
+      spec["intent"].get<std::string>().size() <= kMaxIntentBytes) {
+    grant.claims["intent"] = spec["intent"];
+  }
+  if (!parent.empty()) grant.claims["parent"] = parent;
+  // Recorded before anything is signed: a restart finds it and signs these
+  // claims again instead of granting anew.
+  json record = {{"type", "grant"},
+                 {"authority", deps_.identity},
+                 {"kid", deps_.signer->kid},
+                 {"rule", {{"policy", match->policy->name}, {"name", rule.name}, {"generation", match->policy->generation}}},
+                 {"jti", grant.claims["jti"]},
+                 {"initiator", initiator},
+                 {"object", ObjectRecord(request)},
+                 {"digest", *digest},
+                 {"claims", grant.claims}};
+  auto appended = deps_.ledger->Append(record);
+  if (!appended.ok()) return appended.status().WithContext("recording the grant in the ledger");
+  deps_.index->NoteGrant(uid, grant);
+  log::Info("authority: granted", {{"namespace", ns},
+                                   {"name", api::NameOf(request)},
+                                   {"uid", uid},
+                                   {"rule", rule_name},
+                                   {"jti", grant.claims["jti"].get<std::string>()},
+                                   {"ledgerSeq", appended->seq}});
+  return Attach(request, grant);
+}
+
+StatusOr<runtime::ReconcileResult> AuthorityController::Attach(const json& request, const GrantIndex::Grant& grant) {
+  auto token = crypto::SignJws(grant.claims, deps_.signer->kid, deps_.signer->key);
+  if (!token.ok()) return token.status().WithContext("signing the grant");
+  const std::string uid = api::UidOf(request);
+  bool replaced = false;
+  auto written = kube::UpdateWithRetry(*deps_.client, RequestPath(request), [&](json& obj) {
+    if (api::UidOf(obj) != uid) {  // deleted and made again under the same name: not what was granted
+      replaced = true;
+      return false;
+    }
+    if (api::ArtifactOf(obj)) return false;
+    obj["metadata"]["annotations"][std::string(api::kArtifactAnnotation)] = *token;
+    return true;
+  });
+  if (!written.ok()) {
+    if (written.status().code() == StatusCode::kNotFound) return runtime::ReconcileResult{};
+    if (deps_.events) {
+      deps_.events->Record(request, kube::EventType::kWarning, "GrantNotAttached",
+                           "the grant of rule " + grant.rule + " could not be attached: " + written.status().message());
+    }
+    return written.status().WithContext("attaching the grant");
+  }
+  if (!replaced && deps_.events) {
+    deps_.events->Record(request, kube::EventType::kNormal, "Granted",
+                         "authorized by AuthorityPolicy rule " + grant.rule + " (artifact " +
+                             grant.claims.value("jti", "") + ")");
+  }
+  return runtime::ReconcileResult{};
+}
+
+StatusOr<runtime::ReconcileResult> AuthorityController::Refuse(const json& request, const std::string& phase,
+                                                               const std::string& rule, const std::string& message) {
+  const std::string uid = api::UidOf(request);
+  if (!deps_.index->Refused(uid)) {
+    json record = {{"type", "denial"},
+                   {"reason", phase},
+                   {"authority", deps_.identity},
+                   {"initiator", api::StringAt(request, {"spec", "initiator"})},
+                   {"object", ObjectRecord(request)},
+                   {"message", message}};
+    if (!rule.empty()) record["rule"] = rule;
+    auto appended = deps_.ledger->Append(record);
+    if (!appended.ok()) return appended.status().WithContext("recording the refusal in the ledger");
+    deps_.index->NoteRefusal(uid);
+  }
+  const std::string reason = phase == kPhaseExpired ? "AuthorizationExpired" : "AuthorityDenied";
+  auto written = kube::UpdateWithRetry(
+      *deps_.client, RequestPath(request),
+      [&](json& obj) {
+        // Only a request still waiting: one that moved on (an artifact came
+        // after all, or someone else decided) is left as it is.
+        if (api::UidOf(obj) != uid || api::StringAt(obj, {"status", "phase"}) != kPhaseAwaiting || api::ArtifactOf(obj)) {
+          return false;
+        }
+        json& status = obj["status"];
+        status["phase"] = phase;
+        status["observedGeneration"] = obj["metadata"].value("generation", int64_t{0});
+        controllers::SetCondition(status["conditions"],
+                                  {"Authorized", "False", reason, message, status["observedGeneration"].get<int64_t>()},
+                                  deps_.clock->Now());
+        return true;
+      },
+      /*status=*/true);
+  if (!written.ok() && written.status().code() != StatusCode::kNotFound) {
+    return written.status().WithContext("writing the request's " + phase + " status");
+  }
+  if (written.ok() && api::StringAt(*written, {"status", "phase"}) == phase && deps_.events) {
+    deps_.events->Record(request, kube::EventType::kWarning, reason, message);
+  }
+  log::Info("authority: refused", {{"namespace", api::NamespaceOf(request)},
+                                   {"name", api::NameOf(request)},
+                                   {"uid", uid},
+                                   {"phase", phase},
+                                   {"rule", rule},
+                                   {"message", message}});
+  return runtime::ReconcileResult{};
+}
+
+StatusOr<runtime::ReconcileResult> AuthorityController::ReconcilePolicy(const std::string& key) {
+  runtime::ObjectPtr cached = deps_.authority_policies->Get(key);
+  if (!cached) return runtime::ReconcileResult{};
+  auto compiled = CompileAuthorityPolicy(*cached);
+  const int64_t generation = cached->value("metadata", json::object()).value("generation", int64_t{0});
+  auto written = kube::UpdateWithRetry(
+      *deps_.client, kube::ResourcePath(std::string(api::kApiVersion), "authoritypolicies", "", api::NameOf(*cached)),
+      [&](json& obj) {
+        json status = obj.value("status", json::object());
+        const json before = status;
+        status["observedGeneration"] = generation;
+        status["rules"] = compiled.ok() ? static_cast<int64_t>((*compiled)->rules.size()) : int64_t{0};
+        const size_t rules = compiled.ok() ? (*compiled)->rules.size() : 0;
+        controllers::SetCondition(status["conditions"],
+                                  compiled.ok() ? controllers::Condition{"Ready", "True", "Valid",
+                                                                         std::to_string(rules) + (rules == 1 ? " rule" : " rules"),
+                                                                         generation}
+                                                : controllers::Condition{"Ready", "False", "InvalidSpec",
+                                                                         compiled.status().message(), generation},
+                                  deps_.clock->Now());
+        if (status == before) return false;
+        obj["status"] = std::move(status);
+        return true;
+      },
+      /*status=*/true);
+  if (!written.ok() && written.status().code() != StatusCode::kNotFound) return written.status();
+  return runtime::ReconcileResult{};
+}
+
+}  // namespace execgov::authority

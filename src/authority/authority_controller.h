@@ -1,0 +1,125 @@
+// `execgov authority` (issue 20): grants, refuses or lets expire the
+// ExecutionRequests that wait for an artifact (phase AwaitingAuthorization,
+// set by the operator once the webhook admitted them without one), by the
+// rules of the cluster's AuthorityPolicies (authority_policy.h).
+//
+// A grant is an artifact signed with the authority's key: sub the request's
+// spec.initiator, aud the cluster, scope the request's namespace, kind, name
+// and execution-scope digest, intent carried from spec.intent and parent
+// from the parentRef request's lineage, exp - iat the rule's ttl bounded by
+// the maxTTL of the ExecutionPolicies that may match the request. It is
+// attached to the request with an UPDATE, which the webhook verifies like a
+// CREATE; the operator then makes the Job.
+//
+// Never two grants for one request: the grant's claims are appended to the
+// ledger (record type "grant") before anything is signed, and a request
+// whose grant is recorded gets that grant signed again (the same claims, the
+// same jti) rather than a new one; an unattached grant past its exp expires
+// the request. Refusals (AutoDeny, a rate limit) make the request Denied and
+// a request no grant reached within the rule's timeout (or the default
+// timeout, when no rule applies) Expired, each with a "denial" record naming
+// the rule.
+//
+// Thread safety: Reconcile is called by a runtime::Controller, which never
+// runs one key twice at once; GrantIndex is safe to share.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "authority/authority_policy.h"
+#include "core/clock.h"
+#include "crypto/keys.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "ledger/ledger.h"
+#include "runtime/controller.h"
+#include "runtime/informer.h"
+
+namespace execgov::authority {
+
+inline constexpr const char* kPhaseAwaiting = "AwaitingAuthorization";
+inline constexpr const char* kPhaseDenied = "Denied";
+inline constexpr const char* kPhaseExpired = "Expired";
+
+// The grants and refusals in the ledger, by request uid, and the grants'
+// times per (rule, initiator) for rate limits. Fed every ledger record
+// (Observe: records of other types are skipped) and this process's own
+// appends (Note*).
+class GrantIndex {
+ public:
+  struct Grant {
+    nlohmann::json claims;  // exactly what is signed
+    std::string rule, initiator;
+    int64_t iat = 0, exp = 0;
+  };
+  void Observe(std::string_view record);
+  void NoteGrant(const std::string& uid, Grant grant);
+  void NoteRefusal(const std::string& uid);
+  std::optional<Grant> FindGrant(const std::string& uid) const;
+  bool Refused(const std::string& uid) const;
+  // Grants under `rule` for `initiator` issued at or after `since`.
+  int CountGrants(const std::string& rule, const std::string& initiator, int64_t since) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Grant> grants_;
+  std::unordered_set<std::string> refused_;
+  std::map<std::pair<std::string, std::string>, std::vector<int64_t>> issued_;
+};
+
+struct Signer {
+  crypto::PrivateKey key;
+  std::string kid, issuer, audience;
+};
+
+struct AuthorityControllerDeps {
+  kube::Client* client = nullptr;
+  runtime::Informer* requests = nullptr;            // ExecutionRequests
+  runtime::Informer* authority_policies = nullptr;  // AuthorityPolicies
+  runtime::Informer* execution_policies = nullptr;  // ExecutionPolicies, for maxTTL
+  ledger::Ledger* ledger = nullptr;
+  GrantIndex* index = nullptr;
+  const Signer* signer = nullptr;
+  std::set<std::string> watch_namespaces;  // empty: every namespace
+  std::string identity;                    // recorded as `authority`
+  int64_t default_timeout_seconds = 3600;  // when no rule applies
+  kube::EventRecorder* events = nullptr;   // optional
+  const Clock* clock = nullptr;            // null: the system clock
+};
+
+class AuthorityController {
+ public:
+  explicit AuthorityController(AuthorityControllerDeps deps);
+  // The ExecutionRequest "namespace/name".
+  StatusOr<runtime::ReconcileResult> Reconcile(const std::string& key);
+  // The AuthorityPolicy "name": its status (Ready, rules, observedGeneration).
+  StatusOr<runtime::ReconcileResult> ReconcilePolicy(const std::string& key);
+
+  // The compiled AuthorityPolicies in the cache, by name; those that do not
+  // compile are left out (their status says why).
+  std::vector<std::shared_ptr<const CompiledAuthorityPolicy>> Policies() const;
+  // The least maxTTL (seconds) of the ExecutionPolicies that may match an
+  // ExecutionRequest in `ns` (namespaceSelector ignored: a superset, so the
+  // bound is never looser); nullopt when none may.
+  std::optional<int64_t> MaxTTLFor(const std::string& ns) const;
+
+ private:
+  StatusOr<runtime::ReconcileResult> Attach(const nlohmann::json& request, const GrantIndex::Grant& grant);
+  StatusOr<runtime::ReconcileResult> Refuse(const nlohmann::json& request, const std::string& phase,
+                                            const std::string& rule, const std::string& message);
+  nlohmann::json ObjectRecord(const nlohmann::json& request) const;
+  AuthorityControllerDeps deps_;
+};
+
+}  // namespace execgov::authority
