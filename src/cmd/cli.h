@@ -45,5 +45,6 @@ void RegisterWitness(CLI::App& app, int* exit_code);
 void RegisterWebhook(CLI::App& app, int* exit_code);
 void RegisterOperator(CLI::App& app, int* exit_code);
 void RegisterAuthority(CLI::App& app, int* exit_code);
+void RegisterConsole(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

@@ -606,6 +606,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& liste
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
     in.content_type = std::string(req[http::field::content_type]);
+    in.authorization = std::string(req[http::field::authorization]);
+    in.cookie = std::string(req[http::field::cookie]);
     in.body = std::move(req.body());
     HttpResponse out = handler(in);
     Response r = MakeResponse(static_cast<http::status>(out.status), std::move(out.body), out.content_type);

@@ -92,6 +92,8 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: the path and any query
   std::string content_type;
+  std::string authorization;  // the Authorization field, for handlers that check a bearer token
+  std::string cookie;         // the Cookie field
   std::string body;
 };
 struct HttpResponse {

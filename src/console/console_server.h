@@ -1,0 +1,79 @@
+// The governance console's server side (issue 22, docs/console.md): the
+// built web app and a small read-only JSON API over one ledger, behind a
+// bearer token. The API only reads and computes; every trust decision
+// (inclusion, consistency, the checkpoint's signature) is made again in the
+// browser against a key its user pinned, so a compromised console can hide
+// records but cannot make a forged one verify.
+//
+// Fail-closed: nothing but the login page and the app's static code
+// (/login, /assets/*, which carry no ledger data) is answered without the
+// token, given as "Authorization: Bearer T" or in the cookie POST /api/login
+// sets (HttpOnly, Secure, SameSite=Strict); anything else gets 401 (a page
+// request the login page as its body). The token is compared in constant
+// time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "console/ledger_index.h"
+#include "core/status.h"
+#include "webhook/https_server.h"
+
+namespace execgov::console {
+
+// Bounds on what a request may carry, checked before any work.
+inline constexpr size_t kMaxTargetBytes = 4096;
+inline constexpr size_t kMaxParamBytes = 256;
+inline constexpr size_t kMaxParams = 20;
+inline constexpr size_t kMaxLoginBodyBytes = 4096;
+// The token: printable ASCII without spaces, 16..1024 bytes.
+inline constexpr size_t kMinTokenBytes = 16;
+inline constexpr size_t kMaxTokenBytes = 1024;
+// The built assets: at most this many files and bytes are loaded.
+inline constexpr size_t kMaxAssetFiles = 512;
+inline constexpr size_t kMaxAssetBytes = 64u << 20;
+
+inline constexpr char kSessionCookie[] = "__Host-execgov-console";
+
+struct ConsoleOptions {
+  LedgerIndex* index = nullptr;  // must outlive the console
+  std::string token;             // the bearer token (CheckToken first)
+  // The Vite build (console/dist): index.html, login.html, assets/.
+  std::string assets_dir;
+};
+
+// InvalidArgument unless `token` is a usable bearer token.
+Status CheckToken(const std::string& token);
+
+// Reads a token file: the token is its first line. Refused when the file
+// is readable by group or others (it is a credential), or the token unusable.
+StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+class Console {
+ public:
+  // Loads the assets into memory (index.html and login.html must exist).
+  static StatusOr<std::unique_ptr<Console>> Create(ConsoleOptions options);
+
+  // Thread-safe: the HttpServer's handler.
+  webhook::HttpResponse Handle(const webhook::HttpRequest& request) const;
+
+ private:
+  struct Asset {
+    std::string content_type;
+    std::string body;
+  };
+  explicit Console(ConsoleOptions options) : options_(std::move(options)) {}
+  bool Authorized(const webhook::HttpRequest& request) const;
+  webhook::HttpResponse Api(const std::string& path, const std::string& query) const;
+  StatusOr<nlohmann::json> ApiBody(const std::string& path, const std::string& query) const;
+  webhook::HttpResponse Login(const webhook::HttpRequest& request) const;
+  webhook::HttpResponse Page(const std::string& file, int status) const;
+
+  ConsoleOptions options_;
+  std::string token_digest_;  // SHA-256 of the token
+  std::map<std::string, Asset> assets_;  // by path ("/assets/index-abc.js")
+};
+
+}  // namespace execgov::console

@@ -1,0 +1,175 @@
+// The console's HTTP handler: fail-closed without the token (401, the login
+// page for a page, JSON for the API), the token as bearer or cookie, the
+// security headers on every answer, and bounded, validated parameters.
+#include "console/console_server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/clock.h"
+#include "ledger/ledger.h"
+
+namespace execgov::console {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr char kToken[] = "0123456789abcdef-console-token";
+
+class ConsoleServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("execgov-console-server-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "assets" / "assets");
+    std::ofstream(dir_ / "assets" / "index.html") << "<html>the app</html>";
+    std::ofstream(dir_ / "assets" / "login.html") << "<html>log in</html>";
+    std::ofstream(dir_ / "assets" / "assets" / "app.js") << "console.log(1)";
+    std::ofstream(dir_ / "assets" / "assets" / "app.js.map") << "{}";
+    ledger::LedgerOptions o;
+    o.clock = &clock_;
+    auto l = ledger::OpenLedger("file:" + (dir_ / "ledger.jsonl").string(), o);
+    ASSERT_TRUE(l.ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE((*l)->Append({{"type", "admission"},
+                                {"decision", "allowed"},
+                                {"object", {{"kind", "Job"}, {"namespace", "a"}, {"name", "j" + std::to_string(i)}}}})
+                      .ok());
+    }
+    ASSERT_TRUE((*l)->Close().ok());
+    auto index = LedgerIndex::Open("file:" + (dir_ / "ledger.jsonl").string());
+    ASSERT_TRUE(index.ok());
+    index_ = std::move(*index);
+    auto c = Console::Create({index_.get(), kToken, (dir_ / "assets").string()});
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    console_ = std::move(*c);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  webhook::HttpResponse Get(const std::string& target, const std::string& auth = "", const std::string& cookie = "") {
+    webhook::HttpRequest r;
+    r.method = "GET";
+    r.target = target;
+    r.authorization = auth;
+    r.cookie = cookie;
+    return console_->Handle(r);
+  }
+  static std::string Header(const webhook::HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  fs::path dir_;
+  FakeClock clock_{1790000000};
+  std::unique_ptr<LedgerIndex> index_;
+  std::unique_ptr<Console> console_;
+};
+
+TEST_F(ConsoleServerTest, NothingButTheLoginPageWithoutTheToken) {
+  auto page = Get("/");
+  EXPECT_EQ(page.status, 401);
+  EXPECT_EQ(page.body, "<html>log in</html>");
+  EXPECT_EQ(Header(page, "WWW-Authenticate"), "Bearer");
+  for (const char* api : {"/api/head", "/api/records", "/api/record?seq=0", "/api/proof?seq=0", "/api/story?seq=0",
+                          "/api/consistency?from=1&to=2", "/api/nothing"}) {
+    auto r = Get(api);
+    EXPECT_EQ(r.status, 401) << api;
+    EXPECT_EQ(r.body.find("\"seq\""), std::string::npos) << api;
+  }
+  EXPECT_EQ(Get("/api/head", "Bearer wrong-token-of-some-length").status, 401);
+  EXPECT_EQ(Get("/api/head", std::string("Bearer ") + kToken + "x").status, 401);
+  EXPECT_EQ(Get("/api/head", std::string("Basic ") + kToken).status, 401);
+  EXPECT_EQ(Get("/api/head", "", std::string("other=") + kToken).status, 401);
+  EXPECT_EQ(Get("/login").status, 200);
+  EXPECT_EQ(Get("/assets/app.js").status, 200);
+  EXPECT_EQ(Get("/assets/app.js.map").status, 404);  // not a served type
+}
+
+TEST_F(ConsoleServerTest, TheTokenAsBearerOrCookie) {
+  auto head = Get("/api/head", std::string("Bearer ") + kToken);
+  ASSERT_EQ(head.status, 200) << head.body;
+  EXPECT_EQ(json::parse(head.body)["size"], 4);  // three records and the final checkpoint
+  EXPECT_EQ(Get("/", "", std::string("a=b; ") + kSessionCookie + "=" + kToken).status, 200);
+  EXPECT_EQ(Get("/", "", std::string("a=b; ") + kSessionCookie + "=" + kToken).body, "<html>the app</html>");
+
+  webhook::HttpRequest login;
+  login.method = "POST";
+  login.target = "/api/login";
+  login.body = json{{"token", kToken}}.dump();
+  auto ok = console_->Handle(login);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(Header(ok, "Set-Cookie").find("HttpOnly; SameSite=Strict"), std::string::npos);
+  login.body = R"({"token":"not-the-token-at-all"})";
+  auto refused = console_->Handle(login);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(Header(refused, "Set-Cookie"), "");
+}
+
+TEST_F(ConsoleServerTest, StrictHeadersOnEveryAnswer) {
+  for (const auto& r : {Get("/"), Get("/api/head", std::string("Bearer ") + kToken), Get("/assets/app.js")}) {
+    const std::string csp = Header(r, "Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos);
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos);
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos);
+    EXPECT_EQ(Header(r, "X-Content-Type-Options"), "nosniff");
+  }
+  EXPECT_EQ(Header(Get("/api/head", std::string("Bearer ") + kToken), "Cache-Control"), "no-store");
+}
+
+TEST_F(ConsoleServerTest, ParametersAreBoundedAndValidated) {
+  const std::string auth = std::string("Bearer ") + kToken;
+  EXPECT_EQ(Get("/api/records?limit=2", auth).status, 200);
+  EXPECT_EQ(json::parse(Get("/api/records?limit=2", auth).body)["records"].size(), 2u);
+  EXPECT_EQ(Get("/api/records?limit=0", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?limit=201", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?limit=-1", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?limit=99999999999999999999999", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?name=a&name=b", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?evil=1", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?name=%zz", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?name=%0a", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?since=yesterday", auth).status, 400);
+  EXPECT_EQ(Get("/api/records?name=" + std::string(kMaxParamBytes + 1, 'a'), auth).status, 400);
+  EXPECT_EQ(Get("/api/records?name=" + std::string(kMaxParamBytes, 'a'), auth).status, 200);
+  EXPECT_EQ(Get("/" + std::string(kMaxTargetBytes, 'a'), auth).status, 414);
+  EXPECT_EQ(Get("/api/record?seq=99", auth).status, 404);
+  EXPECT_EQ(Get("/api/record", auth).status, 400);
+  EXPECT_EQ(Get("/api/../etc/passwd", auth).status, 400);
+  auto found = json::parse(Get("/api/records?name=j1&namespace=a&kind=Job", auth).body);
+  ASSERT_EQ(found["records"].size(), 1u);
+  EXPECT_EQ(found["records"][0]["seq"], 1);
+  auto record = json::parse(Get("/api/record?seq=1", auth).body);
+  EXPECT_EQ(record["canonical"].get<std::string>().substr(0, 1), "{");
+  webhook::HttpRequest post;
+  post.method = "POST";
+  post.target = "/api/records";
+  post.authorization = auth;
+  EXPECT_EQ(console_->Handle(post).status, 405);
+}
+
+TEST(ConsoleTokenTest, TokenFilesMustBePrivateAndUsable) {
+  fs::path f = fs::temp_directory_path() / ("execgov-console-token-" + std::to_string(::getpid()));
+  std::ofstream(f) << kToken << "\n";
+  ::chmod(f.c_str(), 0644);
+  EXPECT_FALSE(ReadTokenFile(f.string()).ok());
+  ::chmod(f.c_str(), 0600);
+  auto t = ReadTokenFile(f.string());
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, kToken);
+  std::ofstream(f, std::ios::trunc) << "short\n";
+  EXPECT_FALSE(ReadTokenFile(f.string()).ok());
+  fs::remove(f);
+  EXPECT_FALSE(CheckToken("has a space in it, long enough").ok());
+}
+
+}  // namespace
+}  // namespace execgov::console
