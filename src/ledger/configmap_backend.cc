@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
@@ -40,6 +41,9 @@ constexpr auto kAppendDeadline = std::chrono::seconds(60);
 constexpr size_t kRecentBytes = 8u << 20;
 // The most a BatchCache keeps (the oldest batches go first).
 constexpr size_t kBatchCacheBytes = 8u << 20;
+// How long a writer that lost a race for a batch name waits for the watch to
+// announce the winner's batch before it GETs it.
+constexpr auto kLostRaceWait = std::chrono::milliseconds(50);
 // A failed merge is tried again after this long.
 constexpr auto kMergeRetry = std::chrono::seconds(2);
 
@@ -100,13 +104,61 @@ struct Part {
   json object;  // as read: only a layout-1 tail needs it (to seal it)
 };
 
+// A segment or a batch of ledger `origin` from its ConfigMap `obj`, named `name`.
+StatusOr<Part> ParsePart(json obj, const std::string& name, const std::string& origin, bool segment) {
+  Part p;
+  try {
+    const json& meta = obj.at("metadata");
+    auto labels = meta.value("labels", json::object());
+    if (labels.value(kLedgerLabel, "") != origin) return DataLoss(name + ": a ledger ConfigMap without its label");
+    auto annotations = meta.value("annotations", json::object());
+    if (segment) {
+      p.sealed = annotations.value(kSealed, "") == "true";
+      std::string first = annotations.value(kFirstSeq, "");
+      char* end = nullptr;
+      p.first = std::strtoull(first.c_str(), &end, 10);
+      if (first.empty() || *end != '\0' || first.size() > 19) {
+        return DataLoss(name + ": " + kFirstSeq + " is not a sequence number");
+      }
+    } else {
+      p.sealed = true;
+      p.first = std::strtoull(name.c_str() + origin.size() + 2, nullptr, 10);
+    }
+    auto binary = obj.value("binaryData", json::object());
+    if (binary.contains(kCompressedKey)) {
+      auto gz = crypto::Base64Decode(binary.at(kCompressedKey).get<std::string>());
+      if (!gz) return DataLoss(name + ": records.gz is not base64");
+      auto text = Gunzip(*gz, kConfigMapMaxSegmentBytes);
+      if (!text.ok()) return text.status().WithContext(name);
+      p.text = std::move(text).value();
+    } else {
+      p.text = obj.value("data", json::object()).value(kRecordsKey, "");
+    }
+  } catch (const json::exception& e) {
+    return DataLoss(name + ": " + e.what());
+  }
+  if (!p.text.empty() && p.text.back() != '\n') return DataLoss(name + ": its records do not end with a newline");
+  for (std::string_view line : SplitLines(p.text)) p.records.emplace_back(line);
+  if (!segment && p.records.empty()) return DataLoss(name + ": a batch without records");
+  p.object = std::move(obj);
+  return p;
+}
+
 // Copies of the batches of one ledger that backends in this process read or
 // stored, until a segment covers them (ConfigMapBackend::ReadBatch). Shared:
 // the operator follows the tail with its writer's view (before each merge),
 // its Ledger's observer and its index's read-only backend, and would
-// otherwise GET each batch once for each of them.
+// otherwise GET each batch once for each of them. Once a writer opens the
+// ledger, a watch adds every batch stored from then on as the API server
+// announces it, so a writer that lost a race for a batch name, or follows
+// another writer's tail, finds the batch here rather than GETting it.
 class BatchCache {
  public:
+  ~BatchCache() {
+    stop_ = true;
+    if (watcher_.joinable()) watcher_.join();
+  }
+
   // The cache of ledger `key` (the API server, namespace and origin), made
   // when no backend holds it.
   static std::shared_ptr<BatchCache> For(const std::string& key) {
@@ -130,6 +182,28 @@ class BatchCache {
     return it->second;
   }
 
+  // Waits up to `max` for the batch at `first` (one known to exist) to be
+  // announced by the watch; false if it was not (no watch, or a slow one).
+  bool WaitFor(uint64_t first, std::chrono::milliseconds max) {
+    std::unique_lock lock(mu_);
+    if (!watching_) return parts_.count(first) > 0;
+    return cv_.wait_for(lock, max, [&] { return parts_.count(first) > 0 || first < floor_; }) && parts_.count(first) > 0;
+  }
+
+  // Starts the watch (once): every batch of `origin` in `ns` stored after
+  // this call is added as it is announced. Events before it are not sent
+  // (the watch starts at a list's resourceVersion), so no segment is
+  // downloaded; a watch that ends is resumed, and one whose version
+  // expired starts again from now (missed batches are simply not here).
+  void Follow(std::shared_ptr<kube::Client> client, const std::string& ns, const std::string& origin) {
+    std::lock_guard lock(mu_);
+    if (watcher_.joinable()) return;
+    watcher_ = std::thread([this, client = std::move(client), ns, origin] {
+      SetThreadName("ledger-watch");
+      Watch(*client, ns, origin);
+    });
+  }
+
   void Put(Part batch) {
     batch.object = json();  // only a layout-1 segment needs it
     std::lock_guard lock(mu_);
@@ -138,6 +212,7 @@ class BatchCache {
     if (!parts_.try_emplace(batch.first, std::move(batch)).second) return;
     bytes_ += bytes;
     while (bytes_ > kBatchCacheBytes && !parts_.empty()) Drop(parts_.begin());
+    cv_.notify_all();
   }
 
   // Segments cover every seq before `seq`.
@@ -154,10 +229,63 @@ class BatchCache {
     parts_.erase(it);
   }
 
+  void Watch(kube::Client& client, const std::string& ns, const std::string& origin) {
+    const std::string batch_prefix = origin + "-b";
+    kube::ListOptions list;
+    list.label_selector = std::string(kLedgerLabel) + "=" + origin;
+    // Names no object: the list is only for its resourceVersion.
+    list.field_selector = "metadata.name=" + origin + "-watch";
+    std::string version;
+    bool announced = false;
+    while (!stop_) {
+      if (version.empty()) {
+        auto listed = client.List(kube::ConfigMapsPath(ns), list);
+        if (!listed.ok()) {
+          Pause();
+          continue;
+        }
+        version = listed->resource_version;
+      }
+      if (!announced) {
+        std::lock_guard lock(mu_);
+        watching_ = announced = true;
+      }
+      kube::WatchOptions options;
+      options.label_selector = list.label_selector;
+      options.resource_version = version;
+      options.stop = &stop_;
+      Status st = client.Watch(kube::ConfigMapsPath(ns), options, [&](const kube::WatchEvent& e) {
+        std::string v = api::StringAt(e.object, {"metadata", "resourceVersion"});
+        if (!v.empty()) version = v;
+        std::string name = api::StringAt(e.object, {"metadata", "name"});
+        if (e.type == kube::WatchEventType::kAdded && name.size() == batch_prefix.size() + 12 &&
+            name.compare(0, batch_prefix.size(), batch_prefix) == 0 &&
+            name.find_first_not_of("0123456789", batch_prefix.size()) == std::string::npos) {
+          // A batch that does not parse is left to the reads, which report it.
+          if (auto part = ParsePart(e.object, name, origin, /*segment=*/false); part.ok()) Put(std::move(part).value());
+        }
+        return stop_ ? kube::WatchControl::kStop : kube::WatchControl::kContinue;
+      });
+      if (st.code() == StatusCode::kOutOfRange) {
+        version.clear();
+      } else if (!st.ok()) {
+        Pause();
+      }
+    }
+  }
+
+  void Pause() {
+    for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
   std::mutex mu_;
+  std::condition_variable cv_;
   std::map<uint64_t, Part> parts_;  // by first seq
   size_t bytes_ = 0;
   uint64_t floor_ = 0;
+  bool watching_ = false;  // the watch has started (WaitFor may wait for it)
+  std::atomic<bool> stop_{false};
+  std::thread watcher_;
 };
 
 class ConfigMapBackend final : public Backend, public SegmentStore {
@@ -171,6 +299,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         read_only_(read_only),
         merge_(merge && !read_only),
         segment_bytes_(segment_bytes) {
+    if (!read_only_) batch_cache_->Follow(client_, ns_, origin_);
     if (merge_) {
       merger_ = std::thread([this] {
         SetThreadName("ledger-merge");
@@ -254,6 +383,8 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         }
         if (code != StatusCode::kAlreadyExists) return created.status();
         // Taken: by another writer, or by an earlier copy of this create.
+        // The watch usually has the winner's batch already, or soon.
+        batch_cache_->WaitFor(w.first, kLostRaceWait);
         Status st = SyncLocked();
         if (!st.ok()) {
           ++failed;
@@ -544,41 +675,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       if (obj.status().code() == StatusCode::kNotFound) return std::optional<Part>();
       return obj.status();
     }
-    Part p;
-    try {
-      const json& meta = obj->at("metadata");
-      auto labels = meta.value("labels", json::object());
-      if (labels.value(kLedgerLabel, "") != origin_) return DataLoss(name + ": a ledger ConfigMap without its label");
-      auto annotations = meta.value("annotations", json::object());
-      if (segment) {
-        p.sealed = annotations.value(kSealed, "") == "true";
-        std::string first = annotations.value(kFirstSeq, "");
-        char* end = nullptr;
-        p.first = std::strtoull(first.c_str(), &end, 10);
-        if (first.empty() || *end != '\0' || first.size() > 19) {
-          return DataLoss(name + ": " + kFirstSeq + " is not a sequence number");
-        }
-      } else {
-        p.sealed = true;
-        p.first = std::strtoull(name.c_str() + origin_.size() + 2, nullptr, 10);
-      }
-      auto binary = obj->value("binaryData", json::object());
-      if (binary.contains(kCompressedKey)) {
-        auto gz = crypto::Base64Decode(binary.at(kCompressedKey).get<std::string>());
-        if (!gz) return DataLoss(name + ": records.gz is not base64");
-        auto text = Gunzip(*gz, kConfigMapMaxSegmentBytes);
-        if (!text.ok()) return text.status().WithContext(name);
-        p.text = std::move(text).value();
-      } else {
-        p.text = obj->value("data", json::object()).value(kRecordsKey, "");
-      }
-    } catch (const json::exception& e) {
-      return DataLoss(name + ": " + e.what());
-    }
-    if (!p.text.empty() && p.text.back() != '\n') return DataLoss(name + ": its records do not end with a newline");
-    for (std::string_view line : SplitLines(p.text)) p.records.emplace_back(line);
-    if (!segment && p.records.empty()) return DataLoss(name + ": a batch without records");
-    p.object = std::move(obj).value();
+    EXECGOV_ASSIGN_OR_RETURN(Part p, ParsePart(std::move(obj).value(), name, origin_, segment));
     return std::optional<Part>(std::move(p));
   }
 

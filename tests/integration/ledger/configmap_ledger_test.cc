@@ -322,7 +322,8 @@ TEST_F(ConfigMapLedgerTest, AFollowerReadsEachBatchOnce) {
   auto real = kube::NewClient(*config);
   ASSERT_TRUE(real.ok());
   auto counting = std::make_shared<CountingClient>(std::move(real).value());
-  auto view = OpenConfigMapBackend(counting, ns_, "audit", {.compact = false});
+  // Read-only, so neither starts the watch that would hand them the batches.
+  auto view = OpenConfigMapBackend(counting, ns_, "audit", {.read_only = true});
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   auto index = OpenConfigMapBackend(counting, ns_, "audit", {.read_only = true});
   ASSERT_TRUE(index.ok()) << index.status().ToString();
@@ -351,6 +352,43 @@ TEST_F(ConfigMapLedgerTest, AFollowerReadsEachBatchOnce) {
   EXPECT_EQ(most, 1u) << "a batch was read more than once";
   EXPECT_EQ(total, batches);
   ASSERT_TRUE((*writer)->Close().ok());
+}
+
+// A writer whose cached tail is stale loses the race for the next batch
+// name; the watch has usually announced the winner's batch by then, and the
+// writer builds on it without GETting it. (The watch starts as the writer
+// opens, so an early round may still need the GET.)
+TEST_F(ConfigMapLedgerTest, AWriterThatLostARaceTakesTheWinnersBatchFromTheWatch) {
+  auto winner = OpenLedger(Url(), Options());
+  ASSERT_TRUE(winner.ok()) << winner.status().ToString();
+  auto config = kube::LoadKubeconfig(kubeconfig_);
+  ASSERT_TRUE(config.ok());
+  auto real = kube::NewClient(*config);
+  ASSERT_TRUE(real.ok());
+  auto counting = std::make_shared<CountingClient>(std::move(real).value());
+  auto backend = OpenConfigMapBackend(counting, ns_, "audit", {.compact = false});
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  auto loser = OpenLedger(std::move(backend).value(), key_, Options());
+  ASSERT_TRUE(loser.ok()) << loser.status().ToString();
+  ASSERT_TRUE((*loser)->Append(testing::Entry(0)).ok());
+  int from_watch = 0, rounds = 0;
+  uint64_t last = 0;
+  for (; rounds < 20 && from_watch == 0; ++rounds) {
+    auto won = (*winner)->Append(testing::Entry(100 + rounds));  // the loser's cached tail is stale now
+    ASSERT_TRUE(won.ok()) << won.status().ToString();
+    size_t before = counting->BatchGets().first;
+    auto lost = (*loser)->Append(testing::Entry(200 + rounds));
+    ASSERT_TRUE(lost.ok()) << lost.status().ToString();
+    EXPECT_GT(lost->seq, won->seq) << "appended after the winner's batch";
+    last = lost->seq;
+    if (counting->BatchGets().first == before) ++from_watch;
+  }
+  EXPECT_EQ(from_watch, 1) << "the winner's batch was GET in all " << rounds << " rounds";
+  ASSERT_TRUE((*loser)->Close().ok());
+  ASSERT_TRUE((*winner)->Close().ok());
+  auto r = testing::Verify(Url(), key_.Public());
+  EXPECT_TRUE(r.ok()) << r.message;
+  EXPECT_GE(testing::CountEntries(Url()), last + 1);
 }
 
 // A ledger an older version wrote (one segment rewritten in place, not
