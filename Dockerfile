@@ -27,15 +27,38 @@ RUN apt-get update \
       ca-certificates \
       libbrotli1 \
       libc6 \
+      libcom-err2 \
       libcpprest2.10 \
+      libcurl4 \
+      libffi8 \
       libgcc-s1 \
+      libgmp10 \
+      libgnutls30 \
+      libgssapi-krb5-2 \
+      libhogweed6 \
+      libidn2-0 \
+      libk5crypto3 \
+      libkeyutils1 \
+      libkrb5-3 \
+      libkrb5support0 \
+      libldap-2.5-0 \
+      libnettle8 \
+      libnghttp2-14 \
+      libp11-kit0 \
       libprometheus-cpp-core1.0 \
+      libpsl5 \
+      librtmp1 \
+      libsasl2-2 \
       libsimdjson14 \
       libsodium23 \
+      libssh2-1 \
       libssl3 \
       libstdc++6 \
+      libtasn1-6 \
       libtcmalloc-minimal4 \
+      libunistring2 \
       libyaml-cpp0.7 \
+      libzstd1 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/*
 # runtime-packages: end
