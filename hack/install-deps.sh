@@ -13,6 +13,7 @@ packages=(
   python3 python3-jwcrypto python3-cryptography python3-yaml
   clang libclang-rt-dev  # libFuzzer and the sanitizers for hack/fuzz.sh
   golang-go curl procps iproute2
+  nodejs chromium  # the console's web build (Vite) and its browser tests (Playwright, headless)
 )
 
 missing=()
@@ -23,6 +24,9 @@ done
 if command -v go >/dev/null 2>&1; then
   tmp=(); for p in "${missing[@]}"; do [ "$p" = golang-go ] || tmp+=("$p"); done; missing=("${tmp[@]+"${tmp[@]}"}")
 fi
+# npm: Debian's package on a fresh machine; one that came with Node.js itself
+# (NodeSource's nodejs bundles it, and conflicts with Debian's) is fine.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

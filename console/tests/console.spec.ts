@@ -1,0 +1,142 @@
+// The console in a real browser against real consoles over a real ledger
+// (tests/console/browser_test.sh sets the environment).
+import { expect, Page, test } from "@playwright/test";
+import { copyFileSync, readFileSync } from "node:fs";
+
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run tests/console/browser_test.sh`);
+  return v;
+};
+const MAIN = env("CONSOLE_URL");
+const TOKEN = env("CONSOLE_TOKEN");
+const KEY = readFileSync(env("LEDGER_KEY_FILE"), "utf8");
+const SHOTS = process.env.SCREENSHOT_DIR ?? "";
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function login(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}login`);
+  await page.fill("#token", TOKEN);
+  await page.click("button[type=submit]");
+  await expect(page.locator("#search")).toBeVisible();
+}
+
+async function pin(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}#/key`);
+  await page.fill("#key-text", KEY);
+  await page.click("#pin-key");
+  await expect(page.locator("#key-status")).toHaveText(/Pinned/);
+}
+
+async function searchName(page: Page, base: string, name: string): Promise<void> {
+  await page.goto(`${base}#/lineage`);
+  await page.selectOption("#search-field", "name");
+  await page.fill("#search-value", name);
+  await page.click("#search button[type=submit]");
+}
+
+test("refused without a token", async ({ page, request }) => {
+  const r = await page.goto(MAIN);
+  expect(r?.status()).toBe(401);
+  await expect(page.locator("#login-form")).toBeVisible();
+  await expect(page.locator("body")).not.toContainText("rotate-keys");
+  const api = await request.get(`${MAIN}api/records`);
+  expect(api.status()).toBe(401);
+  const wrong = await request.get(`${MAIN}api/records`, { headers: { Authorization: "Bearer not-the-token-0123456789" } });
+  expect(wrong.status()).toBe(401);
+  expect(await wrong.text()).not.toContain("rotate-keys");
+  // A wrong token at the login page is refused and stays there.
+  await page.fill("#token", "not-the-token-0123456789");
+  await page.click("button[type=submit]");
+  await expect(page.locator("#login-error")).toBeVisible();
+  await shot(page, "login");
+});
+
+test("a search finds the Job and its story is ExecutionRequest -> Job -> Pods", async ({ page }) => {
+  await login(page, MAIN);
+  await searchName(page, MAIN, "rotate-keys-1-job");
+  const row = page.locator("table.records tbody tr");
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText("Job team-a/rotate-keys-1-job");
+  await expect(row).toContainText("allowed");
+  await page.goto(`${MAIN}#/lineage`);
+  await expect(page.locator("table.records tbody tr").first()).toBeVisible();
+  await shot(page, "lineage");
+  await searchName(page, MAIN, "rotate-keys-1-job");
+  await row.locator("a").click();
+  const graph = page.locator("svg.story");
+  await expect(graph).toBeVisible();
+  await expect(graph.locator('g.node.allowed[data-kind="ExecutionRequest"]')).toHaveCount(1);
+  await expect(graph.locator('g.node.allowed[data-kind="Job"]')).toHaveCount(1);
+  await expect(graph.locator('g.node.allowed[data-kind="Pod"]')).toHaveCount(2);
+  await expect(graph.locator('line[data-edge="ExecutionRequest->Job"]')).toHaveCount(1);
+  await expect(graph.locator('line[data-edge="Job->Pod"]')).toHaveCount(2);
+  // The replay of the request's artifact is in the story, marked denied.
+  await expect(graph.locator("g.node.denied")).toContainText("ReplayDetected");
+  await shot(page, "story");
+});
+
+test("a proof verifies in the browser against the pinned key", async ({ page }) => {
+  await login(page, MAIN);
+  await page.goto(`${MAIN}#/record/1`);
+  await expect(page.locator("#proof-status")).toContainText("pin the ledger's public key");
+  await pin(page, MAIN);
+  await page.goto(`${MAIN}#/record/1`);
+  await expect(page.locator("#proof.verified #proof-status")).toContainText("VERIFIED in this browser");
+  // What the hash covers, computed in the browser, matches the server's.
+  const canonical = await page.locator("#canonical-bytes").textContent();
+  expect(canonical).toContain('"seq":1');
+  await shot(page, "proof");
+  // A proof pasted offline: the same check; one with a changed record fails.
+  const proof = await page.evaluate(async () => (await fetch("/api/proof?seq=1")).text());
+  await page.goto(`${MAIN}#/proofs`);
+  await page.fill("#paste", proof);
+  await page.click("#check-paste");
+  await expect(page.locator("#paste-status")).toHaveClass(/verified/);
+  await page.fill("#paste", proof.replace('\\"seq\\":1', '\\"seq\\":2'));
+  await page.click("#check-paste");
+  await expect(page.locator("#paste-status")).toHaveClass(/failed/);
+  await shot(page, "offline");
+  // A different key is not the ledger's: nothing verifies.
+  const other = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+  await page.goto(`${MAIN}#/key`);
+  await page.fill("#key-text", other);
+  await page.click("#pin-key");
+  await page.goto(`${MAIN}#/record/1`);
+  await expect(page.locator("#proof.failed #proof-status")).toContainText("not signed by the pinned key");
+});
+
+test("a ledger tampered on disk shows the broken record in red", async ({ page }) => {
+  const base = env("TAMPERED_URL");
+  await login(page, base);
+  await pin(page, base);
+  await searchName(page, base, "unsigned-job");
+  const row = page.locator("table.records tbody tr");
+  await expect(row).toHaveCount(1);
+  await expect(row).toHaveClass(/broken/);
+  await expect(row).toContainText("BROKEN");
+  expect(await row.locator("td").first().evaluate((td) => getComputedStyle(td).color)).toBe("rgb(196, 22, 28)");
+  await shot(page, "tampered");
+  await row.locator("a").click();
+  await expect(page.locator("#broken-banner")).toBeVisible();
+  await expect(page.locator("#proof.failed #proof-status")).toContainText("FAILED");
+});
+
+test("a rollback raises the alarm", async ({ page }) => {
+  const base = env("ROLLBACK_URL");
+  await login(page, base);
+  await pin(page, base);
+  await page.goto(`${base}#/lineage`);
+  await expect(page.locator("#head-status")).toContainText("checkpoint 7 verified");
+  await expect(page.locator("#alarm")).toBeHidden();
+  // The ledger file goes back to what it was at its first checkpoint.
+  copyFileSync(env("EARLY_FILE"), env("ROLLBACK_FILE"));
+  await page.reload();
+  await expect(page.locator("#alarm")).toBeVisible();
+  await expect(page.locator("#alarm")).toContainText("ROLLBACK");
+  await expect(page.locator("#alarm")).toContainText("7 records");
+  await shot(page, "rollback");
+});

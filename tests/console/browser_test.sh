@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The console's browser tests (ctest console_browser_test, label browser):
+# a real ledger written by the real webhook (make_ledger.sh), three real
+# `execgov console` servers over TLS on free loopback ports (the ledger, a
+# copy tampered on disk, a copy the test rolls back), and Playwright driving
+# Debian's Chromium headless against them (console/tests/*.spec.ts).
+# Usage: browser_test.sh EXECGOV [SCREENSHOT_DIR]
+set -euo pipefail
+execgov="$(realpath "$1")"
+shots="${2:-}"
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+[ -x "$chromium" ] || { echo "browser_test: $chromium is missing (hack/install-deps.sh installs chromium)" >&2; exit 1; }
+[ -d "$repo/console/node_modules/@playwright/test" ] || { echo "browser_test: run npm ci in console/ (hack/build.sh does)" >&2; exit 1; }
+[ -f "$repo/console/dist/index.html" ] || { echo "browser_test: build the console first (hack/build.sh)" >&2; exit 1; }
+
+work="$(mktemp -d /tmp/execgov-console-test.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$repo/tests/console/make_ledger.sh" "$execgov" "$work/fixture" >"$work/fixture.log" 2>&1 ||
+  { cat "$work/fixture.log" >&2; exit 1; }
+cp "$work/fixture/state/ledger.jsonl" "$work/main.jsonl"
+cp "$work/fixture/state/ledger.jsonl" "$work/rollback.jsonl"
+# Tampered on disk: the unsigned Job's denial rewritten into an allow.
+python3 - "$work/fixture/state/ledger.jsonl" "$work/tampered.jsonl" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines(keepends=True)
+for i, l in enumerate(lines):
+    if '"unsigned-job"' in l:
+        lines[i] = l.replace('"decision":"denied"', '"decision":"allowed"')
+        break
+else:
+    sys.exit("no unsigned-job record to tamper with")
+open(sys.argv[2], "w").write("".join(lines))
+PY
+head -c 32 /dev/urandom | base64 | tr -d '\n=' > "$work/token"
+chmod 600 "$work/token"
+
+start_console() {  # NAME LEDGER -> sets url_NAME
+  local log="$work/console-$1.log"
+  "$execgov" console --ledger "file:$2" --listen 127.0.0.1:0 --token-file "$work/token" \
+    --assets "$repo/console/dist" --state-dir "$work/console-state" >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    url=$(grep -o '"url":"[^"]*"' "$log" | head -1 | cut -d'"' -f4 || true)
+    [ -n "$url" ] && { printf -v "url_$1" '%s' "$url"; return; }
+    sleep 0.1
+  done
+  echo "execgov console did not start:" >&2; cat "$log" >&2; exit 1
+}
+start_console main "$work/main.jsonl"
+start_console tampered "$work/tampered.jsonl"
+start_console rollback "$work/rollback.jsonl"
+
+cd "$repo/console"
+export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
+  ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" \
+  CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \
+  SCREENSHOT_DIR="$shots" CHROMIUM="$chromium" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+node_modules/.bin/playwright test --reporter=line

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Writes a small real ledger for the console's browser tests into DIR: the
+# webhook (`execgov serve`, over HTTPS) admits a signed ExecutionRequest, the
+# Job the operator would make from it and that Job's two Pods (each
+# inheriting the request's artifact), refuses an unsigned Job and a replay
+# of the request's artifact, and writes its final checkpoint on stop.
+# Usage: make_ledger.sh EXECGOV DIR
+# Writes DIR/state/ledger.jsonl, its key DIR/state/ledger.jsonl.key.pub, and
+# DIR/early.jsonl: the same ledger as it was after its first checkpoint.
+set -euo pipefail
+execgov="$1"; dir="$2"
+mkdir -p "$dir"; cd "$dir"
+"$execgov" keygen --alg ed25519 --kid ops-2026-11 --out ops > key-entry.yaml
+{
+  printf 'apiVersion: execgov.io/v1alpha1\nkind: ExecutionPolicy\nmetadata: {name: default}\nspec:\n'
+  printf '  enforcement: Enforce\n  audience: cluster-a\n  maxTTL: 15m\n'
+  printf '  trustedControllers:\n  - system:serviceaccount:kube-system:job-controller\n'
+  printf '  - system:serviceaccount:execgov-system:execgov-operator\n  issuers:\n'
+  printf '  - name: ops-authority\n    subjects: ["agent:*"]\n    keys:\n'
+  sed 's/^/    /' key-entry.yaml
+} > policy.yaml
+mkdir -p policies && cp policy.yaml policies/
+cat > request.yaml <<'YAML'
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionRequest
+metadata: {name: rotate-keys-1, namespace: team-a}
+spec:
+  initiator: agent:rotator
+  intent: rotate the payments service keys (ticket OPS-1234)
+  template:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: rotate
+            image: registry.example.com/tools/rotate:1.4
+            command: ["/rotate"]
+            args: ["--service", "payments"]
+YAML
+"$execgov" sign --key ops.key --kid ops-2026-11 --issuer ops-authority --subject agent:rotator \
+  --audience cluster-a --ttl 10m --intent "rotate the payments service keys (ticket OPS-1234)" \
+  -f request.yaml > signed-request.yaml
+# The Job the operator makes from the request, and the Pods the Job
+# controller makes from the Job (request_controller.cc's JobFor).
+python3 - <<'PY'
+import json, yaml
+req = yaml.safe_load(open("signed-request.yaml"))
+token = req["metadata"]["annotations"]["execgov.io/authorization"]
+job_spec = req["spec"]["template"]["spec"]
+job_spec["template"].setdefault("metadata", {})["annotations"] = {"execgov.io/authorization": token}
+job = {"apiVersion": "batch/v1", "kind": "Job",
+       "metadata": {"name": "rotate-keys-1-job", "namespace": "team-a", "uid": "job-uid-1",
+                    "annotations": {"execgov.io/authorization": token},
+                    "ownerReferences": [{"apiVersion": "execgov.io/v1alpha1", "kind": "ExecutionRequest",
+                                         "name": "rotate-keys-1", "uid": "er-uid-1", "controller": True}]},
+       "spec": job_spec}
+json.dump(job, open("job.json", "w"))
+for i in (1, 2):
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "rotate-keys-1-job-pod%d" % i, "namespace": "team-a", "uid": "pod-uid-%d" % i,
+                        "annotations": {"execgov.io/authorization": token},
+                        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "rotate-keys-1-job",
+                                             "uid": "job-uid-1", "controller": True}]},
+           "spec": job_spec["template"]["spec"]}
+    json.dump(pod, open("pod%d.json" % i, "w"))
+replay = dict(req); replay["metadata"] = dict(req["metadata"], name="rotate-keys-2")
+json.dump(replay, open("replay.json", "w"))
+unsigned = {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "unsigned-job", "namespace": "team-a"}, "spec": job_spec}
+unsigned["spec"]["template"]["metadata"] = {}
+json.dump(unsigned, open("unsigned.json", "w"))
+PY
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pid=""
+trap '[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true' EXIT
+start_serve() {
+  port=$(free_port); ops=$(free_port)
+  "$execgov" serve --policy policies --state-dir state --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$ops" \
+    >>serve.log 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && return; sleep 0.1; done
+  echo "execgov serve did not become ready" >&2; cat serve.log >&2; exit 1
+}
+stop_serve() {  # the webhook writes its final checkpoint as it stops
+  kill "$pid"; wait "$pid" || true; pid=""
+}
+admit() {  # FILE UID USER
+  "$execgov" review -f "$1" --uid "$2" --user "$3" |
+    curl -sf --cacert state/tls/ca.crt -H 'Content-Type: application/json' --data-binary @- \
+      "https://127.0.0.1:$port/validate" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; print(sys.argv[1], "allowed" if r["allowed"] else "denied: " + r["status"]["message"])' "$1"
+}
+start_serve
+admit signed-request.yaml er-uid-1 agent:rotator
+admit job.json job-uid-1 system:serviceaccount:execgov-system:execgov-operator
+admit pod1.json pod-uid-1 system:serviceaccount:kube-system:job-controller
+admit pod2.json pod-uid-2 system:serviceaccount:kube-system:job-controller
+stop_serve
+cp state/ledger.jsonl early.jsonl   # ends with a checkpoint for 4 records: what a rollback goes back to
+start_serve
+admit unsigned.json unsigned-uid-1 agent:rotator
+admit replay.json er-uid-2 agent:rotator
+stop_serve
+"$execgov" ledger verify --ledger file:state/ledger.jsonl --checkpoint-key state/ledger.jsonl.key.pub
