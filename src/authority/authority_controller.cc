@@ -177,13 +177,22 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
                   match ? "not authorized within the timeout of AuthorityPolicy rule " + rule_name
                         : "no AuthorityPolicy rule applied to the request within the authority's default timeout");
   }
-  if (!match) return runtime::ReconcileResult{Until(deadline, now)};
+  if (!match) {
+    EXECGOV_RETURN_IF_ERROR(ShowWaiting(request, "", "an AuthorityPolicy rule that applies", deadline));
+    return runtime::ReconcileResult{Until(deadline, now)};
+  }
   const AuthorityRule& rule = *match->rule;
   if (rule.action == Action::kAutoDeny) {
     return Refuse(request, kPhaseDenied, rule_name, "denied by AuthorityPolicy rule " + rule_name);
   }
   if (rule.action == Action::kRequireApprovals) {
     // Human approval is not built yet: the request waits for its timeout.
+    std::string groups;
+    for (const auto& g : rule.approver_groups) groups += (groups.empty() ? "" : ", ") + g;
+    EXECGOV_RETURN_IF_ERROR(ShowWaiting(request, rule_name,
+                                        std::to_string(rule.approvals) + (rule.approvals == 1 ? " approval" : " approvals") +
+                                            " from " + groups,
+                                        deadline));
     return runtime::ReconcileResult{Until(deadline, now)};
   }
   if (rule.rate_count > 0 &&
@@ -271,12 +280,50 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Attach(const json& reque
     }
     return written.status().WithContext("attaching the grant");
   }
-  if (!replaced && deps_.events) {
+  if (replaced) return runtime::ReconcileResult{};
+  if (deps_.events) {
     deps_.events->Record(request, kube::EventType::kNormal, "Granted",
                          "authorized by AuthorityPolicy rule " + grant.rule + " (artifact " +
                              grant.claims.value("jti", "") + ")");
   }
+  // The request waits for nothing any more: say which rule granted it.
+  const json shown = {{"rule", grant.rule}, {"jti", grant.claims.value("jti", "")}};
+  auto noted = kube::UpdateWithRetry(
+      *deps_.client, RequestPath(request),
+      [&](json& obj) {
+        if (api::UidOf(obj) != uid || obj.value("status", json::object()).value("authorization", json()) == shown) {
+          return false;
+        }
+        obj["status"]["authorization"] = shown;
+        return true;
+      },
+      /*status=*/true);
+  if (!noted.ok() && noted.status().code() != StatusCode::kNotFound) {
+    log::Warn("authority: cannot note the grant in the request's status", {{"error", noted.status().message()}});
+  }
   return runtime::ReconcileResult{};
+}
+
+Status AuthorityController::ShowWaiting(const json& request, const std::string& rule, const std::string& waiting_for,
+                                       int64_t deadline) {
+  json shown = {{"waitingFor", waiting_for},
+                {"deadline", FormatRfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(deadline)))}};
+  if (!rule.empty()) shown["rule"] = rule;
+  if (request.value("status", json::object()).value("authorization", json()) == shown) return Status::Ok();
+  const std::string uid = api::UidOf(request);
+  auto written = kube::UpdateWithRetry(
+      *deps_.client, RequestPath(request),
+      [&](json& obj) {
+        if (api::UidOf(obj) != uid || api::StringAt(obj, {"status", "phase"}) != kPhaseAwaiting) return false;
+        if (obj["status"].value("authorization", json()) == shown) return false;
+        obj["status"]["authorization"] = shown;
+        return true;
+      },
+      /*status=*/true);
+  if (!written.ok() && written.status().code() != StatusCode::kNotFound) {
+    return written.status().WithContext("showing what the request waits for");
+  }
+  return Status::Ok();
 }
 
 StatusOr<runtime::ReconcileResult> AuthorityController::Refuse(const json& request, const std::string& phase,

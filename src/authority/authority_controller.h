@@ -118,6 +118,10 @@ class AuthorityController {
   StatusOr<runtime::ReconcileResult> Attach(const nlohmann::json& request, const GrantIndex::Grant& grant);
   StatusOr<runtime::ReconcileResult> Refuse(const nlohmann::json& request, const std::string& phase,
                                             const std::string& rule, const std::string& message);
+  // status.authorization {rule, waitingFor, deadline}: `kubectl get ereq`
+  // shows who is waiting for whom. Written only when it changes.
+  Status ShowWaiting(const nlohmann::json& request, const std::string& rule, const std::string& waiting_for,
+                     int64_t deadline);
   nlohmann::json ObjectRecord(const nlohmann::json& request) const;
   AuthorityControllerDeps deps_;
 };

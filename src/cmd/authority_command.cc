@@ -4,13 +4,13 @@
 // from a file that only its owner may read. Leader-elected on a Lease like
 // the operator: every replica keeps its caches warm, only the leader acts,
 // and one that loses the lease exits with status 1.
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/object.h"
 #include "authority/authority_controller.h"
 #include "cmd/cli.h"
+#include "cmd/leader_process.h"
 #include "controllers/lineage_controller.h"
 #include "core/clock.h"
 #include "core/file.h"
@@ -71,12 +71,7 @@ int RunAuthority(const AuthorityOptions& o) {
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
 
   auto client_or = kube::NewClient(*config);
   if (!client_or.ok()) return UsageError(client_or.status().message());
@@ -98,16 +93,7 @@ int RunAuthority(const AuthorityOptions& o) {
   }
 
   runtime::ManagerOptions manager_options;
-  if (o.leader_elect) {
-    runtime::LeaderElectionConfig le;
-    le.lease_namespace = o.ns;
-    le.lease_name = o.lease_name;
-    le.identity = identity;
-    le.lease_duration = std::chrono::seconds(o.lease_seconds);
-    le.renew_deadline = std::chrono::milliseconds(o.lease_seconds * 2000 / 3);
-    le.retry_period = std::chrono::milliseconds(std::max(500, o.lease_seconds * 1000 / 7));
-    manager_options.leader_election = le;
-  }
+  if (o.leader_elect) manager_options.leader_election = LeaseConfig(o.ns, o.lease_name, identity, o.lease_seconds);
   manager_options.on_lost_leadership = [] { kill(getpid(), SIGUSR1); };
   runtime::Manager manager(client.get(), manager_options);
   const std::string api_version(api::kApiVersion);
@@ -164,14 +150,7 @@ int RunAuthority(const AuthorityOptions& o) {
                                            {"issuer", o.issuer},
                                            {"audience", o.audience},
                                            {"watchNamespaces", o.watch_namespaces}});
-  int sig = 0;
-  sigwait(&signals, &sig);
-  const bool lost = sig == SIGUSR1;
-  if (lost) {
-    log::Error("execgov authority: lost the leader lease; exiting so a fresh process takes over", {{"identity", identity}});
-  } else {
-    log::Info("execgov authority: stopping", {{"signal", sig}});
-  }
+  const bool lost = WaitForStop(signals, "authority", identity);
   manager.Stop();
   ops->reset();
   if (Status st = (*ledger)->Close(); !st.ok()) log::Warn("ledger close failed", {{"error", st.message()}});

@@ -194,7 +194,7 @@ spec:
     match: {namespaces: [$ns], images: ["registry.example.com/slow/*"]}
     action: RequireApprovals
     approvals: {count: 2, groups: [ops]}
-    timeout: 3s
+    timeout: 6s
   - name: auto
     match: {namespaces: [$ns], initiators: ["agent:*"], images: ["registry.example.com/tools/*"]}
     action: AutoApprove
@@ -245,6 +245,8 @@ YAML
   grep -q '"sub": "agent:e2e"' inspect.txt || fail "the grant's sub is not the initiator: $(cat inspect.txt)"
   grep -q '"name": "auto"' inspect.txt || fail "the grant is not scoped to the request's name: $(cat inspect.txt)"
   grep -q '"intent": "rotate the payments keys"' inspect.txt || fail "the grant does not carry the intent: $(cat inspect.txt)"
+  [ "$(field auto '{.status.authorization.rule}')" = "$CLUSTER_ID/auto" ] ||
+    fail "the request does not name the rule that granted it: $(field auto '{.status}')"
 
   # --- auto-denied: Denied, the rule named, no Job
   request_yaml danger agent:e2e registry.example.com/danger/rm:1 >danger.yaml
@@ -253,10 +255,15 @@ YAML
   field danger '{.status.conditions[?(@.type=="Authorized")].message}' | grep -q "$CLUSTER_ID/deny-danger" ||
     fail "the denial does not name the rule: $(field danger '{.status.conditions}')"
 
-  # --- approvals never come: Expired after the rule's 3 s timeout, no Job
+  # --- approvals never come: Expired after the rule's 6 s timeout, no Job;
+  # meanwhile `kubectl get ereq` shows what it waits for
   request_yaml slow agent:e2e registry.example.com/slow/batch:1 >slow.yaml
   as_agent create -f slow.yaml >/dev/null || fail "the request was not admitted"
   wait_phase slow Expired 60
+  [ "$(field slow '{.status.authorization.waitingFor}')" = "2 approvals from ops" ] ||
+    fail "the expired request does not say what it waited for: $(field slow '{.status.authorization}')"
+  [ "$(field slow '{.status.authorization.rule}')" = "$CLUSTER_ID/needs-approval" ] ||
+    fail "the expired request does not name its rule: $(field slow '{.status.authorization}')"
   # An artifact attached after all (by hand) runs nothing: the request ended.
   kubectl annotate executionrequest slow -n "$ns" "execgov.io/authorization=$(sign --artifact-only -f slow.yaml)" \
     >/dev/null || fail "the hand-signed artifact was refused"
