@@ -380,7 +380,7 @@ EOF
   kubectl apply -f ereq.yaml >/dev/null
   kubectl get ereq -n "$ns" r1 >ereq.txt
   cat ereq.txt
-  head -n1 ereq.txt | grep -qE '^NAME +PHASE +INITIATOR +JOB +AGE$' || fail "request columns: $(cat ereq.txt)"
+  head -n1 ereq.txt | grep -qE '^NAME +PHASE +INITIATOR +WAITING FOR +JOB +AGE$' || fail "request columns: $(cat ereq.txt)"
   grep -q "agent:e2e" ereq.txt || fail "request row lacks the initiator"
 }
 
