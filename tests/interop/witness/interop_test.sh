@@ -35,6 +35,7 @@ started_url() {  # FILE PID
 # 1. execgov's witness, a Go log.
 "$work/witnesscheck" setup "$work"
 start_witness() {
+  rm -f "$work/witness.out"  # the URL read must be this run's
   "$execgov" witness --name execgov.interop/witness --key "$work/witness.key" --state "$work/witness.state" \
     --log-key "$(cat "$work/log.vkey")" --listen 127.0.0.1:0 > "$work/witness.out" 2> "$work/witness.err" &
   pids+=($!)
