@@ -14,8 +14,9 @@ root=$PWD
 # programs that require the controlplane fixture) are left out with
 # EXECGOV_E2E=OFF: six more programs (11 files, about 3 more minutes of build
 # on two cores) plus the fixture, and a run time under ASan not measured yet,
-# against a budget this step already uses most of. The cpprestsdk client they
-# reach (src/kube/http.cc) is exercised here by the ledger's etcd tests.
+# against a budget this step already uses most of. The HTTP client they
+# reach (src/kube/http.cc) is exercised here by its unit tests and the
+# ledger's etcd tests.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
   -DEXECGOV_SANITIZE=ON -DEXECGOV_BUILD_BENCH=OFF -DEXECGOV_E2E=OFF >/dev/null
 cmake --build build-asan --parallel "$(nproc)"
