@@ -52,7 +52,7 @@ void RuntimeFacts::Observe(uint64_t seq, const json& record) {
   a.consumed = op == "consume";
   a.inherited = op == "inherit";
   a.derived = derived;
-  a.break_glass = record.value("breakGlass", false) == true;
+  a.break_glass = Member(record, "breakGlass") != nullptr;  // {policy, group}
   a.seq = seq;
   a.read = clock_->Now();
 

@@ -14,6 +14,7 @@
 #include "controllers/request_controller.h"
 #include "controllers/status_conditions.h"
 #include "core/log.h"
+#include "policy/policy_match.h"
 #include "policy/runtime_spec.h"
 
 namespace execgov::controllers {
@@ -39,13 +40,9 @@ std::string Describe(const json& object) {
   return Describe(api::KindOf(object), api::NamespaceOf(object), api::NameOf(object));
 }
 
-// policy::PolicyMatches (decision.cc), over what the verifier knows.
 bool Matches(const policy::CompiledPolicy& p, const std::string& kind, const std::string& ns,
              const std::map<std::string, std::string>& labels) {
-  if (!p.kinds.count(kind)) return false;
-  if (!p.namespaces.empty() && !p.namespaces.count(ns)) return false;
-  if (p.excluded_namespaces.count(ns)) return false;
-  return !p.namespace_selector || p.namespace_selector->Matches(labels);
+  return policy::PolicyCovers(p, kind, ns, labels);
 }
 
 const policy::CompiledPolicy* ByName(const policy::PolicySet& set, const std::string& name) {

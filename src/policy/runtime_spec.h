@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "core/status.h"
 #include "crypto/json.h"
@@ -30,9 +32,21 @@ struct RuntimeSpec {
   int64_t grace_period_seconds = kDefaultRuntimeGraceSeconds;
   // With Terminate: say what would be stopped (report, Event) and stop nothing.
   bool dry_run = false;
+  // spec.runtime.namespaceGuardians: who may remove execgov.io/governed from
+  // a namespace the policy matches (the webhook refuses everyone else and
+  // records each attempt). Exact names, no globs.
+  std::set<std::string> guardian_users, guardian_groups;
+  // spec.runtime.breakGlass.groups: members may create a Pod, Job or
+  // ExecutionRequest the policy matches without an artifact, in an
+  // emergency; admitted, recorded as breakGlass, reported until it is gone.
+  std::set<std::string> break_glass_groups;
 
   bool Terminates() const { return action == RuntimeAction::kTerminate && !dry_run; }
 };
+
+// The most names a guardian or break-glass list holds, and their length.
+inline constexpr size_t kMaxRuntimeNames = 32;
+inline constexpr size_t kMaxRuntimeNameBytes = 253;
 
 // Reads spec.runtime of a policy's spec (absent or null: the defaults).
 // Errors name the field: "spec.runtime.action: \"Kill\" is not Report or Terminate".

@@ -6,6 +6,7 @@
 
 #include "api/object.h"
 #include "core/log.h"
+#include "webhook/door_guard.h"
 
 namespace execgov::webhook {
 namespace {
@@ -94,6 +95,7 @@ struct AdmissionHandler::InFlight {
   bool dry_run = false;
   policy::Decision decision;
   Reservation reservation;
+  std::optional<BreakGlass> break_glass;  // admitted without an artifact (door_guard.h)
 
   // Answers once; a second answer (after an exception) is dropped.
   void Answer(AdmissionResponse resp) {
@@ -138,6 +140,12 @@ void AdmissionHandler::Handle(const AdmissionRequest& request, ResponseCallback 
 }
 
 void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared_ptr<InFlight>& state) {
+  // The namespace guard (door_guard.h) records synchronously: before the
+  // announcement below, which a ledger writer may wait on.
+  if (IsNamespaceRequest(req)) {
+    std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
+    return state->Answer(GuardNamespace(req, policies.get(), deps_.ledger, deps_.install_namespace, deps_.metrics));
+  }
   // Until this returns (its record queued, or none to come), a ledger writer
   // gathering a batch may wait for this decision's record.
   ledger::Announcement announced(deps_.ledger);
@@ -253,6 +261,18 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
     break;
   }
 
+  // Break-glass: refused only for want of an artifact, by a member of a group
+  // a matching policy names. Admitted, and recorded as such.
+  if (decide && !d.allowed && d.reason == policy::Reason::kMissingArtifact &&
+      a.operation == policy::Operation::kCreate && policies && policies->ready) {
+    if (auto bg = FindBreakGlass(*policies, a)) {
+      d.allowed = true;
+      d.message = "admitted without an artifact under break-glass: " + a.user + " is in group " + bg->group +
+                  ", which ExecutionPolicy " + bg->policy + " names in spec.runtime.breakGlass";
+      d.warnings.push_back("execgov: BreakGlass: " + d.message + "; it is reported until it is gone");
+      state->break_glass = std::move(bg);
+    }
+  }
   state->kind = a.kind;
   state->ns = a.ns;
   state->name = a.name;
@@ -353,6 +373,11 @@ StatusOr<ledger::Entry> AdmissionHandler::DecisionRecord(const InFlight& state) 
   if (d.awaiting_authorization || d.artifact_attached) {
     entry.Str("authorization", d.awaiting_authorization ? "awaiting" : "attach")
         .Str("initiator", d.initiator, ledger::kMaxNameBytes);
+  }
+  if (state.break_glass) {
+    entry.Obj("breakGlass", std::move(ledger::EntryBuilder()
+                                          .Str("policy", state.break_glass->policy, ledger::kMaxNameBytes)
+                                          .Str("group", state.break_glass->group, ledger::kMaxClaimBytes)));
   }
   if (state.reservation.store) {
     ledger::EntryBuilder replay;

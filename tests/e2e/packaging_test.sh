@@ -117,7 +117,18 @@ case_template() {
 import base64
 vwc = one('ValidatingWebhookConfiguration')
 hooks = vwc['webhooks']
-if [h['name'] for h in hooks] != ['validate.execgov.io']: fail('webhooks: %s' % hooks)
+if [h['name'] for h in hooks] != ['validate.execgov.io', 'guard.execgov.io']: fail('webhooks: %s' % hooks)
+# The guard on the door: Namespace UPDATEs only, of governed namespaces
+# (objectSelector: old or new labelled), never the excluded ones, and Ignore
+# so that a guard that is down locks nothing.
+g = hooks[1]
+if g['failurePolicy'] != 'Ignore' or g['sideEffects'] != 'NoneOnDryRun': fail('guard policies %s' % g)
+if g['rules'] != [{'apiGroups': [''], 'apiVersions': ['v1'], 'operations': ['UPDATE'], 'resources': ['namespaces'], 'scope': 'Cluster'}]:
+    fail('guard rules %s' % g['rules'])
+if g['objectSelector'].get('matchLabels') != {'execgov.io/governed': 'true'}: fail('guard selector %s' % g['objectSelector'])
+gex = [e for e in g['objectSelector']['matchExpressions'] if e['key'] == 'kubernetes.io/metadata.name']
+if len(gex) != 1 or gex[0]['operator'] != 'NotIn' or not {'kube-system', 'execgov-system', '$ns'} <= set(gex[0]['values']):
+    fail('guard exclusions %s' % gex)
 h = hooks[0]
 for k, v in [('failurePolicy', 'Fail'), ('sideEffects', 'NoneOnDryRun'), ('admissionReviewVersions', ['v1'])]:
     if h[k] != v: fail('%s is %s, not %s' % (k, h[k], v))

@@ -267,7 +267,7 @@ TEST_F(VerifyTest, NeverGovernedNamespacesAreNeverJudged) {
 TEST_F(VerifyTest, BreakGlassIsReportedAsSuch) {
   json pod = WithMeta(testing::MakePod("team-a", "emergency"), "uid-bg");
   json r = Admission(pod, "", "");
-  r["breakGlass"] = true;
+  r["breakGlass"] = {{"policy", "team"}, {"group", "oncall"}};
   Record(r);
   EXPECT_EQ(Names(Verify(pod)), Strings{"BreakGlass"});
 }
@@ -354,7 +354,13 @@ TEST(RuntimeSpecTest, DefaultsAndBounds) {
                           json{{"runtime", {{"gracePeriodSeconds", 86401}}}},
                           json{{"runtime", {{"gracePeriodSeconds", 1.5}}}},
                           json{{"runtime", {{"gracePeriodSeconds", 18446744073709551615ull}}}},
-                          json{{"runtime", {{"dryRun", "yes"}}}}, json{{"runtime", {{"mode", "Report"}}}}}) {
+                          json{{"runtime", {{"dryRun", "yes"}}}}, json{{"runtime", {{"mode", "Report"}}}},
+                          json{{"runtime", {{"namespaceGuardians", {{"users", "alice"}}}}}},
+                          json{{"runtime", {{"namespaceGuardians", {{"users", {""}}}}}}},
+                          json{{"runtime", {{"namespaceGuardians", {{"roles", {"x"}}}}}}},
+                          json{{"runtime", {{"breakGlass", {{"groups", json::array({1})}}}}}},
+                          json{{"runtime", {{"breakGlass", {{"groups", std::vector<std::string>(33, "g")}}}}}},
+                          json{{"runtime", {{"breakGlass", {{"groups", {std::string(254, 'g')}}}}}}}}) {
     auto r = policy::CompileRuntimeSpec(bad);
     EXPECT_FALSE(r.ok()) << bad.dump();
     if (!r.ok()) EXPECT_EQ(r.status().message().rfind("spec.runtime", 0), 0u) << r.status().message();
