@@ -167,7 +167,9 @@ class CurlHttpClient final : public HttpClient {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
       if (body.empty()) headers.Add("Content-Type:");  // libcurl's form type otherwise
     }
-    const bool custom = method != "GET" && method != "HEAD" && !(method == "POST" && sends_body);
+    // libcurl's own method for GET, HEAD and POST; any other, or a GET with a
+    // body (which libcurl would send as a POST), is named explicitly.
+    const bool custom = !((method == "GET" && !sends_body) || method == "HEAD" || (method == "POST" && sends_body));
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, custom ? method.c_str() : nullptr);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.list);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout.count()));

@@ -158,9 +158,11 @@ TEST(HttpClientTest, SendsMethodBodyAndHeadersAndReusesTheConnection) {
   EXPECT_EQ(post->retry_after_seconds, -1);
   auto del = client->Request("DELETE", "/api/v1/x/y");
   ASSERT_TRUE(del.ok()) << del.status().ToString();
+  ASSERT_TRUE(client->Request("PATCH", "/api/v1/x/z", "{}", "application/json-patch+json").ok());
+  ASSERT_TRUE(client->Request("GET", "/api/v1/x/z").ok());
 
   auto reqs = server.requests();
-  ASSERT_EQ(reqs.size(), 2u);
+  ASSERT_EQ(reqs.size(), 4u);
   EXPECT_EQ(reqs[0].rfind("POST /api/v1/x HTTP/1.1\r\n", 0), 0u) << reqs[0];
   EXPECT_NE(reqs[0].find("Content-Type: application/merge-patch+json\r\n"), std::string::npos) << reqs[0];
   EXPECT_NE(reqs[0].find("Authorization: Bearer tok-1\r\n"), std::string::npos) << reqs[0];
@@ -171,6 +173,10 @@ TEST(HttpClientTest, SendsMethodBodyAndHeadersAndReusesTheConnection) {
   EXPECT_EQ(reqs[1].rfind("DELETE /api/v1/x/y HTTP/1.1\r\n", 0), 0u) << reqs[1];
   EXPECT_NE(reqs[1].find("Authorization: Bearer tok-2\r\n"), std::string::npos) << reqs[1];
   EXPECT_EQ(reqs[1].find("Content-Type"), std::string::npos) << reqs[1];
+  EXPECT_EQ(reqs[2].rfind("PATCH /api/v1/x/z HTTP/1.1\r\n", 0), 0u) << reqs[2];
+  EXPECT_NE(reqs[2].find("Content-Type: application/json-patch+json\r\n"), std::string::npos) << reqs[2];
+  EXPECT_EQ(reqs[3].rfind("GET /api/v1/x/z HTTP/1.1\r\n", 0), 0u) << reqs[3];  // not the PATCH's method
+  EXPECT_EQ(reqs[3].find("Content-Length"), std::string::npos) << reqs[3];
   EXPECT_EQ(server.connections(), 1);  // keep-alive
 }
 
