@@ -44,6 +44,8 @@ constexpr size_t kBatchCacheBytes = 8u << 20;
 // How long a writer that lost a race for a batch name waits for the watch to
 // announce the winner's batch before it GETs it.
 constexpr auto kLostRaceWait = std::chrono::milliseconds(50);
+// Batches whose announcement BatchCache remembers (the newest ones).
+constexpr size_t kAnnouncedKept = 4096;
 // A failed merge is tried again after this long.
 constexpr auto kMergeRetry = std::chrono::seconds(2);
 
@@ -190,6 +192,34 @@ class BatchCache {
     return cv_.wait_for(lock, max, [&] { return parts_.count(first) > 0 || first < floor_; }) && parts_.count(first) > 0;
   }
 
+  // The watch's epoch: 0 until it has started, then one more each time it
+  // starts again from a new list (after its version expired), since events
+  // between the two were never seen. A read issued while the epoch is E (not
+  // 0) saw the store at or after E began.
+  uint64_t Epoch() {
+    std::lock_guard lock(mu_);
+    return epoch_;
+  }
+
+  // Whether segment `index` existed when the batch at `first` with uid
+  // `uid` was stored, as the watch tells it: waits up to `max` for the watch
+  // to announce that very object (not an earlier batch of the same name)
+  // within epoch `epoch`; events arrive in the order of their writes, so
+  // every segment stored before the batch was announced before it.
+  // nullopt: the watch cannot tell (another epoch, or not announced in time).
+  std::optional<bool> SegmentBefore(uint64_t first, const std::string& uid, uint64_t index, uint64_t epoch,
+                                    std::chrono::milliseconds max) {
+    std::unique_lock lock(mu_);
+    if (epoch == 0 || uid.empty()) return std::nullopt;
+    auto announced = [&] {
+      auto it = announced_.find(first);
+      return it != announced_.end() && it->second == uid;
+    };
+    cv_.wait_for(lock, max, [&] { return epoch_ != epoch || announced(); });
+    if (epoch_ != epoch || !announced()) return std::nullopt;
+    return segments_.count(index) > 0;
+  }
+
   // Starts the watch (once): every batch of `origin` in `ns` stored after
   // this call is added as it is announced. Events before it are not sent
   // (the watch starts at a list's resourceVersion), so no segment is
@@ -230,7 +260,7 @@ class BatchCache {
   }
 
   void Watch(kube::Client& client, const std::string& ns, const std::string& origin) {
-    const std::string batch_prefix = origin + "-b";
+    const std::string batch_prefix = origin + "-b", segment_prefix = origin + "-";
     kube::ListOptions list;
     list.label_selector = std::string(kLedgerLabel) + "=" + origin;
     // Names no object: the list is only for its resourceVersion.
@@ -245,6 +275,11 @@ class BatchCache {
           continue;
         }
         version = listed->resource_version;
+        std::lock_guard lock(mu_);
+        ++epoch_;
+        segments_.clear();
+        announced_.clear();
+        cv_.notify_all();
       }
       if (!announced) {
         std::lock_guard lock(mu_);
@@ -258,11 +293,22 @@ class BatchCache {
         std::string v = api::StringAt(e.object, {"metadata", "resourceVersion"});
         if (!v.empty()) version = v;
         std::string name = api::StringAt(e.object, {"metadata", "name"});
-        if (e.type == kube::WatchEventType::kAdded && name.size() == batch_prefix.size() + 12 &&
-            name.compare(0, batch_prefix.size(), batch_prefix) == 0 &&
+        if (e.type != kube::WatchEventType::kAdded) return stop_ ? kube::WatchControl::kStop : kube::WatchControl::kContinue;
+        if (name.size() == batch_prefix.size() + 12 && name.compare(0, batch_prefix.size(), batch_prefix) == 0 &&
             name.find_first_not_of("0123456789", batch_prefix.size()) == std::string::npos) {
+          uint64_t first = std::strtoull(name.c_str() + batch_prefix.size(), nullptr, 10);
           // A batch that does not parse is left to the reads, which report it.
           if (auto part = ParsePart(e.object, name, origin, /*segment=*/false); part.ok()) Put(std::move(part).value());
+          std::lock_guard lock(mu_);
+          announced_[first] = api::StringAt(e.object, {"metadata", "uid"});
+          while (announced_.size() > kAnnouncedKept) announced_.erase(announced_.begin());
+          cv_.notify_all();
+        } else if (name.size() == segment_prefix.size() + 6 &&
+                   name.compare(0, segment_prefix.size(), segment_prefix) == 0 &&
+                   name.find_first_not_of("0123456789", segment_prefix.size()) == std::string::npos) {
+          // Kept even once deleted (retention): it existed.
+          std::lock_guard lock(mu_);
+          segments_.insert(std::strtoull(name.c_str() + segment_prefix.size(), nullptr, 10));
         }
         return stop_ ? kube::WatchControl::kStop : kube::WatchControl::kContinue;
       });
@@ -284,6 +330,10 @@ class BatchCache {
   size_t bytes_ = 0;
   uint64_t floor_ = 0;
   bool watching_ = false;  // the watch has started (WaitFor may wait for it)
+  uint64_t epoch_ = 0;     // Epoch()
+  std::set<uint64_t> segments_;   // indices of segments added in this epoch
+  // Batches added in this epoch (the newest kAnnouncedKept): first seq -> uid.
+  std::map<uint64_t, std::string> announced_;
   std::atomic<bool> stop_{false};
   std::thread watcher_;
 };
@@ -373,6 +423,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         w.first = state_.size;
         w.object = NewObject(BatchName(w.first), {{kRecordsKey, std::move(text)}}, json::object());
       }
+      auto sent = std::chrono::steady_clock::now();
       auto created = client_->Create(kube::ConfigMapsPath(ns_), w.object);
       if (!created.ok()) {
         StatusCode code = created.status().code();
@@ -397,10 +448,25 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         continue;
       }
       // Stored. It is in the chain unless the batches at its seq were merged
-      // into a segment (and deleted) after we read the tail.
+      // into a segment (and deleted) after we read the tail, which needs
+      // segment next_segment_ to have existed before the batch was stored.
+      // The watch tells, when it has watched since a read that found that
+      // segment missing; else a read after the create does.
+      std::optional<bool> covered;
+      if (absent_segment_ == next_segment_) {
+        covered = batch_cache_->SegmentBefore(w.first, api::StringAt(*created, {"metadata", "uid"}), next_segment_,
+                                              absent_epoch_, kLostRaceWait);
+      }
       auto looked = std::chrono::steady_clock::now();
-      auto next = ReadPart(SegmentName(next_segment_), /*segment=*/true);
-      if (next.ok() && !next->has_value()) {
+      uint64_t epoch = batch_cache_->Epoch();
+      StatusOr<std::optional<Part>> next = std::optional<Part>();
+      if (!covered) {
+        next = ReadPart(SegmentName(next_segment_), /*segment=*/true);
+        if (next.ok() && !next->has_value()) NoteAbsent(epoch);
+      } else {
+        looked = sent;  // the watch's answer holds for when the batch was stored
+      }
+      if (covered == std::optional<bool>(false) || (!covered && next.ok() && !next->has_value())) {
         view_at_ = looked;  // no segment past the view existed then
         Adopt(w.first, w.batch.records, w.batch.hashes, w.batch.after);
         Part stored;
@@ -692,6 +758,13 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     return batch;
   }
 
+  // Segment next_segment_ was read and found missing by a read issued in
+  // watch epoch `epoch`.
+  void NoteAbsent(uint64_t epoch) {
+    absent_segment_ = next_segment_;
+    absent_epoch_ = epoch;
+  }
+
   // A successful append: wakes the merger when a run of batches is full.
   Status Stored(const Batch&) {
     tail_cached_ = true;
@@ -793,8 +866,10 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         read.emplace_back(std::move(name), std::move(batch).value());
       }
       std::string name = SegmentName(next_segment_);
+      uint64_t epoch = batch_cache_->Epoch();
       EXECGOV_ASSIGN_OR_RETURN(auto seg, ReadPart(name, /*segment=*/true));
       if (!seg) {
+        NoteAbsent(epoch);
         for (auto& [batch_name, batch] : read) {
           EXECGOV_RETURN_IF_ERROR(Fold(batch, batch_name));
           batches_.push_back({batch.first, std::move(batch.text), batch.records.size()});
@@ -936,6 +1011,11 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
   std::deque<StoredBatch> batches_;  // folded batches from sealed_end_ on, in order
   size_t batch_bytes_ = 0;
   bool tail_cached_ = false;  // state_ is what our last write made it
+  // The segment a read found missing, and the watch epoch it was issued in
+  // (0: no watch then): the watch has seen every segment stored since, while
+  // its epoch is the same (BatchCache::SegmentBefore).
+  uint64_t absent_segment_ = UINT64_MAX;
+  uint64_t absent_epoch_ = 0;
   // When segment next_segment_ was last seen not to exist (zero: never):
   // any segment past the view was created after it.
   std::chrono::steady_clock::time_point view_at_;
