@@ -16,7 +16,12 @@
 #     (action delete, reason Unadmitted, the Pod, the policy).
 #   - Revoked: a signed Job runs clean (no finding); once its jti is revoked
 #     the Job is suspended, with its `enforcement` record (action suspend).
-#   - The PolicyReport empties out once nothing is found, and the ledger verifies.
+#   - The PolicyReport empties out once nothing is found.
+#   - The guards: removing execgov.io/governed is refused to an unlisted user
+#     and allowed to a namespace guardian, both recorded (type guard); an
+#     unsigned Pod is admitted to a break-glass group member only, recorded
+#     with breakGlass, reported (warn, Event, metric), and once the namespace
+#     lost its label, reported Ungoverned; the ledger verifies.
 set -euo pipefail
 
 source "$(dirname "$0")/cluster_lib.sh"
@@ -137,5 +142,98 @@ poll 30 has_result Job rotate Revoked Terminate || fail "the report does not sho
 # --- Nothing left to find: the report empties once the Job is gone.
 kubectl delete job rotate -n "$ns" --cascade=foreground --wait=false >/dev/null
 poll 60 no_report || fail "the PolicyReport outlived its findings: $(report_json)"
+
+# --- The guards on the door. Users this run impersonates: one who may not
+# unlabel the namespace, a guardian who may, and an on-call member who breaks glass.
+mallory=mallory-$CLUSTER_ID guardian=guardian-$CLUSTER_ID dave=dave-$CLUSTER_ID oncall=oncall-$CLUSTER_ID
+kubectl apply -f - >/dev/null <<YAML || fail "cannot apply this run's RBAC"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: relabel-$CLUSTER_ID}
+rules:
+- {apiGroups: [""], resources: [namespaces], verbs: [get, update, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: relabel-$CLUSTER_ID}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: relabel-$CLUSTER_ID}
+subjects:
+- {kind: User, name: $mallory}
+- {kind: User, name: $guardian}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: run-pods, namespace: $ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {kind: User, name: $dave}
+YAML
+cluster_on_cleanup 'kubectl delete clusterrolebinding,clusterrole "relabel-$CLUSTER_ID" --ignore-not-found >/dev/null 2>&1
+  kubectl delete validatingwebhookconfiguration "guard-$CLUSTER_ID" --ignore-not-found >/dev/null 2>&1'
+policy_with "{action: Report, namespaceGuardians: {users: [$guardian]}, breakGlass: {groups: [$oncall]}}" >policy.yaml
+cluster_apply_policy policy.yaml
+# The chart's guard.execgov.io, for this run's namespace only (Fail here, so
+# that the test sees the guard's answer and not the API server's default).
+kubectl apply -f - >/dev/null <<YAML || fail "cannot register the guard"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: guard-$CLUSTER_ID}
+webhooks:
+- name: guard.execgov.io
+  admissionReviewVersions: [v1]
+  sideEffects: NoneOnDryRun
+  failurePolicy: Fail
+  timeoutSeconds: 10
+  clientConfig:
+    url: https://127.0.0.1:${WEBHOOK_PORTS[0]}/validate
+    caBundle: $(base64 -w0 <"${WEBHOOK_CAS[0]}")
+  objectSelector:
+    matchLabels: {execgov.io/governed: "true"}
+    matchExpressions:
+    - {key: kubernetes.io/metadata.name, operator: In, values: [$ns]}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [namespaces], scope: Cluster}
+YAML
+unlabel() { kubectl label namespace "$ns" execgov.io/governed- --as="$1" "${@:2}" >/dev/null 2>unlabel.err; }
+guarded() { ! unlabel "$mallory" --dry-run=server && grep -q 'GuardRefused' unlabel.err; }
+poll 60 guarded || fail "the guard never refused a dry-run unlabel: $(cat unlabel.err)"
+if unlabel "$mallory"; then fail "$mallory removed execgov.io/governed"; fi
+grep -q "execgov: GuardRefused: " unlabel.err || fail "not refused by the guard: $(cat unlabel.err)"
+echo "refused to $mallory: $(cat unlabel.err)"
+
+# Break-glass: unsigned, refused to dave alone, admitted to dave as on-call.
+if kubectl run urgent -n "$ns" --image=registry.example.com/tools/fix:1 --restart=Never --as="$dave" 2>bg.err >/dev/null; then
+  fail "an unsigned Pod was admitted outside break-glass"
+fi
+grep -q "MissingArtifact" bg.err || fail "not refused for the missing artifact: $(cat bg.err)"
+kubectl run emergency -n "$ns" --image=registry.example.com/tools/fix:1 --restart=Never \
+  --as="$dave" --as-group="$oncall" --as-group=system:authenticated >/dev/null 2>bg.err || fail "break-glass was refused: $(cat bg.err)"
+grep -q "execgov: BreakGlass: " bg.err || fail "no break-glass warning: $(cat bg.err)"
+break_glass_recorded() { ledger_json --type admission --decision allowed | grep -q "\"breakGlass\":{\"group\":\"$oncall\""; }
+poll 30 break_glass_recorded || fail "no breakGlass admission record"
+has_warning() {
+  report_json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if [x for x in r["results"] if x["rule"] == "BreakGlass" and x["result"] == "warn"
+               and x["resources"][0]["name"] == "emergency"] else 1)' 2>/dev/null
+}
+poll 60 has_warning || fail "the break-glass Pod is not reported: $(report_json)"
+poll 30 event emergency BreakGlass || fail "no BreakGlass Event"
+[ "$(metric 'execgov_runtime_violations{reason="BreakGlass"}')" = 1 ] || fail "execgov_runtime_violations{reason=\"BreakGlass\"} is not 1"
+
+# The guardian may: allowed and recorded; what runs there is then Ungoverned.
+unlabel "$guardian" || fail "the guardian could not remove the label: $(cat unlabel.err)"
+guards() { ledger_json --type guard; }
+guards | python3 -c '
+import json, sys
+mallory, guardian, ns, policy = sys.argv[1:5]
+got = [(r["user"], r["decision"], r["object"]["name"], r.get("policy", {}).get("name")) for r in map(json.loads, sys.stdin)]
+assert got == [(mallory, "denied", ns, None), (guardian, "allowed", ns, policy)], got
+print("guard records:", got)' "$mallory" "$guardian" "$ns" "$CLUSTER_ID" || fail "the guard records are wrong: $(guards)"
+poll 60 has_result Pod emergency Ungoverned Report || fail "the Pod in the unlabelled namespace is not Ungoverned: $(report_json)"
+kubectl delete pod emergency -n "$ns" --wait=false >/dev/null
+poll 60 no_report || fail "the PolicyReport outlived the break-glass Pod: $(report_json)"
+
 "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" || fail "ledger verify failed"
 echo "PASS: runtime verification"
