@@ -248,7 +248,7 @@ int RunOperator(const OperatorOptions& o) {
   manager.AddController(std::move(policy_loop), true);
   manager.AddController(std::move(request_loop), true);
   if (o.runtime_seconds > 0) {
-    manager.AddRunnable(runtime_verifier.Runnable(std::chrono::seconds(o.runtime_seconds), std::chrono::seconds(1)));
+    manager.AddRunnable(runtime_verifier.Runnable(std::chrono::seconds(o.runtime_seconds), std::chrono::seconds(2)));
   }
   manager.AddRunnable(controllers::PeriodicRunnable("lineage", std::chrono::seconds(o.lineage_seconds), [&] {
     auto derived = lineage.Pass();
