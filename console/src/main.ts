@@ -4,6 +4,7 @@
 import { api, Head } from "./api";
 import { checkHead, compareWithSeen } from "./checkpoint_watch";
 import { clear, h } from "./dom";
+import { renderHealth } from "./health";
 import { renderLineage } from "./lineage";
 import { renderRecord } from "./record";
 import { lastSeen, pinKey, pinnedKey, pinnedKeyText, unpinKey } from "./store";
@@ -133,6 +134,7 @@ async function route(): Promise<void> {
   if (m) await renderRecord(app, Number(m[1]));
   else if (path === "/proofs") renderProofs(app);
   else if (path === "/key") renderKey(app);
+  else if (path === "/health") renderHealth(app);
   else renderLineage(app, new URLSearchParams(query ?? ""));
   void watchHead();
 }

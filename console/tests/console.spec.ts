@@ -140,3 +140,15 @@ test("a rollback raises the alarm", async ({ page }) => {
   await expect(page.locator("#alarm")).toContainText("7 records");
   await shot(page, "rollback");
 });
+
+test("the health dashboard shows the webhook ready, its admissions, and an unreachable operator", async ({ page }) => {
+  await login(page, MAIN);
+  await page.goto(`${MAIN}#/health`);
+  const webhook = page.locator('section[data-target="webhook"]');
+  await expect(webhook.locator(".ready")).toHaveText("READY");
+  await expect(webhook.locator(".admissions-total")).toHaveText("1");
+  await expect(webhook.locator("svg.bars")).toContainText("denied MissingArtifact");
+  await expect(page.locator('section[data-target="operator"] .ready')).toHaveText("UNREACHABLE");
+  await expect(page.locator("#checkpoint-age")).toContainText("last checkpoint");
+  await shot(page, "health");
+});

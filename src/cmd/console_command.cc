@@ -26,6 +26,7 @@ namespace {
 struct ConsoleFlags {
   std::string ledger, listen = "127.0.0.1:8444", token_file, tls_cert, tls_key, state_dir = "execgov-console",
                       assets;
+  std::vector<std::string> metrics;
 };
 
 // Where the built web app is when --assets is not given: installed beside
@@ -53,6 +54,15 @@ int RunConsole(const ConsoleFlags& o) {
   options.index = index->get();
   options.token = *token;
   options.assets_dir = o.assets.empty() ? DefaultAssets() : o.assets;
+  std::vector<console::HealthTarget> targets;
+  for (const auto& m : o.metrics) {
+    auto t = console::ParseHealthTarget(m);
+    if (!t.ok()) return UsageError(t.status().message());
+    targets.push_back(*t);
+  }
+  auto health = console::HealthScraper::Create(std::move(targets));
+  if (!health.ok()) return UsageError(health.status().message());
+  options.health = health->get();
   auto app = console::Console::Create(options);
   if (!app.ok()) return UsageError(app.status().message());
 
@@ -99,6 +109,8 @@ void RegisterConsole(CLI::App& app, int* exit_code) {
   cmd->add_option("--state-dir", o->state_dir, "where a generated certificate is kept (default: execgov-console)");
   cmd->add_option("--assets", o->assets,
                   "the built web app (default: ../share/execgov/console beside the binary, or console/dist)");
+  cmd->add_option("--metrics", o->metrics,
+                  "NAME=URL of an ops port to show on the health dashboard (webhook=http://127.0.0.1:8080); repeatable");
   cmd->callback([o, exit_code] { *exit_code = RunConsole(*o); });
 }
 

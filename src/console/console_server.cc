@@ -364,6 +364,17 @@ HttpResponse Console::Api(const std::string& path, const std::string& query) con
 StatusOr<json> Console::ApiBody(const std::string& path, const std::string& query) const {
   LedgerIndex& index = *options_.index;
   if (Status st = index.Refresh(); !st.ok()) return Unavailable("cannot read the ledger: " + st.message());
+  if (path == "/api/health") {
+    EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
+    json health = options_.health ? options_.health->Scrape() : json{{"targets", json::array()}};
+    health["ledger"] = {{"size", index.size()}};
+    if (auto cp = index.latest_checkpoint()) {
+      health["ledger"]["checkpointSize"] = cp->size;
+      auto t = index.RecordTime(cp->seq);
+      if (t) health["ledger"]["checkpointTime"] = *t;
+    }
+    return health;
+  }
   if (path == "/api/head") {
     EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
     json head = {{"size", index.size()}, {"generation", index.generation()}, {"broken", index.broken()}};

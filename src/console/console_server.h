@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "console/health.h"
 #include "console/ledger_index.h"
 #include "core/status.h"
 #include "webhook/https_server.h"
@@ -42,6 +43,8 @@ struct ConsoleOptions {
   std::string token;             // the bearer token (CheckToken first)
   // The Vite build (console/dist): index.html, login.html, assets/.
   std::string assets_dir;
+  // The health dashboard's targets (nullptr: none); must outlive the console.
+  HealthScraper* health = nullptr;
 };
 
 // InvalidArgument unless `token` is a usable bearer token.

@@ -326,6 +326,12 @@ bool LedgerIndex::Broken(uint64_t seq) {
   return seq < impl_->rows.size() && (impl_->rows[seq].flags & (kMalformed | kNextUnlinked)) != 0;
 }
 
+std::optional<int64_t> LedgerIndex::RecordTime(uint64_t seq) {
+  std::lock_guard lock(impl_->mu);
+  if (seq >= impl_->rows.size() || impl_->rows[seq].time_ms == 0) return std::nullopt;
+  return impl_->rows[seq].time_ms;
+}
+
 StatusOr<Page> LedgerIndex::Query(const RecordFilter& f, std::optional<uint64_t> before, size_t limit) {
   if (limit == 0 || limit > kMaxPageSize) return InvalidArgument("limit must be 1.." + std::to_string(kMaxPageSize));
   std::lock_guard lock(impl_->mu);

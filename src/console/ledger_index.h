@@ -93,6 +93,8 @@ class LedgerIndex {
   // The leaf hash of record seq (seq < size()).
   StatusOr<ledger::Hash> LeafHash(uint64_t seq);
   bool Broken(uint64_t seq);
+  // A record's time in milliseconds since the epoch (nullopt if it has none).
+  std::optional<int64_t> RecordTime(uint64_t seq);
 
   // An inclusion proof of `seq` against the latest checkpoint, in the JSON
   // of `execgov ledger proof` (ledger/proof.h), computed from the records as

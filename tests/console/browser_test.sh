@@ -42,19 +42,32 @@ PY
 head -c 32 /dev/urandom | base64 | tr -d '\n=' > "$work/token"
 chmod 600 "$work/token"
 
-start_console() {  # NAME LEDGER -> sets url_NAME
-  local log="$work/console-$1.log"
-  "$execgov" console --ledger "file:$2" --listen 127.0.0.1:0 --token-file "$work/token" \
-    --assets "$repo/console/dist" --state-dir "$work/console-state" >"$log" 2>&1 &
+# A webhook whose ops port the health dashboard scrapes, with one decision
+# made; and an operator's port that answers nothing (port 1), shown as such.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wport=$(free_port); ops=$(free_port)
+"$execgov" serve --policy "$work/fixture/policies" --state-dir "$work/webhook-state" --listen "127.0.0.1:$wport" \
+  --metrics-listen "127.0.0.1:$ops" >"$work/webhook.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && break; sleep 0.1; done
+"$execgov" review -f "$work/fixture/unsigned.json" --user agent:rotator |
+  curl -sf --cacert "$work/webhook-state/tls/ca.crt" -H 'Content-Type: application/json' --data-binary @- \
+    "https://127.0.0.1:$wport/validate" >/dev/null
+
+start_console() {  # NAME LEDGER [FLAGS...] -> sets url_NAME
+  local log="$work/console-$1.log" name="$1" ledger="$2"
+  shift 2
+  "$execgov" console --ledger "file:$ledger" --listen 127.0.0.1:0 --token-file "$work/token" \
+    --assets "$repo/console/dist" --state-dir "$work/console-state" "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do
     url=$(grep -o '"url":"[^"]*"' "$log" | head -1 | cut -d'"' -f4 || true)
-    [ -n "$url" ] && { printf -v "url_$1" '%s' "$url"; return; }
+    [ -n "$url" ] && { printf -v "url_$name" '%s' "$url"; return; }
     sleep 0.1
   done
   echo "execgov console did not start:" >&2; cat "$log" >&2; exit 1
 }
-start_console main "$work/main.jsonl"
+start_console main "$work/main.jsonl" --metrics "webhook=http://127.0.0.1:$ops" --metrics operator=http://127.0.0.1:1
 start_console tampered "$work/tampered.jsonl"
 start_console rollback "$work/rollback.jsonl"
 
