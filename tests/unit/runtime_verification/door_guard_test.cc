@@ -9,6 +9,7 @@
 #include "ledger/backend.h"
 #include "ledger/ledger.h"
 #include "support/artifact_factory.h"
+#include "support/no_replay_store.h"
 #include "support/subprocess.h"
 #include "webhook/admission_handler.h"
 
@@ -17,13 +18,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-class NoReplay : public ReplayStore {
- public:
-  std::optional<policy::Consumption> Find(const std::string&, const std::string&) const override { return std::nullopt; }
-  Status Consume(const std::string&, const policy::Consumption&, int64_t) override { return Internal("unexpected"); }
-  Status Inherit(const std::string&, const std::string&) override { return Internal("unexpected"); }
-  void Prune(int64_t) override {}
-};
+using NoReplay = testing::NoReplayStore;
 
 Json Namespace(const std::string& name, bool governed) {
   Json ns = {{"apiVersion", "v1"},

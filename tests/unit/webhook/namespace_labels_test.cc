@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "support/artifact_factory.h"
+#include "support/no_replay_store.h"
 #include "webhook/admission_handler.h"
 
 namespace execgov::webhook {
@@ -15,13 +16,7 @@ using Json = nlohmann::json;
 using Labels = std::map<std::string, std::string>;
 
 // Nothing is consumed in these tests: every request is refused or ungoverned.
-class NoReplay : public ReplayStore {
- public:
-  std::optional<policy::Consumption> Find(const std::string&, const std::string&) const override { return std::nullopt; }
-  Status Consume(const std::string&, const policy::Consumption&, int64_t) override { return Internal("unexpected"); }
-  Status Inherit(const std::string&, const std::string&) override { return Internal("unexpected"); }
-  void Prune(int64_t) override {}
-};
+using NoReplay = testing::NoReplayStore;
 
 class NamespaceLabelsTest : public ::testing::Test {
  protected:
