@@ -1,0 +1,299 @@
+// The authority's reconcile (issue 20) over an in-memory API and a real file
+// ledger, with a fake clock: a grant is recorded before it is signed, and a
+// restart after a failed attach signs the same claims (same jti) rather than
+// granting again; AutoDeny, the rule's timeout, a grant that expired
+// unattached and the rate limit refuse, each with its record and status.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "api/execution_scope.h"
+#include "api/object.h"
+#include "authority/authority_controller.h"
+#include "crypto/encoding.h"
+#include "crypto/jws.h"
+#include "ledger/ledger.h"
+#include "support/artifact_factory.h"
+
+namespace execgov::authority {
+namespace {
+
+using nlohmann::json;
+
+// Objects by (resource, namespace, name). List serves a collection's
+// objects; Watch sends nothing until stopped; writes replace the object
+// (status writes only its status). `fail_updates` fails that many updates.
+class MemoryClient : public kube::Client {
+ public:
+  void Put(const std::string& resource, json obj) {
+    std::lock_guard lock(mu_);
+    auto key = std::make_tuple(resource, api::NamespaceOf(obj), api::NameOf(obj));  // before obj is moved
+    objects_[key] = std::move(obj);
+  }
+  json Object(const std::string& resource, const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu_);
+    return objects_.at({resource, ns, name});
+  }
+  int fail_updates = 0;
+
+  StatusOr<json> Get(const std::string& path) override {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(Key(path));
+    if (it == objects_.end()) return NotFound(path);
+    return it->second;
+  }
+  StatusOr<json> Create(const std::string&, const json&) override { return Internal("not here"); }
+  StatusOr<json> Update(const std::string& path, const json& obj) override {
+    std::lock_guard lock(mu_);
+    if (fail_updates > 0) {
+      --fail_updates;
+      return Unavailable("the API server went away");
+    }
+    auto it = objects_.find(Key(path));
+    if (it == objects_.end()) return NotFound(path);
+    json status = it->second.value("status", json::object());
+    it->second = obj;
+    it->second["status"] = status;
+    return it->second;
+  }
+  StatusOr<json> UpdateStatus(const std::string& path, const json& obj) override {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(Key(path));
+    if (it == objects_.end()) return NotFound(path);
+    it->second["status"] = obj.value("status", json::object());
+    return it->second;
+  }
+  Status Delete(const std::string&) override { return Internal("not here"); }
+  StatusOr<json> Patch(const std::string&, const json&, kube::PatchType) override { return Internal("not here"); }
+  StatusOr<kube::ListResult> List(const std::string& path, const kube::ListOptions&) override {
+    std::lock_guard lock(mu_);
+    kube::ListResult out;
+    out.resource_version = "1";
+    const std::string resource = path.substr(path.rfind('/') + 1);
+    for (const auto& [key, obj] : objects_) {
+      if (std::get<0>(key) == resource) out.items.push_back(obj);
+    }
+    return out;
+  }
+  Status Watch(const std::string&, const kube::WatchOptions& options,
+               const std::function<kube::WatchControl(const kube::WatchEvent&)>&) override {
+    for (int i = 0; i < 200 && !(options.stop && options.stop->load()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // .../<resource>/<name>, with namespaces/<ns>/ before it when namespaced.
+  static std::tuple<std::string, std::string, std::string> Key(const std::string& path) {
+    std::vector<std::string> parts;
+    for (size_t start = 1; start <= path.size();) {
+      size_t slash = std::min(path.find('/', start), path.size());
+      parts.push_back(path.substr(start, slash - start));
+      start = slash + 1;
+    }
+    const std::string name = parts.back(), resource = parts[parts.size() - 2];
+    std::string ns;
+    if (parts.size() >= 4 && parts[parts.size() - 4] == "namespaces") ns = parts[parts.size() - 3];
+    return {resource, ns, name};
+  }
+  std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, std::string>, json> objects_;
+};
+
+constexpr int64_t kCreated = 1800000000;
+
+class AuthorityControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("authority-test-" + crypto::HexEncode(crypto::RandomBytes(6)));
+    std::filesystem::create_directories(dir_);
+    signer_ = std::make_unique<Signer>(Signer{testing::Authority::Make().key, "ops-1", "ops-authority", "cluster-a"});
+    json epol = {{"apiVersion", "execgov.io/v1alpha1"},
+                 {"kind", "ExecutionPolicy"},
+                 {"metadata", {{"name", "p"}}},
+                 {"spec", {{"maxTTL", "2m"}, {"match", {{"namespaces", {"agents"}}}}}}};
+    client_.Put("executionpolicies", epol);
+    UseRules({{{"name", "auto"}, {"action", "AutoApprove"}, {"ttl", "10m"}, {"timeout", "1h"}}});
+    request_ = testing::MakeExecutionRequest("agents", "req");
+    request_["metadata"]["creationTimestamp"] = "2027-01-15T08:00:00Z";  // kCreated
+    request_["metadata"]["generation"] = 1;
+    request_["status"] = {{"phase", "AwaitingAuthorization"}};
+    client_.Put("executionrequests", request_);
+  }
+  void TearDown() override {
+    Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void UseRules(json rules) {
+    client_.Put("authoritypolicies", {{"apiVersion", "execgov.io/v1alpha1"},
+                                      {"kind", "AuthorityPolicy"},
+                                      {"metadata", {{"name", "ops"}, {"generation", 1}}},
+                                      {"spec", {{"rules", std::move(rules)}}}});
+  }
+
+  // A fresh authority process: its index read from the ledger, its caches listed.
+  void Start() {
+    Stop();
+    index_ = std::make_unique<GrantIndex>();
+    ledger::LedgerOptions options;
+    options.signing_key_path = (dir_ / "ledger.key").string();
+    options.observe = [this](uint64_t, std::string_view record) { index_->Observe(record); };
+    auto opened = ledger::OpenLedger("file:" + (dir_ / "ledger.jsonl").string(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ledger_ = std::move(opened).value();
+    ASSERT_TRUE(ledger_->CatchUp().ok());
+    for (const char* r : {"executionrequests", "authoritypolicies", "executionpolicies"}) {
+      informers_.push_back(std::make_unique<runtime::Informer>(&client_, kube::ResourcePath("execgov.io/v1alpha1", r)));
+      informers_.back()->Start();
+      ASSERT_TRUE(informers_.back()->WaitForSync(std::chrono::seconds(10)));
+    }
+    AuthorityControllerDeps deps;
+    deps.client = &client_;
+    deps.requests = informers_[0].get();
+    deps.authority_policies = informers_[1].get();
+    deps.execution_policies = informers_[2].get();
+    deps.ledger = ledger_.get();
+    deps.index = index_.get();
+    deps.signer = signer_.get();
+    deps.identity = "authority-test";
+    deps.default_timeout_seconds = 600;
+    deps.clock = &clock_;
+    controller_ = std::make_unique<AuthorityController>(std::move(deps));
+  }
+  void Stop() {
+    controller_.reset();
+    for (auto& i : informers_) i->Stop();
+    informers_.clear();
+    if (ledger_) {
+      ASSERT_TRUE(ledger_->Close().ok());
+    }
+    ledger_.reset();
+  }
+
+  std::vector<json> Records(const std::string& type) {
+    std::vector<json> out;
+    std::ifstream in(dir_ / "ledger.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      json r = json::parse(line, nullptr, false);
+      if (r.is_object() && r.value("type", "") == type) out.push_back(r);
+    }
+    return out;
+  }
+  json Stored() { return client_.Object("executionrequests", "agents", "req"); }
+
+  std::filesystem::path dir_;
+  MemoryClient client_;
+  FakeClock clock_{kCreated + 5};
+  std::unique_ptr<Signer> signer_;
+  std::unique_ptr<GrantIndex> index_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::vector<std::unique_ptr<runtime::Informer>> informers_;
+  std::unique_ptr<AuthorityController> controller_;
+  json request_;
+};
+
+TEST_F(AuthorityControllerTest, AGrantIsRecordedFirstAndARestartSignsTheSameClaims) {
+  client_.fail_updates = 1;  // the attach fails, as if the process died before it
+  Start();
+  auto r = controller_->Reconcile("agents/req");
+  ASSERT_FALSE(r.ok());
+  auto grants = Records("grant");
+  ASSERT_EQ(grants.size(), 1u);
+  EXPECT_FALSE(api::ArtifactOf(Stored()).has_value());
+  const json claims = grants[0]["claims"];
+  EXPECT_EQ(claims["sub"], "agent:test");
+  EXPECT_EQ(claims["aud"], "cluster-a");
+  EXPECT_EQ(claims["scope"]["name"], "req");
+  EXPECT_EQ(claims["scope"]["digest"], *api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request_));
+  EXPECT_EQ(claims["intent"], "test");
+  EXPECT_EQ(claims["exp"].get<int64_t>() - claims["iat"].get<int64_t>(), 120);  // the ExecutionPolicy's maxTTL
+  EXPECT_EQ(grants[0]["rule"]["name"], "auto");
+
+  clock_.Advance(std::chrono::seconds(30));
+  Start();  // a new process: it learns the grant from the ledger
+  r = controller_->Reconcile("agents/req");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto token = api::ArtifactOf(Stored());
+  ASSERT_TRUE(token.has_value());
+  crypto::ParsedJws jws;
+  ASSERT_EQ(crypto::ParseJws(*token, &jws).failure, crypto::JwsFailure::kNone);
+  EXPECT_EQ(jws.claims, claims);  // the same grant, not a second one
+  EXPECT_EQ(Records("grant").size(), 1u);
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "jti"}), claims["jti"].get<std::string>());
+}
+
+TEST_F(AuthorityControllerTest, AGrantThatExpiredUnattachedExpiresTheRequest) {
+  client_.fail_updates = 1;
+  Start();
+  ASSERT_FALSE(controller_->Reconcile("agents/req").ok());
+  clock_.Advance(std::chrono::seconds(200));  // past the grant's 120 s
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Expired");
+  EXPECT_FALSE(api::ArtifactOf(Stored()).has_value());
+  EXPECT_EQ(Records("grant").size(), 1u);
+  ASSERT_EQ(Records("denial").size(), 1u);
+  EXPECT_EQ(Records("denial")[0]["reason"], "Expired");
+}
+
+TEST_F(AuthorityControllerTest, AutoDenyNamesTheRule) {
+  UseRules({{{"name", "nothing"}, {"action", "AutoDeny"}}});
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  json stored = Stored();
+  EXPECT_EQ(api::StringAt(stored, {"status", "phase"}), "Denied");
+  EXPECT_NE(stored["status"]["conditions"][0]["message"].get<std::string>().find("ops/nothing"), std::string::npos);
+  auto denials = Records("denial");
+  ASSERT_EQ(denials.size(), 1u);
+  EXPECT_EQ(denials[0]["rule"], "ops/nothing");
+  EXPECT_TRUE(Records("grant").empty());
+  // Again: one record, not two.
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(Records("denial").size(), 1u);
+}
+
+TEST_F(AuthorityControllerTest, ApprovalsNeverGivenExpireAtTheRulesTimeout) {
+  UseRules({{{"name", "review"},
+             {"action", "RequireApprovals"},
+             {"approvals", {{"count", 2}, {"groups", {"ops"}}}},
+             {"timeout", "60s"}}});
+  Start();
+  auto r = controller_->Reconcile("agents/req");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->requeue_after, std::chrono::seconds(55));
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "waitingFor"}), "2 approvals from ops");
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "AwaitingAuthorization");
+  clock_.Advance(std::chrono::seconds(55));
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Expired");
+  EXPECT_TRUE(Records("grant").empty());
+}
+
+TEST_F(AuthorityControllerTest, TheRateLimitCountsGrantsPerInitiator) {
+  UseRules({{{"name", "auto"}, {"action", "AutoApprove"}, {"rateLimit", {{"count", 1}, {"per", "1h"}}}}});
+  Start();
+  index_->NoteGrant("another-request", {json::object(), "ops/auto", "agent:test", clock_.NowUnix() - 60, 0});
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Denied");
+  EXPECT_TRUE(Records("grant").empty());
+}
+
+TEST_F(AuthorityControllerTest, OnlyWaitingRequestsWithoutAnArtifactAreJudged) {
+  request_["status"]["phase"] = "Pending";
+  client_.Put("executionrequests", request_);
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_TRUE(Records("grant").empty());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Pending");
+}
+
+}  // namespace
+}  // namespace execgov::authority
