@@ -19,6 +19,7 @@
 #include "controllers/request_controller.h"
 #include "controllers/runtime_facts.h"
 #include "controllers/runtime_verifier.h"
+#include "controllers/webhook_config_watch.h"
 #include "controllers/webhook_certificates.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -28,6 +29,7 @@
 #include "ledger/backend.h"
 #include "ledger/configmap_backend.h"
 #include "ledger/ledger.h"
+#include "ledger/origin.h"
 #include "ledger/retention.h"
 #include "metrics/metrics.h"
 #include "runtime/manager.h"
@@ -39,7 +41,7 @@ namespace execgov::cmd {
 namespace {
 
 struct OperatorOptions {
-  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key;
+  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, ledger_origin;
   std::string metrics_listen = ":8080", lease_name = "execgov-operator", identity;
   std::string watch_namespaces;  // comma-separated
   bool leader_elect = true;
@@ -57,6 +59,9 @@ struct OperatorOptions {
   // Governance after admission (controllers/runtime_verifier.h): seconds
   // between full passes (changes bring one sooner); 0: off.
   int runtime_seconds = 30;
+  // The ValidatingWebhookConfiguration whose deletion or edit is recorded and
+  // alerted on (default: --webhook-configuration); "" with it unset: none.
+  std::string guard_webhook_configuration;
   // The webhook's serving certificates from the operator's CA (the chart's
   // certificates.mode=operator); off unless --webhook-configuration is set.
   std::string webhook_configuration, webhook_service = "execgov-webhook", webhook_ca_secret = "execgov-webhook-ca",
@@ -127,6 +132,8 @@ int RunOperator(const OperatorOptions& o) {
   std::unique_ptr<webhook::FileReplayStore> replay = webhook::FileReplayStore::ForSharedLedger();
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
+  // A new ledger is named after this cluster; an existing one keeps its origin.
+  ledger_options.origin = ledger::InClusterLedgerOrigin(o.ledger_origin, *client, ledger_url);
   ledger_options.observe = [store = replay.get()](uint64_t, std::string_view record) {
     store->Observe(record, SystemClock::Get().NowUnix());
   };
@@ -247,6 +254,19 @@ int RunOperator(const OperatorOptions& o) {
   request_loop->Watch(jobs, runtime::ControllerOwnerKey("ExecutionRequest"));
   manager.AddController(std::move(policy_loop), true);
   manager.AddController(std::move(request_loop), true);
+  const std::string guarded_configuration =
+      o.guard_webhook_configuration.empty() ? o.webhook_configuration : o.guard_webhook_configuration;
+  std::unique_ptr<controllers::WebhookConfigurationWatch> configuration_watch;
+  if (o.runtime_seconds > 0 && !guarded_configuration.empty()) {
+    configuration_watch = std::make_unique<controllers::WebhookConfigurationWatch>(
+        client.get(), guarded_configuration, ledger->get(), events.get(), &metrics, identity);
+    manager.AddRunnable(controllers::PeriodicRunnable(
+        "webhook-configuration-watch", std::chrono::seconds(o.runtime_seconds), [&configuration_watch] {
+          if (Status st = configuration_watch->Check(); !st.ok()) {
+            log::Warn("cannot read the webhook configuration", {{"error", st.message()}});
+          }
+        }));
+  }
   if (o.runtime_seconds > 0) {
     manager.AddRunnable(runtime_verifier.Runnable(std::chrono::seconds(o.runtime_seconds), std::chrono::seconds(2)));
   }
@@ -359,6 +379,7 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key that signs checkpoints");
+  cmd->add_option("--ledger-origin", o->ledger_origin, "origin of a new ledger (default: named after the cluster)");
   cmd->add_option("--metrics-listen", o->metrics_listen, "plain HTTP address for /metrics, /healthz, /readyz")
       ->capture_default_str();
   cmd->add_flag("--leader-elect,!--no-leader-elect", o->leader_elect,
@@ -376,6 +397,9 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
                   "seconds between re-verifications of every running governed workload (changes bring one sooner; "
                   "0: off)")
       ->capture_default_str();
+  cmd->add_option("--guard-webhook-configuration", o->guard_webhook_configuration,
+                  "record and alert when this ValidatingWebhookConfiguration is deleted or stops sending what "
+                  "execgov must judge (default: --webhook-configuration)");
   cmd->add_option("--phantom-after", o->phantom_after,
                   "mark an allowed creation not-created when its object has not appeared this long after its "
                   "admission record (0s: never)")

@@ -20,6 +20,7 @@
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "ledger/ledger.h"
+#include "ledger/origin.h"
 #include "metrics/metrics.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -31,7 +32,7 @@ namespace execgov::cmd {
 namespace {
 
 struct WebhookOptions {
-  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, state_dir;
+  std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, state_dir, ledger_origin;
   AdmissionServiceOptions service;
 };
 
@@ -60,6 +61,8 @@ int RunWebhook(const WebhookOptions& o) {
   std::unique_ptr<webhook::FileReplayStore> replay = webhook::FileReplayStore::ForSharedLedger();
   ledger::LedgerOptions ledger_options;
   ledger_options.signing_key_path = o.ledger_key;
+  // A new ledger is named after this cluster; an existing one keeps its origin.
+  ledger_options.origin = ledger::InClusterLedgerOrigin(o.ledger_origin, *client, ledger_url);
   // Merging ConfigMap batches deletes them; the operator does it, so the
   // webhook's service account never needs to delete a ledger object.
   ledger_options.backend.compact = false;
@@ -139,6 +142,7 @@ void RegisterWebhook(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key (PKCS#8 PEM) that signs checkpoints");
+  cmd->add_option("--ledger-origin", o->ledger_origin, "origin of a new ledger (default: named after the cluster)");
   AddAdmissionServiceFlags(cmd, &o->service);
   cmd->add_option("--state-dir", o->state_dir,
                   "where a private CA and serving certificate are made without --tls-cert "

@@ -353,6 +353,22 @@ StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const Ledge
   return OpenLedger(std::move(backend), std::move(key), options);
 }
 
+StatusOr<std::optional<std::string>> CheckpointOriginOf(Backend& backend, const ChainState& tail, uint64_t first) {
+  if (tail.since_checkpoint >= tail.size) return std::optional<std::string>();  // no checkpoint yet
+  uint64_t seq = tail.size - 1 - tail.since_checkpoint;
+  if (seq < first) return std::optional<std::string>();  // moved to an archive: nothing to keep to here
+  std::optional<std::string> origin;
+  EXECGOV_RETURN_IF_ERROR(backend.Scan(seq, seq + 1, [&](uint64_t, std::string_view bytes) -> Status {
+    auto hdr = ScanRecord(bytes);
+    if (!hdr.ok() || hdr->type != "checkpoint") return Status::Ok();
+    auto note = CheckpointNoteOf(*hdr);
+    auto cp = note.ok() ? ParseCheckpoint(*note) : note.status();
+    if (cp.ok()) origin = cp->origin;
+    return Status::Ok();
+  }));
+  return origin;
+}
+
 StatusOr<std::unique_ptr<Ledger>> OpenLedger(std::unique_ptr<Backend> backend, crypto::PrivateKey key,
                                              const LedgerOptions& options) {
   if (key.algorithm() != crypto::KeyAlgorithm::kEd25519) return InvalidArgument("the ledger key must be Ed25519");
@@ -361,6 +377,16 @@ StatusOr<std::unique_ptr<Ledger>> OpenLedger(std::unique_ptr<Backend> backend, c
   // Fails early on an unreachable or corrupt store rather than at the first append.
   EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend->Tail());
   EXECGOV_ASSIGN_OR_RETURN(uint64_t first, backend->First());
+  // A ledger keeps the origin its checkpoints already carry: witnesses and
+  // auditors know it by that name, so a changed default or flag must not
+  // rename an existing ledger (a new origin is chosen when it is created).
+  auto existing = CheckpointOriginOf(*backend, tail, first);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value() && **existing != origin) {
+    log::Warn("ledger: keeps the origin of its checkpoints, not the one configured",
+              {{"origin", **existing}, {"configured", origin}});
+    origin = **existing;
+  }
   return std::unique_ptr<Ledger>(
       new ChainedLedger(std::move(backend), std::move(key), origin, options, std::move(tail), first));
 }

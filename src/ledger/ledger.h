@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,7 +26,8 @@ struct LedgerOptions {
   // means PATH.key beside the ledger, and a missing file is created (mode
   // 0600, its public key beside it as .pub); other backends need an existing key.
   std::string signing_key_path;
-  // The checkpoint note key name; empty: derived from the URL.
+  // The checkpoint note key name of a new ledger; empty: derived from the
+  // URL. A ledger that has checkpoints keeps their origin.
   std::string origin;
   // A checkpoint is written once this many records follow the last one, or
   // once checkpoint_every has passed with records after it, and on Close().
@@ -141,6 +143,11 @@ StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& url, const Ledge
 // `path`, or for a file: ledger with an empty path PATH.key, created on
 // first use. Also what signs a retention cut (ledger/retention.h).
 StatusOr<crypto::PrivateKey> LoadOrCreateKey(const std::string& url, std::string path);
+
+// The origin of the ledger's last checkpoint record (nullopt before the
+// first, or when it was moved to an archive): the origin an existing ledger
+// keeps whatever LedgerOptions::origin says.
+StatusOr<std::optional<std::string>> CheckpointOriginOf(Backend& backend, const ChainState& tail, uint64_t first);
 
 class Backend;
 // On a backend opened by the caller (another store, or a test double);
