@@ -104,6 +104,7 @@ struct Part {
   std::vector<std::string> records;  // the same, one string each
   bool sealed = false;
   json object;  // as read: only a layout-1 tail needs it (to seal it)
+  std::string uid;  // of the ConfigMap: which object of that name this is
 };
 
 // A segment or a batch of ledger `origin` from its ConfigMap `obj`, named `name`.
@@ -111,6 +112,7 @@ StatusOr<Part> ParsePart(json obj, const std::string& name, const std::string& o
   Part p;
   try {
     const json& meta = obj.at("metadata");
+    p.uid = meta.value("uid", "");
     auto labels = meta.value("labels", json::object());
     if (labels.value(kLedgerLabel, "") != origin) return DataLoss(name + ": a ledger ConfigMap without its label");
     auto annotations = meta.value("annotations", json::object());
@@ -218,6 +220,22 @@ class BatchCache {
     cv_.wait_for(lock, max, [&] { return epoch_ != epoch || announced(); });
     if (epoch_ != epoch || !announced()) return std::nullopt;
     return segments_.count(index) > 0;
+  }
+
+  // The batch at `first` as the watch announced it, if the copy here is
+  // that very object and no segment `index` was announced before it within
+  // epoch `epoch` (so, as in SegmentBefore, none existed when it was
+  // stored and it is no orphan). nullopt: the watch cannot vouch for it.
+  std::optional<Part> Announced(uint64_t first, uint64_t index, uint64_t epoch) {
+    std::lock_guard lock(mu_);
+    if (epoch == 0 || epoch_ != epoch || segments_.count(index) > 0) return std::nullopt;
+    auto announced = announced_.find(first);
+    auto part = parts_.find(first);
+    if (announced == announced_.end() || part == parts_.end() || part->second.uid.empty() ||
+        part->second.uid != announced->second) {
+      return std::nullopt;
+    }
+    return part->second;
   }
 
   // Starts the watch (once): every batch of `origin` in `ns` stored after
@@ -436,7 +454,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         // Taken: by another writer, or by an earlier copy of this create.
         // The watch usually has the winner's batch already, or soon.
         batch_cache_->WaitFor(w.first, kLostRaceWait);
-        Status st = SyncLocked();
+        Status st = CatchUpFromWatch() ? Status::Ok() : SyncLocked();
         if (!st.ok()) {
           ++failed;
           continue;
@@ -474,6 +492,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         stored.sealed = true;
         stored.text = w.object["data"][kRecordsKey].get<std::string>();
         stored.records = w.batch.records;
+        stored.uid = api::StringAt(*created, {"metadata", "uid"});
         batch_cache_->Put(std::move(stored));
         return Stored(w.batch);
       }
@@ -756,6 +775,23 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
     EXECGOV_ASSIGN_OR_RETURN(auto batch, ReadPart(BatchName(seq), /*segment=*/false));
     if (batch) batch_cache_->Put(*batch);
     return batch;
+  }
+
+  // After a lost race: folds the batches the watch announced from the tail
+  // on, with no read, as long as it can vouch that no segment covers them
+  // (BatchCache::Announced). False if it folded none: SyncLocked reads.
+  // Where it stops, the next create finds out whether more follow.
+  bool CatchUpFromWatch() {
+    if (absent_segment_ != next_segment_) return false;
+    bool any = false;
+    while (auto batch = batch_cache_->Announced(state_.size, next_segment_, absent_epoch_)) {
+      if (!Fold(*batch, BatchName(batch->first)).ok()) return false;  // SyncLocked reads it and reports
+      batches_.push_back({batch->first, std::move(batch->text), batch->records.size()});
+      batch_bytes_ += batches_.back().text.size();
+      any = true;
+    }
+    if (any) MaybeMerge();
+    return any;
   }
 
   // Segment next_segment_ was read and found missing by a read issued in

@@ -119,6 +119,18 @@ class ConfigMapRetentionTest : public ::testing::Test {
     return n;
   }
   int RetentionRecords() { return KeptContaining("\"type\":\"retention\""); }
+  // The retention records of the cut that moved records from `from` on.
+  int RetentionRecordsOfCut(uint64_t from) {
+    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+    int n = 0;
+    EXPECT_TRUE((*kept)->Scan(*(*kept)->First(), UINT64_MAX, [&](uint64_t, std::string_view b) {
+      auto j = json::parse(b, nullptr, /*allow_exceptions=*/false);
+      n += j.is_object() && j.value("type", "") == "retention" && j.contains("moved") &&
+           j["moved"].value("from", UINT64_MAX) == from;
+      return Status::Ok();
+    }).ok());
+    return n;
+  }
 
   std::string ns_, dir_, key_path_, archive_path_;
   std::unique_ptr<kube::Client> client_;
@@ -243,7 +255,9 @@ TEST_F(ConfigMapRetentionTest, ACrashBetweenStepsIsCompletedByARerun) {
   EXPECT_TRUE(rerun->completed_earlier);
   EXPECT_FALSE(Exists("audit-000000"));
   ASSERT_TRUE(ledger->Close().ok());
-  EXPECT_EQ(RetentionRecords(), 1) << "the rerun recorded the cut again";
+  // The rerun may go on to a second cut (the merger made more segments
+  // meanwhile); the crashed one, from seq 0, is recorded once.
+  EXPECT_EQ(RetentionRecordsOfCut(0), 1) << "the rerun recorded the cut again";
   auto r = VerifyJoined();
   EXPECT_TRUE(r.ok()) << r.message;
 }
