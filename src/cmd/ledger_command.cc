@@ -109,6 +109,13 @@ int CheckWitnessed(const LedgerOptions& o, const std::string& checkpoint) {
   return kExitOk;
 }
 
+// --checkpoint-key when given.
+StatusOr<std::optional<crypto::PublicKey>> OptionalPublicKey(const std::string& path) {
+  if (path.empty()) return std::optional<crypto::PublicKey>();
+  EXECGOV_ASSIGN_OR_RETURN(crypto::PublicKey key, ReadPublicKey(path));
+  return std::optional<crypto::PublicKey>(key);
+}
+
 int RunVerify(const LedgerOptions& o) {
   if (o.min_witnesses >= 0 || !o.witness_keys.empty()) {
     if (o.checkpoint.empty() || o.witness_keys.empty()) {
@@ -279,27 +286,20 @@ int RunVerifyProof(const LedgerOptions& o) {
 
 // The ledger as C2SP tlog-tiles (ledger/tiles.h), checked as it is read:
 // with --checkpoint-key each published checkpoint's signature too.
-StatusOr<std::unique_ptr<ledger::TileLog>> OpenTiles(const LedgerOptions& o, ledger::Backend* backend) {
-  ledger::TileLogOptions to;
-  if (!o.checkpoint_key.empty()) {
-    EXECGOV_ASSIGN_OR_RETURN(to.checkpoint_key, ReadPublicKey(o.checkpoint_key));
-  }
-  auto tiles = std::make_unique<ledger::TileLog>(backend, to);
+StatusOr<std::unique_ptr<ledger::TileLog>> OpenTiles(ledger::Backend* backend, std::optional<crypto::PublicKey> key) {
+  auto tiles = std::make_unique<ledger::TileLog>(backend, ledger::TileLogOptions{std::move(key)});
   EXECGOV_RETURN_IF_ERROR(tiles->Refresh());
   return tiles;
 }
 
 int RunExportTiles(const LedgerOptions& o) {
   if (!o.to.empty() || !o.ledger_key.empty()) return UsageError("--tiles exports tiles; --to and --ledger-key move segments");
-  std::optional<crypto::PublicKey> key;
-  if (!o.checkpoint_key.empty()) {
-    auto k = ReadPublicKey(o.checkpoint_key);
-    if (!k.ok()) return UsageError(k.status().message());
-    key = *k;
-  }
+  auto key_or = OptionalPublicKey(o.checkpoint_key);
+  if (!key_or.ok()) return UsageError(key_or.status().message());
+  std::optional<crypto::PublicKey> key = *key_or;
   auto backend = OpenForReading(o, key);
   if (!backend.ok()) return UsageError(backend.status().message());
-  auto tiles = OpenTiles(o, backend->get());
+  auto tiles = OpenTiles(backend->get(), key);
   if (!tiles.ok()) return UsageError(tiles.status().message());
   auto cp = (*tiles)->Published();
   if (!cp) return UsageError("the ledger has no checkpoint yet: nothing to export");
@@ -313,15 +313,12 @@ int RunServe(const LedgerOptions& o) {
   if (!interval || *interval < std::chrono::milliseconds(100)) return UsageError("--refresh: a duration of at least 100ms");
   if (o.tls_cert.empty() != o.tls_key.empty()) return UsageError("--tls-cert and --tls-key go together");
   StopSignals signals;  // before any thread starts
-  std::optional<crypto::PublicKey> key;
-  if (!o.checkpoint_key.empty()) {
-    auto k = ReadPublicKey(o.checkpoint_key);
-    if (!k.ok()) return UsageError(k.status().message());
-    key = *k;
-  }
+  auto key_or = OptionalPublicKey(o.checkpoint_key);
+  if (!key_or.ok()) return UsageError(key_or.status().message());
+  std::optional<crypto::PublicKey> key = *key_or;
   auto backend = OpenForReading(o, key);
   if (!backend.ok()) return UsageError(backend.status().message());
-  auto tiles = OpenTiles(o, backend->get());
+  auto tiles = OpenTiles(backend->get(), key);
   if (!tiles.ok()) return UsageError(tiles.status().message());
   std::unique_ptr<tls::CredentialStore> credentials;
   if (!o.tls_cert.empty()) {
@@ -372,12 +369,9 @@ int RunServe(const LedgerOptions& o) {
 }
 
 int RunConsistency(const LedgerOptions& o) {
-  std::optional<crypto::PublicKey> key;
-  if (!o.checkpoint_key.empty()) {
-    auto k = ReadPublicKey(o.checkpoint_key);
-    if (!k.ok()) return UsageError(k.status().message());
-    key = *k;
-  }
+  auto key_or = OptionalPublicKey(o.checkpoint_key);
+  if (!key_or.ok()) return UsageError(key_or.status().message());
+  std::optional<crypto::PublicKey> key = *key_or;
   auto old = ReadFile(o.checkpoint, 64 * 1024);
   if (!old.ok()) return UsageError(old.status().message());
   auto backend = OpenForReading(o, key);
@@ -422,12 +416,9 @@ int RunWitnessRequest(const LedgerOptions& o) {
   }
   auto keys = ParseWitnessKeys(o.witness_keys);
   if (!keys.ok()) return UsageError(keys.status().message());
-  std::optional<crypto::PublicKey> key;
-  if (!o.checkpoint_key.empty()) {
-    auto k = ReadPublicKey(o.checkpoint_key);
-    if (!k.ok()) return UsageError(k.status().message());
-    key = *k;
-  }
+  auto key_or = OptionalPublicKey(o.checkpoint_key);
+  if (!key_or.ok()) return UsageError(key_or.status().message());
+  std::optional<crypto::PublicKey> key = *key_or;
   auto backend = OpenForReading(o, key);
   if (!backend.ok()) return UsageError(backend.status().message());
   auto tree = ledger::ReadCheckpointedTree(**backend);
