@@ -4,6 +4,7 @@
 import { api, Head } from "./api";
 import { checkHead, compareWithSeen } from "./checkpoint_watch";
 import { clear, h } from "./dom";
+import { renderGovernance } from "./governance";
 import { renderHealth } from "./health";
 import { renderLineage } from "./lineage";
 import { renderRecord } from "./record";
@@ -135,6 +136,7 @@ async function route(): Promise<void> {
   else if (path === "/proofs") renderProofs(app);
   else if (path === "/key") renderKey(app);
   else if (path === "/health") renderHealth(app);
+  else if (path === "/governance") await renderGovernance(app);
   else renderLineage(app, new URLSearchParams(query ?? ""));
   void watchHead();
 }

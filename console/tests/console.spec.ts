@@ -152,3 +152,18 @@ test("the health dashboard shows the webhook ready, its admissions, and an unrea
   await expect(page.locator("#checkpoint-age")).toContainText("last checkpoint");
   await shot(page, "health");
 });
+
+test("the governance page shows policies, keys with notAfter and revocations", async ({ page }) => {
+  await login(page, MAIN);
+  await page.goto(`${MAIN}#/governance`);
+  const current = page.locator('section[data-policy="default"]');
+  await expect(current).toContainText("Enforce");
+  await expect(current.locator('tr[data-kid="ops-2026-11"]')).toContainText("Ed25519");
+  const legacy = page.locator('section[data-policy="legacy"]');
+  const old = legacy.locator('tr[data-kid="old-2025-01"]');
+  await expect(old).toContainText("EXPIRED");
+  await expect(old).toContainText("REVOKED");
+  await expect(old).toHaveClass(/expired/);
+  await expect(legacy.locator(".revoked-jtis")).toHaveText("leaked-jti-1");
+  await shot(page, "governance");
+});

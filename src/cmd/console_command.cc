@@ -27,6 +27,7 @@ struct ConsoleFlags {
   std::string ledger, listen = "127.0.0.1:8444", token_file, tls_cert, tls_key, state_dir = "execgov-console",
                       assets;
   std::vector<std::string> metrics;
+  std::string policy;
 };
 
 // Where the built web app is when --assets is not given: installed beside
@@ -63,6 +64,7 @@ int RunConsole(const ConsoleFlags& o) {
   auto health = console::HealthScraper::Create(std::move(targets));
   if (!health.ok()) return UsageError(health.status().message());
   options.health = health->get();
+  options.policy_path = o.policy;
   auto app = console::Console::Create(options);
   if (!app.ok()) return UsageError(app.status().message());
 
@@ -111,6 +113,7 @@ void RegisterConsole(CLI::App& app, int* exit_code) {
                   "the built web app (default: ../share/execgov/console beside the binary, or console/dist)");
   cmd->add_option("--metrics", o->metrics,
                   "NAME=URL of an ops port to show on the health dashboard (webhook=http://127.0.0.1:8080); repeatable");
+  cmd->add_option("--policy", o->policy, "ExecutionPolicy file or directory for the governance page");
   cmd->callback([o, exit_code] { *exit_code = RunConsole(*o); });
 }
 

@@ -12,6 +12,7 @@
 #include "core/json_fast.h"
 #include "crypto/encoding.h"
 #include "crypto/sha256.h"
+#include "policy/policy.h"
 
 namespace execgov::console {
 namespace {
@@ -181,6 +182,34 @@ json Summary(LedgerIndex& index, uint64_t seq) {
   if (r->contains("parentRef")) s["parentRef"] = (*r)["parentRef"];
   if (StringOr(*r, {"type"}) == "checkpoint") s["checkpoint"] = (*r)["checkpoint"];
   return s;
+}
+
+// What the governance page shows of a policy: who is trusted with which
+// keys until when, and what is revoked. Never a key's bytes beyond its id.
+json PolicyView(const policy::CompiledPolicy& p) {
+  json issuers = json::array();
+  for (const auto& i : p.issuers) {
+    json keys = json::array();
+    for (const auto& k : i.keys) {
+      keys.push_back({{"kid", k.kid},
+                      {"algorithm", crypto::KeyAlgorithmName(k.algorithm)},
+                      {"notAfter", k.not_after ? json(*k.not_after) : json(nullptr)}});
+    }
+    issuers.push_back({{"name", i.name}, {"subjects", i.subjects}, {"keys", keys}});
+  }
+  return {{"name", p.name},
+          {"generation", p.generation},
+          {"enforcement", policy::EnforcementName(p.enforcement)},
+          {"audience", p.audience},
+          {"maxTTLSeconds", p.max_ttl_seconds},
+          {"kinds", p.kinds},
+          {"namespaces", p.namespaces},
+          {"excludedNamespaces", p.excluded_namespaces},
+          {"issuers", issuers},
+          {"trustedControllers", p.trusted_controllers},
+          {"revokedKids", p.revoked_kids},
+          {"revokedJtis", p.revoked_jtis},
+          {"summary", p.Summary()}};
 }
 
 const std::set<std::string> kSearchParams = {"limit", "before", "name",  "object", "namespace", "kind",
@@ -374,6 +403,18 @@ StatusOr<json> Console::ApiBody(const std::string& path, const std::string& quer
       if (t) health["ledger"]["checkpointTime"] = *t;
     }
     return health;
+  }
+  if (path == "/api/governance") {
+    EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
+    json out = {{"policies", json::array()}, {"source", options_.policy_path}};
+    if (options_.policy_path.empty()) return out;
+    auto set = policy::LoadPolicyPath(options_.policy_path);
+    if (!set.ok()) {
+      out["error"] = set.status().message();
+      return out;
+    }
+    for (const auto& p : set->policies) out["policies"].push_back(PolicyView(*p));
+    return out;
   }
   if (path == "/api/head") {
     EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());

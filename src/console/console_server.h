@@ -45,6 +45,9 @@ struct ConsoleOptions {
   std::string assets_dir;
   // The health dashboard's targets (nullptr: none); must outlive the console.
   HealthScraper* health = nullptr;
+  // The governance page's policies: an ExecutionPolicy file or directory,
+  // read on each request (empty: none).
+  std::string policy_path;
 };
 
 // InvalidArgument unless `token` is a usable bearer token.

@@ -67,7 +67,19 @@ start_console() {  # NAME LEDGER [FLAGS...] -> sets url_NAME
   done
   echo "execgov console did not start:" >&2; cat "$log" >&2; exit 1
 }
-start_console main "$work/main.jsonl" --metrics "webhook=http://127.0.0.1:$ops" --metrics operator=http://127.0.0.1:1
+# The governance page's policies: the fixture's, and one with an expired
+# key and revocations.
+mkdir -p "$work/governance"
+cp "$work/fixture/policies/"* "$work/governance/"
+{
+  printf 'apiVersion: execgov.io/v1alpha1\nkind: ExecutionPolicy\nmetadata: {name: legacy}\nspec:\n'
+  printf '  enforcement: Audit\n  audience: cluster-a\n  maxTTL: 5m\n  issuers:\n'
+  printf '  - name: old-authority\n    subjects: ["agent:*"]\n    keys:\n'
+  sed 's/^/    /' "$work/fixture/key-entry.yaml" | sed 's/kid: ops-2026-11/kid: old-2025-01/'
+  printf '      notAfter: "2025-06-01T00:00:00Z"\n'
+  printf '  revocations:\n    kids: [old-2025-01]\n    jtis: [leaked-jti-1]\n'
+} > "$work/governance/legacy.yaml"
+start_console main "$work/main.jsonl" --policy "$work/governance" --metrics "webhook=http://127.0.0.1:$ops" --metrics operator=http://127.0.0.1:1
 start_console tampered "$work/tampered.jsonl"
 start_console rollback "$work/rollback.jsonl"
 

@@ -156,6 +156,50 @@ TEST_F(ConsoleServerTest, ParametersAreBoundedAndValidated) {
   EXPECT_EQ(console_->Handle(post).status, 405);
 }
 
+TEST_F(ConsoleServerTest, GovernanceShowsPoliciesOrWhyNot) {
+  const std::string auth = std::string("Bearer ") + kToken;
+  auto none = json::parse(Get("/api/governance", auth).body);
+  EXPECT_TRUE(none["policies"].empty());
+  EXPECT_FALSE(none.contains("error"));
+  // A valid policy is shown; an invalid one says why, and shows nothing.
+  auto governance = [&](const std::string& yaml) {
+    std::ofstream(dir_ / "policy.yaml", std::ios::trunc) << yaml;
+    auto c = Console::Create({index_.get(), kToken, (dir_ / "assets").string(), nullptr, (dir_ / "policy.yaml").string()});
+    EXPECT_TRUE(c.ok());
+    webhook::HttpRequest r;
+    r.method = "GET";
+    r.target = "/api/governance";
+    r.authorization = auth;
+    return json::parse((*c)->Handle(r).body);
+  };
+  const std::string head = "apiVersion: execgov.io/v1alpha1\nkind: ExecutionPolicy\nmetadata: {name: p}\n";
+  auto ok = governance(head +
+                       "spec:\n  audience: a\n  maxTTL: 5m\n  revocations: {jtis: [j1]}\n  issuers:\n"
+                       "  - name: i\n    subjects: [\"agent:*\"]\n    keys:\n    - kid: k1\n      algorithm: Ed25519\n"
+                       "      notAfter: \"2027-01-01T00:00:00Z\"\n      publicKey: |\n"
+                       "        -----BEGIN PUBLIC KEY-----\n"
+                       "        MCowBQYDK2VwAyEA3FkDNegjnDnl7QsqcxNgfs2g4mscDQLazrNIaapz7oo=\n"
+                       "        -----END PUBLIC KEY-----\n");
+  ASSERT_FALSE(ok.contains("error")) << ok.dump();
+  ASSERT_EQ(ok["policies"].size(), 1u);
+  EXPECT_EQ(ok["policies"][0]["issuers"][0]["keys"][0]["kid"], "k1");
+  EXPECT_EQ(ok["policies"][0]["issuers"][0]["keys"][0]["notAfter"], 1798761600);
+  EXPECT_EQ(ok["policies"][0]["revokedJtis"], json::array({"j1"}));
+  EXPECT_EQ(ok.dump().find("BEGIN PUBLIC KEY"), std::string::npos);
+  auto bad = governance(head + "spec: {audience: a, maxTTL: 5m, issuers: []}\n");
+  EXPECT_TRUE(bad["policies"].empty());
+  EXPECT_NE(bad["error"].get<std::string>().find("at least one issuer"), std::string::npos);
+  webhook::HttpRequest r;
+  r.method = "GET";
+  r.target = "/api/governance";
+  r.authorization = auth;
+  auto missing = Console::Create({index_.get(), kToken, (dir_ / "assets").string(), nullptr, (dir_ / "nope").string()});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(json::parse((*missing)->Handle(r).body).contains("error"));
+  r.authorization.clear();
+  EXPECT_EQ((*missing)->Handle(r).status, 401);
+}
+
 TEST(ConsoleTokenTest, TokenFilesMustBePrivateAndUsable) {
   fs::path f = fs::temp_directory_path() / ("execgov-console-token-" + std::to_string(::getpid()));
   std::ofstream(f) << kToken << "\n";
