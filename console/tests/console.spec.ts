@@ -125,11 +125,16 @@ test("a ledger tampered on disk shows the broken record in red", async ({ page }
   await expect(page.locator("#proof.failed #proof-status")).toContainText("FAILED");
 });
 
-test("a rollback raises the alarm", async ({ page }) => {
+test("growth is proven consistent; a rollback and a fork raise the alarm", async ({ page }) => {
   const base = env("ROLLBACK_URL");
   await login(page, base);
   await pin(page, base);
   await page.goto(`${base}#/lineage`);
+  await expect(page.locator("#head-status")).toContainText("checkpoint 4 verified");
+  // The ledger grows: the browser checks the RFC 9162 consistency proof from
+  // the 4 records it saw to the 7 the new checkpoint signs.
+  copyFileSync(env("FULL_FILE"), env("ROLLBACK_FILE"));
+  await page.reload();
   await expect(page.locator("#head-status")).toContainText("checkpoint 7 verified");
   await expect(page.locator("#alarm")).toBeHidden();
   // The ledger file goes back to what it was at its first checkpoint.
@@ -139,6 +144,11 @@ test("a rollback raises the alarm", async ({ page }) => {
   await expect(page.locator("#alarm")).toContainText("ROLLBACK");
   await expect(page.locator("#alarm")).toContainText("7 records");
   await shot(page, "rollback");
+  // Another history of the same size, signed by the same key: a fork.
+  copyFileSync(env("FORK_FILE"), env("ROLLBACK_FILE"));
+  await page.reload();
+  await expect(page.locator("#alarm")).toContainText("FORK");
+  await expect(page.locator("#head-status")).toContainText("NOT trusted");
 });
 
 test("the health dashboard shows the webhook ready, its admissions, and an unreachable operator", async ({ page }) => {

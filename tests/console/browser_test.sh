@@ -26,7 +26,7 @@ trap cleanup EXIT
 "$repo/tests/console/make_ledger.sh" "$execgov" "$work/fixture" >"$work/fixture.log" 2>&1 ||
   { cat "$work/fixture.log" >&2; exit 1; }
 cp "$work/fixture/state/ledger.jsonl" "$work/main.jsonl"
-cp "$work/fixture/state/ledger.jsonl" "$work/rollback.jsonl"
+cp "$work/fixture/early.jsonl" "$work/rollback.jsonl"   # grows, then rolls back, then forks
 # Tampered on disk: the unsigned Job's denial rewritten into an allow.
 python3 - "$work/fixture/state/ledger.jsonl" "$work/tampered.jsonl" <<'PY'
 import sys
@@ -86,6 +86,7 @@ start_console rollback "$work/rollback.jsonl"
 cd "$repo/console"
 export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
   ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" \
+  FULL_FILE="$work/fixture/state/ledger.jsonl" FORK_FILE="$work/fixture/fork.jsonl" \
   CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \
   SCREENSHOT_DIR="$shots" CHROMIUM="$chromium" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 node_modules/.bin/playwright test --reporter=line

@@ -6,7 +6,9 @@
 # of the request's artifact, and writes its final checkpoint on stop.
 # Usage: make_ledger.sh EXECGOV DIR
 # Writes DIR/state/ledger.jsonl, its key DIR/state/ledger.jsonl.key.pub, and
-# DIR/early.jsonl: the same ledger as it was after its first checkpoint.
+# DIR/early.jsonl: the same ledger as it was after its first checkpoint, and
+# DIR/fork.jsonl: early.jsonl continued with other records to a checkpoint
+# of the same size as the ledger's last, signed by the same key.
 set -euo pipefail
 execgov="$1"; dir="$2"
 mkdir -p "$dir"; cd "$dir"
@@ -99,8 +101,18 @@ admit pod1.json pod-uid-1 system:serviceaccount:kube-system:job-controller
 admit pod2.json pod-uid-2 system:serviceaccount:kube-system:job-controller
 stop_serve
 cp state/ledger.jsonl early.jsonl   # ends with a checkpoint for 4 records: what a rollback goes back to
+cp -r state fork-state              # the same history so far, the same key
 start_serve
 admit unsigned.json unsigned-uid-1 agent:rotator
 admit replay.json er-uid-2 agent:rotator
 stop_serve
+# A fork: the early ledger continued differently, signed by the same key, to
+# a checkpoint of the same size as the ledger's own.
+mv state main-state && mv fork-state state
+start_serve
+admit unsigned.json unsigned-uid-2 agent:rotator
+admit unsigned.json unsigned-uid-3 agent:rotator
+stop_serve
+cp state/ledger.jsonl fork.jsonl
+mv state fork-state && mv main-state state
 "$execgov" ledger verify --ledger file:state/ledger.jsonl --checkpoint-key state/ledger.jsonl.key.pub
