@@ -36,16 +36,18 @@ struct AuthorityOptions {
   int lease_seconds = 15;
 };
 
-// The signing key, from a regular file that no one but its owner may read:
-// a key readable by others is a key others may hold.
+// The signing key, from a regular file that no one but its owner (and its
+// group: Kubernetes mounts a Secret root-owned, readable by the pod's
+// fsGroup) may read, and only its owner write: a key others can read is a
+// key others may hold.
 StatusOr<crypto::PrivateKey> LoadSigningKey(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return InvalidArgument(path + ": cannot read the signing key");
   if (!S_ISREG(st.st_mode)) return InvalidArgument(path + ": the signing key is not a regular file");
-  if ((st.st_mode & 077) != 0) {
+  if ((st.st_mode & 0137) != 0) {
     return InvalidArgument(path + ": the signing key is readable by others (mode " +
                            std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-                           std::to_string(st.st_mode & 7) + "); make it 0600");
+                           std::to_string(st.st_mode & 7) + "); make it 0600 (or 0400, 0440, 0640)");
   }
   EXECGOV_ASSIGN_OR_RETURN(std::string pem, ReadFile(path, 1 << 20));
   auto key = crypto::PrivateKey::FromPem(pem);
@@ -167,7 +169,7 @@ void RegisterAuthority(CLI::App& app, int* exit_code) {
   cmd->add_option("--namespace", o->ns, "install namespace: lease, ledger")->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key that signs the ledger's checkpoints");
-  cmd->add_option("--key", o->key_file, "the authority's signing key (PKCS#8 PEM, mode 0600)");
+  cmd->add_option("--key", o->key_file, "the authority's signing key (PKCS#8 PEM; mode 0600, nothing for others)");
   cmd->add_option("--kid", o->kid, "the key's id in the ExecutionPolicies that trust it");
   cmd->add_option("--issuer", o->issuer, "the iss of every grant: the ExecutionPolicy issuer owning --kid");
   cmd->add_option("--audience", o->audience, "the aud of every grant: this cluster's ExecutionPolicy audience");
