@@ -5,6 +5,8 @@
 #
 # `execgov webhook` and `execgov operator` (--runtime-interval 2) run as in
 # operator_test.sh.
+#   - The webhook configuration's deletion and return are guard records, and
+#     execgov_webhook_configuration_intact says 0 meanwhile.
 #   - Unadmitted: with the webhook configuration removed, an unsigned Pod is
 #     created; once the configuration is back, the operator's runtime
 #     verifier reports it: a result in the namespace's PolicyReport
@@ -42,7 +44,7 @@ policy_with() {
   [ -z "${2:-}" ] || echo "  revocations: {jtis: [\"$2\"]}"
 }
 
-start_operator --runtime-interval 2 --lineage-interval 2
+start_operator --runtime-interval 2 --lineage-interval 2 --guard-webhook-configuration "$WEBHOOK_CONFIG"
 ledger_json() { "$execgov" ledger show --ledger "$LEDGER_URL" -o json "$@"; }
 metric() {
   curl -sf "http://127.0.0.1:${OPERATOR_METRICS_PORTS[0]}/metrics" | awk -v re="$1" '!/^#/ && index($0, re) == 1 { print $NF }'
@@ -71,8 +73,13 @@ bypassed() {
 }
 poll 60 bypassed || fail "the API server still calls the removed webhook"
 kubectl run bypass -n "$ns" --image=registry.example.com/tools/run:1 --restart=Never >/dev/null || fail "cannot create the bypassing Pod"
+# The operator noticed the configuration's deletion: a guard record, and the metric.
+config_guard() { ledger_json --type guard | grep -q "\"decision\":\"$1\".*\"guard\":\"webhook-configuration\""; }
+poll 30 config_guard changed || fail "no guard record for the deleted webhook configuration: $(ledger_json --type guard)"
+[ "$(metric "execgov_webhook_configuration_intact{name=\"$WEBHOOK_CONFIG\"}")" = 0 ] || fail "the configuration is not reported broken"
 register_webhook 0
 wait_webhook_active "$ns"
+poll 30 config_guard restored || fail "no guard record for the restored webhook configuration: $(ledger_json --type guard)"
 echo "created Pod bypass while the webhook configuration was removed; the configuration is back"
 
 poll 60 has_result Pod bypass Unadmitted Report || fail "no Unadmitted result for Pod bypass: $(report_json || echo no report); $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
@@ -228,7 +235,8 @@ guards() { ledger_json --type guard; }
 guards | python3 -c '
 import json, sys
 mallory, guardian, ns, policy = sys.argv[1:5]
-got = [(r["user"], r["decision"], r["object"]["name"], r.get("policy", {}).get("name")) for r in map(json.loads, sys.stdin)]
+got = [(r["user"], r["decision"], r["object"]["name"], r.get("policy", {}).get("name")) for r in map(json.loads, sys.stdin)
+       if r["guard"] == "namespace-governed-label"]
 assert got == [(mallory, "denied", ns, None), (guardian, "allowed", ns, policy)], got
 print("guard records:", got)' "$mallory" "$guardian" "$ns" "$CLUSTER_ID" || fail "the guard records are wrong: $(guards)"
 poll 60 has_result Pod emergency Ungoverned Report || fail "the Pod in the unlabelled namespace is not Ungoverned: $(report_json)"
