@@ -20,7 +20,6 @@
 #include "controllers/runtime_facts.h"
 #include "controllers/runtime_verifier.h"
 #include "controllers/webhook_config_watch.h"
-#include "controllers/webhook_config_watch.h"
 #include "controllers/webhook_certificates.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -60,9 +59,6 @@ struct OperatorOptions {
   // Governance after admission (controllers/runtime_verifier.h): seconds
   // between full passes (changes bring one sooner); 0: off.
   int runtime_seconds = 30;
-  // The ValidatingWebhookConfiguration whose deletion or edit is recorded and
-  // alerted on (default: --webhook-configuration); "" with it unset: none.
-  std::string guard_webhook_configuration;
   // The ValidatingWebhookConfiguration whose deletion or edit is recorded and
   // alerted on (default: --webhook-configuration); "" with it unset: none.
   std::string guard_webhook_configuration;
@@ -271,19 +267,6 @@ int RunOperator(const OperatorOptions& o) {
           }
         }));
   }
-  const std::string guarded_configuration =
-      o.guard_webhook_configuration.empty() ? o.webhook_configuration : o.guard_webhook_configuration;
-  std::unique_ptr<controllers::WebhookConfigurationWatch> configuration_watch;
-  if (o.runtime_seconds > 0 && !guarded_configuration.empty()) {
-    configuration_watch = std::make_unique<controllers::WebhookConfigurationWatch>(
-        client.get(), guarded_configuration, ledger->get(), events.get(), &metrics, identity);
-    manager.AddRunnable(controllers::PeriodicRunnable(
-        "webhook-configuration-watch", std::chrono::seconds(o.runtime_seconds), [&configuration_watch] {
-          if (Status st = configuration_watch->Check(); !st.ok()) {
-            log::Warn("cannot read the webhook configuration", {{"error", st.message()}});
-          }
-        }));
-  }
   if (o.runtime_seconds > 0) {
     manager.AddRunnable(runtime_verifier.Runnable(std::chrono::seconds(o.runtime_seconds), std::chrono::seconds(2)));
   }
@@ -414,9 +397,6 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
                   "seconds between re-verifications of every running governed workload (changes bring one sooner; "
                   "0: off)")
       ->capture_default_str();
-  cmd->add_option("--guard-webhook-configuration", o->guard_webhook_configuration,
-                  "record and alert when this ValidatingWebhookConfiguration is deleted or stops sending what "
-                  "execgov must judge (default: --webhook-configuration)");
   cmd->add_option("--guard-webhook-configuration", o->guard_webhook_configuration,
                   "record and alert when this ValidatingWebhookConfiguration is deleted or stops sending what "
                   "execgov must judge (default: --webhook-configuration)");
