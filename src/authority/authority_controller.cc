@@ -17,6 +17,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kWaitForParent{2000};
+constexpr milliseconds kWaitForAdmissionRecord{2000};
 // A grant this close to its exp is not attached: the webhook would refuse it
 // as expired by the time it arrived.
 constexpr int64_t kAttachMarginSeconds = 5;
@@ -41,7 +42,8 @@ milliseconds Until(int64_t deadline, int64_t now) {
 void GrantIndex::Observe(std::string_view record) {
   // Cheap filter first: most records are admissions.
   if (record.find("\"type\":\"grant\"") == std::string_view::npos &&
-      record.find("\"type\":\"denial\"") == std::string_view::npos) {
+      record.find("\"type\":\"denial\"") == std::string_view::npos &&
+      record.find("\"authorization\":\"awaiting\"") == std::string_view::npos) {
     return;
   }
   json r = json::parse(record, nullptr, /*allow_exceptions=*/false);
@@ -51,6 +53,13 @@ void GrantIndex::Observe(std::string_view record) {
   if (uid.empty()) return;
   if (type == "denial") {
     NoteRefusal(uid);
+    return;
+  }
+  if (type == "admission") {
+    if (r.value("decision", "") == "allowed" && r.value("authorization", "") == "awaiting" &&
+        api::StringAt(r, {"object", "kind"}) == "ExecutionRequest") {
+      NoteAdmitted(uid, r.value("initiator", ""));
+    }
     return;
   }
   if (type != "grant" || !r.contains("claims") || !r["claims"].is_object()) return;
@@ -68,6 +77,18 @@ void GrantIndex::NoteGrant(const std::string& uid, Grant grant) {
   if (grants_.count(uid)) return;  // the first grant is the grant
   issued_[{grant.rule, grant.initiator}].push_back(grant.iat);
   grants_.emplace(uid, std::move(grant));
+}
+
+void GrantIndex::NoteAdmitted(const std::string& uid, const std::string& initiator) {
+  std::lock_guard lock(mu_);
+  admitted_.emplace(uid, initiator);
+}
+
+std::optional<std::string> GrantIndex::AdmittedInitiator(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  auto it = admitted_.find(uid);
+  if (it == admitted_.end()) return std::nullopt;
+  return it->second;
 }
 
 void GrantIndex::NoteRefusal(const std::string& uid) {
@@ -171,6 +192,25 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
     if (now + kAttachMarginSeconds < grant->exp) return Attach(request, *grant);
     return Refuse(request, kPhaseExpired, grant->rule,
                   "the grant of rule " + grant->rule + " expired before it could be attached; create a new request");
+  }
+  // The webhook's record of admitting it, for this initiator (the ledger
+  // read again once when this process has not seen it yet).
+  auto admitted = deps_.index->AdmittedInitiator(uid);
+  if (!admitted) {
+    if (Status st = deps_.ledger->CatchUp(); !st.ok()) return st.WithContext("reading the ledger's tail");
+    admitted = deps_.index->AdmittedInitiator(uid);
+  }
+  if (admitted && *admitted != initiator) {
+    return Refuse(request, kPhaseDenied, "",
+                  "the request's initiator is not the one the webhook admitted it for (" + *admitted + ")");
+  }
+  if (!admitted) {
+    if (now >= deadline) {
+      return Refuse(request, kPhaseExpired, rule_name,
+                    "the ledger holds no record of the webhook admitting this request without an artifact");
+    }
+    EXECGOV_RETURN_IF_ERROR(ShowWaiting(request, rule_name, "the record of its admission in the ledger", deadline));
+    return runtime::ReconcileResult{std::min(kWaitForAdmissionRecord, Until(deadline, now))};
   }
   if (now >= deadline) {
     return Refuse(request, kPhaseExpired, rule_name,

@@ -11,6 +11,12 @@
 // attached to the request with an UPDATE, which the webhook verifies like a
 // CREATE; the operator then makes the Job.
 //
+// Only what the webhook admitted: the authority grants a request only when
+// the ledger holds the webhook's record of admitting it without an artifact
+// for the same spec.initiator. A request that reached the API while the
+// webhook was bypassed, or whose record it cannot find, waits and expires:
+// its initiator was never held to the requesting user.
+//
 // Never two grants for one request: the grant's claims are appended to the
 // ledger (record type "grant") before anything is signed, and a request
 // whose grant is recorded gets that grant signed again (the same claims, the
@@ -64,6 +70,10 @@ class GrantIndex {
     int64_t iat = 0, exp = 0;
   };
   void Observe(std::string_view record);
+  // The initiator the webhook admitted a request without an artifact for
+  // (its admission record, authorization "awaiting"), by the request's uid.
+  void NoteAdmitted(const std::string& uid, const std::string& initiator);
+  std::optional<std::string> AdmittedInitiator(const std::string& uid) const;
   void NoteGrant(const std::string& uid, Grant grant);
   void NoteRefusal(const std::string& uid);
   std::optional<Grant> FindGrant(const std::string& uid) const;
@@ -75,6 +85,7 @@ class GrantIndex {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Grant> grants_;
   std::unordered_set<std::string> refused_;
+  std::unordered_map<std::string, std::string> admitted_;
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> issued_;
 };
 

@@ -137,9 +137,32 @@ class AuthorityControllerTest : public ::testing::Test {
                                       {"spec", {{"rules", std::move(rules)}}}});
   }
 
+  // The webhook's record of admitting the request without an artifact, as
+  // another writer of the ledger.
+  void RecordAdmission(const std::string& initiator) {
+    ledger::LedgerOptions options;
+    options.signing_key_path = (dir_ / "ledger.key").string();
+    auto webhook = ledger::OpenLedger("file:" + (dir_ / "ledger.jsonl").string(), options);
+    ASSERT_TRUE(webhook.ok()) << webhook.status().ToString();
+    ASSERT_TRUE((*webhook)
+                    ->Append({{"type", "admission"},
+                              {"decision", "allowed"},
+                              {"reason", "Allowed"},
+                              {"authorization", "awaiting"},
+                              {"initiator", initiator},
+                              {"object", {{"kind", "ExecutionRequest"}, {"namespace", "agents"}, {"name", "req"},
+                                          {"uid", api::UidOf(request_)}, {"operation", "CREATE"}}}})
+                    .ok());
+    ASSERT_TRUE((*webhook)->Close().ok());
+  }
+
   // A fresh authority process: its index read from the ledger, its caches listed.
   void Start() {
     Stop();
+    if (!admission_recorded_) {
+      RecordAdmission("agent:test");
+      admission_recorded_ = true;
+    }
     index_ = std::make_unique<GrantIndex>();
     ledger::LedgerOptions options;
     options.signing_key_path = (dir_ / "ledger.key").string();
@@ -188,6 +211,7 @@ class AuthorityControllerTest : public ::testing::Test {
   json Stored() { return client_.Object("executionrequests", "agents", "req"); }
 
   std::filesystem::path dir_;
+  bool admission_recorded_ = false;  // set before Start() to leave the record out
   MemoryClient client_;
   FakeClock clock_{kCreated + 5};
   std::unique_ptr<Signer> signer_;
@@ -293,6 +317,40 @@ TEST_F(AuthorityControllerTest, OnlyWaitingRequestsWithoutAnArtifactAreJudged) {
   ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
   EXPECT_TRUE(Records("grant").empty());
   EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Pending");
+}
+
+TEST_F(AuthorityControllerTest, NoRecordOfTheAdmissionNoGrant) {
+  admission_recorded_ = true;  // as if the webhook had been bypassed
+  Start();
+  auto r = controller_->Reconcile("agents/req");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->requeue_after, std::chrono::seconds(2));
+  EXPECT_TRUE(Records("grant").empty());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "waitingFor"}), "the record of its admission in the ledger");
+  // The record arrives (another writer): granted at the next look.
+  RecordAdmission("agent:test");
+  r = controller_->Reconcile("agents/req");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Records("grant").size(), 1u);
+  EXPECT_TRUE(api::ArtifactOf(Stored()).has_value());
+}
+
+TEST_F(AuthorityControllerTest, NoRecordUntilTheTimeoutExpires) {
+  admission_recorded_ = true;
+  Start();
+  clock_.Advance(std::chrono::hours(2));  // past the rule's 1h
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Expired");
+  EXPECT_TRUE(Records("grant").empty());
+}
+
+TEST_F(AuthorityControllerTest, AnInitiatorOtherThanTheAdmittedOneIsDenied) {
+  admission_recorded_ = true;
+  RecordAdmission("agent:someone-else");
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Denied");
+  EXPECT_TRUE(Records("grant").empty());
 }
 
 }  // namespace

@@ -45,6 +45,22 @@ TEST(GrantIndexTest, RefusalsAndOtherRecords) {
   EXPECT_FALSE(index.FindGrant("u5").has_value());
 }
 
+TEST(GrantIndexTest, AdmissionsAwaitingAuthorization) {
+  GrantIndex index;
+  auto admission = [](const std::string& uid, const std::string& decision, const std::string& kind) {
+    return json{{"type", "admission"}, {"decision", decision}, {"authorization", "awaiting"}, {"initiator", "agent:a"},
+                {"object", {{"kind", kind}, {"uid", uid}}}}.dump();
+  };
+  index.Observe(admission("u1", "allowed", "ExecutionRequest"));
+  index.Observe(admission("u2", "denied", "ExecutionRequest"));
+  index.Observe(admission("u3", "allowed", "Job"));
+  index.Observe(json{{"type", "admission"}, {"decision", "allowed"}, {"object", {{"kind", "ExecutionRequest"}, {"uid", "u4"}}}}.dump());
+  EXPECT_EQ(index.AdmittedInitiator("u1"), "agent:a");
+  EXPECT_FALSE(index.AdmittedInitiator("u2").has_value());
+  EXPECT_FALSE(index.AdmittedInitiator("u3").has_value());
+  EXPECT_FALSE(index.AdmittedInitiator("u4").has_value());
+}
+
 TEST(GrantIndexTest, RateCountsPerRuleAndInitiatorSince) {
   GrantIndex index;
   for (int i = 0; i < 3; ++i) index.NoteGrant("u" + std::to_string(i), {json::object(), "ops/auto", "agent:a", 100 * i, 0});
