@@ -1,5 +1,5 @@
-// What a leader-elected in-cluster command (`execgov authority`; the
-// operator's own copy predates it) does around its manager: the Lease
+// What a leader-elected in-cluster command (`execgov operator`, `execgov
+// authority`) does around its manager: the Lease
 // timings from one --lease-duration, stop signals blocked before any thread
 // starts, and the wait for a stop or a lost lease. Only cmd/ includes this.
 #pragma once

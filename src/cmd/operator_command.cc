@@ -12,6 +12,7 @@
 
 #include "api/object.h"
 #include "cmd/cli.h"
+#include "cmd/leader_process.h"
 #include "controllers/cluster_policies.h"
 #include "controllers/ledger_index.h"
 #include "controllers/lineage_controller.h"
@@ -112,14 +113,9 @@ int RunOperator(const OperatorOptions& o) {
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
 
-  // Stop signals, and SIGUSR1 for a lost lease, are taken by sigwait below;
-  // blocked before any thread starts so that no other thread receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Stop signals, and SIGUSR1 for a lost lease, are taken by WaitForStop
+  // below; blocked before any thread starts so that no other thread receives them.
+  const sigset_t signals = BlockStopSignals();
 
   auto client_or = kube::NewClient(*config);
   if (!client_or.ok()) return UsageError(client_or.status().message());
@@ -163,16 +159,7 @@ int RunOperator(const OperatorOptions& o) {
   });
 
   runtime::ManagerOptions manager_options;
-  if (o.leader_elect) {
-    runtime::LeaderElectionConfig le;
-    le.lease_namespace = o.ns;
-    le.lease_name = o.lease_name;
-    le.identity = identity;
-    le.lease_duration = std::chrono::seconds(o.lease_seconds);
-    le.renew_deadline = std::chrono::milliseconds(o.lease_seconds * 2000 / 3);
-    le.retry_period = std::chrono::milliseconds(std::max(500, o.lease_seconds * 1000 / 7));
-    manager_options.leader_election = le;
-  }
+  if (o.leader_elect) manager_options.leader_election = LeaseConfig(o.ns, o.lease_name, identity, o.lease_seconds);
   manager_options.on_lost_leadership = [] { kill(getpid(), SIGUSR1); };
   runtime::Manager manager(client.get(), manager_options);
 
@@ -352,14 +339,7 @@ int RunOperator(const OperatorOptions& o) {
                                           {"watchNamespaces", o.watch_namespaces},
                                           {"metricsListen", o.metrics_listen}});
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  bool lost = sig == SIGUSR1;
-  if (lost) {
-    log::Error("execgov operator: lost the leader lease; exiting so a fresh process takes over", {{"identity", identity}});
-  } else {
-    log::Info("execgov operator: stopping", {{"signal", sig}});
-  }
+  const bool lost = WaitForStop(signals, "operator", identity);
   manager.Stop();
   ops->reset();
   if (Status st = (*ledger)->Close(); !st.ok()) log::Warn("ledger close failed", {{"error", st.message()}});
