@@ -495,6 +495,7 @@ int RunExport(const LedgerOptions& o) {
   ledger::RetentionOptions ro;
   ro.keep_segments = o.keep_segments;
   ro.archive_url = o.to;
+  ro.origin = (*writer)->Origin();  // the base's note verifies as the checkpoints do
   ro.now = SystemClock::Get().Now();
   ro.min_age = std::chrono::duration_cast<std::chrono::seconds>(*min_age);
   auto r = ledger::RunRetention(o.url, **writer, *key, ro);

@@ -194,7 +194,9 @@ int RunOperator(const OperatorOptions& o) {
     if (comma > start) request_deps.watch_namespaces.insert(o.watch_namespaces.substr(start, comma - start));
     start = comma + 1;
   }
-  request_deps.ledger_origin = (*reader)->DefaultOrigin();
+  // The checkpoints' origin, which an auditor verifies the lineage under
+  // (not the store's name: a new in-cluster ledger is named after the cluster).
+  request_deps.ledger_origin = (*ledger)->Origin();
   request_deps.operator_identity = identity;
   request_deps.operator_user = SelfUser(*client);
   request_deps.events = events.get();
@@ -286,6 +288,7 @@ int RunOperator(const OperatorOptions& o) {
       ledger::RetentionOptions ro;
       ro.keep_segments = o.retain_segments;
       ro.archive_url = o.ledger_archive;
+      ro.origin = (*ledger)->Origin();  // the base's note verifies as the checkpoints do
       ro.now = SystemClock::Get().Now();
       ro.min_age = std::chrono::duration_cast<std::chrono::seconds>(*retention_min_age);
       auto moved = ledger::RunRetention(ledger_url, **ledger, *retention_key, ro);

@@ -100,6 +100,8 @@ class ChainedLedger final : public Ledger {
     return backend_->Contains(h);
   }
 
+  std::string Origin() const override { return origin_; }
+
   StatusOr<uint64_t> Size() override {
     EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend_->Tail());
     return tail.size;

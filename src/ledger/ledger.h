@@ -114,6 +114,9 @@ class Ledger {
   // lineage parent lookup); InvalidArgument for a malformed reference.
   virtual StatusOr<bool> Contains(const std::string& record_hash_ref) = 0;
   virtual StatusOr<uint64_t> Size() = 0;
+  // The origin its checkpoints are signed under (an existing ledger's own,
+  // else LedgerOptions::origin, else the store's); empty for a test double.
+  virtual std::string Origin() const { return ""; }
   // Writes a checkpoint now if records follow the last one.
   virtual Status Checkpoint() = 0;
   // Writes a final checkpoint; later calls fail with FailedPrecondition.

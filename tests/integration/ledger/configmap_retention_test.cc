@@ -16,6 +16,7 @@
 #include "crypto/encoding.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "ledger/checkpoint.h"
 #include "ledger/configmap_backend.h"
 #include "ledger/retention.h"
 #include "tamper_cases.h"
@@ -59,6 +60,7 @@ class ConfigMapRetentionTest : public ::testing::Test {
     LedgerOptions o;
     o.signing_key_path = key_path_;
     o.checkpoint_every_records = 100;
+    o.origin = origin_;
     return o;
   }
   RetentionOptions Retain(uint64_t keep) const {
@@ -133,6 +135,7 @@ class ConfigMapRetentionTest : public ::testing::Test {
   }
 
   std::string ns_, dir_, key_path_, archive_path_;
+  std::string origin_;  // LedgerOptions::origin (empty: the store's)
   std::unique_ptr<kube::Client> client_;
   crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
 };
@@ -235,6 +238,39 @@ class FailingStore final : public SegmentStore {
   SegmentStore* inner_;
   int fail_;
 };
+
+// A ledger whose checkpoints are not signed under the store's name (a new
+// in-cluster ledger is named after the cluster) keeps that origin when
+// reopened with another, and a cut made with it signs the base under it too,
+// so the base's note and the checkpoints name one log.
+TEST_F(ConfigMapRetentionTest, TheBaseIsSignedUnderTheLedgersOwnOrigin) {
+  origin_ = "execgov.local/cluster/test-uid/" + ns_ + "/audit";
+  auto ledger = Filled(50, 6);
+  ASSERT_NE(ledger, nullptr);
+  EXPECT_EQ(ledger->Origin(), origin_);
+  ASSERT_TRUE(ledger->Checkpoint().ok());
+  std::string configured = origin_;
+  origin_ = "another.example/audit";  // a changed flag must not rename it
+  auto reopened = OpenLedger(Url(), Options());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->Origin(), configured);
+  RetentionOptions o = Retain(2);
+  o.origin = (*reopened)->Origin();
+  auto moved = RunRetention(Url(), **reopened, key_, o);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  ASSERT_GT(moved->moved_segments, 0u);
+  auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
+  ASSERT_TRUE(kept.ok());
+  auto base = ReadRetentionBase(**kept);
+  ASSERT_TRUE(base.ok() && base->has_value());
+  auto cp = ParseCheckpoint((*base)->checkpoint);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  EXPECT_EQ(cp->origin, configured);
+  ASSERT_TRUE((*reopened)->Close().ok());
+  ASSERT_TRUE(ledger->Close().ok());
+  auto r = VerifyJoined();
+  EXPECT_TRUE(r.ok()) << r.message;
+}
 
 TEST_F(ConfigMapRetentionTest, ACrashBetweenStepsIsCompletedByARerun) {
   auto ledger = Filled(50, 6);
