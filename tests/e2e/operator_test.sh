@@ -167,7 +167,12 @@ YAML
   local run1_hash run1_seq
   run1_hash=$(field run-1 '{.status.lineage.hash}')
   run1_seq=$(field run-1 '{.status.lineage.seq}')
-  [ "$(field run-1 '{.status.lineage.origin}')" = "$LEDGER_ORIGIN" ] || fail "lineage origin is not $LEDGER_ORIGIN"
+  # The origin the ledger's checkpoints are signed under: a new in-cluster
+  # ledger is named after the cluster (docs/ledger.md), not its ConfigMaps.
+  local origin
+  origin="execgov.local/cluster/$(kubectl get namespace kube-system -o jsonpath='{.metadata.uid}')/$CLUSTER_SYSTEM_NS/$LEDGER_ORIGIN"
+  [ "$(field run-1 '{.status.lineage.origin}')" = "$origin" ] ||
+    fail "lineage origin is $(field run-1 '{.status.lineage.origin}'), not $origin"
   events() { kubectl get events -n "$ns" --field-selector "involvedObject.uid=$uid" -o jsonpath='{range .items[*]}{.reason} {end}'; }
   has_events() {
     local e r
