@@ -283,12 +283,20 @@ class BatchCache {
     list.label_selector = std::string(kLedgerLabel) + "=" + origin;
     // Names no object: the list is only for its resourceVersion.
     list.field_selector = "metadata.name=" + origin + "-watch";
-    std::string version;
+    std::string version, last_error;
     bool announced = false;
+    // Without the watch every read is a GET again: say so once per cause.
+    auto failed = [&](const Status& st) {
+      if (st.message() == last_error) return;
+      last_error = st.message();
+      log::Warn("ConfigMap ledger: cannot watch the ledger's ConfigMaps; reading them instead until it can",
+                {{"origin", origin}, {"error", st.ToString()}});
+    };
     while (!stop_) {
       if (version.empty()) {
         auto listed = client.List(kube::ConfigMapsPath(ns), list);
         if (!listed.ok()) {
+          failed(listed.status());
           Pause();
           continue;
         }
@@ -333,7 +341,10 @@ class BatchCache {
       if (st.code() == StatusCode::kOutOfRange) {
         version.clear();
       } else if (!st.ok()) {
+        failed(st);
         Pause();
+      } else {
+        last_error.clear();
       }
     }
   }
