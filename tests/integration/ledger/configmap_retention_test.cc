@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
@@ -110,28 +111,27 @@ class ConfigMapRetentionTest : public ::testing::Test {
     return failed;
   }
 
-  // How many of the records the cluster keeps contain `text`.
-  int KeptContaining(std::string_view text) {
+  // How many of the records the cluster keeps satisfy `match`.
+  int KeptMatching(const std::function<bool(std::string_view)>& match) {
     auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
     int n = 0;
     EXPECT_TRUE((*kept)->Scan(*(*kept)->First(), UINT64_MAX, [&](uint64_t, std::string_view b) {
-      n += b.find(text) != std::string_view::npos;
+      n += match(b);
       return Status::Ok();
     }).ok());
     return n;
   }
+  int KeptContaining(std::string_view text) {
+    return KeptMatching([&](std::string_view b) { return b.find(text) != std::string_view::npos; });
+  }
   int RetentionRecords() { return KeptContaining("\"type\":\"retention\""); }
   // The retention records of the cut that moved records from `from` on.
   int RetentionRecordsOfCut(uint64_t from) {
-    auto kept = OpenBackend(Url(), BackendOptions{.read_only = true});
-    int n = 0;
-    EXPECT_TRUE((*kept)->Scan(*(*kept)->First(), UINT64_MAX, [&](uint64_t, std::string_view b) {
+    return KeptMatching([&](std::string_view b) {
       auto j = json::parse(b, nullptr, /*allow_exceptions=*/false);
-      n += j.is_object() && j.value("type", "") == "retention" && j.contains("moved") &&
-           j["moved"].value("from", UINT64_MAX) == from;
-      return Status::Ok();
-    }).ok());
-    return n;
+      return j.is_object() && j.value("type", "") == "retention" && j.contains("moved") &&
+             j["moved"].value("from", UINT64_MAX) == from;
+    });
   }
 
   std::string ns_, dir_, key_path_, archive_path_;
