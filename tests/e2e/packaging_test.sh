@@ -176,6 +176,12 @@ if web['spec']['template']['spec']['containers'][0]['args'][0] != 'webhook': fai
 op = one('Deployment', 'e2e-$id-execgov-operator')
 args = op['spec']['template']['spec']['containers'][0]['args']
 if args[0] != 'operator' or '--leader-elect=true' not in args: fail('operator args %s' % args)
+# The webhook configuration is guarded whoever manages its certificates: the
+# operator names it and may read it, and nothing more.
+if '--guard-webhook-configuration=e2e-$id-execgov' not in args: fail('helm mode: the webhook configuration is not guarded: %s' % args)
+vwc_rules = [r for o in objs if o['kind'] == 'ClusterRole' for r in o['rules'] if 'validatingwebhookconfigurations' in r['resources']]
+if len(vwc_rules) != 1 or vwc_rules[0].get('resourceNames') != ['e2e-$id-execgov'] or vwc_rules[0]['verbs'] != ['get']:
+    fail('helm mode: webhook configuration access: %s' % vwc_rules)
 
 # Least privilege: cluster-wide roles never touch ConfigMaps, Secrets or
 # Leases, never use wildcards, and write only status, Jobs, Events, the
@@ -205,7 +211,8 @@ vwc = one('ValidatingWebhookConfiguration')
 if 'caBundle' in vwc['webhooks'][0]['clientConfig']: fail('operator mode renders a caBundle')
 if [o for o in objs if o['kind'] == 'Secret' and o['metadata']['name'].endswith('-webhook-tls')]: fail('operator mode renders the serving Secret')
 args = one('Deployment', 'e2e-$id-execgov-operator')['spec']['template']['spec']['containers'][0]['args']
-for want in ['--webhook-configuration=e2e-$id-execgov', '--webhook-service=e2e-$id-execgov-webhook',
+for want in ['--webhook-configuration=e2e-$id-execgov', '--guard-webhook-configuration=e2e-$id-execgov',
+             '--webhook-service=e2e-$id-execgov-webhook',
              '--webhook-ca-secret=e2e-$id-execgov-webhook-ca', '--webhook-tls-secret=e2e-$id-execgov-webhook-tls']:
     if want not in args: fail('operator args lack ' + want)
 vwc_rules = [r for o in objs if o['kind'] == 'ClusterRole' for r in o['rules'] if 'validatingwebhookconfigurations' in r['resources']]
@@ -233,7 +240,17 @@ print('operator-mode checks passed')
   grep -q "e2e-$id-execgov-webhook.$ns.svc$" cm.yaml || fail "the Certificate does not name the Service"
   grep -q "kind: Secret" <(grep -v "^#" cm.yaml | grep -B2 -A3 "webhook-tls" | grep "^kind") &&
     fail "cert-manager mode must not render the serving Secret"
-  echo "cert-manager mode renders a Certificate and the injector annotation"
+  python3 - "e2e-$id-execgov" <<'PY' || fail "cert-manager mode does not guard the webhook configuration"
+import sys, yaml
+objs = [o for o in yaml.safe_load_all(open("cm.yaml")) if o]
+name = sys.argv[1]
+op = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == name + "-operator"][0]
+args = op["spec"]["template"]["spec"]["containers"][0]["args"]
+assert "--guard-webhook-configuration=" + name in args, args
+rules = [r for o in objs if o["kind"] == "ClusterRole" for r in o["rules"] if "validatingwebhookconfigurations" in r["resources"]]
+assert len(rules) == 1 and rules[0].get("resourceNames") == [name] and rules[0]["verbs"] == ["get"], rules
+PY
+  echo "cert-manager mode renders a Certificate and the injector annotation, and guards the webhook configuration"
 
   # Optional pieces: a ServiceMonitor per component, and ExecutionPolicies
   # from values, which the API server accepts as they are rendered.
