@@ -84,6 +84,14 @@ std::optional<Finding> RevokedFinding(const policy::PolicySet& set, const std::s
   return std::nullopt;
 }
 
+// Findings that are reported and never stopped, whatever spec.runtime says:
+// BreakGlass was admitted on purpose; Ungoverned would stop every workload
+// of a namespace someone unlabelled (too destructive to do unasked, and the
+// namespace guard already refuses an unlisted relabel).
+bool ReportOnly(RuntimeFinding f) {
+  return f == RuntimeFinding::kBreakGlass || f == RuntimeFinding::kUngoverned;
+}
+
 // Walks the controller owners of `object` up to the consumer of `jti`:
 // each owner must exist (the same uid) and, short of the consumer, have been
 // admitted with the same jti. "" when it leads there, else why not.
@@ -501,8 +509,8 @@ StatusOr<RuntimeVerifier::PassResult> RuntimeVerifier::Pass() {
       counts[f.reason] += 1;
       const policy::CompiledPolicy* p = ByName(*policies, f.policy);
       policy::RuntimeSpec spec = p ? p->runtime : policy::RuntimeSpec{};
-      std::string action = f.reason == RuntimeFinding::kBreakGlass ? "Report" : policy::RuntimeActionName(spec.action);
-      if (f.reason != RuntimeFinding::kBreakGlass && spec.action == policy::RuntimeAction::kTerminate && spec.dry_run) {
+      std::string action = ReportOnly(f.reason) ? "Report" : policy::RuntimeActionName(spec.action);
+      if (!ReportOnly(f.reason) && spec.action == policy::RuntimeAction::kTerminate && spec.dry_run) {
         action += " (dry run)";
       }
       by_ns[api::NamespaceOf(obj)].push_back({f.policy, RuntimeFindingName(f.reason), f.message,
@@ -529,7 +537,7 @@ void RuntimeVerifier::Act(Tracked& t, const policy::PolicySet& policies, PassRes
   const json& obj = *t.object;
   const auto now = clock_->Now();
   for (const Finding& f : t.findings) {
-    if (f.reason == RuntimeFinding::kBreakGlass) continue;  // admitted on purpose: reported, never stopped
+    if (ReportOnly(f.reason)) continue;
     const policy::CompiledPolicy* p = ByName(policies, f.policy);
     if (!p || p->runtime.action != policy::RuntimeAction::kTerminate) continue;
     if (p->runtime.dry_run) {

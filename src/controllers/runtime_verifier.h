@@ -25,7 +25,11 @@
 //                         owner chain no longer leads, through live objects
 //                         admitted with the same jti, to the jti's consumer.
 //   Ungoverned            its namespace lost execgov.io/governed=true while
-//                         it holds a workload the ledger admitted.
+//                         it holds a workload the ledger admitted: reported,
+//                         never terminated, even under Terminate (stopping
+//                         every workload of a namespace someone unlabelled is
+//                         too destructive to do unasked; the namespace guard
+//                         refuses unlisted relabels at the door).
 //   BreakGlass            admitted without an artifact by a break-glass
 //                         group: reported (a warning) until it is gone,
 //                         never terminated.
@@ -36,8 +40,8 @@
 // Actions: every finding is a result in the namespace's PolicyReport
 // (policy_report.h), a Warning Event on the object when first found, and
 // counted in execgov_runtime_violations{reason}. Under spec.runtime.action
-// Terminate, once a finding has lasted gracePeriodSeconds, an `enforcement`
-// record is appended to the ledger (action, reason, object, policy) and then
+// Terminate, once a finding other than BreakGlass and Ungoverned (report
+// only) has lasted gracePeriodSeconds, an `enforcement` record is appended to the ledger (action, reason, object, policy) and then
 // the Pod is deleted, the Job suspended (spec.suspend), or the
 // ExecutionRequest moved to phase Revoked. The record comes first and is
 // written once per (uid, action): a leader that dies between the two acts

@@ -387,6 +387,45 @@ TEST_F(ActionsTest, ARevokedJtiSuspendsTheJobAndRevokesTheRequest) {
             "execgov_runtime_enforcements_total{action=\"suspend\",result=\"success\"} 1");
 }
 
+// Ungoverned is report-only, even under Terminate: stopping every workload of
+// a namespace someone unlabelled is too destructive to do unasked (the
+// namespace guard refuses an unlisted relabel at the door).
+TEST_F(ActionsTest, UngovernedIsReportedAndNeverStoppedEvenUnderTerminate) {
+  SetRuntime({{"action", "Terminate"}, {"gracePeriodSeconds", 0}});
+  AddPod("team-a", "admitted");
+  const json& pod = pods_["team-a/admitted"];
+  json r = {{"type", "admission"}, {"decision", "allowed"}, {"reason", "Allowed"},
+            {"object", {{"kind", "Pod"}, {"namespace", "team-a"}, {"name", "admitted"}, {"uid", "uid-admitted"}, {"operation", "CREATE"}}},
+            {"digest", *api::ExecutionScopeDigest(pod)},
+            {"artifact", {{"kid", "ops-1"}, {"jti", "jti-ungoverned-000000000000"}, {"digest", *api::ExecutionScopeDigest(pod)}}},
+            {"policy", {{"name", "team"}}},
+            {"replay", {{"op", "consume"}}}};
+  ASSERT_TRUE(ledger_->Append(r).ok());
+  namespaces_["team-a"] = Namespace("team-a", /*governed=*/false);
+  auto v = Verifier();
+  auto first = Pass(*v);
+  EXPECT_EQ(first.findings, 1u);
+  clock_.Advance(1h);  // long past any grace period
+  auto later = Pass(*v);
+  EXPECT_EQ(later.findings, 1u);
+  EXPECT_EQ(first.terminated + later.terminated, 0u);
+  for (const auto& req : client_.Take()) {
+    EXPECT_EQ(req.rfind("DELETE /api/v1", 0), std::string::npos) << req;
+    EXPECT_EQ(req.rfind("PATCH", 0), std::string::npos) << req;
+  }
+  EXPECT_TRUE(LedgerRecords("enforcement").empty());
+  EXPECT_EQ(events_.reasons, std::vector<std::string>{"admitted:Ungoverned"});  // no WouldTerminate, no Terminated
+  const json& report = client_.objects_["/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/execgov-runtime"];
+  ASSERT_EQ(report["results"].size(), 1u);
+  EXPECT_EQ(report["results"][0]["rule"], "Ungoverned");
+  EXPECT_EQ(report["results"][0]["properties"]["action"], "Report");
+  EXPECT_EQ(Metric("execgov_runtime_violations{reason=\"Ungoverned\"}"), "execgov_runtime_violations{reason=\"Ungoverned\"} 1");
+  // Nor does dryRun announce a termination that will never come.
+  SetRuntime({{"action", "Terminate"}, {"gracePeriodSeconds", 0}, {"dryRun", true}});
+  Pass(*v);
+  EXPECT_EQ(events_.reasons.size(), 1u);
+}
+
 double CpuSeconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
