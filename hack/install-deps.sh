@@ -9,6 +9,7 @@ packages=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libcli11-dev libgoogle-perftools-dev libsimdjson-dev libsodium-dev
   libcurl4-openssl-dev  # the Kubernetes and etcd HTTP client (src/kube/http.cc)
   zlib1g-dev  # gzip for sealed ConfigMap ledger segments
+  libp11-kit-dev softhsm2 opensc  # PKCS#11 signing keys (p11-kit's pkcs11.h; a SoftHSM2 token and pkcs11-tool in tests)
   etcd-server etcd-client wrk prometheus
   python3 python3-jwcrypto python3-cryptography python3-yaml
   clang libclang-rt-dev  # libFuzzer and the sanitizers for hack/fuzz.sh

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "crypto/pkcs11.h"
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/kubeconfig.h"
@@ -40,7 +41,10 @@ struct AuthorityOptions {
 // group: Kubernetes mounts a Secret root-owned, readable by the pod's
 // fsGroup) may read, and only its owner write: a key others can read is a
 // key others may hold.
+// Or, named by a pkcs11: URI (RFC 7512), a key on a PKCS#11 token that signs
+// there and never leaves it (crypto/pkcs11.h).
 StatusOr<crypto::PrivateKey> LoadSigningKey(const std::string& path) {
+  if (crypto::IsPkcs11Uri(path)) return crypto::LoadPkcs11Key(path);
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return InvalidArgument(path + ": cannot read the signing key");
   if (!S_ISREG(st.st_mode)) return InvalidArgument(path + ": the signing key is not a regular file");
@@ -169,7 +173,7 @@ void RegisterAuthority(CLI::App& app, int* exit_code) {
   cmd->add_option("--namespace", o->ns, "install namespace: lease, ledger")->capture_default_str();
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key that signs the ledger's checkpoints");
-  cmd->add_option("--key", o->key_file, "the authority's signing key (PKCS#8 PEM; mode 0600, nothing for others)");
+  cmd->add_option("--key", o->key_file, "the authority's signing key: a PKCS#8 PEM file (mode 0600, nothing for others) or a pkcs11: URI");
   cmd->add_option("--kid", o->kid, "the key's id in the ExecutionPolicies that trust it");
   cmd->add_option("--issuer", o->issuer, "the iss of every grant: the ExecutionPolicy issuer owning --kid");
   cmd->add_option("--audience", o->audience, "the aud of every grant: this cluster's ExecutionPolicy audience");

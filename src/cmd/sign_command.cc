@@ -17,6 +17,7 @@
 #include "crypto/encoding.h"
 #include "crypto/jws.h"
 #include "crypto/keys.h"
+#include "crypto/pkcs11.h"
 #include "crypto/sha256.h"
 #include "policy/decision.h"
 
@@ -55,10 +56,17 @@ int RunSign(const SignOptions& o) {
                       std::to_string(exp) + ", outside the NumericDates execgov accepts (0 to " +
                       std::to_string(policy::kMaxNumericDate) + ")");
   }
-  auto pem = ReadFile(o.key_file, 1 << 20);
-  if (!pem.ok()) return UsageError(pem.status().message());
-  auto key = crypto::PrivateKey::FromPem(*pem);
-  if (!key.ok()) return UsageError(o.key_file + ": " + key.status().message());
+  // A pkcs11: URI names a key that signs on its token (crypto/pkcs11.h).
+  StatusOr<crypto::PrivateKey> key = InvalidArgument("no key");
+  if (crypto::IsPkcs11Uri(o.key_file)) {
+    key = crypto::LoadPkcs11Key(o.key_file);
+    if (!key.ok()) return UsageError("--key: " + key.status().message());
+  } else {
+    auto pem = ReadFile(o.key_file, 1 << 20);
+    if (!pem.ok()) return UsageError(pem.status().message());
+    key = crypto::PrivateKey::FromPem(*pem);
+    if (!key.ok()) return UsageError(o.key_file + ": " + key.status().message());
+  }
   auto manifests = ReadManifests(o.file);
   if (!manifests.ok()) return UsageError(manifests.status().message());
 
@@ -119,7 +127,7 @@ int RunSign(const SignOptions& o) {
 void RegisterSign(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<SignOptions>();
   auto* cmd = app.add_subcommand("sign", "Sign an authorization for the executions in a manifest");
-  cmd->add_option("--key", o->key_file, "private key file (PKCS#8 PEM)")->required();
+  cmd->add_option("--key", o->key_file, "private key file (PKCS#8 PEM) or a pkcs11: URI naming a key on a token")->required();
   cmd->add_option("--kid", o->kid, "key id, as the policy names it")->required();
   cmd->add_option("--issuer", o->issuer, "issuer name (iss)")->required();
   cmd->add_option("--subject", o->subject, "initiator identity (sub)")->required();

@@ -280,6 +280,12 @@ StatusOr<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   return PrivateKey(std::move(pkey), alg);
 }
 
+PrivateKey PrivateKey::FromExternal(std::shared_ptr<const ExternalSigner> signer, const PublicKey& public_key) {
+  PrivateKey key(public_key.pkey_, public_key.algorithm());
+  key.external_ = std::move(signer);
+  return key;
+}
+
 PublicKey PrivateKey::Public() const {
   // Round-trip through SPKI DER so the public object holds no private material.
   unsigned char* der = nullptr;
@@ -291,6 +297,7 @@ PublicKey PrivateKey::Public() const {
 }
 
 StatusOr<std::string> PrivateKey::Sign(std::string_view message) const {
+  if (external_) return external_->Sign(message);
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return Internal("EVP_MD_CTX_new failed");
   const char* md = alg_ == KeyAlgorithm::kEd25519 ? nullptr : "SHA256";
@@ -312,6 +319,7 @@ StatusOr<std::string> PrivateKey::Sign(std::string_view message) const {
 }
 
 std::string PrivateKey::ToPkcs8Pem() const {
+  if (external_) return "";
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;

@@ -59,9 +59,21 @@ class PublicKey {
   std::array<unsigned char, 32> ed25519_{};  // Ed25519 only: the raw key libsodium verifies with
 };
 
+// A private key held elsewhere (a PKCS#11 token: crypto/pkcs11.h) that signs
+// on request and never hands the key out. Sign returns what PrivateKey::Sign
+// does: 64 bytes, Ed25519's signature or ES256's r||s. Thread-safe.
+class ExternalSigner {
+ public:
+  virtual ~ExternalSigner() = default;
+  virtual StatusOr<std::string> Sign(std::string_view message) const = 0;
+};
+
 class PrivateKey {
  public:
   static StatusOr<PrivateKey> Generate(KeyAlgorithm alg);
+  // A key that `signer` holds, whose public half is `public_key`. The caller
+  // has checked that they are a pair (crypto/pkcs11.cc signs and verifies once).
+  static PrivateKey FromExternal(std::shared_ptr<const ExternalSigner> signer, const PublicKey& public_key);
   // PKCS#8 PEM (also accepts the traditional "EC PRIVATE KEY" form).
   static StatusOr<PrivateKey> FromPem(std::string_view pem);
 
@@ -70,12 +82,15 @@ class PrivateKey {
   // ES256 signatures come out as 64-byte r||s.
   StatusOr<std::string> Sign(std::string_view message) const;
   // PKCS#8 PEM. The caller must write it only to a file created mode 0600.
+  // Empty for an external key, which cannot be exported.
   std::string ToPkcs8Pem() const;
+  bool external() const { return external_ != nullptr; }
 
  private:
   PrivateKey(std::shared_ptr<EVP_PKEY> pkey, KeyAlgorithm alg) : pkey_(std::move(pkey)), alg_(alg) {}
-  std::shared_ptr<EVP_PKEY> pkey_;
+  std::shared_ptr<EVP_PKEY> pkey_;  // for an external key: only its public half
   KeyAlgorithm alg_;
+  std::shared_ptr<const ExternalSigner> external_;
 };
 
 // Cryptographically secure random bytes (RAND_bytes).
