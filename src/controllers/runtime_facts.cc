@@ -71,6 +71,19 @@ void RuntimeFacts::Observe(uint64_t seq, const json& record) {
   // changed the scope was verified anew); the replay role is kept from any.
   a.consumed = a.consumed || known.consumed;
   a.inherited = a.inherited || known.inherited;
+  // An UPDATE allowed because it left the execution scope unchanged (a
+  // label, a finalizer, the garbage collector removing an owner) carries no
+  // artifact and no policy: what the object was admitted with still holds.
+  // Dropping it would stop the Revoked and LineageDiscontinuity checks for
+  // every object touched once after its creation.
+  if (a.jti.empty() && a.kid.empty()) {
+    a.jti = known.jti;
+    a.kid = known.kid;
+    a.signed_digest = known.signed_digest;
+  }
+  if (a.policy.empty()) a.policy = known.policy;
+  if (a.digest.empty()) a.digest = known.digest;
+  a.break_glass = a.break_glass || known.break_glass;
   if (a.consumed && !a.jti.empty()) consumer_.emplace(a.jti, uid);
   known = std::move(a);
   ++generation_;

@@ -337,6 +337,36 @@ TEST(RuntimeFactsTest, FoldsAllowedAdmissionsKeepsTheWebhooksOverDerivedAndForge
   EXPECT_FALSE(facts.Enforced("uid-p", "delete"));
 }
 
+// The webhook records an UPDATE that leaves the execution scope unchanged
+// (the garbage collector removing an owner reference, the Job controller its
+// finalizer) without an artifact or policy: the object keeps what it was
+// admitted with, so a later revocation or a broken lineage is still found.
+TEST_F(VerifyTest, AnUnchangedScopeUpdateKeepsWhatTheObjectWasAdmittedWith) {
+  auto [job, pod] = AdmittedJobAndPod();
+  json update = Admission(pod, "", "");
+  update["object"]["operation"] = "UPDATE";
+  update.erase("policy");
+  Record(update);
+  auto known = facts_.Find(api::UidOf(pod));
+  ASSERT_TRUE(known);
+  EXPECT_EQ(known->jti, jti_);
+  EXPECT_EQ(known->kid, "ops-1");
+  EXPECT_EQ(known->policy, "team");
+  EXPECT_FALSE(known->signed_digest.empty());
+  // Orphaned: no controller owner any more.
+  pod["metadata"].erase("ownerReferences");
+  EXPECT_EQ(Names(Verify(pod)), Strings{"LineageDiscontinuity"});
+  // A break-glass admission stays one after an update.
+  json bg = WithMeta(testing::MakePod("team-a", "emergency"), "uid-bg-update");
+  json r = Admission(bg, "", "");
+  r["breakGlass"] = {{"policy", "team"}, {"group", "oncall"}};
+  Record(r);
+  json bg_update = Admission(bg, "", "");
+  bg_update["object"]["operation"] = "UPDATE";
+  Record(bg_update);
+  EXPECT_EQ(Names(Verify(bg)), Strings{"BreakGlass"});
+}
+
 TEST(RuntimeSpecTest, DefaultsAndBounds) {
   auto d = policy::CompileRuntimeSpec(json::object());
   ASSERT_TRUE(d.ok());
