@@ -165,23 +165,34 @@ TEST_F(Pkcs11Test, RefusesAKeyThatMayLeaveTheToken) {
 
 TEST_F(Pkcs11Test, ExecgovSignsThroughTheTokenAndWritesNoKeyFile) {
   dir_.Write("job.yaml", kJob);
-  const std::string pem = ListedPublicKey("authority").ToPem();
-  std::string keys = "    - kid: hsm-1\n      algorithm: Ed25519\n      publicKey: |\n";
-  for (size_t s = 0; s < pem.size();) {
-    size_t e = pem.find('\n', s);
-    keys += "        " + pem.substr(s, e - s) + "\n";
+  const std::set<std::string> before = FilesOutsideToken(dir_.path());
+  // The policy entry for the token's key, from execgov, which writes nothing.
+  auto entry = RunCommand(kExecgov + " keygen --kid hsm-1 --pkcs11 '" + Uri("token=execgov;object=authority") + "'",
+                          dir_.path());
+  ASSERT_EQ(entry.exit_code, 0) << entry.err;
+  std::string listed_pem = ListedPublicKey("authority").ToPem();
+  EXPECT_NE(entry.out.find(listed_pem.substr(0, listed_pem.find("\n-----END"))
+                               .substr(listed_pem.find('\n') + 1)),
+            std::string::npos)
+      << entry.out;
+  std::string keys;
+  for (size_t s = 0; s < entry.out.size();) {
+    size_t e = entry.out.find('\n', s);
+    keys += "    " + entry.out.substr(s, e - s) + "\n";
     s = e + 1;
   }
   dir_.Write("policy.yaml",
              "apiVersion: execgov.io/v1alpha1\nkind: ExecutionPolicy\nmetadata: {name: default}\nspec:\n"
              "  audience: cluster-a\n  maxTTL: 15m\n  issuers:\n  - name: ops-authority\n    subjects: [\"agent:*\"]\n"
              "    keys:\n" + keys);
-  const std::set<std::string> before = FilesOutsideToken(dir_.path());
   auto r = RunCommand(kExecgov + " sign --key '" + Uri("token=execgov;object=authority") +
                           "' --kid hsm-1 --issuer ops-authority --subject agent:rotator --audience cluster-a -f job.yaml",
                       dir_.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(FilesOutsideToken(dir_.path()), before);  // signing wrote nothing
+  // keygen --pkcs11 and sign wrote nothing; only the test wrote the policy.
+  std::set<std::string> after = FilesOutsideToken(dir_.path());
+  after.erase(dir_.File("policy.yaml"));
+  EXPECT_EQ(after, before);
   dir_.Write("signed.yaml", r.out);
   auto ok = RunCommand(kExecgov + " check -f signed.yaml --policy policy.yaml", dir_.path());
   EXPECT_EQ(ok.out, "allowed\n") << ok.err;
