@@ -24,6 +24,7 @@
 #include "ledger/tiles.h"
 #include "ledger/verifier.h"
 #include "ledger/witness_client.h"
+#include "ledger/witness_submitter.h"
 #include "kube/http.h"
 #include "cmd/admission_service.h"  // StopSignals
 #include "tls/credentials.h"
@@ -109,6 +110,15 @@ int CheckWitnessed(const LedgerOptions& o, const std::string& checkpoint) {
   return kExitOk;
 }
 
+// The cosigned checkpoint kept beside the ledger at `url`.
+StatusOr<std::string> ReadStoredCosigned(const std::string& url) {
+  EXECGOV_ASSIGN_OR_RETURN(auto store, ledger::OpenCosignedStore(url));
+  auto note = store->Read();
+  if (!note.ok()) return note.status().WithContext("--witness-key without --checkpoint: the cosigned checkpoint kept at " + store->Where());
+  std::cerr << "using the cosigned checkpoint kept at " << store->Where() << "\n";
+  return note;
+}
+
 // --checkpoint-key when given.
 StatusOr<std::optional<crypto::PublicKey>> OptionalPublicKey(const std::string& path) {
   if (path.empty()) return std::optional<crypto::PublicKey>();
@@ -117,10 +127,8 @@ StatusOr<std::optional<crypto::PublicKey>> OptionalPublicKey(const std::string& 
 }
 
 int RunVerify(const LedgerOptions& o) {
-  if (o.min_witnesses >= 0 || !o.witness_keys.empty()) {
-    if (o.checkpoint.empty() || o.witness_keys.empty()) {
-      return UsageError("--min-witnesses and --witness-key need --checkpoint (a cosigned checkpoint, ledger witness --out)");
-    }
+  if (o.min_witnesses >= 0 && o.witness_keys.empty()) {
+    return UsageError("--min-witnesses needs --witness-key (the witnesses whose cosignatures count)");
   }
   ledger::VerifyOptions vo;
   if (!o.checkpoint_key.empty()) {
@@ -128,8 +136,10 @@ int RunVerify(const LedgerOptions& o) {
     if (!key.ok()) return UsageError(key.status().message());
     vo.checkpoint_key = *key;
   }
-  if (!o.checkpoint.empty()) {
-    auto text = ReadFile(o.checkpoint);
+  if (!o.checkpoint.empty() || !o.witness_keys.empty()) {
+    // Without --checkpoint, the cosigned checkpoint the operator keeps
+    // beside the ledger (ledger/witness_submitter.h).
+    auto text = o.checkpoint.empty() ? ReadStoredCosigned(o.url) : ReadFile(o.checkpoint);
     if (!text.ok()) return UsageError(text.status().message());
     vo.trusted_checkpoint = *text;
     if (!o.witness_keys.empty()) {
@@ -520,7 +530,7 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   auto* verify = ledger->add_subcommand("verify", "Verify every record, link, checkpoint and the Merkle root");
   verify->add_option("--ledger", o->url, "ledger URL (file:PATH, etcd://..., configmap://...)")->required();
   verify->add_option("--checkpoint-key", o->checkpoint_key, "the ledger key's public half (SPKI PEM)");
-  verify->add_option("--checkpoint", o->checkpoint, "a signed checkpoint kept from earlier");
+  verify->add_option("--checkpoint", o->checkpoint, "a signed checkpoint kept from earlier (with --witness-key, default: the cosigned one kept beside the ledger)");
   verify->add_option("--archive", o->archive, "where retention moved the oldest records (file:PATH, etcd://...)");
   verify->add_option("--witness-key", o->witness_keys, "a witness's verifier key: --checkpoint must carry its cosignature; repeat");
   verify->add_option("--min-witnesses", o->min_witnesses, "cosignatures by --witness-key keys required (default: all)");

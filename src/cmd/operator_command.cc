@@ -32,6 +32,7 @@
 #include "ledger/ledger.h"
 #include "ledger/origin.h"
 #include "ledger/retention.h"
+#include "ledger/witness_submitter.h"
 #include "metrics/metrics.h"
 #include "runtime/manager.h"
 #include "webhook/api_replay_store.h"
@@ -68,6 +69,10 @@ struct OperatorOptions {
   std::string webhook_configuration, webhook_service = "execgov-webhook", webhook_ca_secret = "execgov-webhook-ca",
                                       webhook_tls_secret = "execgov-webhook-tls";
   std::vector<std::string> webhook_hosts, webhook_probes;
+  // Witnesses each new checkpoint is sent to (ledger/witness_submitter.h):
+  // --witness URL and --witness-key VKEY in pairs.
+  std::vector<std::string> witnesses, witness_keys;
+  std::string witness_interval = "15s";
 };
 
 // Who the API server takes this process for, from a SelfSubjectReview
@@ -110,6 +115,23 @@ int RunOperator(const OperatorOptions& o) {
     return UsageError("--runtime-interval must be 0 (off) to 86400 seconds");
   }
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
+  if (o.witnesses.size() != o.witness_keys.size()) return UsageError("give each --witness URL its --witness-key, in the same order");
+  if (o.witnesses.size() > 32) return UsageError("at most 32 --witness");
+  std::vector<ledger::WitnessEndpoint> witness_endpoints;
+  for (size_t i = 0; i < o.witnesses.size(); ++i) {
+    auto key = ledger::ParseNoteVerifierKey(o.witness_keys[i]);
+    if (!key.ok() || key->type != ledger::kNoteAlgCosignatureV1) {
+      return UsageError("--witness-key " + o.witness_keys[i] + ": not a witness (cosignature/v1) verifier key");
+    }
+    if (o.witnesses[i].rfind("http://", 0) != 0 && o.witnesses[i].rfind("https://", 0) != 0) {
+      return UsageError("--witness " + o.witnesses[i] + ": an http:// or https:// URL");
+    }
+    witness_endpoints.push_back({o.witnesses[i], *key});
+  }
+  auto witness_interval = ParseDuration(o.witness_interval);
+  if (!witness_interval || *witness_interval < std::chrono::seconds(1)) {
+    return UsageError("--witness-interval must be a duration of at least 1s");
+  }
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
 
@@ -308,6 +330,42 @@ int RunOperator(const OperatorOptions& o) {
     }));
   }
 
+  // The checkpoints go to the witnesses from the leader, on a thread of
+  // their own and through a read-only view of the ledger: a witness away or
+  // slow delays nothing but its own cosignature.
+  std::unique_ptr<ledger::CosignedStore> cosigned_store;
+  std::unique_ptr<ledger::Backend> witness_reader;
+  std::unique_ptr<ledger::WitnessSubmitter> submitter;
+  if (!witness_endpoints.empty()) {
+    auto store = ledger::OpenCosignedStore(ledger_url);
+    if (!store.ok()) return UsageError("--witness: " + store.status().message());
+    cosigned_store = std::move(store).value();
+    auto view = ledger::OpenBackend(ledger_url, ledger::BackendOptions{.read_only = true});
+    if (!view.ok()) return UsageError("--ledger " + ledger_url + ": " + view.status().message());
+    witness_reader = std::move(view).value();
+    if (!o.ledger_archive.empty()) {  // records moved out are still leaves of the tree the witnesses saw
+      auto archive = ledger::OpenBackend(o.ledger_archive, ledger::BackendOptions{.read_only = true});
+      if (!archive.ok()) return UsageError("--ledger-archive: " + archive.status().message());
+      std::optional<crypto::PublicKey> base_key;
+      if (retention_key) base_key = retention_key->Public();
+      auto joined = ledger::JoinArchive(std::move(archive).value(), std::move(witness_reader), base_key);
+      if (!joined.ok()) return UsageError("--ledger-archive: " + joined.status().message());
+      witness_reader = std::move(joined).value();
+    }
+    ledger::WitnessSubmitterOptions wo;
+    wo.witnesses = witness_endpoints;
+    wo.registry = &metrics.registry();
+    submitter = std::make_unique<ledger::WitnessSubmitter>(witness_reader.get(), cosigned_store.get(), wo);
+    manager.AddRunnable(controllers::PeriodicRunnable(
+        "ledger-witnesses", std::chrono::duration_cast<std::chrono::milliseconds>(*witness_interval), [&submitter, last = std::string()]() mutable {
+          Status st = submitter->Pass();
+          if (!st.ok() && st.message() != last) {  // once per cause
+            log::Warn("cannot submit the ledger's checkpoint to its witnesses", {{"error", st.message()}});
+          }
+          last = st.ok() ? "" : st.message();
+        }));
+  }
+
   std::unique_ptr<controllers::WebhookCertificates> certificates;
   if (!o.webhook_configuration.empty()) {
     controllers::WebhookCertificatesOptions co;
@@ -409,6 +467,14 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
   cmd->add_option("--webhook-probe", o->webhook_probes,
                   "HOST:PORT of a webhook replica to probe instead of the Service's endpoints (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--witness", o->witnesses,
+                  "a witness's URL (its C2SP tlog-witness add-checkpoint prefix) that each new checkpoint is sent to, "
+                  "the cosigned checkpoint kept beside the ledger (repeatable, with --witness-key)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--witness-key", o->witness_keys, "that witness's verifier key (cosignature/v1), in the same order")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--witness-interval", o->witness_interval, "how often the newest checkpoint is offered to the witnesses")
+      ->capture_default_str();
   cmd->callback([o, exit_code] { *exit_code = RunOperator(*o); });
 }
 

@@ -19,7 +19,9 @@ std::string FirstLine(const std::string& s) { return s.substr(0, std::min<size_t
 }  // namespace
 
 StatusOr<CosignOutcome> RequestCosignature(kube::HttpClient& http, const NoteVerifierKeyParts& witness,
-                                           std::string_view note, const std::vector<Hash>& leaves, uint64_t hint) {
+                                           std::string_view note, const std::vector<Hash>& leaves, uint64_t hint,
+                                           int* http_status, uint64_t* known_size) {
+  if (http_status) *http_status = 0;
   if (witness.type != kNoteAlgCosignatureV1) return InvalidArgument("witness key " + witness.name + " is not a cosignature/v1 key");
   EXECGOV_ASSIGN_OR_RETURN(NoteParts parts, SplitNote(note));
   EXECGOV_ASSIGN_OR_RETURN(Checkpoint cp, ParseCheckpoint(note));
@@ -30,6 +32,7 @@ StatusOr<CosignOutcome> RequestCosignature(kube::HttpClient& http, const NoteVer
     if (old_size > 0 && old_size < cp.size) proof = ConsistencyProof(old_size, cp.size, leaves);
     auto resp = http.Request("POST", "/add-checkpoint", RequestBody(old_size, proof, note), "text/plain");
     if (!resp.ok()) return Unavailable("witness " + witness.name + ": " + resp.status().message());
+    if (http_status) *http_status = resp->status;
     if (resp->status == 200) {
       std::vector<std::string> lines;
       std::string_view rest = resp->body;
@@ -52,6 +55,7 @@ StatusOr<CosignOutcome> RequestCosignature(kube::HttpClient& http, const NoteVer
       bool numeric = !text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos;
       if (numeric) {
         known = std::stoull(text);
+        if (known_size) *known_size = known;
         if (known > cp.size) {
           return PermissionDenied("witness " + witness.name + " has cosigned size " + std::to_string(known) +
                                   ", above this checkpoint's " + std::to_string(cp.size) +

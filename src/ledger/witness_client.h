@@ -29,9 +29,13 @@ struct CosignOutcome {
 // cosignature/v1 key). PermissionDenied naming the witness's answer when
 // it refuses (a fork or rollback: 409 or 422; an untrusted log: 403/404),
 // or when it has cosigned a larger size than this checkpoint's; Unavailable
-// when it cannot be reached.
+// when it cannot be reached. `http_status` (when not null) receives the
+// witness's last HTTP status (0: no answer), which callers that count
+// refusals by cause use; `known_size` the size the witness said it had
+// cosigned in a 409 (unchanged without one).
 StatusOr<CosignOutcome> RequestCosignature(kube::HttpClient& http, const NoteVerifierKeyParts& witness,
-                                           std::string_view note, const std::vector<Hash>& leaves, uint64_t hint = 0);
+                                           std::string_view note, const std::vector<Hash>& leaves, uint64_t hint = 0,
+                                           int* http_status = nullptr, uint64_t* known_size = nullptr);
 
 // The checkpoint note with the cosignature lines added after its own
 // signatures (a cosigned checkpoint, as auditors keep it).
