@@ -8,22 +8,28 @@
 #   - The webhook configuration's deletion and return are guard records, and
 #     execgov_webhook_configuration_intact says 0 meanwhile.
 #   - Unadmitted: with the webhook configuration removed, an unsigned Pod is
-#     created; once the configuration is back, the operator's runtime
-#     verifier reports it: a result in the namespace's PolicyReport
-#     (wgpolicyk8s.io/v1alpha2, `kubectl get polr -A`), an Event, and
-#     execgov_runtime_violations{reason="Unadmitted"} 1.
+#     created; Drift: meanwhile the image of a signed Pod admitted before is
+#     changed. Once the configuration is back, the operator's runtime
+#     verifier reports both: results in the namespace's PolicyReport
+#     (wgpolicyk8s.io/v1alpha2, `kubectl get polr -A`), Events, and
+#     execgov_runtime_violations{reason} 1 each.
 #   - spec.runtime Terminate with dryRun: an Event says what would be
-#     stopped, the report says "Terminate (dry run)", and the Pod stays.
-#   - Terminate: the Pod is deleted after an `enforcement` ledger record
-#     (action delete, reason Unadmitted, the Pod, the policy).
-#   - Revoked: a signed Job runs clean (no finding); once its jti is revoked
-#     the Job is suspended, with its `enforcement` record (action suspend).
+#     stopped, the report says "Terminate (dry run)", and the Pods stay.
+#   - Terminate: the Pods are deleted after `enforcement` ledger records
+#     (action delete, reason Unadmitted / Drift, the Pod, the policy).
+#   - LineageDiscontinuity: a signed Job is deleted with its Pods orphaned;
+#     its Pod, no longer owned, is deleted with its enforcement record.
+#   - Revoked: a signed Job and a signed ExecutionRequest run clean (no
+#     finding); once their jtis are revoked the Job is suspended and the
+#     running request moved to phase Revoked (its Job suspended too), each
+#     with its `enforcement` record (action suspend, revoke).
 #   - The PolicyReport empties out once nothing is found.
 #   - The guards: removing execgov.io/governed is refused to an unlisted user
 #     and allowed to a namespace guardian, both recorded (type guard); an
 #     unsigned Pod is admitted to a break-glass group member only, recorded
 #     with breakGlass, reported (warn, Event, metric), and once the namespace
-#     lost its label, reported Ungoverned; the ledger verifies.
+#     lost its label, reported Ungoverned and, though the policy says
+#     Terminate, left running (both are report-only); the ledger verifies.
 set -euo pipefail
 
 source "$(dirname "$0")/cluster_lib.sh"
@@ -37,11 +43,19 @@ cluster_governed_setup "$ns"
 kubectl wait --for condition=established --timeout=60s crd/policyreports.wgpolicyk8s.io >/dev/null ||
   fail "the PolicyReport CRD is not Established"
 
-# policy_with RUNTIME_YAML [JTI]: this run's policy with spec.runtime (and a revoked jti).
+# policy_with RUNTIME_YAML [JTI...]: this run's policy with spec.runtime (and revoked jtis).
 policy_with() {
   cluster_policy "$CLUSTER_ID" "$ns"
   echo "  runtime: $1"
-  [ -z "${2:-}" ] || echo "  revocations: {jtis: [\"$2\"]}"
+  [ $# -lt 2 ] || echo "  revocations: {jtis: [$(printf '"%s",' "${@:2}" | sed 's/,$//')]}"
+}
+# jti_of FILE: the jti of the signed manifest's artifact.
+jti_of() {
+  python3 -c '
+import base64, json, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+payload = doc["metadata"]["annotations"]["execgov.io/authorization"].split(".")[1]
+print(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])' "$1"
 }
 
 start_operator --runtime-interval 2 --lineage-interval 2 --guard-webhook-configuration "$WEBHOOK_CONFIG"
@@ -66,13 +80,18 @@ event() {  # event OBJECT REASON
   kubectl get events -n "$ns" --field-selector "involvedObject.name=$1,reason=$2" -o name 2>/dev/null | grep -q .
 }
 
-# --- Unadmitted: a Pod made while the webhook configuration was removed.
+# --- Unadmitted: a Pod made while the webhook configuration was removed;
+# Drift: a signed Pod admitted before, whose image is changed meanwhile.
+kubectl run drifter -n "$ns" --image=registry.example.com/tools/run:1 --restart=Never --dry-run=client -o yaml >drifter.yaml
+sign -f drifter.yaml >drifter.signed.yaml
+kubectl create -f drifter.signed.yaml >/dev/null || fail "the signed Pod drifter was not admitted"
 kubectl delete validatingwebhookconfiguration "$WEBHOOK_CONFIG" >/dev/null
 bypassed() {
   kubectl run "probe-$CLUSTER_ID" -n "$ns" --image=registry.example.com/probe:1 --restart=Never --dry-run=server >/dev/null 2>&1
 }
 poll 60 bypassed || fail "the API server still calls the removed webhook"
 kubectl run bypass -n "$ns" --image=registry.example.com/tools/run:1 --restart=Never >/dev/null || fail "cannot create the bypassing Pod"
+kubectl set image pod/drifter -n "$ns" drifter=registry.example.com/tools/other:2 >/dev/null || fail "cannot change the image of Pod drifter"
 # The operator noticed the configuration's deletion: a guard record, and the metric.
 config_guard() { ledger_json --type guard | grep -q "\"decision\":\"$1\".*\"guard\":\"webhook-configuration\""; }
 poll 30 config_guard changed || fail "no guard record for the deleted webhook configuration: $(ledger_json --type guard)"
@@ -83,70 +102,137 @@ poll 30 config_guard restored || fail "no guard record for the restored webhook 
 echo "created Pod bypass while the webhook configuration was removed; the configuration is back"
 
 poll 60 has_result Pod bypass Unadmitted Report || fail "no Unadmitted result for Pod bypass: $(report_json || echo no report); $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+poll 30 has_result Pod drifter Drift Report || fail "no Drift result for Pod drifter: $(report_json)"
 kubectl get polr -A | tee polr.txt
-grep -E "^$ns +execgov-runtime +0 +1 " polr.txt >/dev/null || fail "kubectl get polr -A does not show one failure in $ns"
+grep -E "^$ns +execgov-runtime +0 +2 " polr.txt >/dev/null || fail "kubectl get polr -A does not show two failures in $ns"
 poll 30 event bypass Unadmitted || fail "no Unadmitted Event on Pod bypass"
-[ "$(metric 'execgov_runtime_violations{reason="Unadmitted"}')" = 1 ] ||
-  fail "execgov_runtime_violations{reason=\"Unadmitted\"} is '$(metric 'execgov_runtime_violations{reason="Unadmitted"}')', not 1"
+poll 30 event drifter Drift || fail "no Drift Event on Pod drifter"
+for reason in Unadmitted Drift; do
+  [ "$(metric "execgov_runtime_violations{reason=\"$reason\"}")" = 1 ] ||
+    fail "execgov_runtime_violations{reason=\"$reason\"} is '$(metric "execgov_runtime_violations{reason=\"$reason\"}")', not 1"
+done
 
 # --- Terminate, dry run first: said, not done.
 policy_with '{action: Terminate, gracePeriodSeconds: 0, dryRun: true}' >policy.yaml
 cluster_apply_policy policy.yaml
 poll 60 event bypass WouldTerminate || fail "no WouldTerminate Event under dryRun"
 poll 30 has_result Pod bypass Unadmitted "Terminate (dry run)" || fail "the report does not say Terminate (dry run): $(report_json)"
-kubectl get pod bypass -n "$ns" >/dev/null || fail "dryRun deleted the Pod"
+kubectl get pod bypass drifter -n "$ns" >/dev/null || fail "dryRun deleted a Pod"
 [ -z "$(ledger_json --type enforcement)" ] || fail "dryRun wrote an enforcement record"
 
-# --- Terminate: the Pod is deleted, with its enforcement record.
+# --- Terminate: the Pods are deleted, each with its enforcement record.
 policy_with '{action: Terminate, gracePeriodSeconds: 0}' >policy.yaml
 cluster_apply_policy policy.yaml
-pod_gone() { ! kubectl get pod bypass -n "$ns" >/dev/null 2>&1; }
-poll 60 pod_gone || fail "Terminate did not delete Pod bypass: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+pod_gone() { ! kubectl get pod "$1" -n "$ns" >/dev/null 2>&1; }
+for pod in bypass drifter; do
+  poll 60 pod_gone "$pod" || fail "Terminate did not delete Pod $pod: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+done
 ledger_json --type enforcement >enforcement.jsonl
-python3 - enforcement.jsonl "$ns" "$CLUSTER_ID" <<'PY' || fail "the enforcement record is wrong: $(cat enforcement.jsonl)"
+python3 - enforcement.jsonl "$ns" "$CLUSTER_ID" <<'PY' || fail "the enforcement records are wrong: $(cat enforcement.jsonl)"
 import json, sys
 records = [json.loads(l) for l in open(sys.argv[1])]
-assert len(records) == 1, records
-r = records[0]
-assert r["action"] == "delete" and r["reason"] == "Unadmitted", r
-assert r["object"]["kind"] == "Pod" and r["object"]["namespace"] == sys.argv[2] and r["object"]["name"] == "bypass", r
-assert r["policy"]["name"] == sys.argv[3], r
-assert r["operator"].startswith("operator-0-"), r
-print("enforcement:", r["action"], r["reason"], r["object"]["kind"], r["object"]["name"], "seq", r["seq"])
+got = sorted((r["action"], r["reason"], r["object"]["kind"], r["object"]["name"]) for r in records)
+assert got == [("delete", "Drift", "Pod", "drifter"), ("delete", "Unadmitted", "Pod", "bypass")], records
+for r in records:
+    assert r["object"]["namespace"] == sys.argv[2] and r["policy"]["name"] == sys.argv[3], r
+    assert r["operator"].startswith("operator-0-"), r
+    print("enforcement:", r["action"], r["reason"], r["object"]["kind"], r["object"]["name"], "seq", r["seq"])
 PY
 no_report() { ! report_json >/dev/null; }
-poll 30 no_report || fail "the PolicyReport outlived the deleted Pod: $(report_json)"
+poll 30 no_report || fail "the PolicyReport outlived the deleted Pods: $(report_json)"
 
-# --- Revoked: a signed Job runs clean until its jti is revoked, then is suspended.
+# --- LineageDiscontinuity: a signed Job's Pod inherits its artifact; the Job
+# is deleted with its Pods orphaned (the garbage collector strips their owner
+# reference), so the Pod no longer leads to the Job that consumed the jti.
+job_manifest orphaner "$ns" >orphaner.yaml
+sign -f orphaner.yaml >orphaner.signed.yaml
+kubectl create -f orphaner.signed.yaml >/dev/null || fail "the signed Job orphaner was not admitted"
+orphan=
+orphan_made() { orphan=$(kubectl get pods -n "$ns" -l job-name=orphaner -o jsonpath='{.items[0].metadata.name}' 2>/dev/null); [ -n "$orphan" ]; }
+poll 60 orphan_made || fail "the Job controller made no Pod for Job orphaner"
+kubectl delete job orphaner -n "$ns" --cascade=orphan --wait=false >/dev/null
+lineage_enforced() {
+  ledger_json --type enforcement | grep '"reason":"LineageDiscontinuity"' | grep -q "\"name\":\"$orphan\""
+}
+poll 60 lineage_enforced || fail "no LineageDiscontinuity enforcement for orphaned Pod $orphan: $(ledger_json --type enforcement); $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+ledger_json --type enforcement | grep "\"name\":\"$orphan\"" | grep -q '"action":"delete"' || fail "the orphaned Pod's record is not a delete"
+poll 30 event "$orphan" LineageDiscontinuity || fail "no LineageDiscontinuity Event on Pod $orphan"
+# Deleted (the Job controller drops its tracking finalizer from orphans).
+deleting() { pod_gone "$orphan" || [ -n "$(kubectl get pod "$orphan" -n "$ns" -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+poll 30 deleting || fail "Pod $orphan was not deleted"
+poll 30 no_report || fail "the PolicyReport outlived the orphaned Pod: $(report_json); $(kubectl get pod "$orphan" -n "$ns" -o yaml 2>&1 | head -30)"
+echo "orphaned Pod $orphan: LineageDiscontinuity, deleted"
+
+# --- Revoked: a signed Job and a signed ExecutionRequest run clean until
+# their jtis are revoked; then the Job is suspended and the request Revoked.
 job_manifest rotate "$ns" >job.yaml
 sign -f job.yaml >job.signed.yaml
 kubectl create -f job.signed.yaml >/dev/null || fail "the signed Job was not admitted"
-jti=$(python3 -c '
-import base64, json, sys, yaml
-doc = yaml.safe_load(open(sys.argv[1]))
-payload = doc["metadata"]["annotations"]["execgov.io/authorization"].split(".")[1]
-print(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])' job.signed.yaml)
-pods_made() { [ -n "$(kubectl get pods -n "$ns" -l job-name=rotate -o name)" ]; }
-poll 60 pods_made || fail "the Job controller made no Pod for Job rotate"
-# A clean Job and its Pod (admitted by inheritance): no finding over three passes.
+jti=$(jti_of job.signed.yaml)
+cat >request.yaml <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionRequest
+metadata: {name: nightly, namespace: $ns}
+spec:
+  initiator: agent:e2e
+  intent: e2e runtime revocation
+  template:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - {name: run, image: registry.example.com/tools/run:1, command: ["/run"]}
+YAML
+sign -f request.yaml >request.signed.yaml
+kubectl create -f request.signed.yaml >/dev/null || fail "the signed ExecutionRequest was not admitted"
+request_jti=$(jti_of request.signed.yaml)
+pods_made() { [ -n "$(kubectl get pods -n "$ns" -l job-name="$1" -o name)" ]; }
+poll 60 pods_made rotate || fail "the Job controller made no Pod for Job rotate"
+request_phase() { kubectl get executionrequest nightly -n "$ns" -o jsonpath='{.status.phase}'; }
+running() { [ "$(request_phase)" = Running ]; }
+poll 60 running || fail "ExecutionRequest nightly is '$(request_phase)', not Running"
+request_job=$(kubectl get executionrequest nightly -n "$ns" -o jsonpath='{.status.jobRef.name}')
+poll 60 pods_made "$request_job" || fail "the Job controller made no Pod for Job $request_job"
+# Clean Jobs, a request and their Pods (admitted by inheritance): no finding over three passes.
 if poll 6 report_json >/dev/null; then fail "a finding about a clean Job: $(report_json)"; fi
-policy_with '{action: Terminate, gracePeriodSeconds: 0}' "$jti" >policy.yaml
+policy_with '{action: Terminate, gracePeriodSeconds: 0}' "$jti" "$request_jti" >policy.yaml
 cluster_apply_policy policy.yaml
 suspended() { [ "$(kubectl get job rotate -n "$ns" -o jsonpath='{.spec.suspend}')" = true ]; }
 poll 60 suspended || fail "Job rotate was not suspended after its jti was revoked: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
-suspend_recorded() { ledger_json --type enforcement | grep -q '"action":"suspend"'; }
+suspend_recorded() { ledger_json --type enforcement | grep '"action":"suspend"' | grep -q '"name":"rotate"'; }
 poll 30 suspend_recorded || fail "no suspend record: $(ledger_json --type enforcement)"
 ledger_json --type enforcement | python3 -c '
 import json, sys
-r = [json.loads(l) for l in sys.stdin if "\"suspend\"" in l][0]
+r = [r for r in map(json.loads, sys.stdin) if r["action"] == "suspend" and r["object"]["name"] == "rotate"][0]
 assert r["reason"] == "Revoked" and r["object"]["kind"] == "Job" and r["object"]["name"] == "rotate", r
 assert sys.argv[1] in r["message"], r
 print("enforcement:", r["action"], r["reason"], r["object"]["kind"], r["object"]["name"], "seq", r["seq"])' "$jti" ||
   fail "the suspend record is wrong"
 poll 30 event rotate Suspended || fail "no Suspended Event on Job rotate"
 poll 30 has_result Job rotate Revoked Terminate || fail "the report does not show the revoked Job: $(report_json)"
+# The running request: moved to phase Revoked by the runtime verifier, with
+# its enforcement record; its Job is suspended too.
+revoked() { [ "$(request_phase)" = Revoked ]; }
+poll 60 revoked || fail "ExecutionRequest nightly is '$(request_phase)', not Revoked: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
+ledger_json --type enforcement | python3 -c '
+import json, sys
+jti = sys.argv[1]
+r = [json.loads(l) for l in sys.stdin if "\"revoke\"" in l]
+assert len(r) == 1, r
+r = r[0]
+assert r["reason"] == "Revoked" and r["object"]["kind"] == "ExecutionRequest" and r["object"]["name"] == "nightly", r
+assert jti in r["message"], r
+print("enforcement:", r["action"], r["reason"], r["object"]["kind"], r["object"]["name"], "seq", r["seq"])' "$request_jti" ||
+  fail "the revoke record is wrong: $(ledger_json --type enforcement)"
+[ "$(kubectl get executionrequest nightly -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Authorized")].reason}')" = Revoked ] ||
+  fail "nightly's Authorized condition does not say Revoked"
+request_job_suspended() { [ "$(kubectl get job "$request_job" -n "$ns" -o jsonpath='{.spec.suspend}')" = true ]; }
+poll 60 request_job_suspended || fail "Job $request_job of the revoked request was not suspended"
 
-# --- Nothing left to find: the report empties once the Job is gone.
+# --- Nothing left to find: the report empties once the Jobs are gone.
+kubectl delete executionrequest nightly -n "$ns" --wait=false >/dev/null
 kubectl delete job rotate -n "$ns" --cascade=foreground --wait=false >/dev/null
 poll 60 no_report || fail "the PolicyReport outlived its findings: $(report_json)"
 
@@ -177,7 +263,8 @@ subjects:
 YAML
 cluster_on_cleanup 'kubectl delete clusterrolebinding,clusterrole "relabel-$CLUSTER_ID" --ignore-not-found >/dev/null 2>&1
   kubectl delete validatingwebhookconfiguration "guard-$CLUSTER_ID" --ignore-not-found >/dev/null 2>&1'
-policy_with "{action: Report, namespaceGuardians: {users: [$guardian]}, breakGlass: {groups: [$oncall]}}" >policy.yaml
+# Terminate: break-glass and Ungoverned are reported and never stopped.
+policy_with "{action: Terminate, gracePeriodSeconds: 0, namespaceGuardians: {users: [$guardian]}, breakGlass: {groups: [$oncall]}}" >policy.yaml
 cluster_apply_policy policy.yaml
 # The chart's guard.execgov.io, for this run's namespace only (Fail here, so
 # that the test sees the guard's answer and not the API server's default).
@@ -240,6 +327,9 @@ got = [(r["user"], r["decision"], r["object"]["name"], r.get("policy", {}).get("
 assert got == [(mallory, "denied", ns, None), (guardian, "allowed", ns, policy)], got
 print("guard records:", got)' "$mallory" "$guardian" "$ns" "$CLUSTER_ID" || fail "the guard records are wrong: $(guards)"
 poll 60 has_result Pod emergency Ungoverned Report || fail "the Pod in the unlabelled namespace is not Ungoverned: $(report_json)"
+# The pass that wrote the report would have deleted it first under Terminate.
+kubectl get pod emergency -n "$ns" >/dev/null || fail "the Ungoverned (break-glass) Pod was terminated"
+if ledger_json --type enforcement | grep -q '"name":"emergency"'; then fail "an enforcement record for the Ungoverned Pod"; fi
 kubectl delete pod emergency -n "$ns" --wait=false >/dev/null
 poll 60 no_report || fail "the PolicyReport outlived the break-glass Pod: $(report_json)"
 
