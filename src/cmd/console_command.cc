@@ -1,6 +1,9 @@
 // execgov console: the governance console (docs/console.md) over one ledger,
-// read-only, behind a bearer token from a file, over TLS (given, or from a
-// private CA created in --state-dir like execgov serve's).
+// over TLS (given, or from a private CA created in --state-dir like execgov
+// serve's). Standalone behind a bearer token from a file; with --kube-auth
+// behind Kubernetes tokens the API server reviews (TokenReview and a
+// SubjectAccessReview for reading the ledger), and then, with
+// --allow-writes, revoking as the logged-in user.
 //
 // The web app is read from a directory rather than embedded in the binary:
 // the C++ build does not then depend on Node.js, the image carries the built
@@ -16,6 +19,7 @@
 #include "console/console_server.h"
 #include "console/ledger_index.h"
 #include "core/log.h"
+#include "kube/kubeconfig.h"
 #include "tls/credentials.h"
 #include "tls/self_signed.h"
 #include "webhook/https_server.h"
@@ -28,6 +32,9 @@ struct ConsoleFlags {
                       assets;
   std::vector<std::string> metrics;
   std::string policy;
+  bool kube_auth = false, allow_writes = false;
+  std::string kubeconfig, ns, ledger_name;
+  int auth_cache_seconds = 10;
 };
 
 // Where the built web app is when --assets is not given: installed beside
@@ -44,16 +51,63 @@ std::string DefaultAssets() {
 }
 
 int RunConsole(const ConsoleFlags& o) {
-  auto token = console::ReadTokenFile(o.token_file);
-  if (!token.ok()) return UsageError("--token-file: " + token.status().message());
+  if (o.kube_auth == !o.token_file.empty()) return UsageError("give exactly one of --token-file and --kube-auth");
+  if (o.allow_writes && !o.kube_auth) {
+    return UsageError("--allow-writes needs --kube-auth: writes are made as the logged-in Kubernetes user");
+  }
+  if (o.auth_cache_seconds < 0 || o.auth_cache_seconds > 300) return UsageError("--auth-cache-ttl must be 0..300 seconds");
+  std::string token;
+  if (!o.kube_auth) {
+    auto t = console::ReadTokenFile(o.token_file);
+    if (!t.ok()) return UsageError("--token-file: " + t.status().message());
+    token = *t;
+  }
   if (o.tls_cert.empty() != o.tls_key.empty()) return UsageError("--tls-cert and --tls-key go together");
+
+  // In cluster: the console's own identity makes the reviews; each user's
+  // reads of cluster objects and writes go with a client of their own token
+  // against the same API server and CA (no client certificate).
+  std::unique_ptr<kube::Client> reviewer;
+  std::unique_ptr<console::KubeReviewAuthenticator> kube_auth;
+  kube::RestConfig rest;
+  if (o.kube_auth) {
+    auto config = kube::DefaultRestConfig(o.kubeconfig);
+    if (!config.ok()) return UsageError("--kube-auth: " + config.status().message());
+    rest = *config;
+    auto client = kube::NewClient(rest);
+    if (!client.ok()) return UsageError("--kube-auth: " + client.status().message());
+    reviewer = std::move(*client);
+    console::KubeReviewOptions ko;
+    ko.access.ns = !o.ns.empty() ? o.ns : !rest.ns.empty() ? rest.ns : "execgov-system";
+    ko.access.name = o.ledger_name;
+    ko.ttl = std::chrono::seconds(o.auth_cache_seconds);
+    log::Info("console: in-cluster authorization",
+              {{"verb", ko.access.verb}, {"resource", ko.access.resource + "." + ko.access.group},
+               {"namespace", ko.access.ns}, {"name", ko.access.name}, {"writes", o.allow_writes}});
+    kube_auth = std::make_unique<console::KubeReviewAuthenticator>(reviewer.get(), ko);
+  }
 
   StopSignals signals;  // before any thread starts
   auto index = console::LedgerIndex::Open(o.ledger);
   if (!index.ok()) return UsageError("--ledger " + o.ledger + ": " + index.status().message());
   console::ConsoleOptions options;
   options.index = index->get();
-  options.token = *token;
+  options.token = token;
+  options.authenticator = kube_auth.get();
+  options.allow_writes = o.allow_writes;
+  if (o.kube_auth) {
+    options.user_client = [rest](const std::string& user_token) -> StatusOr<std::unique_ptr<kube::Client>> {
+      kube::RestConfig as_user;
+      as_user.server = rest.server;
+      as_user.ca_pem = rest.ca_pem;
+      as_user.insecure_skip_verify = rest.insecure_skip_verify;
+      as_user.token = user_token;
+      kube::ClientOptions co;
+      co.max_attempts = 2;  // a person waits on it
+      co.user_agent = "execgov-console";
+      return kube::NewClient(as_user, co);
+    };
+  }
   options.assets_dir = o.assets.empty() ? DefaultAssets() : o.assets;
   std::vector<console::HealthTarget> targets;
   for (const auto& m : o.metrics) {
@@ -102,10 +156,23 @@ int RunConsole(const ConsoleFlags& o) {
 
 void RegisterConsole(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<ConsoleFlags>();
-  auto* cmd = app.add_subcommand("console", "Serve the governance console (read-only) over a ledger");
+  auto* cmd = app.add_subcommand("console", "Serve the governance console over a ledger (read-only unless --allow-writes)");
   cmd->add_option("--ledger", o->ledger, "ledger URL (file:, etcd://, configmap://)")->required();
   cmd->add_option("--listen", o->listen, "HOST:PORT to serve HTTPS on (port 0: a free port, logged)");
-  cmd->add_option("--token-file", o->token_file, "the bearer token, first line of a mode-0600 file")->required();
+  cmd->add_option("--token-file", o->token_file, "standalone: the bearer token, first line of a mode-0600 file");
+  cmd->add_flag("--kube-auth", o->kube_auth,
+                "in cluster: accept Kubernetes bearer tokens the API server authenticates (TokenReview) whose user "
+                "may get ledgers.execgov.io in --namespace (SubjectAccessReview)");
+  cmd->add_option("--kubeconfig", o->kubeconfig, "with --kube-auth: the console's own credentials (default: in-cluster)");
+  cmd->add_option("--namespace", o->ns,
+                  "with --kube-auth: the namespace of the ledgers.execgov.io access check (default: the "
+                  "kubeconfig's or service account's, else execgov-system)");
+  cmd->add_option("--ledger-name", o->ledger_name,
+                  "with --kube-auth: the ledgers.execgov.io name checked (default: none, any ledger of the namespace)");
+  cmd->add_option("--auth-cache-ttl", o->auth_cache_seconds,
+                  "with --kube-auth: seconds a review's answer is reused (default 10, at most 300)");
+  cmd->add_flag("--allow-writes", o->allow_writes,
+                "with --kube-auth: serve revoke, made through the API server as the logged-in user (default: read-only)");
   cmd->add_option("--tls-cert", o->tls_cert, "serving certificate (PEM; default: one from a private CA)");
   cmd->add_option("--tls-key", o->tls_key, "its private key");
   cmd->add_option("--state-dir", o->state_dir, "where a generated certificate is kept (default: execgov-console)");

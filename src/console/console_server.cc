@@ -1,5 +1,7 @@
 #include "console/console_server.h"
 
+#include "console/cluster_view.h"
+
 #include <openssl/crypto.h>
 #include <sys/stat.h>
 
@@ -145,6 +147,15 @@ StatusOr<std::optional<int64_t>> Time(const Params& p, const std::string& name) 
   return std::optional<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count());
 }
 
+// A cookie value (RFC 6265 cookie-octet): no control characters, spaces,
+// quotes, commas, semicolons or backslashes.
+bool CookieSafe(const std::string& v) {
+  for (unsigned char c : v) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\') return false;
+  }
+  return true;
+}
+
 std::string Get(const Params& p, const std::string& name) {
   auto it = p.find(name);
   return it == p.end() ? std::string() : it->second;
@@ -184,34 +195,6 @@ json Summary(LedgerIndex& index, uint64_t seq) {
   return s;
 }
 
-// What the governance page shows of a policy: who is trusted with which
-// keys until when, and what is revoked. Never a key's bytes beyond its id.
-json PolicyView(const policy::CompiledPolicy& p) {
-  json issuers = json::array();
-  for (const auto& i : p.issuers) {
-    json keys = json::array();
-    for (const auto& k : i.keys) {
-      keys.push_back({{"kid", k.kid},
-                      {"algorithm", crypto::KeyAlgorithmName(k.algorithm)},
-                      {"notAfter", k.not_after ? json(*k.not_after) : json(nullptr)}});
-    }
-    issuers.push_back({{"name", i.name}, {"subjects", i.subjects}, {"keys", keys}});
-  }
-  return {{"name", p.name},
-          {"generation", p.generation},
-          {"enforcement", policy::EnforcementName(p.enforcement)},
-          {"audience", p.audience},
-          {"maxTTLSeconds", p.max_ttl_seconds},
-          {"kinds", p.kinds},
-          {"namespaces", p.namespaces},
-          {"excludedNamespaces", p.excluded_namespaces},
-          {"issuers", issuers},
-          {"trustedControllers", p.trusted_controllers},
-          {"revokedKids", p.revoked_kids},
-          {"revokedJtis", p.revoked_jtis},
-          {"summary", p.Summary()}};
-}
-
 const std::set<std::string> kSearchParams = {"limit", "before", "name",  "object", "namespace", "kind",
                                              "uid",   "jti",    "sub",   "iss",    "kid",       "digest",
                                              "decision", "reason", "type", "since", "until"};
@@ -245,9 +228,17 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
 StatusOr<std::unique_ptr<Console>> Console::Create(ConsoleOptions options) {
   namespace fs = std::filesystem;
   if (!options.index) return InvalidArgument("the console needs a ledger index");
-  EXECGOV_RETURN_IF_ERROR(CheckToken(options.token));
+  if (!options.authenticator) EXECGOV_RETURN_IF_ERROR(CheckToken(options.token));
+  if (options.allow_writes && !options.user_client) {
+    return InvalidArgument("writes need the API server (in-cluster authentication)");
+  }
   std::unique_ptr<Console> c(new Console(std::move(options)));
-  c->token_digest_ = std::string(crypto::HashBytes(crypto::Sha256(c->options_.token)));
+  if (c->options_.authenticator) {
+    c->authenticator_ = c->options_.authenticator;
+  } else {
+    c->own_authenticator_ = std::make_unique<StaticTokenAuthenticator>(c->options_.token);
+    c->authenticator_ = c->own_authenticator_.get();
+  }
   std::error_code ec;
   fs::path root = fs::canonical(c->options_.assets_dir, ec);
   if (ec) return InvalidArgument("the console's assets " + c->options_.assets_dir + ": " + ec.message());
@@ -274,7 +265,7 @@ StatusOr<std::unique_ptr<Console>> Console::Create(ConsoleOptions options) {
   return c;
 }
 
-bool Console::Authorized(const HttpRequest& request) const {
+std::optional<Console::Session> Console::Authorized(const HttpRequest& request) const {
   std::string presented;
   constexpr std::string_view kBearer = "Bearer ";
   if (request.authorization.size() > kBearer.size() &&
@@ -294,11 +285,10 @@ bool Console::Authorized(const HttpRequest& request) const {
       }
     }
   }
-  if (presented.empty() || presented.size() > kMaxTokenBytes) return false;
-  // Digests of equal length, compared in constant time: neither the token's
-  // bytes nor its length leak through timing.
-  std::string digest(crypto::HashBytes(crypto::Sha256(presented)));
-  return CRYPTO_memcmp(digest.data(), token_digest_.data(), digest.size()) == 0;
+  if (presented.empty() || presented.size() > authenticator_->max_token_bytes()) return std::nullopt;
+  auto id = authenticator_->Authenticate(presented);
+  if (!id.ok()) return std::nullopt;
+  return Session{std::move(presented), std::move(*id)};
 }
 
 HttpResponse Console::Page(const std::string& file, int status) const {
@@ -319,8 +309,12 @@ HttpResponse Console::Login(const HttpRequest& request) const {
   }
   HttpRequest probe;
   probe.authorization = "Bearer " + token;
-  if (token.empty() || !Authorized(probe)) {
-    HttpResponse r = Error(401, "the token is not the console's");
+  // A token that could not become a cookie value is refused here rather
+  // than set and then never sent back.
+  if (token.empty() || !CookieSafe(token) || !Authorized(probe)) {
+    HttpResponse r = Error(401, std::string(authenticator_->mode()) == "token"
+                                    ? "the token is not the console's"
+                                    : "the API server does not know this token, or its user may not read the ledger");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
@@ -348,6 +342,15 @@ HttpResponse Console::Handle(const HttpRequest& request) const {
     r = Json(200, {{"ok", true}});
     r.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) +
                                              "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+  } else if (request.method == "POST" && path.rfind("/api/", 0) == 0 && path != "/api/login" &&
+             path != "/api/logout") {
+    auto session = Authorized(request);
+    if (!session) {
+      r = Error(401, "a bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    } else {
+      r = Write(path, request, *session);
+    }
   } else if (!get) {
     r = Error(405, "the console is read-only");
   } else if (path == "/login" || path == "/login.html") {
@@ -363,7 +366,7 @@ HttpResponse Console::Handle(const HttpRequest& request) const {
       r.body = it->second.body;
       cacheable = true;
     }
-  } else if (!Authorized(request)) {
+  } else if (auto session = Authorized(request); !session) {
     if (path.rfind("/api/", 0) == 0) {
       r = Error(401, "a bearer token is required");
     } else {
@@ -371,7 +374,7 @@ HttpResponse Console::Handle(const HttpRequest& request) const {
     }
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   } else if (path.rfind("/api/", 0) == 0) {
-    r = Api(path, query);
+    r = Api(path, query, *session);
   } else if (path == "/" || path == "/index.html") {
     r = Page("/index.html", 200);
   } else if (auto it = assets_.find(path); it != assets_.end() && path != "/login.html") {
@@ -385,12 +388,19 @@ HttpResponse Console::Handle(const HttpRequest& request) const {
   return r;
 }
 
-HttpResponse Console::Api(const std::string& path, const std::string& query) const {
-  StatusOr<json> body = ApiBody(path, query);
+HttpResponse Console::Api(const std::string& path, const std::string& query, const Session& session) const {
+  StatusOr<json> body = ApiBody(path, query, session);
   return body.ok() ? Json(200, *body) : FromStatus(body.status());
 }
 
-StatusOr<json> Console::ApiBody(const std::string& path, const std::string& query) const {
+StatusOr<json> Console::ApiBody(const std::string& path, const std::string& query, const Session& session) const {
+  if (path == "/api/whoami") {
+    EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
+    return json{{"user", session.identity.user},
+                {"groups", session.identity.groups},
+                {"mode", authenticator_->mode()},
+                {"writes", options_.allow_writes}};
+  }
   LedgerIndex& index = *options_.index;
   if (Status st = index.Refresh(); !st.ok()) return Unavailable("cannot read the ledger: " + st.message());
   if (path == "/api/health") {
@@ -406,15 +416,7 @@ StatusOr<json> Console::ApiBody(const std::string& path, const std::string& quer
   }
   if (path == "/api/governance") {
     EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
-    json out = {{"policies", json::array()}, {"source", options_.policy_path}};
-    if (options_.policy_path.empty()) return out;
-    auto set = policy::LoadPolicyPath(options_.policy_path);
-    if (!set.ok()) {
-      out["error"] = set.status().message();
-      return out;
-    }
-    for (const auto& p : set->policies) out["policies"].push_back(PolicyView(*p));
-    return out;
+    return Governance(session);
   }
   if (path == "/api/head") {
     EXECGOV_RETURN_IF_ERROR(ParseQuery(query, {}).status());
@@ -477,6 +479,69 @@ StatusOr<json> Console::ApiBody(const std::string& path, const std::string& quer
   for (uint64_t s : story) records.push_back(Summary(index, s));
   for (uint64_t s : parents) up.push_back(Summary(index, s));
   return json{{"seq", *seq}, {"records", records}, {"parents", up}};
+}
+
+// The governance page's data. Standalone (or with --policy): the policy
+// files. In cluster: the ExecutionPolicies and the pending ExecutionRequests
+// as the logged-in user may list them, so RBAC decides what each user sees;
+// a refusal or an unreachable API server is shown, not hidden.
+StatusOr<json> Console::Governance(const Session& session) const {
+  json out = {{"policies", json::array()}, {"source", options_.policy_path}};
+  if (!options_.policy_path.empty()) {
+    auto set = policy::LoadPolicyPath(options_.policy_path);
+    if (!set.ok()) {
+      out["error"] = set.status().message();
+    } else {
+      for (const auto& p : set->policies) out["policies"].push_back(PolicyView(*p));
+    }
+  }
+  if (!options_.user_client) return out;
+  auto user = options_.user_client(session.token);
+  if (!user.ok()) return Unavailable("cannot reach the API server: " + user.status().message());
+  if (options_.policy_path.empty()) {
+    out["source"] = "the API server";
+    auto policies = ClusterPolicies(**user);
+    if (policies.ok()) {
+      out["policies"] = *policies;
+    } else {
+      out["error"] = "listing ExecutionPolicies as " + session.identity.user + ": " + policies.status().message();
+    }
+  }
+  auto pending = PendingRequests(**user);
+  if (pending.ok()) {
+    out["pending"] = (*pending)["requests"];
+    out["pendingTruncated"] = (*pending)["truncated"];
+  } else {
+    out["pendingError"] = "listing ExecutionRequests as " + session.identity.user + ": " + pending.status().message();
+  }
+  out["writes"] = options_.allow_writes;
+  return out;
+}
+
+HttpResponse Console::Write(const std::string& path, const HttpRequest& request, const Session& session) const {
+  if (path != "/api/revoke") return Error(405, "only GET is served here");
+  if (!options_.allow_writes) return Error(405, "the console is read-only (execgov console --allow-writes)");
+  // CSRF: only a same-origin script can send a JSON body with this type.
+  std::string_view type = request.content_type;
+  if (type.substr(0, type.find(';')) != "application/json") {
+    return Error(415, "a write must be sent as application/json");
+  }
+  if (request.body.size() > kMaxLoginBodyBytes) return Error(413, "the body is too large");
+  std::optional<json> body = ParseJsonFast(request.body);
+  if (!body) return Error(400, "the body is not JSON");
+  auto revoke = ParseRevokeRequest(*body);
+  if (!revoke.ok()) return FromStatus(revoke.status());
+  auto user = options_.user_client(session.token);
+  if (!user.ok()) return Error(503, "cannot reach the API server: " + user.status().message());
+  Status st = Revoke(**user, *revoke);
+  if (st.code() == StatusCode::kPermissionDenied) {
+    return Error(403, "the API server refused " + session.identity.user + ": " + st.message());
+  }
+  if (!st.ok()) return FromStatus(st);
+  return Json(200, {{"ok", true},
+                    {"policy", revoke->policy},
+                    {revoke->kind == RevokeKind::kJti ? "jti" : "kid", revoke->value},
+                    {"by", session.identity.user}});
 }
 
 }  // namespace execgov::console

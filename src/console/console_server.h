@@ -6,20 +6,32 @@
 // records but cannot make a forged one verify.
 //
 // Fail-closed: nothing but the login page and the app's static code
-// (/login, /assets/*, which carry no ledger data) is answered without the
-// token, given as "Authorization: Bearer T" or in the cookie POST /api/login
-// sets (HttpOnly, Secure, SameSite=Strict); anything else gets 401 (a page
-// request the login page as its body). The token is compared in constant
-// time.
+// (/login, /assets/*, which carry no ledger data) is answered without a
+// token the Authenticator accepts (console_auth.h: the standalone token, or
+// in cluster a Kubernetes token reviewed by the API server), given as
+// "Authorization: Bearer T" or in the cookie POST /api/login sets (HttpOnly,
+// Secure, SameSite=Strict); anything else gets 401 (a page request the login
+// page as its body).
+//
+// Writes (in cluster, with allow_writes only): POST /api/revoke is made
+// through the API server with the logged-in user's own token, so RBAC and the
+// webhook decide. A write must carry Content-Type: application/json, which
+// no cross-site form can send and a cross-site fetch cannot without a CORS
+// preflight this server never answers; with the SameSite=Strict cookie that
+// is the CSRF defence.
 #pragma once
 
 #include <map>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "console/console_auth.h"
 #include "console/health.h"
 #include "console/ledger_index.h"
 #include "core/status.h"
+#include "kube/client.h"
 #include "webhook/https_server.h"
 
 namespace execgov::console {
@@ -28,7 +40,8 @@ namespace execgov::console {
 inline constexpr size_t kMaxTargetBytes = 4096;
 inline constexpr size_t kMaxParamBytes = 256;
 inline constexpr size_t kMaxParams = 20;
-inline constexpr size_t kMaxLoginBodyBytes = 4096;
+// A login or write body (a Kubernetes token is up to kMaxKubeTokenBytes).
+inline constexpr size_t kMaxLoginBodyBytes = 8192;
 // The token: printable ASCII without spaces, 16..1024 bytes.
 inline constexpr size_t kMinTokenBytes = 16;
 inline constexpr size_t kMaxTokenBytes = 1024;
@@ -40,7 +53,7 @@ inline constexpr char kSessionCookie[] = "__Host-execgov-console";
 
 struct ConsoleOptions {
   LedgerIndex* index = nullptr;  // must outlive the console
-  std::string token;             // the bearer token (CheckToken first)
+  std::string token;             // standalone: the bearer token (CheckToken first)
   // The Vite build (console/dist): index.html, login.html, assets/.
   std::string assets_dir;
   // The health dashboard's targets (nullptr: none); must outlive the console.
@@ -48,6 +61,15 @@ struct ConsoleOptions {
   // The governance page's policies: an ExecutionPolicy file or directory,
   // read on each request (empty: none).
   std::string policy_path;
+  // In cluster: who may log in (KubeReviewAuthenticator); `token` is then
+  // unused. Must outlive the console.
+  Authenticator* authenticator = nullptr;
+  // In cluster: a client of the API server carrying the given user's token.
+  // The governance page's policies and pending requests are read with it,
+  // and every write is made with it.
+  std::function<StatusOr<std::unique_ptr<kube::Client>>(const std::string& token)> user_client;
+  // Writes (revoke) are served only with this set, and only in cluster.
+  bool allow_writes = false;
 };
 
 // InvalidArgument unless `token` is a usable bearer token.
@@ -70,15 +92,24 @@ class Console {
     std::string content_type;
     std::string body;
   };
+  // A request's credential and who it is.
+  struct Session {
+    std::string token;
+    Identity identity;
+  };
   explicit Console(ConsoleOptions options) : options_(std::move(options)) {}
-  bool Authorized(const webhook::HttpRequest& request) const;
-  webhook::HttpResponse Api(const std::string& path, const std::string& query) const;
-  StatusOr<nlohmann::json> ApiBody(const std::string& path, const std::string& query) const;
+  std::optional<Session> Authorized(const webhook::HttpRequest& request) const;
+  webhook::HttpResponse Api(const std::string& path, const std::string& query, const Session& session) const;
+  StatusOr<nlohmann::json> ApiBody(const std::string& path, const std::string& query, const Session& session) const;
+  StatusOr<nlohmann::json> Governance(const Session& session) const;
+  webhook::HttpResponse Write(const std::string& path, const webhook::HttpRequest& request,
+                              const Session& session) const;
   webhook::HttpResponse Login(const webhook::HttpRequest& request) const;
   webhook::HttpResponse Page(const std::string& file, int status) const;
 
   ConsoleOptions options_;
-  std::string token_digest_;  // SHA-256 of the token
+  std::unique_ptr<Authenticator> own_authenticator_;  // standalone
+  Authenticator* authenticator_ = nullptr;
   std::map<std::string, Asset> assets_;  // by path ("/assets/index-abc.js")
 };
 
