@@ -82,6 +82,10 @@ case_lint() {
   helm lint --strict "$chart" --set webhook.admission.url=https://127.0.0.1:9443/validate
   helm lint --strict "$chart" --set ledger.generate=false --set ledger.existingSecret=my-ledger-key \
     --set-json 'policies=[{"name":"p","spec":{"audience":"a","issuers":[{"name":"i","subjects":["agent:*"],"keys":[{"kid":"k","algorithm":"Ed25519","publicKey":"-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n"}]}]}}]'
+  # A witness, and the witnesses the operator submits to (issue 23).
+  helm lint --strict "$chart" --set witness.enabled=true --set witness.name=witness.b.example \
+    --set 'witness.logKeys[0]=ledger.a.example+01020304+AQ==' --set ledger.origin=ledger.b.example/execgov \
+    --set 'ledger.witnesses[0].url=https://witness.a.example/' --set 'ledger.witnesses[0].key=witness.a.example+01020304+BA=='
   local bad why out
   while IFS='|' read -r bad why; do
     if out=$(helm template t "$chart" --set "$bad" 2>&1); then fail "helm template accepted --set $bad"; fi
@@ -92,6 +96,8 @@ certificates.mode=none|certificates.mode must be operator, helm or certManager, 
 webhook.replicas=0|webhook.replicas must be at least 1 (failurePolicy is Fail)
 webhook.admission.timeoutSeconds=30|webhook.admission.timeoutSeconds must be at most 15
 ledger.generate=false|ledger: set existingSecret to a Secret holding the Ed25519 ledger key, or generate: true
+witness.enabled=true|witness.enabled needs witness.name
+ledger.witnesses[0].url=https://w.example/|ledger.witnesses[].key
 EOF
 }
 
@@ -224,6 +230,37 @@ if len(named) != 1 or sorted(named[0].get('resourceNames', [])) != ['e2e-$id-exe
     fail('secret writes: %s' % named)
 print('operator-mode checks passed')
 "
+  # A witness (witness.enabled) and the witnesses the operator submits to
+  # (ledger.witnesses), with a chosen origin (ledger.origin).
+  helm template "e2e-$id" "$chart" --namespace "$ns" --set witness.enabled=true --set witness.name=witness.b.example \
+    --set 'witness.logKeys[0]=ledger.a.example+01020304+AQ==' --set ledger.origin=ledger.b.example/execgov \
+    --set 'ledger.witnesses[0].url=https://witness.a.example/' \
+    --set 'ledger.witnesses[0].key=witness.a.example+01020304+BA==' >witness.yaml
+  kubectl apply --dry-run=server -f witness.yaml -o json >witness.json
+  json_check witness.json "
+w = one('Deployment', 'e2e-$id-execgov-witness')
+spec = w['spec']['template']['spec']
+c = spec['containers'][0]
+for want in ['witness', '--name=witness.b.example', '--key=/etc/execgov/witness/witness.key',
+             '--state=/var/lib/execgov-witness/state.json', '--log-key=ledger.a.example+01020304+AQ==']:
+    if want not in c['args']: fail('witness args lack ' + want + ': %s' % c['args'])
+if w['spec']['replicas'] != 1 or w['spec']['strategy']['type'] != 'Recreate': fail('one witness holds its state')
+if spec.get('automountServiceAccountToken') is not False: fail('the witness needs no API token')
+if not c['securityContext'].get('readOnlyRootFilesystem'): fail('witness root filesystem is writable')
+claim = [v for v in spec['volumes'] if v['name'] == 'state'][0]['persistentVolumeClaim']['claimName']
+pvc = one('PersistentVolumeClaim', claim)
+if pvc['metadata']['annotations'].get('helm.sh/resource-policy') != 'keep': fail('the witness state is deleted with the release')
+one('Service', 'e2e-$id-execgov-witness')
+op = one('Deployment', 'e2e-$id-execgov-operator')['spec']['template']['spec']['containers'][0]['args']
+for want in ['--witness=https://witness.a.example/', '--witness-key=witness.a.example+01020304+BA==',
+             '--ledger-origin=ledger.b.example/execgov']:
+    if want not in op: fail('operator args lack ' + want)
+if '--ledger-origin=ledger.b.example/execgov' not in one('Deployment', 'e2e-$id-execgov-webhook')['spec']['template']['spec']['containers'][0]['args']:
+    fail('webhook args lack the origin')
+print('witness checks passed')
+"
+  if grep -q 'execgov-witness' operator.yaml; then fail "a witness is rendered by default"; fi
+
   # The API server will verify the serving certificate with the caBundle.
   openssl verify -CAfile ca.crt tls.crt
   openssl x509 -in tls.crt -noout -ext subjectAltName >san.txt
