@@ -3,15 +3,27 @@
 // proven an extension of the one kept in localStorage. A smaller tree is a
 // rollback, a different root for the same size or a proof that fails is a
 // fork; either raises the alarm and the kept checkpoint is not replaced.
+// With witness keys pinned and a minimum above 0, a checkpoint that does
+// not carry that many valid cosignatures (verified here, C2SP
+// tlog-cosignature) raises the alarm too: not witnessed, fail closed.
 import { api, Head } from "./api";
-import { lastSeen, pinnedKey, remember } from "./store";
-import { b64decode, Checkpoint, openCheckpoint, verifyConsistency, VerifyError } from "./verify";
+import { lastSeen, pinnedKey, remember, witnessPolicy } from "./store";
+import {
+  b64decode,
+  Checkpoint,
+  countCosignatures,
+  equal,
+  openCheckpoint,
+  PinnedKey,
+  verifyConsistency,
+  VerifyError,
+} from "./verify";
 
 export type WatchResult =
   | { state: "no-key" }
   | { state: "no-checkpoint" }
   | { state: "ok"; cp: Checkpoint; previous: string | null }
-  | { state: "alarm"; kind: "rollback" | "fork" | "signature"; message: string };
+  | { state: "alarm"; kind: "rollback" | "fork" | "signature" | "unwitnessed"; message: string };
 
 export async function checkHead(head: Head): Promise<WatchResult> {
   const key = await pinnedKey();
@@ -23,7 +35,45 @@ export async function checkHead(head: Head): Promise<WatchResult> {
   } catch (e) {
     return { state: "alarm", kind: "signature", message: `The ledger's latest checkpoint does not verify: ${(e as Error).message}.` };
   }
+  // The cosigned form of the checkpoint when the server has one (the
+  // operator keeps it beside the ledger), else the note itself.
+  const cosigned = (head.checkpoint as { cosigned?: unknown }).cosigned;
+  const witnessed = await checkWitnessed(typeof cosigned === "string" ? cosigned : head.checkpoint.note, cp, key);
+  if (witnessed) return witnessed;
   return compareWithSeen(cp, true);
+}
+
+// Null when the pinned witness policy is met by `note`, a cosigned
+// checkpoint that must be `cp` (the one whose signature was checked) or one
+// `cp` provably extends (witnesses cosign a little behind the ledger); the
+// alarm otherwise.
+export async function checkWitnessed(note: string, cp: Checkpoint, key: PinnedKey): Promise<WatchResult | null> {
+  const policy = await witnessPolicy();
+  if (!policy) return null;
+  let n: number;
+  try {
+    const cosigned = await openCheckpoint(note, key);
+    if (cosigned.origin !== cp.origin) throw new VerifyError("the cosigned checkpoint is of another ledger");
+    if (cosigned.size > cp.size) throw new VerifyError("the cosigned checkpoint is larger than the ledger's latest");
+    if (cosigned.size === cp.size && !equal(cosigned.root, cp.root)) {
+      throw new VerifyError("the cosigned checkpoint and the ledger's latest differ for the same size: a fork");
+    }
+    if (cosigned.size < cp.size) {
+      const r = await api<{ proof: string[] }>("/api/consistency", { from: cosigned.size.toString(), to: cp.size.toString() });
+      await verifyConsistency(cosigned.size, cp.size, r.proof.map(b64decode), cosigned.root, cp.root);
+    }
+    n = await countCosignatures(note, policy.keys);
+  } catch (e) {
+    return { state: "alarm", kind: "unwitnessed", message: `NOT WITNESSED: ${(e as Error).message}.` };
+  }
+  if (n < policy.min) {
+    return {
+      state: "alarm",
+      kind: "unwitnessed",
+      message: `NOT WITNESSED: the checkpoint for ${cp.size} records carries ${n} valid cosignature(s) by the pinned witnesses; ${policy.min === Number.MAX_SAFE_INTEGER ? "the pinned witness settings do not parse" : `${policy.min} required`}.`,
+    };
+  }
+  return null;
 }
 
 // Compares a verified checkpoint with the kept one; `online` asks the server

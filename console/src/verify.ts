@@ -247,3 +247,65 @@ export async function verifyInclusionProof(p: InclusionProof, pinned: PinnedKey)
   await verifyInclusion(BigInt(p.seq), cp.size, leaf, p.proof.map(b64decode), cp.root);
   return cp;
 }
+
+// A witness's key as C2SP tlog-cosignature gives it: the note verifier key
+// "<name>+<hex key ID>+<base64(0x04 || Ed25519 key)>" (execgov witness
+// --print-vkey), its key ID SHA-256(name || "\n" || 0x04 || key)[:4].
+export interface WitnessKey {
+  name: string;
+  id: Uint8Array;
+  key: CryptoKey;
+}
+
+export async function importWitnessKey(vkey: string): Promise<WitnessKey> {
+  const t = vkey.trim();
+  if (t.length > 1024) throw new VerifyError("a witness key is a short line");
+  const parts = t.split("+");
+  if (parts.length !== 3 || parts[0] === "" || /\s/.test(parts[0]) || !/^[0-9a-f]{8}$/.test(parts[1])) {
+    throw new VerifyError("not a witness verifier key (<name>+<hex key ID>+<base64 key>)");
+  }
+  let k: Uint8Array;
+  try {
+    k = b64decode(parts[2]);
+  } catch {
+    throw new VerifyError("the witness key is not base64");
+  }
+  if (k.length !== 33 || k[0] !== 0x04) throw new VerifyError("not a witness (cosignature/v1, type 0x04) Ed25519 key");
+  const raw = k.slice(1);
+  const id = (await sha256(concat(enc.encode(parts[0]), new Uint8Array([0x0a, 0x04]), raw))).slice(0, 4);
+  if (hex(id) !== parts[1]) throw new VerifyError("the witness key's ID does not match its name and key");
+  const key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+  return { name: parts[0], id, key };
+}
+
+// How many of `witnesses` validly cosigned the checkpoint note (C2SP
+// tlog-cosignature/v1: a line "— <name> base64(key ID || 8-byte big-endian
+// time || Ed25519 signature)" over "cosignature/v1\ntime <time>\n" and the
+// checkpoint text). A cosignature by a pinned witness that does not verify
+// is an error, not a miss: someone forged or altered it.
+export async function countCosignatures(note: string, witnesses: WitnessKey[]): Promise<number> {
+  const { text, sigs } = parseCheckpoint(note);
+  let n = 0;
+  for (const w of witnesses) {
+    for (const line of sigs) {
+      const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+      if (!m || m[1] !== w.name) continue;
+      let sig: Uint8Array;
+      try {
+        sig = b64decode(m[2]);
+      } catch {
+        continue;
+      }
+      if (sig.length !== 76 || !equal(sig.slice(0, 4), w.id)) continue;
+      let time = 0n;
+      for (const b of sig.slice(4, 12)) time = (time << 8n) | BigInt(b);
+      const signed = enc.encode(`cosignature/v1\ntime ${time}\n${text}`);
+      if (!(await crypto.subtle.verify({ name: "Ed25519" }, w.key, sig.slice(12), signed))) {
+        throw new VerifyError(`the cosignature by witness ${w.name} does not verify`);
+      }
+      n++;
+      break;
+    }
+  }
+  return n;
+}
