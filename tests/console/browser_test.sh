@@ -79,14 +79,38 @@ cp "$work/fixture/policies/"* "$work/governance/"
   printf '      notAfter: "2025-06-01T00:00:00Z"\n'
   printf '  revocations:\n    kids: [old-2025-01]\n    jtis: [leaked-jti-1]\n'
 } > "$work/governance/legacy.yaml"
+# A ledger whose checkpoint a real witness cosigned (issue 23): the ledger
+# ends at a checkpoint record, and the witness's cosignature goes into that
+# record's note (its tree covers the records before it, not itself).
+"$execgov" keygen --alg ed25519 --kid witness --out "$work/witness" >/dev/null
+witness_vkey=$("$execgov" witness --name witness.console.test --key "$work/witness.key" --print-vkey)
+last_cp=$(grep -n '"type":"checkpoint"' "$work/main.jsonl" | tail -n 1 | cut -d: -f1)
+head -n "$last_cp" "$work/main.jsonl" > "$work/witnessed.jsonl"
+log_vkey=$("$execgov" ledger vkey --ledger "file:$work/witnessed.jsonl" --checkpoint-key "$work/fixture/state/ledger.jsonl.key.pub")
+"$execgov" witness --name witness.console.test --key "$work/witness.key" --state "$work/witness-state.json" \
+  --log-key "$log_vkey" --listen 127.0.0.1:0 >"$work/witness.out" 2>"$work/witness.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^witness ' "$work/witness.out" 2>/dev/null && break; sleep 0.1; done
+"$execgov" ledger witness --ledger "file:$work/witnessed.jsonl" --witness "$(awk '{print $6}' "$work/witness.out")" \
+  --witness-key "$witness_vkey" --out "$work/cosigned.txt" 2>/dev/null
+python3 - "$work/witnessed.jsonl" "$work/cosigned.txt" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines(keepends=True)
+rec = json.loads(lines[-1])
+rec["checkpoint"] = open(sys.argv[2], encoding="utf-8").read()
+lines[-1] = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+open(sys.argv[1], "w", encoding="utf-8").write("".join(lines))
+PY
 start_console main "$work/main.jsonl" --policy "$work/governance" --metrics "webhook=http://127.0.0.1:$ops" --metrics operator=http://127.0.0.1:1
 start_console tampered "$work/tampered.jsonl"
 start_console rollback "$work/rollback.jsonl"
+start_console witnessed "$work/witnessed.jsonl"
 
 cd "$repo/console"
 export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
+  WITNESSED_URL="$url_witnessed" WITNESS_VKEY="$witness_vkey" \
   ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" \
   FULL_FILE="$work/fixture/state/ledger.jsonl" FORK_FILE="$work/fixture/fork.jsonl" \
   CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \
   SCREENSHOT_DIR="$shots" CHROMIUM="$chromium" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-node_modules/.bin/playwright test --reporter=line
+node_modules/.bin/playwright test console.spec.ts witness.spec.ts --reporter=line
