@@ -67,8 +67,11 @@ int RunWebhook(const WebhookOptions& o) {
   // webhook's service account never needs to delete a ledger object.
   ledger_options.backend.compact = false;
   // A record's expiry already has the clock-skew grace (policy::ConsumptionExpiry).
-  ledger_options.observe = [store = replay.get()](uint64_t, std::string_view record) {
+  // And the Jobs admitted under break-glass, whose Pods are break-glass too.
+  webhook::BreakGlassIndex break_glass;
+  ledger_options.observe = [store = replay.get(), &break_glass](uint64_t, std::string_view record) {
     store->Observe(record, SystemClock::Get().NowUnix());
+    break_glass.Observe(record);
   };
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
@@ -112,6 +115,7 @@ int RunWebhook(const WebhookOptions& o) {
     return legacy_loaded ? cluster_policies.Current() : not_ready;
   };
   deps.replay = replay.get();
+  deps.break_glass = &break_glass;
   deps.ledger = ledger->get();
   deps.install_namespace = o.ns;
   // A Namespace newer than the cache (created a moment ago) is read from the

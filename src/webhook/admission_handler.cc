@@ -265,10 +265,19 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
   // a matching policy names. Admitted, and recorded as such.
   if (decide && !d.allowed && d.reason == policy::Reason::kMissingArtifact &&
       a.operation == policy::Operation::kCreate && policies && policies->ready) {
-    if (auto bg = FindBreakGlass(*policies, a)) {
+    std::optional<BreakGlass> bg = FindBreakGlass(*policies, a);
+    // A Pod of a break-glass Job. Another replica's Job may not be read yet:
+    // this denial's record makes the ledger read what others wrote first, so
+    // the Job controller's next try finds it.
+    if (!bg && deps_.break_glass) bg = FindInheritedBreakGlass(*policies, a, *deps_.break_glass);
+    if (bg) {
       d.allowed = true;
-      d.message = "admitted without an artifact under break-glass: " + a.user + " is in group " + bg->group +
-                  ", which ExecutionPolicy " + bg->policy + " names in spec.runtime.breakGlass";
+      d.message = bg->job.empty()
+                      ? "admitted without an artifact under break-glass: " + a.user + " is in group " + bg->group +
+                            ", which ExecutionPolicy " + bg->policy + " names in spec.runtime.breakGlass"
+                      : "admitted without an artifact under break-glass: its Job (uid " + bg->job +
+                            ") was admitted under break-glass for group " + bg->group + " of ExecutionPolicy " +
+                            bg->policy + ", and " + a.user + " is a trusted controller";
       d.warnings.push_back("execgov: BreakGlass: " + d.message + "; it is reported until it is gone");
       state->break_glass = std::move(bg);
     }
@@ -375,9 +384,11 @@ StatusOr<ledger::Entry> AdmissionHandler::DecisionRecord(const InFlight& state) 
         .Str("initiator", d.initiator, ledger::kMaxNameBytes);
   }
   if (state.break_glass) {
-    entry.Obj("breakGlass", std::move(ledger::EntryBuilder()
-                                          .Str("policy", state.break_glass->policy, ledger::kMaxNameBytes)
-                                          .Str("group", state.break_glass->group, ledger::kMaxClaimBytes)));
+    ledger::EntryBuilder bg;
+    bg.Str("policy", state.break_glass->policy, ledger::kMaxNameBytes)
+        .Str("group", state.break_glass->group, ledger::kMaxClaimBytes);
+    if (!state.break_glass->job.empty()) bg.Str("job", state.break_glass->job, ledger::kMaxUidBytes);
+    entry.Obj("breakGlass", std::move(bg));
   }
   if (state.reservation.store) {
     ledger::EntryBuilder replay;
@@ -410,6 +421,11 @@ void AdmissionHandler::Finish(InFlight& state, const StatusOr<ledger::Appended>*
     }
   }
   const bool recorded = appended && appended->ok();
+  // A break-glass Job, durable now: its Pods may come (before the answer, so
+  // none can arrive first).
+  if (recorded && d.allowed && state.break_glass && state.kind == "Job" && deps_.break_glass) {
+    deps_.break_glass->Note(state.uid, {state.break_glass->policy, state.break_glass->group});
+  }
 
   AdmissionResponse resp;
   resp.uid = state.request_uid;

@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "policy/decision.h"
 #include "webhook/admission_review.h"
+#include "webhook/break_glass_index.h"
 #include "webhook/replay_store.h"
 
 namespace execgov::webhook {
@@ -38,6 +39,10 @@ struct HandlerDeps {
   policy::SignatureCache* signature_cache = nullptr;  // optional
   metrics::Metrics* metrics = nullptr;                // optional
   const Clock* clock = nullptr;                       // null: system clock
+  // Optional: the Jobs admitted under break-glass, whose Pods are then
+  // break-glass too (break_glass_index.h); the handler notes its own such
+  // Jobs in it. Without it the Pods of a break-glass Job are refused.
+  BreakGlassIndex* break_glass = nullptr;
   // Optional (in cluster): without it a namespaceSelector is ignored, as in
   // file mode. Asked for every CREATE and UPDATE outside the never-governed
   // namespaces; an error denies (InternalError), since a selector that cannot

@@ -1,5 +1,6 @@
 #include "webhook/door_guard.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -121,8 +122,27 @@ std::optional<BreakGlass> FindBreakGlass(const policy::PolicySet& policies, cons
   for (const auto& p : policies.policies) {
     if (p->runtime.break_glass_groups.empty() || !policy::PolicyCovers(*p, a.kind, a.ns, a.namespace_labels)) continue;
     for (const auto& g : a.groups) {
-      if (p->runtime.break_glass_groups.count(g)) return BreakGlass{p->name, g};
+      if (p->runtime.break_glass_groups.count(g)) return BreakGlass{p->name, g, ""};
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<BreakGlass> FindInheritedBreakGlass(const policy::PolicySet& policies,
+                                                  const policy::AdmissionAttributes& a, const BreakGlassIndex& index) {
+  if (a.kind != "Pod" || a.operation != policy::Operation::kCreate || !a.object) return std::nullopt;
+  auto owner = api::ControllerOf(*a.object);
+  if (!owner || owner->kind != "Job" || owner->uid.empty()) return std::nullopt;
+  auto admitted = index.Find(owner->uid);
+  if (!admitted) return std::nullopt;
+  for (const auto& p : policies.policies) {
+    if (p->name != admitted->policy) continue;
+    if (!p->runtime.break_glass_groups.count(admitted->group)) return std::nullopt;
+    if (!policy::PolicyCovers(*p, a.kind, a.ns, a.namespace_labels)) return std::nullopt;
+    if (std::find(p->trusted_controllers.begin(), p->trusted_controllers.end(), a.user) == p->trusted_controllers.end()) {
+      return std::nullopt;
+    }
+    return BreakGlass{p->name, admitted->group, owner->uid};
   }
   return std::nullopt;
 }

@@ -15,7 +15,9 @@
 // spec.runtime.breakGlass.groups of a policy matching the object names. The
 // admission record says so (`breakGlass` {policy, group}); the operator's
 // runtime verifier reports the object (BreakGlass, an Event and
-// execgov_runtime_violations{reason="BreakGlass"}) until it is gone.
+// execgov_runtime_violations{reason="BreakGlass"}) until it is gone. The
+// Pods of a break-glass Job are admitted the same way (break_glass_index.h):
+// their record says breakGlass {policy, group, job}.
 #pragma once
 
 #include <optional>
@@ -27,6 +29,7 @@
 #include "policy/decision.h"
 #include "policy/policy.h"
 #include "webhook/admission_review.h"
+#include "webhook/break_glass_index.h"
 
 namespace execgov::webhook {
 
@@ -57,9 +60,18 @@ AdmissionResponse GuardNamespace(const AdmissionRequest& req, const policy::Poli
 
 struct BreakGlass {
   std::string policy, group;
+  std::string job;  // the break-glass Job's uid, for a Pod admitted through it ("" otherwise)
 };
 // The first policy (by name) matching the object whose breakGlass.groups
 // holds one of the requesting user's groups.
 std::optional<BreakGlass> FindBreakGlass(const policy::PolicySet& policies, const policy::AdmissionAttributes& a);
+
+// A Pod that a Job admitted under break-glass makes (issue 21): `a` is a
+// CREATE of a Pod whose controller owner is a Job `index` holds, made by a
+// trusted controller of the policy that admitted that Job, which must still
+// cover the Pod and still name the group in spec.runtime.breakGlass.groups
+// (taking the group out of a policy stops new Pods too). nullopt otherwise.
+std::optional<BreakGlass> FindInheritedBreakGlass(const policy::PolicySet& policies,
+                                                  const policy::AdmissionAttributes& a, const BreakGlassIndex& index);
 
 }  // namespace execgov::webhook

@@ -50,6 +50,7 @@ class DoorGuardTest : public ::testing::Test {
     deps.replay = &replay_;
     deps.ledger = ledger_.get();
     deps.clock = &clock_;
+    deps.break_glass = &break_glass_;
     handler_ = std::make_unique<AdmissionHandler>(deps);
   }
 
@@ -69,12 +70,22 @@ class DoorGuardTest : public ::testing::Test {
     return handler_->Handle(req);
   }
 
+  AdmissionResponse CreateJob(const std::string& user, std::vector<std::string> groups, Json job) {
+    return CreatePod(user, std::move(groups), std::move(job));
+  }
+
+  // A Pod, or a Job (by the object's kind).
   AdmissionResponse CreatePod(const std::string& user, std::vector<std::string> groups, Json pod,
                               policy::Operation op = policy::Operation::kCreate) {
     AdmissionRequest req;
     req.uid = "req-" + std::to_string(++n_);
-    req.resource = {"", "v1", "pods"};
-    req.kind = {"", "v1", "Pod"};
+    if (api::KindOf(pod) == "Job") {
+      req.resource = {"batch", "v1", "jobs"};
+      req.kind = {"batch", "v1", "Job"};
+    } else {
+      req.resource = {"", "v1", "pods"};
+      req.kind = {"", "v1", "Pod"};
+    }
     req.ns = "team-a";
     req.name = api::NameOf(pod);
     req.operation = op;
@@ -106,6 +117,7 @@ class DoorGuardTest : public ::testing::Test {
   std::shared_ptr<const policy::PolicySet> policies_;
   NoReplay replay_;
   FakeClock clock_{1800000000};
+  BreakGlassIndex break_glass_;
   std::unique_ptr<AdmissionHandler> handler_;
   int n_ = 0;
 };
@@ -175,6 +187,103 @@ TEST_F(DoorGuardTest, BreakGlassAdmitsAnUnsignedCreateForTheNamedGroupOnlyAndRec
   Json forged = testing::WithArtifact(pod, testing::Sign(testing::ClaimsFor(pod, stranger, 1800000000), stranger));
   EXPECT_FALSE(CreatePod("dave", {"oncall"}, forged).allowed);
   EXPECT_FALSE(CreatePod("dave", {"oncall"}, pod, policy::Operation::kUpdate).allowed);
+}
+
+// The Job controller makes the Pods of a break-glass Job without an artifact
+// (the Job has none to pass on): admitted as break-glass too, recorded with
+// the Job's uid, when the ledger shows the Job admitted under break-glass and
+// a trusted controller of that policy makes them. Nothing else gets through.
+TEST_F(DoorGuardTest, ThePodsOfABreakGlassJobAreBreakGlassTooAndNothingElseIs) {
+  const std::string job_controller = "system:serviceaccount:kube-system:job-controller";
+  auto pod_of = [](const std::string& name, const std::string& job, const std::string& uid, bool controller = true) {
+    Json pod = testing::MakePod("team-a", name);
+    pod["metadata"]["ownerReferences"] = Json::array(
+        {{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", job}, {"uid", uid}, {"controller", controller}}});
+    return pod;
+  };
+  // A Job nobody broke glass for: refused; its Pods would be too.
+  EXPECT_FALSE(CreateJob("carol", {"developers"}, testing::MakeJob("team-a", "plain")).allowed);
+  EXPECT_FALSE(CreatePod(job_controller, {}, pod_of("plain-1", "plain", "uid-job-plain")).allowed);
+
+  Json job = testing::MakeJob("team-a", "fix");
+  auto j = CreateJob("dave", {"system:authenticated", "oncall"}, job);
+  ASSERT_TRUE(j.allowed) << j.message;
+  ASSERT_TRUE(break_glass_.Find("uid-job-fix"));
+
+  auto p = CreatePod(job_controller, {"system:serviceaccounts"}, pod_of("fix-1", "fix", "uid-job-fix"));
+  EXPECT_TRUE(p.allowed) << p.message;
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_EQ(p.warnings[0].rfind("execgov: BreakGlass: ", 0), 0u) << p.warnings[0];
+  auto records = Records("admission");
+  ASSERT_FALSE(records.empty());
+  const Json& pod_record = records.back();
+  EXPECT_EQ(pod_record["decision"], "allowed");
+  EXPECT_EQ(pod_record["object"]["name"], "fix-1");
+  EXPECT_EQ(pod_record["breakGlass"], (Json{{"policy", "team"}, {"group", "oncall"}, {"job", "uid-job-fix"}}));
+  controllers::RuntimeFacts facts;
+  facts.Observe(1, pod_record);
+  EXPECT_TRUE(facts.Find("uid-pod-fix-1")->break_glass);
+
+  // Not for anyone but a trusted controller, not for an owner that is not
+  // the Job's controller reference or not that Job, not for a forged owner uid.
+  EXPECT_FALSE(CreatePod("mallory", {"system:authenticated"}, pod_of("fix-2", "fix", "uid-job-fix")).allowed);
+  EXPECT_FALSE(CreatePod(job_controller, {}, pod_of("fix-3", "fix", "uid-job-fix", /*controller=*/false)).allowed);
+  EXPECT_FALSE(CreatePod(job_controller, {}, pod_of("fix-4", "fix", "uid-job-other")).allowed);
+  Json by_rs = pod_of("fix-5", "fix", "uid-job-fix");
+  by_rs["metadata"]["ownerReferences"][0]["kind"] = "ReplicaSet";
+  EXPECT_FALSE(CreatePod(job_controller, {}, by_rs).allowed);
+  // Not with an artifact that fails (only a missing one).
+  testing::Authority stranger = testing::Authority::Make();
+  Json forged = pod_of("fix-6", "fix", "uid-job-fix");
+  forged = testing::WithArtifact(forged, testing::Sign(testing::ClaimsFor(forged, stranger, 1800000000), stranger));
+  EXPECT_FALSE(CreatePod(job_controller, {}, forged).allowed);
+
+  // Another replica learns the Job from the ledger record.
+  BreakGlassIndex other;
+  auto reader = ledger::OpenBackend(url_, {.read_only = true});
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view bytes) {
+    other.Observe(bytes);
+    return Status::Ok();
+  }).ok());
+  EXPECT_TRUE(other.Find("uid-job-fix"));
+  EXPECT_EQ(other.size(), 1u);  // the Pod's record and the refusals are not Jobs admitted under break-glass
+
+  // The group taken out of the policy: no further Pods.
+  Json p2 = testing::MakePolicy("team", {&authority_});
+  p2["spec"]["match"] = {{"namespaces", {"team-a"}}};
+  p2["spec"]["runtime"] = {{"breakGlass", {{"groups", {"platform-admins"}}}}};
+  auto compiled = policy::CompilePolicy(p2);
+  ASSERT_TRUE(compiled.ok());
+  auto set = std::make_shared<policy::PolicySet>();
+  set->ready = true;
+  set->policies.push_back(*compiled);
+  policies_ = set;
+  EXPECT_FALSE(CreatePod(job_controller, {}, pod_of("fix-7", "fix", "uid-job-fix")).allowed);
+}
+
+TEST(BreakGlassIndexTest, HoldsAtMostItsCapacityForgettingTheOldestAndIgnoresWhatIsNotABreakGlassJob) {
+  BreakGlassIndex index(2);
+  auto record = [](const std::string& kind, const std::string& uid, const std::string& decision) {
+    return Json{{"type", "admission"}, {"decision", decision},
+                {"object", {{"kind", kind}, {"namespace", "a"}, {"name", "n"}, {"uid", uid}, {"operation", "CREATE"}}},
+                {"breakGlass", {{"policy", "p"}, {"group", "g"}}}}
+        .dump();
+  };
+  index.Observe(record("Pod", "u-pod", "allowed"));
+  index.Observe(record("Job", "u-denied", "denied"));
+  index.Observe("{\"breakGlass\":{" + std::string(100, '[') + "}");  // malformed, deep: ignored
+  index.Observe(R"({"type":"admission","decision":"allowed","object":{"kind":"Job","uid":"u-x","operation":"CREATE"}})");
+  EXPECT_EQ(index.size(), 0u);
+  index.Observe(record("Job", "u1", "allowed"));
+  index.Observe(record("Job", "u2", "allowed"));
+  index.Observe(record("Job", "u1", "allowed"));  // again: no second slot
+  index.Observe(record("Job", "u3", "allowed"));
+  EXPECT_EQ(index.size(), 2u);
+  EXPECT_FALSE(index.Find("u1"));
+  EXPECT_TRUE(index.Find("u2"));
+  EXPECT_EQ(index.Find("u3")->policy, "p");
+  EXPECT_EQ(index.Find("u3")->group, "g");
 }
 
 }  // namespace
