@@ -27,9 +27,11 @@
 #   - The guards: removing execgov.io/governed is refused to an unlisted user
 #     and allowed to a namespace guardian, both recorded (type guard); an
 #     unsigned Pod is admitted to a break-glass group member only, recorded
-#     with breakGlass, reported (warn, Event, metric), and once the namespace
-#     lost its label, reported Ungoverned and, though the policy says
-#     Terminate, left running (both are report-only); the ledger verifies.
+#     with breakGlass, reported (warn, Event, metric); so is a break-glass
+#     Job, and the Pods its Job controller makes (breakGlass.job: its uid);
+#     and once the namespace lost its label, reported Ungoverned and, though
+#     the policy says Terminate, left running (both are report-only); the
+#     ledger verifies.
 set -euo pipefail
 
 source "$(dirname "$0")/cluster_lib.sh"
@@ -316,6 +318,37 @@ poll 60 has_warning || fail "the break-glass Pod is not reported: $(report_json)
 poll 30 event emergency BreakGlass || fail "no BreakGlass Event"
 [ "$(metric 'execgov_runtime_violations{reason="BreakGlass"}')" = 1 ] || fail "execgov_runtime_violations{reason=\"BreakGlass\"} is not 1"
 
+# A break-glass Job: the Job controller makes its Pods without an artifact
+# (the Job has none to pass on); they are admitted as break-glass too,
+# recorded with the Job's uid, and reported.
+kubectl create job hotfix -n "$ns" --image=registry.example.com/tools/fix:1 \
+  --as="$dave" --as-group="$oncall" --as-group=system:authenticated >/dev/null 2>bg.err || fail "the break-glass Job was refused: $(cat bg.err)"
+hotfix_uid=$(kubectl get job hotfix -n "$ns" -o jsonpath='{.metadata.uid}')
+hotfix_pod=
+hotfix_pod_made() { hotfix_pod=$(kubectl get pods -n "$ns" -l job-name=hotfix -o jsonpath='{.items[0].metadata.name}' 2>/dev/null); [ -n "$hotfix_pod" ]; }
+poll 60 hotfix_pod_made || fail "no Pod of the break-glass Job was admitted: $(kubectl get events -n "$ns" --field-selector involvedObject.name=hotfix -o custom-columns=M:.message --no-headers | tail -n 3)"
+hotfix_pod_recorded() {
+  ledger_json --type admission --decision allowed | python3 -c '
+import json, sys
+pod, oncall, job = sys.argv[1:4]
+sys.exit(0 if [r for r in map(json.loads, sys.stdin) if r["object"]["name"] == pod and r["object"]["kind"] == "Pod"
+               and r.get("breakGlass", {}).get("group") == oncall and r["breakGlass"].get("job") == job
+               and r["user"] == "system:serviceaccount:kube-system:job-controller"] else 1)' "$hotfix_pod" "$oncall" "$hotfix_uid"
+}
+poll 30 hotfix_pod_recorded || fail "Pod $hotfix_pod is not recorded as break-glass through Job hotfix: $(ledger_json --type admission | tail -n 3)"
+has_bg_warning() {
+  report_json | python3 -c '
+import json, sys
+kind, name = sys.argv[1:3]
+r = json.load(sys.stdin)
+sys.exit(0 if [x for x in r["results"] if x["rule"] == "BreakGlass" and x["result"] == "warn"
+               and x["resources"][0]["kind"] == kind and x["resources"][0]["name"] == name] else 1)' "$@" 2>/dev/null
+}
+poll 60 has_bg_warning Job hotfix || fail "the break-glass Job is not reported: $(report_json)"
+poll 60 has_bg_warning Pod "$hotfix_pod" || fail "the break-glass Job's Pod is not reported: $(report_json)"
+poll 30 event "$hotfix_pod" BreakGlass || fail "no BreakGlass Event on Pod $hotfix_pod"
+echo "break-glass Job hotfix and its Pod $hotfix_pod: admitted, recorded, reported"
+
 # The guardian may: allowed and recorded; what runs there is then Ungoverned.
 unlabel "$guardian" || fail "the guardian could not remove the label: $(cat unlabel.err)"
 guards() { ledger_json --type guard; }
@@ -331,7 +364,8 @@ poll 60 has_result Pod emergency Ungoverned Report || fail "the Pod in the unlab
 kubectl get pod emergency -n "$ns" >/dev/null || fail "the Ungoverned (break-glass) Pod was terminated"
 if ledger_json --type enforcement | grep -q '"name":"emergency"'; then fail "an enforcement record for the Ungoverned Pod"; fi
 kubectl delete pod emergency -n "$ns" --wait=false >/dev/null
-poll 60 no_report || fail "the PolicyReport outlived the break-glass Pod: $(report_json)"
+kubectl delete job hotfix -n "$ns" --cascade=foreground --wait=false >/dev/null
+poll 60 no_report || fail "the PolicyReport outlived the break-glass workloads: $(report_json)"
 
 "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" || fail "ledger verify failed"
 echo "PASS: runtime verification"
