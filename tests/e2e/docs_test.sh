@@ -29,6 +29,7 @@
 #     process's metrics port;
 #   - a line `<!-- docs-test: run FUNCTION -->` calls a harness function there:
 #     stop_webhook (the guide's scenario is execgov being down),
+#     resume_webhook (execgov is back: the webhook process again),
 #     wait_for_checkpoint (until the ledger has a signed checkpoint, which
 #     execgov writes at least every 10 s).
 # The release is named execgov, as in the guides: ctest runs these tests one at
@@ -131,12 +132,16 @@ start_webhook() {
     { cat "$work/operator.log"; fail "the operator made no serving certificate"; }
   chart_sync_secret execgov-webhook-tls "$work/.tls"
   poll 30 test -s "$work/.tls/tls.key" || fail "the serving certificate did not reach $work/.tls"
+  resume_webhook
+}
+stop_webhook() { chart_stop webhook; }
+# The webhook again after stop_webhook (the operator kept running).
+resume_webhook() {
   chart_run execgov-webhook webhook --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:$metrics_port \
     --tls-cert=$work/.tls/tls.crt --tls-key=$work/.tls/tls.key --ledger-key=$work/.ledger/ledger.key
   poll 60 curl -sf "http://127.0.0.1:$metrics_port/readyz" -o /dev/null ||
     { cat "$work/webhook.log"; fail "execgov webhook did not become ready"; }
 }
-stop_webhook() { chart_stop webhook; }
 # Until a signed checkpoint covers every record written so far.
 wait_for_checkpoint() {
   local size
@@ -171,7 +176,7 @@ EOF
 } | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook wait_for_checkpoint poll fail
+export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook resume_webhook wait_for_checkpoint poll fail
 export sys team port metrics_port operator_metrics_port execgov work CHART_NS CHART_WORK EXECGOV
 set +e
 bash -x .guide.sh
