@@ -1,5 +1,5 @@
-// The console's read-only JSON API (src/console/console_server.h). The
-// session cookie rides along; a 401 sends the user back to the login page.
+// The console's JSON API (src/console/console_server.h). The session
+// cookie rides along; a 401 sends the user back to the login page.
 
 export class ApiError extends Error {
   constructor(
@@ -22,6 +22,32 @@ export async function api<T>(path: string, params: Record<string, string | numbe
   const body = await r.json().catch(() => ({ error: r.statusText }));
   if (!r.ok) throw new ApiError(r.status, body.error ?? r.statusText);
   return body as T;
+}
+
+// A write (in cluster, with --allow-writes): a JSON body, which is what
+// the server requires of a write — a cross-site form cannot send one, so
+// together with the SameSite=Strict cookie this is the CSRF defence.
+export async function post<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (r.status === 401) {
+    window.location.assign("/login");
+    throw new ApiError(401, "not logged in");
+  }
+  const answer = await r.json().catch(() => ({ error: r.statusText }));
+  if (!r.ok) throw new ApiError(r.status, answer.error ?? r.statusText);
+  return answer as T;
+}
+
+export interface WhoAmI {
+  user: string;
+  groups: string[];
+  mode: "token" | "kubernetes";
+  writes: boolean;
 }
 
 export interface ObjectRef {

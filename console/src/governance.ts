@@ -1,7 +1,10 @@
-// The governance page: each ExecutionPolicy the console was given
-// (--policy), its issuers and keys with notAfter (expired in red, within a
-// week in orange), trusted controllers, and revocations.
-import { api } from "./api";
+// The governance page: each ExecutionPolicy (the console's --policy files,
+// or in cluster the API server's as the logged-in user may list them), its
+// issuers and keys with notAfter (expired in red, within a week in orange),
+// trusted controllers and revocations; in cluster the ExecutionRequests
+// waiting for authorization and whom they wait for; and with writes enabled
+// a revoke form per policy, sent as the logged-in user.
+import { api, post } from "./api";
 import { clear, h } from "./dom";
 
 interface Key {
@@ -11,6 +14,7 @@ interface Key {
 }
 interface Policy {
   name: string;
+  error?: string;
   generation: number;
   enforcement: string;
   audience: string;
@@ -33,10 +37,95 @@ function expiry(notAfter: number | null, now: number): [string, string] {
   return [when, ""];
 }
 
-export async function renderGovernance(root: HTMLElement): Promise<void> {
+interface Pending {
+  namespace: string;
+  name: string;
+  created: string;
+  initiator: string;
+  intent: string;
+  rule: string;
+  waitingFor: string;
+  deadline: string;
+}
+
+interface GovernanceView {
+  policies: Policy[];
+  source: string;
+  error?: string;
+  pending?: Pending[];
+  pendingTruncated?: boolean;
+  pendingError?: string;
+  writes?: boolean;
+}
+
+function renderPending(g: GovernanceView): HTMLElement {
+  const section = h("section", { class: "card", id: "pending" }, h("h2", {}, "Waiting for authorization"));
+  if (g.pendingError) {
+    section.append(h("p", { class: "error", id: "pending-error" }, g.pendingError));
+    return section;
+  }
+  const pending = g.pending ?? [];
+  if (pending.length === 0) {
+    section.append(h("p", { class: "muted" }, "No ExecutionRequest waits for authorization."));
+    return section;
+  }
+  section.append(
+    h(
+      "table",
+      { class: "records" },
+      h("thead", {}, h("tr", {}, ...["request", "initiator", "intent", "waits for", "rule", "deadline"].map((c) => h("th", {}, c)))),
+      h(
+        "tbody",
+        {},
+        ...pending.map((p) =>
+          h(
+            "tr",
+            { "data-request": `${p.namespace}/${p.name}` },
+            h("td", { class: "mono" }, `${p.namespace}/${p.name}`),
+            h("td", {}, p.initiator),
+            h("td", {}, p.intent),
+            h("td", { class: "waiting-for" }, p.waitingFor || "an artifact"),
+            h("td", {}, p.rule),
+            h("td", {}, p.deadline),
+          ),
+        ),
+      ),
+    ),
+  );
+  if (g.pendingTruncated) section.append(h("p", { class: "muted" }, "Only the oldest 500 are shown."));
+  return section;
+}
+
+// Revoke a jti or a kid in one policy. The server makes the change through
+// the API server with the logged-in user's own token: what RBAC or the
+// webhook refuses is shown as refused.
+function revokeForm(policy: string, root: HTMLElement): HTMLElement {
+  const what = h("select", { name: "what", "aria-label": "what to revoke" }, h("option", { value: "jti" }, "jti"), h("option", { value: "kid" }, "kid"));
+  const value = h("input", { name: "value", type: "text", required: true, maxlength: "256", placeholder: "the artifact's jti or the key's kid" });
+  const msg = h("span", { class: "revoke-status" });
+  const form = h("form", { class: "revoke" }, h("strong", {}, "Revoke"), what, value, h("button", { type: "submit" }, "Revoke"), msg);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    msg.className = "revoke-status";
+    msg.textContent = "…";
+    try {
+      const r = await post<{ by: string }>("/api/revoke", { policy, [what.value]: value.value.trim() });
+      msg.textContent = `Revoked by ${r.by}.`;
+      msg.className = "revoke-status ok";
+      await renderGovernance(root, `Revoked ${what.value} ${value.value.trim()} in ${policy} as ${r.by}.`);
+    } catch (err) {
+      msg.textContent = `Refused: ${(err as Error).message}`;
+      msg.className = "revoke-status error";
+    }
+  });
+  return form;
+}
+
+export async function renderGovernance(root: HTMLElement, notice = ""): Promise<void> {
   clear(root);
   root.append(h("h1", {}, "Governance"));
-  let g: { policies: Policy[]; source: string; error?: string };
+  if (notice) root.append(h("p", { class: "revoke-status ok", id: "governance-notice" }, notice));
+  let g: GovernanceView;
   try {
     g = await api("/api/governance");
   } catch (e) {
@@ -45,8 +134,13 @@ export async function renderGovernance(root: HTMLElement): Promise<void> {
   }
   if (g.error) root.append(h("p", { class: "error", id: "policy-error" }, `The policies do not load: ${g.error}`));
   if (!g.source) root.append(h("p", { class: "muted" }, "No policies: start the console with --policy FILE|DIR."));
+  if (g.pending !== undefined || g.pendingError) root.append(renderPending(g));
   const now = Date.now();
   for (const p of g.policies) {
+    if (p.error) {
+      root.append(h("section", { class: "card", "data-policy": p.name }, h("h2", {}, p.name), h("p", { class: "error" }, p.error)));
+      continue;
+    }
     const keys = h(
       "table",
       { class: "records keys" },
@@ -94,6 +188,7 @@ export async function renderGovernance(root: HTMLElement): Promise<void> {
           h("dd", { class: "mono revoked-jtis" }, p.revokedJtis.join(", ") || "none"),
         ),
         keys,
+        g.writes ? revokeForm(p.name, root) : null,
       ),
     );
   }

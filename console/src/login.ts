@@ -16,7 +16,8 @@ form.addEventListener("submit", async (e) => {
     window.location.assign("/#/lineage");
     if (window.location.pathname === "/") window.location.reload();
   } else {
-    error.textContent = "That is not the console's token.";
+    const body = await r.json().catch(() => ({ error: "" }));
+    error.textContent = `Refused: ${body.error || "that token does not open this console"}.`;
     error.hidden = false;
   }
 });

@@ -1,7 +1,7 @@
 // The console app: a hash router over the lineage explorer, a record (with
 // its proof and story), the offline proof checker and the pinned key; the
 // latest checkpoint is checked against the last one seen on every page.
-import { api, Head } from "./api";
+import { api, Head, WhoAmI } from "./api";
 import { checkHead, compareWithSeen } from "./checkpoint_watch";
 import { clear, h } from "./dom";
 import { renderGovernance } from "./governance";
@@ -140,6 +140,18 @@ async function route(): Promise<void> {
   else renderLineage(app, new URLSearchParams(query ?? ""));
   void watchHead();
 }
+
+// Who is logged in: in cluster the Kubernetes user the API server named.
+async function showUser(): Promise<void> {
+  try {
+    const me = await api<WhoAmI>("/api/whoami");
+    const el = document.getElementById("whoami")!;
+    el.textContent = me.mode === "kubernetes" ? `${me.user}${me.writes ? "" : " · read-only"}` : "";
+  } catch {
+    /* a 401 already went to the login page */
+  }
+}
+void showUser();
 
 document.getElementById("logout")!.addEventListener("click", async () => {
   await fetch("/api/logout", { method: "POST", credentials: "same-origin" });

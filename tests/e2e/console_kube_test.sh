@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# `execgov console --kube-auth` against the real API server (issue 22):
+# ServiceAccount tokens checked with TokenReview and SubjectAccessReview
+# (get ledgers.execgov.io in the test's namespace), the governance page's
+# policies and pending ExecutionRequests read as the logged-in user, and a
+# revoke made with the user's own token, which RBAC refuses for one user and
+# allows for another. With a browser (chromium and console/node_modules)
+# the same in Playwright (console/tests/kube.spec.ts); without, that part is
+# not run and the script says so.
+# Usage: console_kube_test.sh EXECGOV
+set -euo pipefail
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_init "$(realpath "$1")" console
+cluster_apply_crds
+cluster_make_keys
+
+ns=$CLUSTER_ID
+cluster_namespace "$ns"
+server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+
+# The console's own account may create reviews (system:auth-delegator, as
+# the chart binds it); reader may read the ledger and list policies and
+# requests; revoker may also update policies; nobody may do nothing.
+kubectl apply -f - >/dev/null <<YAML || fail "cannot apply the test's RBAC"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: console, namespace: $ns}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader, namespace: $ns}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: revoker, namespace: $ns}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: nobody, namespace: $ns}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: $CLUSTER_ID-console-reviews}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects: [{kind: ServiceAccount, name: console, namespace: $ns}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: ledger-reader, namespace: $ns}
+rules:
+- {apiGroups: [execgov.io], resources: [ledgers], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ledger-readers, namespace: $ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: $ns}
+- {kind: ServiceAccount, name: revoker, namespace: $ns}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: $CLUSTER_ID-governance-viewer}
+rules:
+- {apiGroups: [execgov.io], resources: [executionpolicies, executionrequests], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: $CLUSTER_ID-governance-viewers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $CLUSTER_ID-governance-viewer}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: $ns}
+- {kind: ServiceAccount, name: revoker, namespace: $ns}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: $CLUSTER_ID-revoker}
+rules:
+- {apiGroups: [execgov.io], resources: [executionpolicies], verbs: [get, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: $CLUSTER_ID-revokers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $CLUSTER_ID-revoker}
+subjects: [{kind: ServiceAccount, name: revoker, namespace: $ns}]
+YAML
+cluster_on_cleanup "kubectl delete clusterrolebinding $CLUSTER_ID-console-reviews $CLUSTER_ID-governance-viewers $CLUSTER_ID-revokers --ignore-not-found >/dev/null 2>&1"
+cluster_on_cleanup "kubectl delete clusterrole $CLUSTER_ID-governance-viewer $CLUSTER_ID-revoker --ignore-not-found >/dev/null 2>&1"
+
+token() { kubectl create token "$1" -n "$ns" --duration=1h || fail "no token for $1"; }
+reader_token=$(token reader)
+revoker_token=$(token revoker)
+nobody_token=$(token nobody)
+(
+  umask 077
+  cat >console.kubeconfig <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: testenv, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: console, user: {token: "$(token console)"}}]
+contexts: [{name: console, context: {cluster: testenv, user: console, namespace: $ns}}]
+current-context: console
+YAML
+)
+
+# A policy scoped to this namespace, and a request waiting for authorization
+# (its status written as the authority would: this test runs no operator).
+cluster_policy "$CLUSTER_ID" "$ns" >policy.yaml
+cluster_apply_policy policy.yaml
+kubectl apply -f - >/dev/null <<YAML || fail "cannot create the request"
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionRequest
+metadata: {name: rotate-keys, namespace: $ns}
+spec:
+  initiator: agent:e2e
+  intent: rotate the payments keys
+  template:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: run, image: registry.example.com/tools/rotate:1}]
+YAML
+kubectl patch executionrequest rotate-keys -n "$ns" --subresource=status --type=merge \
+  -p '{"status":{"phase":"AwaitingAuthorization","authorization":{"rule":"approvals/two-people","waitingFor":"2 approvals from group sre","deadline":"2030-01-01T00:00:00Z"}}}' \
+  >/dev/null || fail "cannot set the request's status"
+
+# An empty ledger: this test is about who may see it.
+: >ledger.jsonl
+
+console_pids=()
+start_console() {  # NAME [FLAGS...]: sets url_NAME
+  local name=$1 log=console-$1.log url
+  shift
+  "$EXECGOV" console --ledger "file:$CLUSTER_WORK/ledger.jsonl" --listen 127.0.0.1:0 --kube-auth \
+    --kubeconfig console.kubeconfig --namespace "$ns" --auth-cache-ttl 1 \
+    --state-dir "$CLUSTER_WORK/console-state" --assets "$repo/console/dist" "$@" >"$log" 2>&1 &
+  console_pids+=($!)
+  cluster_on_cleanup "stop_pid $!"
+  for _ in $(seq 100); do
+    url=$(grep -o '"url":"[^"]*"' "$log" | head -1 | cut -d'"' -f4 || true)
+    [ -n "$url" ] && { printf -v "url_$name" '%s' "$url"; return; }
+    sleep 0.1
+  done
+  fail "execgov console did not start: $(cat "$log")"
+}
+start_console rw --allow-writes
+start_console ro
+cacert=$CLUSTER_WORK/console-state/tls/ca.crt
+
+status() {  # status URL PATH [TOKEN] [curl args...]
+  local url=$1 path=$2 tok=$3
+  shift 3
+  curl -s -o body.json -w '%{http_code}' --cacert "$cacert" ${tok:+-H "Authorization: Bearer $tok"} "$@" "$url${path#/}"
+}
+expect() {  # expect CODE URL PATH TOKEN [curl args...]
+  local want=$1 got
+  shift
+  got=$(status "$@")
+  [ "$got" = "$want" ] || fail "$2 as ${3:0:12}...: $got, expected $want: $(head -c 400 body.json)"
+}
+
+# Fail-closed: no token, an unknown token, a token whose user may not read.
+expect 401 "$url_rw" /api/head ""
+grep -q '"error"' body.json || fail "a refused API call answered data: $(cat body.json)"
+expect 401 "$url_rw" / ""
+grep -q 'login-form' body.json || fail "a refused page is not the login page"
+expect 401 "$url_rw" /api/head "not-a-token-the-api-server-knows-at-all"
+expect 401 "$url_rw" /api/records "$nobody_token"
+expect 401 "$url_rw" /api/login "" -H 'Content-Type: application/json' --data "{\"token\":\"$nobody_token\"}"
+expect 200 "$url_rw" /api/login "" -H 'Content-Type: application/json' --data "{\"token\":\"$reader_token\"}"
+expect 200 "$url_rw" /api/head "$reader_token"
+expect 200 "$url_rw" /api/whoami "$reader_token"
+jq -e --arg u "system:serviceaccount:$ns:reader" '.user == $u and .mode == "kubernetes" and .writes == true' body.json \
+  >/dev/null || fail "whoami: $(cat body.json)"
+
+# The governance page as the user: this run's policy and the waiting request.
+expect 200 "$url_rw" /api/governance "$reader_token"
+jq -e --arg p "$CLUSTER_ID" '[.policies[] | select(.name == $p)] | length == 1' body.json >/dev/null ||
+  fail "the policy is not on the governance page: $(head -c 600 body.json)"
+jq -e --arg ns "$ns" '[.pending[] | select(.namespace == $ns and .name == "rotate-keys"
+    and .waitingFor == "2 approvals from group sre" and .initiator == "agent:e2e")] | length == 1' body.json \
+  >/dev/null || fail "the waiting request is not on the governance page: $(head -c 600 body.json)"
+
+# Writes as the user: RBAC refuses reader, allows revoker; read-only refuses both.
+revoke() { echo "{\"policy\":\"$CLUSTER_ID\",\"jti\":\"$1\"}"; }
+expect 403 "$url_rw" /api/revoke "$reader_token" -H 'Content-Type: application/json' --data "$(revoke leaked-1)"
+grep -q "system:serviceaccount:$ns:reader" body.json || fail "the refusal does not name the user: $(cat body.json)"
+[ -z "$(kubectl get executionpolicy "$CLUSTER_ID" -o jsonpath='{.spec.revocations.jtis}')" ] ||
+  fail "a refused revoke changed the policy"
+expect 405 "$url_ro" /api/revoke "$revoker_token" -H 'Content-Type: application/json' --data "$(revoke leaked-1)"
+expect 415 "$url_rw" /api/revoke "$revoker_token" -H 'Content-Type: text/plain' --data "$(revoke leaked-1)"
+expect 200 "$url_rw" /api/revoke "$revoker_token" -H 'Content-Type: application/json' --data "$(revoke leaked-1)"
+[ "$(kubectl get executionpolicy "$CLUSTER_ID" -o jsonpath='{.spec.revocations.jtis[0]}')" = leaked-1 ] ||
+  fail "the revoke did not reach the policy: $(kubectl get executionpolicy "$CLUSTER_ID" -o jsonpath='{.spec.revocations}')"
+# The API server saw the revoker, not the console: managedFields name the
+# user agent, and the console's account could not have updated it anyway.
+kubectl auth can-i update executionpolicies --as "system:serviceaccount:$ns:console" >/dev/null 2>&1 &&
+  fail "the console's own account may update policies: the test proves nothing"
+
+# A RoleBinding removed takes effect once the cached answer expires (1 s here).
+kubectl delete rolebinding ledger-readers -n "$ns" >/dev/null
+poll 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$cacert' -H 'Authorization: Bearer $reader_token' '${url_rw}api/head')\" = 401 ]" ||
+  fail "reader still reads the ledger after its RoleBinding was deleted"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ledger-readers, namespace: $ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: $ns}
+- {kind: ServiceAccount, name: revoker, namespace: $ns}
+YAML
+
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$repo/console/node_modules/@playwright/test" ]; then
+  (
+    cd "$repo/console"
+    export CONSOLE_URL="$url_rw" READER_TOKEN="$reader_token" REVOKER_TOKEN="$revoker_token" \
+      NOBODY_TOKEN="$nobody_token" POLICY="$CLUSTER_ID" REQUEST_NS="$ns" \
+      SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+    node_modules/.bin/playwright test kube.spec.ts --reporter=line
+  ) || fail "the browser part failed"
+  [ "$(kubectl get executionpolicy "$CLUSTER_ID" -o jsonpath='{.spec.revocations.jtis[1]}')" = leaked-2 ] ||
+    fail "the browser's revoke did not reach the policy"
+else
+  echo "console_kube_test: no chromium or Playwright: the browser part was not run" >&2
+fi
+echo PASS
