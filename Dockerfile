@@ -19,6 +19,12 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DEXECGOV_BUILD_TESTS=OFF -DEXECGOV_BUILD_BENCH=OFF -DEXECGOV_E2E=OFF \
  && cmake --build /build --target execgov \
  && strip /build/src/cmd/execgov
+# The governance console's web app (docs/console.md): npm ci from the
+# committed lockfile, then tsc and the Vite build into console/dist. No
+# browser is downloaded (Playwright is a test dependency only).
+RUN cd console \
+ && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+ && npm run --silent build
 
 FROM debian:bookworm-slim
 # runtime-packages: begin (one per line; hack/check-image-libs.sh reads them)
@@ -67,7 +73,10 @@ RUN groupadd --system --gid 65532 execgov \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin execgov
 COPY --from=build /build/src/cmd/execgov /usr/local/bin/execgov
+# Beside the binary, where `execgov console` looks without --assets
+# (/usr/local/bin/../share/execgov/console).
+COPY --from=build /src/console/dist /usr/local/share/execgov/console
 USER 65532:65532
-# Webhook TLS port and the plain metrics/health port.
-EXPOSE 8443 8080
+# Webhook TLS port, the plain metrics/health port, the console's HTTPS port.
+EXPOSE 8443 8080 8444
 ENTRYPOINT ["/usr/local/bin/execgov"]

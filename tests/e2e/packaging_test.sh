@@ -86,6 +86,8 @@ case_lint() {
   helm lint --strict "$chart" --set witness.enabled=true --set witness.name=witness.b.example \
     --set 'witness.logKeys[0]=ledger.a.example+01020304+AQ==' --set ledger.origin=ledger.b.example/execgov \
     --set 'ledger.witnesses[0].url=https://witness.a.example/' --set 'ledger.witnesses[0].key=witness.a.example+01020304+BA=='
+  # The governance console (issue 22).
+  helm lint --strict "$chart" --set console.enabled=true --set console.allowWrites=true --set console.tlsSecret=console-tls
   local bad why out
   while IFS='|' read -r bad why; do
     if out=$(helm template t "$chart" --set "$bad" 2>&1); then fail "helm template accepted --set $bad"; fi
@@ -260,6 +262,37 @@ if '--ledger-origin=ledger.b.example/execgov' not in one('Deployment', 'e2e-$id-
 print('witness checks passed')
 "
   if grep -q 'execgov-witness' operator.yaml; then fail "a witness is rendered by default"; fi
+
+  # The governance console (console.enabled, issue 22): --kube-auth in the
+  # release namespace, its account only reviews tokens and reads the ledger,
+  # users get the reader Role, read-only unless allowWrites.
+  helm template "e2e-$id" "$chart" --namespace "$ns" --set console.enabled=true >console.yaml
+  kubectl apply --dry-run=server -f console.yaml -o json >console.json
+  json_check console.json "
+d = one('Deployment', 'e2e-$id-execgov-console')
+spec = d['spec']['template']['spec']
+c = spec['containers'][0]
+if spec['serviceAccountName'] != 'e2e-$id-execgov-console': fail('the console runs as %s' % spec['serviceAccountName'])
+for want in ['console', '--kube-auth', '--namespace=$ns', '--ledger=configmap://$ns']:
+    if want not in c['args']: fail('console args lack ' + want + ': %s' % c['args'])
+if '--allow-writes' in c['args'] or any(a.startswith('--token-file') for a in c['args']): fail('console args: %s' % c['args'])
+if not c['securityContext'].get('readOnlyRootFilesystem'): fail('console root filesystem is writable')
+if c['readinessProbe']['httpGet']['scheme'] != 'HTTPS': fail('the console probe is not HTTPS')
+crb = one('ClusterRoleBinding', 'e2e-$id-execgov-console-auth-delegator')
+if crb['roleRef']['name'] != 'system:auth-delegator': fail('the console account is bound to %s' % crb['roleRef'])
+role = one('Role', 'e2e-$id-execgov-console')
+if role['rules'] != [{'apiGroups': [''], 'resources': ['configmaps'], 'verbs': ['get', 'list', 'watch']}]:
+    fail('the console account may do more than read the ledger: %s' % role['rules'])
+reader = one('Role', 'e2e-$id-execgov-console-reader')
+if reader['rules'] != [{'apiGroups': ['execgov.io'], 'resources': ['ledgers'], 'verbs': ['get']}]:
+    fail('the reader role: %s' % reader['rules'])
+svc = one('Service', 'e2e-$id-execgov-console')
+if svc['spec']['ports'][0]['targetPort'] != 'https': fail('the console Service: %s' % svc['spec']['ports'])
+print('console checks passed')
+"
+  helm template "e2e-$id" "$chart" --namespace "$ns" --set console.enabled=true --set console.allowWrites=true |
+    grep -q -- '- --allow-writes' || fail "console.allowWrites does not enable writes"
+  if grep -q 'execgov-console' operator.yaml; then fail "a console is rendered by default"; fi
 
   # The API server will verify the serving certificate with the caBundle.
   openssl verify -CAfile ca.crt tls.crt
