@@ -307,14 +307,16 @@ kubectl run emergency -n "$ns" --image=registry.example.com/tools/fix:1 --restar
 grep -q "execgov: BreakGlass: " bg.err || fail "no break-glass warning: $(cat bg.err)"
 break_glass_recorded() { ledger_json --type admission --decision allowed | grep -q "\"breakGlass\":{\"group\":\"$oncall\""; }
 poll 30 break_glass_recorded || fail "no breakGlass admission record"
-has_warning() {
+# has_bg_warning KIND NAME: the report holds a break-glass warning for it.
+has_bg_warning() {
   report_json | python3 -c '
 import json, sys
+kind, name = sys.argv[1:3]
 r = json.load(sys.stdin)
 sys.exit(0 if [x for x in r["results"] if x["rule"] == "BreakGlass" and x["result"] == "warn"
-               and x["resources"][0]["name"] == "emergency"] else 1)' 2>/dev/null
+               and x["resources"][0]["kind"] == kind and x["resources"][0]["name"] == name] else 1)' "$@" 2>/dev/null
 }
-poll 60 has_warning || fail "the break-glass Pod is not reported: $(report_json)"
+poll 60 has_bg_warning Pod emergency || fail "the break-glass Pod is not reported: $(report_json)"
 poll 30 event emergency BreakGlass || fail "no BreakGlass Event"
 [ "$(metric 'execgov_runtime_violations{reason="BreakGlass"}')" = 1 ] || fail "execgov_runtime_violations{reason=\"BreakGlass\"} is not 1"
 
@@ -336,14 +338,6 @@ sys.exit(0 if [r for r in map(json.loads, sys.stdin) if r["object"]["name"] == p
                and r["user"] == "system:serviceaccount:kube-system:job-controller"] else 1)' "$hotfix_pod" "$oncall" "$hotfix_uid"
 }
 poll 30 hotfix_pod_recorded || fail "Pod $hotfix_pod is not recorded as break-glass through Job hotfix: $(ledger_json --type admission | tail -n 3)"
-has_bg_warning() {
-  report_json | python3 -c '
-import json, sys
-kind, name = sys.argv[1:3]
-r = json.load(sys.stdin)
-sys.exit(0 if [x for x in r["results"] if x["rule"] == "BreakGlass" and x["result"] == "warn"
-               and x["resources"][0]["kind"] == kind and x["resources"][0]["name"] == name] else 1)' "$@" 2>/dev/null
-}
 poll 60 has_bg_warning Job hotfix || fail "the break-glass Job is not reported: $(report_json)"
 poll 60 has_bg_warning Pod "$hotfix_pod" || fail "the break-glass Job's Pod is not reported: $(report_json)"
 poll 30 event "$hotfix_pod" BreakGlass || fail "no BreakGlass Event on Pod $hotfix_pod"
