@@ -14,7 +14,12 @@ export async function api<T>(path: string, params: Record<string, string | numbe
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, String(v));
   const url = q.toString() ? `${path}?${q}` : path;
-  const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  return answer<T>(await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }));
+}
+
+// A 401 goes back to the login page; any other error is thrown with the
+// server's message.
+async function answer<T>(r: Response): Promise<T> {
   if (r.status === 401) {
     window.location.assign("/login");
     throw new ApiError(401, "not logged in");
@@ -34,13 +39,7 @@ export async function post<T>(path: string, body: unknown): Promise<T> {
     headers: { Accept: "application/json", "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (r.status === 401) {
-    window.location.assign("/login");
-    throw new ApiError(401, "not logged in");
-  }
-  const answer = await r.json().catch(() => ({ error: r.statusText }));
-  if (!r.ok) throw new ApiError(r.status, answer.error ?? r.statusText);
-  return answer as T;
+  return answer<T>(r);
 }
 
 export interface WhoAmI {

@@ -22,23 +22,10 @@ ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certi
 # The console's own account may create reviews (system:auth-delegator, as
 # the chart binds it); reader may read the ledger and list policies and
 # requests; revoker may also update policies; nobody may do nothing.
+for sa in console reader revoker nobody; do
+  kubectl create serviceaccount "$sa" -n "$ns" >/dev/null || fail "cannot create the ServiceAccount $sa"
+done
 kubectl apply -f - >/dev/null <<YAML || fail "cannot apply the test's RBAC"
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: console, namespace: $ns}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: reader, namespace: $ns}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: revoker, namespace: $ns}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: nobody, namespace: $ns}
----
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: $CLUSTER_ID-console-reviews}
