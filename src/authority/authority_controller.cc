@@ -43,7 +43,8 @@ void GrantIndex::Observe(std::string_view record) {
   // Cheap filter first: most records are admissions.
   if (record.find("\"type\":\"grant\"") == std::string_view::npos &&
       record.find("\"type\":\"denial\"") == std::string_view::npos &&
-      record.find("\"authorization\":\"awaiting\"") == std::string_view::npos) {
+      record.find("\"authorization\":\"awaiting\"") == std::string_view::npos &&
+      record.find("\"type\":\"approval\"") == std::string_view::npos) {
     return;
   }
   json r = json::parse(record, nullptr, /*allow_exceptions=*/false);
@@ -55,10 +56,14 @@ void GrantIndex::Observe(std::string_view record) {
     NoteRefusal(uid);
     return;
   }
+  if (type == "approval") {
+    if (auto a = ReadApprovalRecord(r)) NoteApproval(a->first, std::move(a->second));
+    return;
+  }
   if (type == "admission") {
     if (r.value("decision", "") == "allowed" && r.value("authorization", "") == "awaiting" &&
         api::StringAt(r, {"object", "kind"}) == "ExecutionRequest") {
-      NoteAdmitted(uid, r.value("initiator", ""));
+      NoteAdmitted(uid, r.value("initiator", ""), r.value("user", ""));
     }
     return;
   }
@@ -79,16 +84,39 @@ void GrantIndex::NoteGrant(const std::string& uid, Grant grant) {
   grants_.emplace(uid, std::move(grant));
 }
 
-void GrantIndex::NoteAdmitted(const std::string& uid, const std::string& initiator) {
+void GrantIndex::NoteAdmitted(const std::string& uid, const std::string& initiator, const std::string& user) {
   std::lock_guard lock(mu_);
-  admitted_.emplace(uid, initiator);
+  admitted_.emplace(uid, std::make_pair(initiator, user));
 }
 
 std::optional<std::string> GrantIndex::AdmittedInitiator(const std::string& uid) const {
   std::lock_guard lock(mu_);
   auto it = admitted_.find(uid);
   if (it == admitted_.end()) return std::nullopt;
-  return it->second;
+  return it->second.first;
+}
+
+std::string GrantIndex::AdmittedUser(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  auto it = admitted_.find(uid);
+  return it == admitted_.end() ? "" : it->second.second;
+}
+
+void GrantIndex::NoteApproval(const std::string& request_uid, RecordedApproval approval) {
+  std::lock_guard lock(mu_);
+  if (approval.approval_uid.empty() || !approval_uids_.insert(approval.approval_uid).second) return;
+  approvals_[request_uid].push_back(std::move(approval));
+}
+
+std::vector<RecordedApproval> GrantIndex::Approvals(const std::string& request_uid) const {
+  std::lock_guard lock(mu_);
+  auto it = approvals_.find(request_uid);
+  return it == approvals_.end() ? std::vector<RecordedApproval>{} : it->second;
+}
+
+bool GrantIndex::HasApproval(const std::string& approval_uid) const {
+  std::lock_guard lock(mu_);
+  return approval_uids_.count(approval_uid) > 0;
 }
 
 void GrantIndex::NoteRefusal(const std::string& uid) {
@@ -225,15 +253,36 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
   if (rule.action == Action::kAutoDeny) {
     return Refuse(request, kPhaseDenied, rule_name, "denied by AuthorityPolicy rule " + rule_name);
   }
+  json approvals_given = json::array();  // in the grant record, when approvals granted it
   if (rule.action == Action::kRequireApprovals) {
-    // Human approval is not built yet: the request waits for its timeout.
-    std::string groups;
-    for (const auto& g : rule.approver_groups) groups += (groups.empty() ? "" : ", ") + g;
-    EXECGOV_RETURN_IF_ERROR(ShowWaiting(request, rule_name,
-                                        std::to_string(rule.approvals) + (rule.approvals == 1 ? " approval" : " approvals") +
-                                            " from " + groups,
-                                        deadline));
-    return runtime::ReconcileResult{Until(deadline, now)};
+    // An approval object the ledger's tail may hold the record of.
+    if (deps_.approvals) {
+      for (const auto& obj : deps_.approvals->List()) {
+        if (api::NamespaceOf(*obj) == ns && api::StringAt(*obj, {"spec", "requestUID"}) == uid &&
+            !deps_.index->HasApproval(api::UidOf(*obj))) {
+          if (Status st = deps_.ledger->CatchUp(); !st.ok()) return st.WithContext("reading the ledger's tail");
+          break;
+        }
+      }
+    }
+    const ApprovalTally tally =
+        TallyApprovals(deps_.index->Approvals(uid), rule, initiator, deps_.index->AdmittedUser(uid), *digest);
+    if (tally.denial) {
+      const RecordedApproval& d = *tally.denial;
+      return Refuse(request, kPhaseDenied, rule_name,
+                    "denied by " + d.approver + " under AuthorityPolicy rule " + rule_name +
+                        (d.reason.empty() ? std::string() : ": " + d.reason),
+                    {{"approver", d.approver},
+                     {"approval", {{"kind", kApprovalKind}, {"name", d.approval_name}, {"uid", d.approval_uid}}},
+                     {"approverReason", d.reason}});
+    }
+    if (tally.approvers.size() < static_cast<size_t>(rule.approvals)) {
+      EXECGOV_RETURN_IF_ERROR(ShowWaiting(request, rule_name, WaitingForApprovals(rule, tally.approvers.size()), deadline));
+      return runtime::ReconcileResult{Until(deadline, now)};
+    }
+    for (const auto& a : tally.counted) {
+      approvals_given.push_back({{"approver", a.approver}, {"name", a.approval_name}, {"uid", a.approval_uid}});
+    }
   }
   if (rule.rate_count > 0 &&
       deps_.index->CountGrants(rule_name, initiator, now - rule.rate_per_seconds) >= rule.rate_count) {
@@ -286,6 +335,7 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
                  {"object", ObjectRecord(request)},
                  {"digest", *digest},
                  {"claims", grant.claims}};
+  if (!approvals_given.empty()) record["approvals"] = approvals_given;
   auto appended = deps_.ledger->Append(record);
   if (!appended.ok()) return appended.status().WithContext("recording the grant in the ledger");
   deps_.index->NoteGrant(uid, grant);
@@ -367,7 +417,8 @@ Status AuthorityController::ShowWaiting(const json& request, const std::string& 
 }
 
 StatusOr<runtime::ReconcileResult> AuthorityController::Refuse(const json& request, const std::string& phase,
-                                                               const std::string& rule, const std::string& message) {
+                                                               const std::string& rule, const std::string& message,
+                                                               const json& extra) {
   const std::string uid = api::UidOf(request);
   if (!deps_.index->Refused(uid)) {
     json record = {{"type", "denial"},
@@ -377,6 +428,9 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Refuse(const json& reque
                    {"object", ObjectRecord(request)},
                    {"message", message}};
     if (!rule.empty()) record["rule"] = rule;
+    for (auto it = extra.begin(); it != extra.end(); ++it) {
+      if (!record.contains(it.key())) record[it.key()] = it.value();
+    }
     auto appended = deps_.ledger->Append(record);
     if (!appended.ok()) return appended.status().WithContext("recording the refusal in the ledger");
     deps_.index->NoteRefusal(uid);

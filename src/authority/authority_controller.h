@@ -26,6 +26,12 @@
 // timeout, when no rule applies) Expired, each with a "denial" record naming
 // the rule.
 //
+// Human approval (RequireApprovals): the approvals the webhook admitted and
+// recorded in the ledger (authority/approval.h) are counted again at each
+// reconcile against the rule as it is: distinct entitled approvers of the
+// request's current digest; N of them grant (the grant record lists them),
+// one valid Deny makes the request Denied naming who and why.
+//
 // Thread safety: Reconcile is called by a runtime::Controller, which never
 // runs one key twice at once; GrantIndex is safe to share.
 #pragma once
@@ -43,6 +49,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authority/approval.h"
 #include "authority/authority_policy.h"
 #include "core/clock.h"
 #include "crypto/keys.h"
@@ -72,8 +79,16 @@ class GrantIndex {
   void Observe(std::string_view record);
   // The initiator the webhook admitted a request without an artifact for
   // (its admission record, authorization "awaiting"), by the request's uid.
-  void NoteAdmitted(const std::string& uid, const std::string& initiator);
+  void NoteAdmitted(const std::string& uid, const std::string& initiator, const std::string& user = "");
   std::optional<std::string> AdmittedInitiator(const std::string& uid) const;
+  // The user whose CREATE that was ("" when unknown): the request's creator,
+  // who may not approve it.
+  std::string AdmittedUser(const std::string& uid) const;
+  // The approvals the webhook admitted and recorded, by request uid, in
+  // ledger order; each approval (by its uid) once.
+  void NoteApproval(const std::string& request_uid, RecordedApproval approval);
+  std::vector<RecordedApproval> Approvals(const std::string& request_uid) const;
+  bool HasApproval(const std::string& approval_uid) const;
   void NoteGrant(const std::string& uid, Grant grant);
   void NoteRefusal(const std::string& uid);
   std::optional<Grant> FindGrant(const std::string& uid) const;
@@ -85,7 +100,9 @@ class GrantIndex {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Grant> grants_;
   std::unordered_set<std::string> refused_;
-  std::unordered_map<std::string, std::string> admitted_;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> admitted_;  // initiator, user
+  std::unordered_map<std::string, std::vector<RecordedApproval>> approvals_;
+  std::unordered_set<std::string> approval_uids_;
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> issued_;
 };
 
@@ -99,6 +116,9 @@ struct AuthorityControllerDeps {
   runtime::Informer* requests = nullptr;            // ExecutionRequests
   runtime::Informer* authority_policies = nullptr;  // AuthorityPolicies
   runtime::Informer* execution_policies = nullptr;  // ExecutionPolicies, for maxTTL
+  // ExecutionApprovals (optional): one the index has no record of yet makes
+  // the reconcile read the ledger's tail first.
+  runtime::Informer* approvals = nullptr;
   ledger::Ledger* ledger = nullptr;
   GrantIndex* index = nullptr;
   const Signer* signer = nullptr;
@@ -127,8 +147,10 @@ class AuthorityController {
 
  private:
   StatusOr<runtime::ReconcileResult> Attach(const nlohmann::json& request, const GrantIndex::Grant& grant);
+  // `extra` members go into the denial record (who denied, and why).
   StatusOr<runtime::ReconcileResult> Refuse(const nlohmann::json& request, const std::string& phase,
-                                            const std::string& rule, const std::string& message);
+                                            const std::string& rule, const std::string& message,
+                                            const nlohmann::json& extra = nlohmann::json::object());
   // status.authorization {rule, waitingFor, deadline}: `kubectl get ereq`
   // shows who is waiting for whom. Written only when it changes.
   Status ShowWaiting(const nlohmann::json& request, const std::string& rule, const std::string& waiting_for,

@@ -106,6 +106,7 @@ int RunAuthority(const AuthorityOptions& o) {
   runtime::Informer* requests = manager.GetInformer(kube::ResourcePath(api_version, "executionrequests"));
   runtime::Informer* authority_policies = manager.GetInformer(kube::ResourcePath(api_version, "authoritypolicies"));
   runtime::Informer* execution_policies = manager.GetInformer(kube::ResourcePath(api_version, "executionpolicies"));
+  runtime::Informer* approvals = manager.GetInformer(kube::ResourcePath(api_version, authority::kApprovalResource));
   std::unique_ptr<kube::EventRecorder> events = kube::NewEventRecorder(client.get(), "execgov-authority");
 
   authority::AuthorityControllerDeps deps;
@@ -113,6 +114,7 @@ int RunAuthority(const AuthorityOptions& o) {
   deps.requests = requests;
   deps.authority_policies = authority_policies;
   deps.execution_policies = execution_policies;
+  deps.approvals = approvals;
   deps.ledger = ledger->get();
   deps.index = &index;
   deps.signer = &signer;
@@ -132,6 +134,12 @@ int RunAuthority(const AuthorityOptions& o) {
   auto request_loop = std::make_unique<runtime::Controller>(
       "authority", [&](const std::string& key) { return controller.Reconcile(key); }, controller_options);
   request_loop->Watch(requests);
+  // An approval wakes the request it names.
+  request_loop->Watch(approvals, [](const nlohmann::json& approval) -> std::vector<std::string> {
+    const std::string name = api::StringAt(approval, {"spec", "requestName"});
+    if (name.empty()) return {};
+    return {api::NamespaceOf(approval) + "/" + name};
+  });
   auto policy_loop = std::make_unique<runtime::Controller>(
       "authoritypolicy", [&](const std::string& key) { return controller.ReconcilePolicy(key); }, controller_options);
   policy_loop->Watch(authority_policies);

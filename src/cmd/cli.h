@@ -45,6 +45,7 @@ void RegisterWitness(CLI::App& app, int* exit_code);
 void RegisterWebhook(CLI::App& app, int* exit_code);
 void RegisterOperator(CLI::App& app, int* exit_code);
 void RegisterAuthority(CLI::App& app, int* exit_code);
+void RegisterApprove(CLI::App& app, int* exit_code);  // approve and deny
 void RegisterConsole(CLI::App& app, int* exit_code);
 
 }  // namespace execgov::cmd

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   RegisterWebhook(app, &exit_code);
   RegisterOperator(app, &exit_code);
   RegisterAuthority(app, &exit_code);
+  RegisterApprove(app, &exit_code);
   RegisterConsole(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -125,6 +125,8 @@ int RunWebhook(const WebhookOptions& o) {
     EXECGOV_ASSIGN_OR_RETURN(nlohmann::json fetched, client->Get(kube::ResourcePath("v1", "namespaces", "", ns)));
     return api::LabelsOf(fetched);
   };
+  // ExecutionApprovals are judged against the request and the AuthorityPolicies as they are now (issue 20).
+  deps.approvals = webhook::ApprovalContextFromApi(client.get());
   auto ready = [&] { return legacy_loaded && namespaces.HasSynced() && cluster_policies.Current()->ready; };
   int code = RunAdmissionService(service, deps, &metrics, ready, signals,
                                  {{"ledger", ledger_url}, {"namespace", o.ns}, {"kubeconfig", o.kubeconfig}});

@@ -545,6 +545,15 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
         d.message = "the update leaves a request without an artifact unchanged";
         return d;
       }
+      // An ended request runs nothing, so its artifact's jti must not be
+      // spent on it. The old status phase is all the webhook keeps of the
+      // status (webhook/admission_review.h).
+      const std::string old_phase = api::StringAt(*a.old_object, {"status", "phase"});
+      if (old_phase == "Denied" || old_phase == "Expired") {
+        return Deny(d, Reason::kScopeMismatch, Describe(a) + " is " + old_phase +
+                                                   ": it will never run, so no artifact is attached to it; create a "
+                                                   "new request");
+      }
       attaching = true;
     }
   }

@@ -146,6 +146,9 @@ void AdmissionHandler::HandleImpl(const AdmissionRequest& req, const std::shared
     std::shared_ptr<const policy::PolicySet> policies = deps_.policies ? deps_.policies() : nullptr;
     return state->Answer(GuardNamespace(req, policies.get(), deps_.ledger, deps_.install_namespace, deps_.metrics));
   }
+  if (IsApprovalRequest(req)) {  // issue 20: recorded synchronously too, before the announcement
+    return state->Answer(GuardApproval(req, deps_.approvals, deps_.ledger, *deps_.clock, deps_.metrics));
+  }
   // Until this returns (its record queued, or none to come), a ledger writer
   // gathering a batch may wait for this decision's record.
   ledger::Announcement announced(deps_.ledger);

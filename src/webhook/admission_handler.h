@@ -23,6 +23,7 @@
 #include "metrics/metrics.h"
 #include "policy/decision.h"
 #include "webhook/admission_review.h"
+#include "webhook/approval_guard.h"
 #include "webhook/break_glass_index.h"
 #include "webhook/replay_store.h"
 
@@ -51,6 +52,9 @@ struct HandlerDeps {
   // The namespace execgov runs in (--namespace): never governed, like
   // kube-system and execgov-system.
   std::string install_namespace = std::string(api::kInstallNamespace);
+  // Optional (in cluster): what judging an ExecutionApproval reads
+  // (approval_guard.h). Without it every approval is refused.
+  ApprovalContextProvider approvals;
 };
 
 using ResponseCallback = std::function<void(AdmissionResponse)>;

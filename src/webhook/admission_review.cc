@@ -15,11 +15,18 @@ std::string Str(const Json& obj, const char* key) {
 // What the API server sends that no decision reads, left out of the decoded
 // objects: the field managers' bookkeeping (a quarter of a real Pod's or
 // Job's review, and most of its small JSON objects) and the status (the
-// webhook is registered for the objects, not their status subresource).
+// webhook is registered for the objects, not their status subresource) but
+// for the old object's status.phase: an artifact attached to an
+// ExecutionRequest that already ended (Denied, Expired) is refused by it
+// (issue 20). The bulky parts of an old Pod's status are left out here; the
+// rest of the old status is dropped after the parse (KeepOldPhaseOnly).
 const std::vector<JsonPath>& Unread() {
   static const std::vector<JsonPath> paths = {
       {"request", "object", "metadata", "managedFields"}, {"request", "oldObject", "metadata", "managedFields"},
-      {"request", "object", "status"}, {"request", "oldObject", "status"}};
+      {"request", "object", "status"}, {"request", "oldObject", "status", "conditions"},
+      {"request", "oldObject", "status", "containerStatuses"},
+      {"request", "oldObject", "status", "initContainerStatuses"},
+      {"request", "oldObject", "status", "ephemeralContainerStatuses"}};
   return paths;
 }
 
@@ -31,6 +38,22 @@ void EraseUnread(Json& review) {
       at = it != at->end() ? &*it : nullptr;
     }
     if (at != nullptr && at->is_object()) at->erase(std::string(path.back()));
+  }
+}
+
+// The old object's status becomes {phase} (when phase is a string) or goes.
+void KeepOldPhaseOnly(Json& old_object) {
+  if (!old_object.is_object()) return;
+  auto status = old_object.find("status");
+  if (status == old_object.end()) return;
+  Json phase;
+  if (status->is_object()) {
+    if (auto p = status->find("phase"); p != status->end() && p->is_string()) phase = std::move(*p);
+  }
+  if (phase.is_string()) {
+    *status = Json{{"phase", std::move(phase)}};
+  } else {
+    old_object.erase(status);
   }
 }
 
@@ -101,6 +124,7 @@ StatusOr<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   // Moved, not copied: the review is discarded, and the object is most of it.
   if (auto o = req->find("object"); o != req->end()) out.object = std::move(*o);
   if (auto o = req->find("oldObject"); o != req->end()) out.old_object = std::move(*o);
+  KeepOldPhaseOnly(out.old_object);
   // The object's own metadata names it when the request does not (generateName).
   if (out.name.empty() && out.object.is_object()) {
     out.name = api::NameOf(out.object);

@@ -44,7 +44,9 @@ struct AdmissionRequest {
   std::vector<std::string> groups;
   bool dry_run = false;
   Json object;      // null when absent
-  Json old_object;  // null when absent
+  // Null when absent. Its status is at most {phase} (a string): the rest of
+  // the status, and both objects' managedFields, are left out when decoding.
+  Json old_object;
 };
 
 // InvalidArgument, with a message fit for an HTTP 400 body naming what is

@@ -29,6 +29,20 @@
 #     - the authority stopped and started again: a request made meanwhile is
 #       granted, and no request has more than one grant in the ledger;
 #     - a signing key readable by others is refused at start.
+#   authority_test.sh approvals EXECGOV
+#     Human approval: a rule needing two approvals from named groups.
+#     - the request waits, `kubectl get ereq` saying for whom ("2 approvals
+#       from ... (0 given)");
+#     - refused by the webhook (ApprovalRefused): the initiator approving
+#       (kubectl --as the initiator), a user outside the groups, an approval
+#       naming another approver, a changed approval (UPDATE);
+#     - one approver approving twice counts once; the second approver's
+#       `kubectl execgov approve` (the kubectl-execgov link, as a
+#       ServiceAccount found by SelfSubjectReview) grants: one Job;
+#     - `execgov deny --reason` makes another request Denied naming who and
+#       why, and no Job; an artifact attached to it afterwards is refused
+#       (the webhook reads the old phase) and its jti stays unspent;
+#     - the ledger tells both stories (`ledger show --object`).
 set -euo pipefail
 
 case_name=$1
@@ -260,13 +274,13 @@ YAML
   request_yaml slow agent:e2e registry.example.com/slow/batch:1 >slow.yaml
   as_agent create -f slow.yaml >/dev/null || fail "the request was not admitted"
   wait_phase slow Expired 60
-  [ "$(field slow '{.status.authorization.waitingFor}')" = "2 approvals from ops" ] ||
+  [ "$(field slow '{.status.authorization.waitingFor}')" = "2 approvals from ops (0 given)" ] ||
     fail "the expired request does not say what it waited for: $(field slow '{.status.authorization}')"
   [ "$(field slow '{.status.authorization.rule}')" = "$CLUSTER_ID/needs-approval" ] ||
     fail "the expired request does not name its rule: $(field slow '{.status.authorization}')"
-  # An artifact attached after all (by hand) runs nothing: the request ended.
-  kubectl annotate executionrequest slow -n "$ns" "execgov.io/authorization=$(sign --artifact-only -f slow.yaml)" \
-    >/dev/null || fail "the hand-signed artifact was refused"
+  # An artifact attached after all (by hand) is refused: the request ended.
+  expect_denied ScopeMismatch kubectl annotate executionrequest slow -n "$ns" \
+    "execgov.io/authorization=$(sign --artifact-only -f slow.yaml)"
 
   # --- a restart: a request made while the authority is down is granted once
   stop_pid "$authority_pid"
@@ -296,8 +310,155 @@ for g in (r for r in records if r["type"] == "grant"):
 denials = {r["object"]["name"]: (r["reason"], r.get("rule")) for r in records if r["type"] == "denial"}
 assert denials == {"danger": ("Denied", policy + "/deny-danger"), "slow": ("Expired", policy + "/needs-approval")}, denials
 consumed = [r for r in records if r["type"] == "admission" and r.get("authorization") == "attach" and r["decision"] == "allowed"]
-assert sorted(r["object"]["name"] for r in consumed) == ["auto", "later", "slow"], consumed
+assert sorted(r["object"]["name"] for r in consumed) == ["auto", "later"], consumed
 print("ledger: grants %s, refusals %s" % (dict(grants), denials))
+PY
+  "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
+  kubectl get ereq -n "$ns"
+}
+
+case_approvals() {
+  kubectl wait --for condition=established --timeout=60s crd/authoritypolicies.execgov.io \
+    crd/executionapprovals.execgov.io >/dev/null || fail "the AuthorityPolicy and ExecutionApproval CRDs are not Established"
+  local ops=ops-$CLUSTER_ID apprns=$ns-appr
+  # A ServiceAccount approver in a namespace of its own: its group
+  # system:serviceaccounts:$apprns is an approver group (the agent's is not).
+  kubectl create namespace "$apprns" >/dev/null || fail "cannot create $apprns"
+  cluster_on_cleanup "kubectl delete namespace $apprns --wait=false --ignore-not-found >/dev/null 2>&1"
+  kubectl create serviceaccount approver -n "$apprns" >/dev/null
+  kubectl create role approver -n "$ns" --verb=create,get,list --resource=executionapprovals.execgov.io,executionrequests.execgov.io >/dev/null
+  kubectl create rolebinding approver -n "$ns" --role=approver --serviceaccount="$apprns:approver" \
+    --group="$ops" --group="devs-$CLUSTER_ID" >/dev/null
+  local approver=system:serviceaccount:$apprns:approver approver_kubeconfig=$CLUSTER_WORK/approver.kubeconfig
+  cluster_kubeconfig approver "$approver_kubeconfig" "$apprns"
+  cat >apol.yaml <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: AuthorityPolicy
+metadata: {name: $CLUSTER_ID}
+spec:
+  rules:
+  - name: review
+    match: {namespaces: [$ns], images: ["registry.example.com/batch/*"]}
+    action: RequireApprovals
+    approvals: {count: 2, groups: [$ops, "system:serviceaccounts:$apprns"]}
+    timeout: 10m
+YAML
+  kubectl apply -f apol.yaml >/dev/null || fail "cannot apply the AuthorityPolicy"
+  cluster_on_cleanup "kubectl delete authoritypolicy $CLUSTER_ID --ignore-not-found >/dev/null 2>&1"
+  local authority_kubeconfig=$CLUSTER_WORK/authority.kubeconfig ops_port
+  cluster_kubeconfig execgov-authority "$authority_kubeconfig"
+  ops_port=$(free_port)
+  "$execgov" authority --kubeconfig "$authority_kubeconfig" --namespace "$CLUSTER_SYSTEM_NS" \
+    --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" \
+    --issuer e2e-authority --audience e2e-cluster --metrics-listen "127.0.0.1:$ops_port" \
+    --lease-name "execgov-authority-$CLUSTER_ID" --lease-duration 5 --identity "authority-$CLUSTER_ID" \
+    --watch-namespaces "$ns" >"$CLUSTER_WORK/authority.log" 2>&1 &
+  cluster_on_cleanup "stop_pid $!"
+
+  # approval_yaml REQUEST APPROVER DECISION [REASON]: as `execgov approve` makes it.
+  approval_yaml() {
+    cat <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionApproval
+metadata: {generateName: $1-, namespace: $ns}
+spec:
+  requestName: $1
+  requestUID: $(field "$1" '{.metadata.uid}')
+  requestDigest: $(kubectl get executionrequest "$1" -n "$ns" -o json | "$execgov" digest -f -)
+  decision: $3
+  approver: "$2"
+  reason: "${4:-}"
+YAML
+  }
+  waiting_for() { [ "$(field "$1" '{.status.authorization.waitingFor}')" = "$2" ]; }
+  local groups="$ops, system:serviceaccounts:$apprns"
+
+  # --- the request waits for two approvals
+  request_yaml batch agent:e2e registry.example.com/batch/nightly:1 >batch.yaml
+  as_agent create -f batch.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase batch AwaitingAuthorization 60
+  poll 60 waiting_for batch "2 approvals from $groups (0 given)" ||
+    fail "the request does not say what it waits for: $(field batch '{.status.authorization}')"
+
+  # --- refused by the webhook
+  approval_yaml batch agent:e2e Approve "my own" >self.yaml
+  kubectl create --as agent:e2e --as-group "$ops" -f self.yaml >self.out 2>&1 && fail "the initiator approved"
+  grep -q "ApprovalRefused: agent:e2e is the initiator .* (separation of duties)" self.out ||
+    fail "unexpected refusal: $(cat self.out)"
+  approval_yaml batch eve Approve >eve.yaml
+  kubectl create --as eve --as-group "devs-$CLUSTER_ID" -f eve.yaml >eve.out 2>&1 && fail "an approval from outside the groups was admitted"
+  grep -q "ApprovalRefused: eve is in none of the approver groups" eve.out || fail "unexpected refusal: $(cat eve.out)"
+  approval_yaml batch bob Approve >forged.yaml
+  kubectl create --as alice --as-group "$ops" -f forged.yaml >forged.out 2>&1 && fail "alice approved as bob"
+  grep -q "ApprovalRefused: the approver must be the user creating the approval" forged.out ||
+    fail "unexpected refusal: $(cat forged.out)"
+
+  # --- alice approves (twice: counted once); her approval cannot be changed
+  approval_yaml batch alice Approve "checked the diff" >alice.yaml
+  local first
+  first=$(kubectl create --as alice --as-group "$ops" -f alice.yaml -o name) || fail "alice's approval was refused"
+  kubectl create --as alice --as-group "$ops" -f alice.yaml >/dev/null || fail "alice's second approval was refused"
+  if kubectl patch "$first" -n "$ns" --type=merge -p '{"spec":{"reason":"changed my mind"}}' >patch.out 2>&1; then
+    fail "an approval was changed"
+  fi
+  poll 60 waiting_for batch "2 approvals from $groups (1 given)" ||
+    fail "alice's approvals are not counted once: $(field batch '{.status.authorization}')"
+  [ "$(jobs_in_ns)" = 0 ] || fail "a Job exists before the second approval"
+
+  # --- the second approver: `kubectl execgov approve` as a ServiceAccount
+  mkdir -p bin
+  ln -sf "$execgov" bin/kubectl-execgov
+  PATH=$PWD/bin:$PATH KUBECONFIG=$approver_kubeconfig kubectl execgov approve "$ns/batch" --reason "nightly run" \
+    >approve.out 2>&1 || fail "kubectl execgov approve failed: $(cat approve.out)"
+  grep -q "$approver approves $ns/batch" approve.out || fail "approve does not say who approved: $(cat approve.out)"
+  wait_phase batch Running 60
+  local uid
+  uid=$(field batch '{.metadata.uid}')
+  [ "$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$uid" -o name | wc -l)" = 1 ] ||
+    fail "not exactly one Job for the approved request"
+  kubectl get executionapprovals -n "$ns"
+
+  # --- a denial: Denied naming who and why, no Job; an artifact after it is refused
+  request_yaml risky agent:e2e registry.example.com/batch/drop-tables:1 >risky.yaml
+  as_agent create -f risky.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase risky AwaitingAuthorization 60
+  "$execgov" deny "$ns/risky" --kubeconfig "$approver_kubeconfig" >deny.out 2>&1 && fail "deny without a reason ran"
+  "$execgov" deny "$ns/risky" --kubeconfig "$approver_kubeconfig" --reason "not on a Friday" >deny.out 2>&1 ||
+    fail "execgov deny failed: $(cat deny.out)"
+  wait_phase risky Denied 60
+  field risky '{.status.conditions[?(@.type=="Authorized")].message}' | grep -q "denied by $approver .*: not on a Friday" ||
+    fail "the denial does not say who and why: $(field risky '{.status.conditions}')"
+  local late
+  late=$(sign --artifact-only -f risky.yaml) || fail "cannot sign"
+  kubectl annotate executionrequest risky -n "$ns" "execgov.io/authorization=$late" >late.out 2>&1 &&
+    fail "an artifact was attached to a denied request"
+  grep -q "execgov: ScopeMismatch: .* is Denied: it will never run" late.out || fail "unexpected refusal: $(cat late.out)"
+  [ "$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$(field risky '{.metadata.uid}')" -o name | wc -l)" = 0 ] ||
+    fail "a Job exists for the denied request"
+
+  # --- the ledger: who approved and who denied, linked to each request
+  "$execgov" ledger show --ledger "$LEDGER_URL" -o json --object "$uid" >batch.json
+  "$execgov" ledger show --ledger "$LEDGER_URL" -o json --object "$(field risky '{.metadata.uid}')" >risky.json
+  python3 - batch.json risky.json "$approver" <<'PY' || fail "the ledger does not tell the approvals' story"
+import json, sys
+load = lambda f: [json.loads(l) for l in open(f) if l.strip()]
+batch, risky, approver = load(sys.argv[1]), load(sys.argv[2]), sys.argv[3]
+approvals = [(r["approver"], r["user"], r["decision"], r["verdict"]) for r in batch if r["type"] == "approval"]
+for want in [("agent:e2e", "agent:e2e", "denied", "Approve"), ("eve", "eve", "denied", "Approve"),
+             ("bob", "alice", "denied", "Approve"), ("alice", "alice", "allowed", "Approve"),
+             (approver, approver, "allowed", "Approve")]:
+    assert want in approvals, (want, approvals)
+alice = [r for r in batch if r["type"] == "approval" and r["approver"] == "alice" and r["decision"] == "allowed"][0]
+assert alice["reason"] == "checked the diff" and alice["groups"] and alice["time"], alice
+grants = [r for r in batch if r["type"] == "grant"]
+assert len(grants) == 1 and [a["approver"] for a in grants[0]["approvals"]] == ["alice", approver], grants
+steps = [r["phase"] for r in batch if r["type"] == "execution"]
+assert "Running" in steps, steps
+denial = [r for r in risky if r["type"] == "denial"]
+assert len(denial) == 1 and denial[0]["approver"] == approver and denial[0]["approverReason"] == "not on a Friday", denial
+assert any(r["type"] == "approval" and r["verdict"] == "Deny" for r in risky), risky
+assert not any(r["type"] == "admission" and r.get("replay") for r in risky if r["object"].get("operation") == "UPDATE"), risky
+print("ledger: approvals %s; grant by %s; denial by %s" % (approvals, [a["approver"] for a in grants[0]["approvals"]], denial[0]["approver"]))
 PY
   "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
   kubectl get ereq -n "$ns"

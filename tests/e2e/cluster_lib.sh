@@ -146,13 +146,14 @@ cluster_apply_crds() {
     crd/executionpolicies.execgov.io crd/executionrequests.execgov.io >/dev/null || fail "the CRDs are not Established"
 }
 
-# cluster_kubeconfig SERVICEACCOUNT FILE: a kubeconfig with a bound token of
-# the service account, against the test control plane's server and CA.
+# cluster_kubeconfig SERVICEACCOUNT FILE [NAMESPACE]: a kubeconfig with a
+# bound token of the service account (of the install namespace by default),
+# against the test control plane's server and CA.
 cluster_kubeconfig() {
-  local sa=$1 file=$2 server ca token
+  local sa=$1 file=$2 sa_ns=${3:-$CLUSTER_SYSTEM_NS} server ca token
   server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
   ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-  token=$(kubectl create token "$sa" -n "$CLUSTER_SYSTEM_NS" --duration=4h) || fail "no token for $sa"
+  token=$(kubectl create token "$sa" -n "$sa_ns" --duration=4h) || fail "no token for $sa"
   (
     umask 077
     cat >"$file" <<YAML
@@ -166,7 +167,7 @@ users:
   user: {token: "$token"}
 contexts:
 - name: $sa
-  context: {cluster: testenv, user: $sa, namespace: $CLUSTER_SYSTEM_NS}
+  context: {cluster: testenv, user: $sa, namespace: $sa_ns}
 current-context: $sa
 YAML
   )
@@ -299,6 +300,7 @@ webhooks:
   - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
   - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [jobs]}
   - {apiGroups: [execgov.io], apiVersions: [v1alpha1], operations: [CREATE, UPDATE], resources: [executionrequests]}
+  - {apiGroups: [execgov.io], apiVersions: [v1alpha1], operations: [CREATE, UPDATE], resources: [executionapprovals]}
 YAML
 }
 

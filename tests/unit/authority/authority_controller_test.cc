@@ -156,6 +156,32 @@ class AuthorityControllerTest : public ::testing::Test {
     ASSERT_TRUE((*webhook)->Close().ok());
   }
 
+  // The webhook's record of an approval it admitted (approval.h).
+  void RecordApproval(const std::string& approver, const std::vector<std::string>& groups, bool approve,
+                      const std::string& digest, const std::string& approval_uid) {
+    ledger::LedgerOptions options;
+    options.signing_key_path = (dir_ / "ledger.key").string();
+    auto webhook = ledger::OpenLedger("file:" + (dir_ / "ledger.jsonl").string(), options);
+    ASSERT_TRUE(webhook.ok()) << webhook.status().ToString();
+    Approval a;
+    a.ns = "agents";
+    a.name = "req-" + approval_uid;
+    a.uid = approval_uid;
+    a.request_name = "req";
+    a.request_uid = api::UidOf(request_);
+    a.request_digest = digest;
+    a.approve = approve;
+    a.approver = approver;
+    a.reason = approve ? "" : "not this week";
+    ApprovalJudgement j;
+    j.allowed = true;
+    j.groups = groups;
+    j.rule = "ops/review";
+    ASSERT_TRUE((*webhook)->Append(ApprovalRecord(a, j, approver)).ok());
+    ASSERT_TRUE((*webhook)->Close().ok());
+  }
+  std::string Digest() { return *api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request_); }
+
   // A fresh authority process: its index read from the ledger, its caches listed.
   void Start() {
     Stop();
@@ -292,7 +318,7 @@ TEST_F(AuthorityControllerTest, ApprovalsNeverGivenExpireAtTheRulesTimeout) {
   auto r = controller_->Reconcile("agents/req");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->requeue_after, std::chrono::seconds(55));
-  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "waitingFor"}), "2 approvals from ops");
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "waitingFor"}), "2 approvals from ops (0 given)");
   EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "AwaitingAuthorization");
   clock_.Advance(std::chrono::seconds(55));
   Start();
@@ -350,6 +376,62 @@ TEST_F(AuthorityControllerTest, AnInitiatorOtherThanTheAdmittedOneIsDenied) {
   Start();
   ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
   EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Denied");
+  EXPECT_TRUE(Records("grant").empty());
+}
+
+// Two approvals of distinct entitled approvers grant: the initiator's own, a
+// second one by the same approver, one from a group the rule does not name
+// and one of another digest (the request changed since) count for nothing.
+TEST_F(AuthorityControllerTest, TwoDistinctEntitledApproversGrant) {
+  UseRules({{{"name", "review"},
+             {"action", "RequireApprovals"},
+             {"approvals", {{"count", 2}, {"groups", {"ops"}}}},
+             {"timeout", "1h"}}});
+  RecordApproval("agent:test", {"ops"}, true, Digest(), "a1");   // the initiator
+  RecordApproval("alice", {"ops"}, true, Digest(), "a2");
+  RecordApproval("alice", {"ops"}, true, Digest(), "a3");        // alice again
+  RecordApproval("mallory", {"devs"}, true, Digest(), "a4");     // not an ops group
+  RecordApproval("carol", {"ops"}, true, "sha256:" + std::string(64, '0'), "a5");  // another digest
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "authorization", "waitingFor"}), "2 approvals from ops (1 given)");
+  EXPECT_TRUE(Records("grant").empty());
+
+  RecordApproval("bob", {"dev", "ops"}, true, Digest(), "a6");
+  ASSERT_TRUE(ledger_->CatchUp().ok());
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  auto grants = Records("grant");
+  ASSERT_EQ(grants.size(), 1u);
+  ASSERT_EQ(grants[0]["approvals"].size(), 2u) << grants[0].dump();
+  EXPECT_EQ(grants[0]["approvals"][0]["approver"], "alice");
+  EXPECT_EQ(grants[0]["approvals"][1]["approver"], "bob");
+  EXPECT_EQ(grants[0]["approvals"][1]["uid"], "a6");
+  EXPECT_TRUE(api::ArtifactOf(Stored()).has_value());
+}
+
+// One entitled Deny ends the request, naming who and why, whatever
+// approvals there are; the denial record links the approval.
+TEST_F(AuthorityControllerTest, ADenyFromAnApproverDeniesTheRequest) {
+  UseRules({{{"name", "review"},
+             {"action", "RequireApprovals"},
+             {"approvals", {{"count", 1}, {"groups", {"ops"}}}},
+             {"timeout", "1h"}}});
+  RecordApproval("agent:test", {"ops"}, false, Digest(), "d1");  // the initiator's Deny: ignored
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "AwaitingAuthorization");
+  RecordApproval("dave", {"ops"}, false, Digest(), "d2");
+  RecordApproval("alice", {"ops"}, true, Digest(), "d3");
+  ASSERT_TRUE(ledger_->CatchUp().ok());
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(api::StringAt(Stored(), {"status", "phase"}), "Denied");
+  const json condition = Stored()["status"]["conditions"][0];
+  EXPECT_NE(condition.value("message", "").find("denied by dave"), std::string::npos) << condition.dump();
+  EXPECT_NE(condition.value("message", "").find("not this week"), std::string::npos) << condition.dump();
+  auto denials = Records("denial");
+  ASSERT_EQ(denials.size(), 1u);
+  EXPECT_EQ(denials[0]["approver"], "dave");
+  EXPECT_EQ(denials[0]["approval"]["uid"], "d2");
   EXPECT_TRUE(Records("grant").empty());
 }
 

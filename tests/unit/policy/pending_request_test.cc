@@ -243,6 +243,24 @@ TEST_F(PendingRequestTest, EveryRefusalOfTheAttachingUpdate) {
   EXPECT_EQ(d.reason, Reason::kReplayDetected) << d.message;
 }
 
+// An ended request runs nothing: attaching to it is refused before its jti
+// could be consumed (the webhook keeps the old object's status.phase).
+TEST_F(PendingRequestTest, AnArtifactIsNotAttachedToAnEndedRequest) {
+  Json attached = Attached(request_);
+  for (const char* phase : {"Denied", "Expired"}) {
+    Json old = request_;
+    old["status"] = {{"phase", phase}};
+    Decision d = Run(attached, Operation::kUpdate, &old);
+    EXPECT_FALSE(d.allowed) << phase;
+    EXPECT_EQ(d.reason, Reason::kScopeMismatch) << d.message;
+    EXPECT_NE(d.message.find(std::string(phase) + ": it will never run"), std::string::npos) << d.message;
+    EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+  }
+  Json waiting = request_;
+  waiting["status"] = {{"phase", "AwaitingAuthorization"}};
+  EXPECT_TRUE(Run(attached, Operation::kUpdate, &waiting).allowed);
+}
+
 TEST_F(PendingRequestTest, BindRequesterMeansTheInitiatorWhenTheArtifactComesLater) {
   Json p = Policy("default", true);
   p["spec"]["bindRequester"] = true;

@@ -88,3 +88,36 @@ TEST(DecodeAdmissionReview, BytesAfterTheDocumentAreRefused) {
 }
 }  // namespace
 }  // namespace execgov::webhook
+
+namespace execgov::webhook {
+namespace {
+
+// Of the old object's status only the phase is kept (an ended
+// ExecutionRequest refuses an artifact by it); the new object's status and
+// both managedFields are left out, whichever parse reads the review.
+TEST(DecodeAdmissionReview, KeepsOnlyTheOldObjectsPhase) {
+  for (const std::string pad : {std::string(), std::string(70 * 1024, ' ')}) {  // the fast parse, and nlohmann's
+    const std::string body =
+        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
+        R"("kind":{"group":"execgov.io","version":"v1alpha1","kind":"ExecutionRequest"},)"
+        R"("resource":{"group":"execgov.io","version":"v1alpha1","resource":"executionrequests"},"operation":"UPDATE",)"
+        R"("object":{"metadata":{"name":"r","managedFields":[{}]},"status":{"phase":"Running"}},)"
+        R"("oldObject":{"metadata":{"name":"r","managedFields":[{}]},"status":{"phase":"Denied",)"
+        R"("conditions":[{"type":"Authorized"}],"authorization":{"rule":"x"}}}}})" + pad;
+    auto r = DecodeAdmissionReview(body);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->old_object["status"], Json({{"phase", "Denied"}}));
+    EXPECT_FALSE(r->object.contains("status"));
+    EXPECT_FALSE(r->old_object["metadata"].contains("managedFields"));
+  }
+  // A phase that is not a string, or no phase: no status at all.
+  auto r = DecodeAdmissionReview(
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
+      R"("kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},)"
+      R"("operation":"UPDATE","object":{},"oldObject":{"status":{"phase":7,"podIP":"10.0.0.1"}}}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->old_object.contains("status"));
+}
+
+}  // namespace
+}  // namespace execgov::webhook

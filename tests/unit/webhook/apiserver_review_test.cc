@@ -126,7 +126,10 @@ TEST(ApiServerReview, UnreadMembersAreLeftOut) {
       Json o = full["request"][which];
       EXPECT_TRUE(o["metadata"].contains("managedFields") && o.contains("status")) << name << " " << which;
       o["metadata"].erase("managedFields");
+      // The old object keeps its status phase only (an ended request refuses an artifact by it).
+      Json phase = std::string(which) == "oldObject" ? o["status"].value("phase", Json()) : Json();
       o.erase("status");
+      if (phase.is_string()) o["status"] = {{"phase", phase}};
       return o;
     };
     AdmissionRequest fast = Decoded(name);
