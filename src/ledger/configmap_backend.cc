@@ -1115,9 +1115,9 @@ StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(std::shared_ptr<kube::Cl
   return Open(std::move(client), ns, origin, options, segment_bytes, scope);
 }
 
-StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options) {
-  std::string path = rest, kubeconfig;
-  size_t segment_bytes = kConfigMapSegmentBytes;
+StatusOr<ConfigMapUrl> ParseConfigMapUrl(const std::string& rest) {
+  ConfigMapUrl out;
+  std::string path = rest;
   if (size_t q = path.find('?'); q != std::string::npos) {
     std::string query = path.substr(q + 1);
     path = path.substr(0, q);
@@ -1127,10 +1127,10 @@ StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest,
       std::string part = query.substr(start, amp - start);
       start = amp + 1;
       if (part.rfind("kubeconfig=", 0) == 0) {
-        kubeconfig = part.substr(11);
+        out.kubeconfig = part.substr(11);
       } else if (part.rfind("segment-bytes=", 0) == 0) {
-        segment_bytes = std::strtoull(part.c_str() + 14, nullptr, 10);
-        if (segment_bytes < 1024 || segment_bytes > kConfigMapMaxSegmentBytes) {
+        out.segment_bytes = std::strtoull(part.c_str() + 14, nullptr, 10);
+        if (out.segment_bytes < 1024 || out.segment_bytes > kConfigMapMaxSegmentBytes) {
           return InvalidArgument("configmap ledger URL: segment-bytes must be 1024.." +
                                  std::to_string(kConfigMapMaxSegmentBytes));
         }
@@ -1139,14 +1139,20 @@ StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest,
       }
     }
   }
-  std::string ns = path, origin = "execgov-ledger";
+  out.ns = path;
   if (size_t slash = path.find('/'); slash != std::string::npos) {
-    ns = path.substr(0, slash);
-    origin = path.substr(slash + 1);
+    out.ns = path.substr(0, slash);
+    out.store = path.substr(slash + 1);
   }
-  EXECGOV_ASSIGN_OR_RETURN(kube::RestConfig config, kube::DefaultRestConfig(kubeconfig));
+  return out;
+}
+
+StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options) {
+  EXECGOV_ASSIGN_OR_RETURN(ConfigMapUrl url, ParseConfigMapUrl(rest));
+  EXECGOV_ASSIGN_OR_RETURN(kube::RestConfig config, kube::DefaultRestConfig(url.kubeconfig));
   EXECGOV_ASSIGN_OR_RETURN(auto client, kube::NewClient(config));
-  return Open(std::shared_ptr<kube::Client>(std::move(client)), ns, origin, options, segment_bytes, config.server);
+  return Open(std::shared_ptr<kube::Client>(std::move(client)), url.ns, url.store, options, url.segment_bytes,
+              config.server);
 }
 
 }  // namespace execgov::ledger

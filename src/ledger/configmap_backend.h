@@ -59,6 +59,17 @@ inline constexpr std::chrono::seconds kConfigMapViewRefresh{60};
 // `rest` is the URL after "configmap://".
 StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(const std::string& rest, const BackendOptions& options);
 
+// The parts of a configmap:// URL (`rest`, after "configmap://"):
+// NAMESPACE[/STORE][?kubeconfig=FILE&segment-bytes=N]. InvalidArgument for
+// an unknown parameter or a segment size out of range.
+struct ConfigMapUrl {
+  std::string ns;
+  std::string store = "execgov-ledger";
+  std::string kubeconfig;
+  size_t segment_bytes = kConfigMapSegmentBytes;
+};
+StatusOr<ConfigMapUrl> ParseConfigMapUrl(const std::string& rest);
+
 // With a given client (tests, and callers that already have one).
 StatusOr<std::unique_ptr<Backend>> OpenConfigMapBackend(std::shared_ptr<kube::Client> client, const std::string& ns,
                                                         const std::string& origin, const BackendOptions& options,

@@ -12,6 +12,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "kube/kubeconfig.h"
+#include "ledger/configmap_backend.h"
 #include "ledger/checkpoint.h"
 #include "ledger/record.h"
 #include "ledger/witness_client.h"
@@ -114,25 +115,11 @@ StatusOr<std::unique_ptr<CosignedStore>> OpenCosignedStore(const std::string& ur
   if (url.rfind("configmap://", 0) != 0) {
     return InvalidArgument("cosigned checkpoints are kept beside file: and configmap:// ledgers, not " + url);
   }
-  std::string path = url.substr(12), kubeconfig;
-  if (size_t q = path.find('?'); q != std::string::npos) {
-    std::string query = path.substr(q + 1);
-    path.resize(q);
-    for (size_t start = 0; start <= query.size();) {
-      size_t amp = std::min(query.find('&', start), query.size());
-      if (query.compare(start, 11, "kubeconfig=") == 0) kubeconfig = query.substr(start + 11, amp - start - 11);
-      start = amp + 1;
-    }
-  }
-  std::string ns = path, store = "execgov-ledger";
-  if (size_t slash = path.find('/'); slash != std::string::npos) {
-    ns = path.substr(0, slash);
-    store = path.substr(slash + 1);
-  }
-  EXECGOV_ASSIGN_OR_RETURN(kube::RestConfig config, kube::DefaultRestConfig(kubeconfig));
+  EXECGOV_ASSIGN_OR_RETURN(ConfigMapUrl parsed, ParseConfigMapUrl(url.substr(12)));
+  EXECGOV_ASSIGN_OR_RETURN(kube::RestConfig config, kube::DefaultRestConfig(parsed.kubeconfig));
   EXECGOV_ASSIGN_OR_RETURN(auto client, kube::NewClient(config));
   return std::unique_ptr<CosignedStore>(
-      std::make_unique<ConfigMapStore>(nullptr, ns, store + "-cosigned", std::move(client)));
+      std::make_unique<ConfigMapStore>(nullptr, parsed.ns, parsed.store + "-cosigned", std::move(client)));
 }
 
 std::unique_ptr<CosignedStore> ConfigMapCosignedStore(kube::Client* client, std::string ns, std::string store) {
