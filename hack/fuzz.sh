@@ -49,6 +49,7 @@ dict_of() {
     jws | json_fast_diff) echo tests/fuzz/dict/json.dict ;;
     policy_yaml | manifest) echo tests/fuzz/dict/yaml.dict ;;
     ledger) echo tests/fuzz/dict/ledger.dict ;;
+    tlog) echo tests/fuzz/dict/tlog.dict ;;
   esac
 }
 
