@@ -9,6 +9,7 @@
 
 #include "api/object.h"
 #include "authority/authority_controller.h"
+#include "authority/http_endpoint.h"
 #include "cmd/cli.h"
 #include "cmd/leader_process.h"
 #include "controllers/lineage_controller.h"
@@ -32,6 +33,7 @@ struct AuthorityOptions {
   std::string key_file, kid, issuer, audience;
   std::string metrics_listen = ":8080", lease_name = "execgov-authority", identity, watch_namespaces;
   std::string default_timeout = "1h";
+  std::string authorize_listen, tls_cert, tls_key;  // the HTTPS endpoint (authority/http_endpoint.h)
   bool leader_elect = true;
   int workers = 4;
   int lease_seconds = 15;
@@ -71,6 +73,9 @@ int RunAuthority(const AuthorityOptions& o) {
     return UsageError("--default-timeout must be a duration from 1s to 168h");
   }
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
+  if (!o.authorize_listen.empty() && (o.tls_cert.empty() || o.tls_key.empty())) {
+    return UsageError("--authorize-listen needs --tls-cert and --tls-key");
+  }
   auto key = LoadSigningKey(o.key_file);
   if (!key.ok()) return UsageError("--key: " + key.status().message());
   authority::Signer signer{std::move(key).value(), o.kid, o.issuer, o.audience};
@@ -157,6 +162,18 @@ int RunAuthority(const AuthorityOptions& o) {
     manager.Stop();
     return kExitUsage;
   }
+  std::unique_ptr<authority::AuthorizeServer> https;
+  if (!o.authorize_listen.empty()) {
+    auto started = authority::AuthorizeServer::Start(
+        o.authorize_listen, o.tls_cert, o.tls_key,
+        {client.get(), &controller, ledger->get(), &index, &signer, identity, [&manager] { return manager.CachesSynced(); }});
+    if (!started.ok()) {
+      log::Error("execgov authority: cannot serve --authorize-listen", {{"error", started.status().message()}});
+      manager.Stop();
+      return kExitUsage;
+    }
+    https = std::move(started).value();
+  }
   log::Info("execgov authority: started", {{"identity", identity},
                                            {"namespace", o.ns},
                                            {"ledger", ledger_url},
@@ -165,6 +182,7 @@ int RunAuthority(const AuthorityOptions& o) {
                                            {"audience", o.audience},
                                            {"watchNamespaces", o.watch_namespaces}});
   const bool lost = WaitForStop(signals, "authority", identity);
+  https.reset();
   manager.Stop();
   ops->reset();
   if (Status st = (*ledger)->Close(); !st.ok()) log::Warn("ledger close failed", {{"error", st.message()}});
@@ -195,6 +213,10 @@ void RegisterAuthority(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--identity", o->identity, "this replica's name in the Lease and the ledger");
   cmd->add_option("--watch-namespaces", o->watch_namespaces, "handle requests only in these namespaces, comma-separated");
+  cmd->add_option("--authorize-listen", o->authorize_listen,
+                  "HOST:PORT for POST /v1/authorize over HTTPS (callers outside the cluster); off when empty");
+  cmd->add_option("--tls-cert", o->tls_cert, "--authorize-listen's serving certificate (PEM, reloaded on change)");
+  cmd->add_option("--tls-key", o->tls_key, "--authorize-listen's private key (PEM)");
   cmd->add_option("--workers", o->workers, "reconciles run at once")->capture_default_str();
   cmd->callback([o, exit_code] { *exit_code = RunAuthority(*o); });
 }

@@ -291,6 +291,9 @@ class Pkcs11Signer : public ExternalSigner {
     } else {
       return Fail(InvalidArgument("the key is neither Ed25519 nor ECDSA P-256"));
     }
+    // Reopened after a lost session: the same kind of key, or nothing (its
+    // public half was checked only at load).
+    if (!public_key && alg != alg_) return Fail(FailedPrecondition("the key on the token changed its algorithm"));
     // A key that may be read out of the token is a key file waiting to happen.
     auto sensitive = BoolAttribute(key, CKA_SENSITIVE);
     auto extractable = BoolAttribute(key, CKA_EXTRACTABLE);
@@ -359,7 +362,6 @@ StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
   size_t q = rest.find('?');
   std::string_view path = rest.substr(0, q), query = q == std::string_view::npos ? "" : rest.substr(q + 1);
   Pkcs11Uri out;
-  bool type_seen = false;
   std::map<std::string, int> seen;
   auto each = [&](std::string_view list, char sep, bool is_query) -> Status {
     for (size_t start = 0; start <= list.size();) {
@@ -385,7 +387,6 @@ StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
         else if (name == "id") field = &out.id;
         else if (name == "type") {
           if (value != "private") return InvalidArgument("pkcs11 URI: type must be private (the signing key)");
-          type_seen = true;
           continue;
         }
       } else {
@@ -403,7 +404,6 @@ StatusOr<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
   };
   EXECGOV_RETURN_IF_ERROR(each(path, ';', false));
   EXECGOV_RETURN_IF_ERROR(each(query, '&', true));
-  (void)type_seen;
   if (out.object.empty() && out.id.empty()) return InvalidArgument("pkcs11 URI: name the key with object= or id=");
   if (out.module_path.empty()) return InvalidArgument("pkcs11 URI: module-path= (the token's PKCS#11 module) is required");
   if (out.pin_file.empty()) return InvalidArgument("pkcs11 URI: pin-source= (a file holding the user PIN) is required");

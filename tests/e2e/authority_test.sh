@@ -43,6 +43,21 @@
 #       why, and no Job; an artifact attached to it afterwards is refused
 #       (the webhook reads the old phase) and its jti stays unspent;
 #     - the ledger tells both stories (`ledger show --object`).
+#   authority_test.sh pkcs11 EXECGOV
+#     The authority's key generated inside a SoftHSM2 token (a token in the
+#     test's directory, SOFTHSM2_CONF): the policy trusts the token's public
+#     key (`execgov keygen --pkcs11`), no authority key file exists, the
+#     authority started with --key pkcs11:... grants an AutoApprove request
+#     that the webhook admits and that runs to one Job, and no file it could
+#     reach holds the key.
+#   authority_test.sh https EXECGOV
+#     The authority's HTTPS endpoint (--authorize-listen, TLS 1.2+): the
+#     agent's ServiceAccount token (TokenReview) and a Job manifest get 201
+#     with the artifact and the annotated manifest, which the webhook admits;
+#     an AutoDeny rule's image 403 naming the rule; a rule needing approvals
+#     409; no token or a bad one 401; an oversized body 413, JSON nested too
+#     deep 400, TLS 1.1 no handshake; the ledger holds the grant and the
+#     denial, with who asked.
 set -euo pipefail
 
 case_name=$1
@@ -56,6 +71,23 @@ cluster_on_cleanup 'kubectl delete lease -n "$CLUSTER_SYSTEM_NS" "$lease" --igno
 cluster_apply_crds
 cluster_setup_identities
 cluster_make_keys
+if [ "$case_name" = pkcs11 ]; then
+  # The authority's key is made inside a SoftHSM2 token and never exists as a
+  # file: the file key cluster_make_keys made is removed, and the policy trusts
+  # only the token's key. `sign` signs through the token too.
+  export SOFTHSM2_CONF=$CLUSTER_WORK/hsm/softhsm2.conf
+  mkdir -p "$CLUSTER_WORK/hsm/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$CLUSTER_WORK/hsm/tokens" \
+    >"$SOFTHSM2_CONF"
+  softhsm2-util --init-token --free --label execgov --pin 4711 --so-pin 8642 >/dev/null || fail "cannot make a token"
+  hsm_module=/usr/lib/softhsm/libsofthsm2.so
+  pkcs11-tool --module "$hsm_module" --login --pin 4711 --keypairgen --key-type EC:edwards25519 --label authority \
+    --id 01 --usage-sign >/dev/null 2>&1 || fail "cannot generate a key on the token"
+  (umask 077 && echo 4711 >"$CLUSTER_WORK/hsm/pin")
+  rm -f "$AUTHORITY_KEY"
+  AUTHORITY_KEY="pkcs11:token=execgov;object=authority?module-path=$hsm_module&pin-source=file:$CLUSTER_WORK/hsm/pin"
+  "$execgov" keygen --kid "$AUTHORITY_KID" --pkcs11 "$AUTHORITY_KEY" >"$KEY_ENTRY" || fail "keygen --pkcs11 failed"
+fi
 cluster_namespace "$ns" governed
 agent=system:serviceaccount:$ns:agent
 
@@ -315,6 +347,192 @@ print("ledger: grants %s, refusals %s" % (dict(grants), denials))
 PY
   "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
   kubectl get ereq -n "$ns"
+}
+
+# authority_identity: the CRD ready, and a kubeconfig of the authority's own
+# service account (AUTHORITY_KUBECONFIG).
+authority_identity() {
+  kubectl wait --for condition=established --timeout=60s crd/authoritypolicies.execgov.io >/dev/null ||
+    fail "the AuthorityPolicy CRD is not Established"
+  AUTHORITY_KUBECONFIG=$CLUSTER_WORK/authority.kubeconfig
+  cluster_kubeconfig execgov-authority "$AUTHORITY_KUBECONFIG"
+}
+
+# apply_authority_policy FILE: applied now, deleted at cleanup.
+apply_authority_policy() {
+  kubectl apply -f "$1" >/dev/null || fail "cannot apply the AuthorityPolicy"
+  cluster_on_cleanup "kubectl delete authoritypolicy $CLUSTER_ID --ignore-not-found >/dev/null 2>&1"
+}
+
+# run_authority KUBECONFIG [FLAGS...]: one authority in the background with
+# the test's key (AUTHORITY_PID; log authority.log), stopped at cleanup.
+run_authority() {
+  local kubeconfig=$1 ops
+  shift
+  ops=$(free_port)
+  "$execgov" authority --kubeconfig "$kubeconfig" --namespace "$CLUSTER_SYSTEM_NS" \
+    --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" --key "$AUTHORITY_KEY" --kid "$AUTHORITY_KID" \
+    --issuer e2e-authority --audience e2e-cluster --metrics-listen "127.0.0.1:$ops" \
+    --lease-name "execgov-authority-$CLUSTER_ID" --lease-duration 5 --identity "authority-$CLUSTER_ID" \
+    --watch-namespaces "$ns" "$@" >"$CLUSTER_WORK/authority.log" 2>&1 &
+  AUTHORITY_PID=$!
+  cluster_on_cleanup "stop_pid $AUTHORITY_PID"
+}
+
+case_pkcs11() {
+  authority_identity
+  cat >apol.yaml <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: AuthorityPolicy
+metadata: {name: $CLUSTER_ID}
+spec:
+  rules:
+  - name: auto
+    match: {namespaces: [$ns], initiators: ["agent:*"], images: ["registry.example.com/tools/*"]}
+    action: AutoApprove
+    ttl: 5m
+YAML
+  apply_authority_policy apol.yaml
+  [ ! -e "$CLUSTER_WORK/authority.key" ] || fail "an authority key file exists"
+
+  local pid
+  run_authority "$AUTHORITY_KUBECONFIG"
+  pid=$AUTHORITY_PID
+
+  request_yaml auto >auto.yaml
+  as_agent create -f auto.yaml >/dev/null || fail "the request was not admitted"
+  wait_phase auto Running 60
+  local uid
+  uid=$(field auto '{.metadata.uid}')
+  [ "$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$uid" -o name | wc -l)" = 1 ] ||
+    fail "not exactly one Job for the request the token's key granted"
+  "$execgov" inspect "$(field auto '{.metadata.annotations.execgov\.io/authorization}')" >inspect.txt ||
+    fail "cannot inspect the grant"
+  grep -q "\"kid\": \"$AUTHORITY_KID\"" inspect.txt || fail "the grant is not signed under the token's kid: $(cat inspect.txt)"
+  # The webhook admitted it under a policy that trusts only the token's key;
+  # no file the test or the authority could write holds an authority key (the
+  # ledger's checkpoint key and the webhooks' TLS keys are the file keys, by
+  # design).
+  local keys
+  keys=$(grep -rl "PRIVATE KEY" "$CLUSTER_WORK" --exclude-dir=tokens 2>/dev/null | grep -v -e "^$LEDGER_KEY\$" -e '/tls/[^/]*\.key$' |
+    tr '\n' ' ' || true)
+  [ -z "$keys" ] || fail "files holding a private key: $keys"
+  kill -0 "$pid" || fail "the authority exited: $(cat "$CLUSTER_WORK/authority.log")"
+}
+
+case_https() {
+  authority_identity
+  # The grant's sub is the caller the API server authenticated: the policy's
+  # issuer must admit the agent's ServiceAccount as a subject.
+  policy_with_authorization on | sed "s|subjects: \\[\"agent:\\*\"\\]|subjects: [\"agent:*\", \"$agent\"]|" >policy-https.yaml
+  grep -q "\"$agent\"" policy-https.yaml || fail "cannot add the agent as a subject"
+  kubectl apply -f policy-https.yaml >/dev/null || fail "cannot update the policy"
+  cat >apol.yaml <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: AuthorityPolicy
+metadata: {name: $CLUSTER_ID}
+spec:
+  rules:
+  - name: deny-danger
+    match: {namespaces: [$ns], kinds: [Job, Pod], images: ["registry.example.com/danger/*"]}
+    action: AutoDeny
+  - name: needs-approval
+    match: {namespaces: [$ns], kinds: [Job], images: ["registry.example.com/slow/*"]}
+    action: RequireApprovals
+    approvals: {count: 1, groups: [ops]}
+  - name: auto
+    match: {namespaces: [$ns], kinds: [Job, Pod], initiators: ["$agent"], images: ["registry.example.com/tools/*"]}
+    action: AutoApprove
+    ttl: 5m
+YAML
+  apply_authority_policy apol.yaml
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -days 1 -keyout https.key -out https.crt >/dev/null 2>&1 ||
+    fail "cannot make a serving certificate"
+
+  local port pid
+  port=$(free_port)
+  run_authority "$AUTHORITY_KUBECONFIG" --authorize-listen "127.0.0.1:$port" --tls-cert https.crt --tls-key https.key
+  pid=$AUTHORITY_PID
+
+  local token
+  token=$(kubectl create token agent -n "$ns" --duration 10m) || fail "cannot get the agent's token"
+  job_json() {  # job_json NAME IMAGE
+    printf '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"%s","namespace":"%s"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"run","image":"%s","command":["/run"]}]}}}}' \
+      "$1" "$ns" "$2"
+  }
+  # authorize BODY_FILE [TOKEN]: prints the HTTP status; the answer is in answer.json.
+  authorize() {
+    curl -sS --max-time 20 --cacert https.crt -o answer.json -w '%{http_code}' -X POST \
+      -H "Authorization: Bearer ${2-$token}" -H 'Content-Type: application/json' --data-binary "@$1" \
+      "https://127.0.0.1:$port/v1/authorize"
+  }
+  job_json rotate registry.example.com/tools/rotate:1 >rotate.json
+  serving() { local c; c=$(authorize rotate.json 2>/dev/null) && [ "$c" != 503 ] && [ "$c" != 000 ] && echo "$c" >first.code; }
+  poll 60 serving || fail "the endpoint never answered: $(tail -n 20 "$CLUSTER_WORK/authority.log")"
+
+  # --- auto-approved: 201 with the artifact; the webhook admits the manifest
+  [ "$(cat first.code)" = 201 ] || fail "expected 201, got $(cat first.code): $(cat answer.json)"
+  python3 - "$CLUSTER_ID" <<'PY' || fail "the 201 answer is wrong: $(cat answer.json)"
+import json, sys
+a = json.load(open("answer.json"))
+assert a["rule"] == sys.argv[1] + "/auto", a["rule"]
+m = a["manifest"]
+assert m["metadata"]["annotations"]["execgov.io/authorization"] == a["artifact"]
+assert m["spec"]["template"]["metadata"]["annotations"]["execgov.io/authorization"] == a["artifact"]
+json.dump(m, open("signed.json", "w"))
+PY
+  "$execgov" inspect "$(python3 -c 'import json; print(json.load(open("answer.json"))["artifact"])')" >inspect.txt
+  grep -q "\"sub\": \"$agent\"" inspect.txt || fail "the grant's sub is not the caller: $(cat inspect.txt)"
+  kubectl create -f signed.json >/dev/null || fail "the webhook refused the granted Job"
+  # The same artifact again is a replay.
+  kubectl delete job rotate -n "$ns" --wait=false >/dev/null
+  poll 30 bash -c "! kubectl get job rotate -n $ns >/dev/null 2>&1" || fail "the Job was not deleted"
+  expect_denied ReplayDetected kubectl create -f signed.json
+
+  # --- refused by rule: 403 naming it; approvals: 409
+  job_json danger registry.example.com/danger/rm:1 >danger.json
+  local code
+  code=$(authorize danger.json)
+  [ "$code" = 403 ] && grep -q "$CLUSTER_ID/deny-danger" answer.json || fail "danger: $code $(cat answer.json)"
+  job_json slow registry.example.com/slow/batch:1 >slow.json
+  code=$(authorize slow.json)
+  [ "$code" = 409 ] && grep -q "$CLUSTER_ID/needs-approval" answer.json || fail "slow: $code $(cat answer.json)"
+  job_json other registry.example.com/other/x:1 >other.json
+  code=$(authorize other.json)
+  [ "$code" = 403 ] && grep -q "no AuthorityPolicy rule applies" answer.json || fail "other: $code $(cat answer.json)"
+
+  # --- who asks, and hostile input
+  code=$(authorize rotate.json "")
+  [ "$code" = 401 ] || fail "no token: $code $(cat answer.json)"
+  code=$(authorize rotate.json "not.a.token")
+  [ "$code" = 401 ] || fail "a bad token: $code $(cat answer.json)"
+  python3 -c 'print("[" * 100000 + "]" * 100000)' >deep.json
+  code=$(authorize deep.json)
+  [ "$code" = 400 ] || fail "deep JSON: $code $(cat answer.json)"
+  head -c $((4 << 20)) /dev/zero | tr '\0' ' ' >big.json
+  code=$(authorize big.json || true)
+  [ "$code" = 413 ] || fail "a 4 MiB body: $code"
+  if curl -sS --max-time 10 --cacert https.crt --tlsv1.1 --tls-max 1.1 -o /dev/null "https://127.0.0.1:$port/v1/authorize" 2>/dev/null; then
+    fail "a TLS 1.1 handshake succeeded"
+  fi
+
+  # --- the ledger: the grant and the denial, with who asked
+  "$execgov" ledger show --ledger "$LEDGER_URL" -o json >ledger.json
+  python3 - ledger.json "$agent" "$CLUSTER_ID" <<'PY' || fail "the ledger's https records are wrong"
+import json, sys
+records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+agent, policy = sys.argv[2], sys.argv[3]
+grants = [r for r in records if r["type"] == "grant" and r.get("via") == "https"]
+assert len(grants) == 1, grants
+g = grants[0]
+assert g["requester"]["username"] == agent and g["claims"]["sub"] == agent, g
+assert g["object"]["kind"] == "Job" and g["object"]["name"] == "rotate" and g["rule"]["name"] == "auto", g
+denials = [r for r in records if r["type"] == "denial" and r.get("via") == "https"]
+assert [(d["object"]["name"], d["rule"]) for d in denials] == [("danger", policy + "/deny-danger")], denials
+print("ledger: https grant %s, denial %s" % (g["jti"], denials[0]["rule"]))
+PY
+  kill -0 "$pid" || fail "the authority exited: $(cat "$CLUSTER_WORK/authority.log")"
 }
 
 case_approvals() {

@@ -4,6 +4,11 @@
 // kind, which an object need not agree with). What `execgov sign` writes back
 // (api::EmitYaml) must read as the same documents, or a signed manifest would
 // be hashed differently from the one that was signed.
+//
+// The same input, and each document as JSON, is also the body of a request
+// to execgov authority's HTTPS endpoint (authority/http_request.h): its
+// parser must never crash, and what it accepts must be a Pod or Job whose
+// digest is the one the webhook computes.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,14 +16,34 @@
 
 #include "api/execution_scope.h"
 #include "api/manifest.h"
+#include "authority/http_request.h"
 
 using namespace execgov;
 
+namespace {
+
+void Authorize(std::string_view body) {
+  authority::CallError error;
+  auto call = authority::ParseAuthorizeCall("POST", authority::kAuthorizePath, "application/json", "Bearer a.b-c_d",
+                                            body, &error);
+  if (!call) {
+    if (error.status < 400 || error.status > 415 || error.message.empty()) std::abort();
+    return;
+  }
+  if (call->kind == api::GovernedKind::kExecutionRequest || call->ns.empty() || call->name.empty()) std::abort();
+  auto digest = api::ExecutionScopeDigest(call->kind, call->manifest);
+  if (!digest.ok() || *digest != call->digest || call->token != "a.b-c_d") std::abort();
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  Authorize(text);
   auto docs = api::ParseManifests(text, "fuzz.yaml");
   if (!docs.ok()) return 0;
   for (const auto& doc : *docs) {
+    Authorize(doc.dump());
     (void)api::ExecutionScopeDigest(doc);
     for (auto kind : {api::GovernedKind::kPod, api::GovernedKind::kJob, api::GovernedKind::kExecutionRequest}) {
       (void)api::ExecutionScopeDigest(kind, doc);
