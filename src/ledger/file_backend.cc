@@ -125,15 +125,24 @@ class FileBackend final : public Backend {
   Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
     int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("cannot open", path_);
-    uint64_t seq = 0, end = 0, partial = 0;
+    uint64_t seq = 0, end = 0, partial = 0, start = 0;
+    if (read_only_) ResumePoint(fd, from, &seq, &start);
+    uint64_t last_at = 0, last_len = 0;  // the last whole line read
     // A private status distinguishes "reached `to`" from a real error.
     static const std::string kStop = "ledger scan reached its end";
-    Status st = ForEachLine(fd, path_, 0, &end, &partial, [&](std::string_view line, uint64_t) -> Status {
+    Status st = ForEachLine(fd, path_, start, &end, &partial, [&](std::string_view line, uint64_t at) -> Status {
       if (seq >= to) return Aborted(kStop);
       Status s = seq >= from ? fn(seq, line) : Status::Ok();
       ++seq;
+      last_at = at;
+      last_len = line.size() + 1;
       return s;
     });
+    if (read_only_ && last_len > 0 && (st.ok() || st.code() == StatusCode::kAborted)) {
+      // seq is the seq of the line after the last one read (a scan stopped
+      // at `to` returns before counting the line it stopped at).
+      KeepResumePoint(fd, seq, last_at, last_len);
+    }
     ::close(fd);
     if (st.code() == StatusCode::kAborted && st.message() == kStop) return Status::Ok();
     if (st.ok() && partial > 0 && seq < to) {
@@ -141,6 +150,51 @@ class FileBackend final : public Backend {
                 {{"path", path_}, {"offset", end}, {"bytes", partial}});
     }
     return st;
+  }
+
+  // Where the last Scan of a read-only view stopped, so that a reader that
+  // follows the ledger (ledger serve's refresh, the operator's witness
+  // submissions) reads only what was appended since rather than the whole
+  // file each time: a Scan from at or after that seq starts there, once the
+  // record before it is still the same bytes at the same place in the same
+  // file (its leaf hash commits to its prev, so to the history before it);
+  // otherwise the file was rewritten or replaced and is read from the start.
+  // Writers do not use it: their own tail (offset_) serves them.
+  struct ResumePoint_ {
+    uint64_t seq = 0;     // the seq of the line at `offset`
+    uint64_t offset = 0;
+    uint64_t prev_at = 0;  // the record before it: offset and hash
+    Hash prev_hash{};
+    dev_t dev = 0;
+    ino_t ino = 0;
+  };
+  void ResumePoint(int fd, uint64_t from, uint64_t* seq, uint64_t* start) {
+    ResumePoint_ r;
+    {
+      std::lock_guard lock(resume_mu_);
+      r = resume_;
+    }
+    struct stat sb;
+    if (r.seq == 0 || r.seq > from || ::fstat(fd, &sb) != 0 || sb.st_dev != r.dev || sb.st_ino != r.ino ||
+        static_cast<uint64_t>(sb.st_size) < r.offset) {
+      return;
+    }
+    std::string prev(r.offset - r.prev_at, '\0');
+    ssize_t n = ::pread(fd, prev.data(), prev.size(), static_cast<off_t>(r.prev_at));
+    if (n != static_cast<ssize_t>(prev.size()) || prev.empty() || prev.back() != '\n') return;
+    prev.pop_back();
+    if (LeafHash(prev) != r.prev_hash) return;
+    *seq = r.seq;
+    *start = r.offset;
+  }
+  void KeepResumePoint(int fd, uint64_t seq, uint64_t last_at, uint64_t last_len) {
+    struct stat sb;
+    if (::fstat(fd, &sb) != 0) return;
+    std::string line(last_len - 1, '\0');
+    if (::pread(fd, line.data(), line.size(), static_cast<off_t>(last_at)) != static_cast<ssize_t>(line.size())) return;
+    std::lock_guard lock(resume_mu_);
+    if (seq < resume_.seq && sb.st_ino == resume_.ino && sb.st_dev == resume_.dev) return;  // keep the further one
+    resume_ = ResumePoint_{seq, last_at + last_len, last_at, LeafHash(line), sb.st_dev, sb.st_ino};
   }
 
   StatusOr<bool> Contains(const Hash& h) override {
@@ -262,6 +316,8 @@ class FileBackend final : public Backend {
   const std::string path_;
   int fd_;
   const bool read_only_;
+  std::mutex resume_mu_;
+  ResumePoint_ resume_;
   std::mutex mu_;
   uint64_t offset_ = 0;  // end of the last complete record folded into state_
   ChainState state_;
