@@ -56,8 +56,15 @@ void RuntimeFacts::Observe(uint64_t seq, const json& record) {
   a.seq = seq;
   a.read = clock_->Now();
 
+  // An UPDATE allowed without an artifact was allowed for leaving the scope
+  // unchanged: it verified nothing, so it admits nothing. Taken as an
+  // admission, one label on a Pod made while the webhook was bypassed
+  // would end its Unadmitted finding.
+  const bool unverified_update = Str(*object, "operation") == "UPDATE" && a.jti.empty() && !a.break_glass;
+
   std::lock_guard lock(mu_);
   auto it = by_uid_.find(uid);
+  if (unverified_update && (it == by_uid_.end() || it->second.derived)) return;
   if (it == by_uid_.end()) {
     if (a.consumed && !a.jti.empty()) consumer_.emplace(a.jti, uid);  // the first consumer is the consumer
     by_uid_.emplace(uid, std::move(a));

@@ -367,6 +367,26 @@ TEST_F(VerifyTest, AnUnchangedScopeUpdateKeepsWhatTheObjectWasAdmittedWith) {
   EXPECT_EQ(Names(Verify(bg)), Strings{"BreakGlass"});
 }
 
+// Nor does such an UPDATE admit an object the webhook never admitted (made
+// while it was bypassed, or known only from a derived record): a label put
+// on it afterwards must not end its Unadmitted finding.
+TEST_F(VerifyTest, AnUnchangedScopeUpdateAdmitsNothingTheWebhookNeverAdmitted) {
+  json pod = WithMeta(testing::MakePod("team-a", "bypass"), "uid-bypass");
+  json update = Admission(pod, "", "");
+  update["object"]["operation"] = "UPDATE";
+  update.erase("policy");
+  Record(update);
+  EXPECT_FALSE(facts_.Find("uid-bypass"));
+  EXPECT_EQ(Names(Verify(pod)), Strings{"Unadmitted"});
+  json derived = Admission(pod, "", "");
+  derived["derived"] = true;
+  Record(derived);
+  Record(update);
+  ASSERT_TRUE(facts_.Find("uid-bypass"));
+  EXPECT_TRUE(facts_.Find("uid-bypass")->derived);
+  EXPECT_EQ(Names(Verify(pod)), Strings{"Unadmitted"});
+}
+
 TEST(RuntimeSpecTest, DefaultsAndBounds) {
   auto d = policy::CompileRuntimeSpec(json::object());
   ASSERT_TRUE(d.ok());
