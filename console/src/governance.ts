@@ -58,7 +58,33 @@ interface GovernanceView {
   writes?: boolean;
 }
 
-function renderPending(g: GovernanceView): HTMLElement {
+// Approve or deny a waiting request as the logged-in user: the server
+// creates an ExecutionApproval with the user's own token (as `execgov
+// approve` does); the webhook and the authority judge it.
+function decide(p: Pending, root: HTMLElement): HTMLElement {
+  const reason = h("input", { name: "reason", type: "text", maxlength: "1024", placeholder: "reason (required to deny)" });
+  const msg = h("span", { class: "revoke-status decide-status" });
+  const send = async (approve: boolean): Promise<void> => {
+    msg.className = "revoke-status decide-status";
+    msg.textContent = "…";
+    try {
+      const body: Record<string, string> = { namespace: p.namespace, name: p.name };
+      if (reason.value.trim()) body.reason = reason.value.trim();
+      const r = await post<{ by: string; approval: string }>(approve ? "/api/approve" : "/api/deny", body);
+      await renderGovernance(root, `${r.by} ${approve ? "approved" : "denied"} ${p.namespace}/${p.name} (ExecutionApproval ${r.approval}).`);
+    } catch (err) {
+      msg.textContent = `Refused: ${(err as Error).message}`;
+      msg.className = "revoke-status decide-status error";
+    }
+  };
+  const approve = h("button", { type: "button", class: "approve" }, "Approve");
+  const deny = h("button", { type: "button", class: "deny" }, "Deny");
+  approve.addEventListener("click", () => void send(true));
+  deny.addEventListener("click", () => void send(false));
+  return h("td", { class: "decide" }, reason, " ", approve, " ", deny, " ", msg);
+}
+
+function renderPending(g: GovernanceView, root: HTMLElement): HTMLElement {
   const section = h("section", { class: "card", id: "pending" }, h("h2", {}, "Waiting for authorization"));
   if (g.pendingError) {
     section.append(h("p", { class: "error", id: "pending-error" }, g.pendingError));
@@ -73,7 +99,11 @@ function renderPending(g: GovernanceView): HTMLElement {
     h(
       "table",
       { class: "records" },
-      h("thead", {}, h("tr", {}, ...["request", "initiator", "intent", "waits for", "rule", "deadline"].map((c) => h("th", {}, c)))),
+      h(
+        "thead",
+        {},
+        h("tr", {}, ...["request", "initiator", "intent", "waits for", "rule", "deadline", g.writes ? "decide" : ""].map((c) => h("th", {}, c))),
+      ),
       h(
         "tbody",
         {},
@@ -87,6 +117,7 @@ function renderPending(g: GovernanceView): HTMLElement {
             h("td", { class: "waiting-for" }, p.waitingFor || "an artifact"),
             h("td", {}, p.rule),
             h("td", {}, p.deadline),
+            g.writes ? decide(p, root) : h("td", {}),
           ),
         ),
       ),
@@ -134,7 +165,7 @@ export async function renderGovernance(root: HTMLElement, notice = ""): Promise<
   }
   if (g.error) root.append(h("p", { class: "error", id: "policy-error" }, `The policies do not load: ${g.error}`));
   if (!g.source) root.append(h("p", { class: "muted" }, "No policies: start the console with --policy FILE|DIR."));
-  if (g.pending !== undefined || g.pendingError) root.append(renderPending(g));
+  if (g.pending !== undefined || g.pendingError) root.append(renderPending(g, root));
   const now = Date.now();
   for (const p of g.policies) {
     if (p.error) {

@@ -1,8 +1,8 @@
 // The console in cluster mode (--kube-auth --allow-writes) in a real browser
 // against a real API server (tests/e2e/console_kube_test.sh sets the
 // environment): Kubernetes tokens at the login page, the pending requests
-// on the governance page, and a revoke that RBAC refuses for one user and
-// allows for another.
+// on the governance page, and a revoke and an approval that RBAC refuses for
+// one user and allows for another.
 import { expect, Page, test } from "@playwright/test";
 
 const env = (name: string): string => {
@@ -42,6 +42,8 @@ test("pending requests, and a revoke RBAC refuses", async ({ page }) => {
   await card.locator("input[name=value]").fill("leaked-2");
   await card.locator("form.revoke button").click();
   await expect(card.locator(".revoke-status")).toHaveText(/Refused: the API server refused system:serviceaccount:.*:reader/);
+  await row.locator("button.approve").click();
+  await expect(row.locator(".decide-status")).toHaveText(/Refused: the API server refused system:serviceaccount:.*:reader/);
   await shot(page, "console-revoke-refused");
 });
 
@@ -55,4 +57,15 @@ test("a revoke RBAC allows is made as the user", async ({ page }) => {
   await expect(page.locator("#governance-notice")).toHaveText(/Revoked jti leaked-2 in .* as system:serviceaccount:.*:revoker/);
   await expect(page.locator(`section[data-policy="${POLICY}"] .revoked-jtis`)).toHaveText("leaked-1, leaked-2");
   await shot(page, "console-governance-cluster");
+});
+
+test("an approval is made as the user", async ({ page }) => {
+  await login(page, env("REVOKER_TOKEN"));
+  await expect(page.locator("#search")).toBeVisible();
+  await page.goto(`${URL}#/governance`);
+  const row = page.locator(`#pending tr[data-request="${env("REQUEST_NS")}/rotate-keys"]`);
+  await row.locator("input[name=reason]").fill("checked in the browser");
+  await row.locator("button.approve").click();
+  await expect(page.locator("#governance-notice")).toHaveText(/system:serviceaccount:.*:revoker approved .*\/rotate-keys \(ExecutionApproval rotate-keys-approve-/);
+  await shot(page, "console-approve");
 });

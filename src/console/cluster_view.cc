@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "api/execution_scope.h"
+#include "api/object.h"
+#include "authority/approval.h"
 #include "crypto/keys.h"
 
 namespace execgov::console {
@@ -135,6 +138,54 @@ Status Revoke(kube::Client& user, const RevokeRequest& request) {
     return true;
   });
   return updated.status();
+}
+
+StatusOr<DecisionRequest> ParseDecisionRequest(const json& body, bool approve) {
+  if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
+  for (const auto& [k, v] : body.items()) {
+    if (k != "namespace" && k != "name" && k != "reason") {
+      return InvalidArgument("unknown member \"" + k.substr(0, 40) + "\"");
+    }
+    if (!v.is_string()) return InvalidArgument(k + " must be a string");
+  }
+  DecisionRequest d;
+  d.approve = approve;
+  d.ns = body.value("namespace", "");
+  d.name = body.value("name", "");
+  d.reason = body.value("reason", "");
+  if (!api::IsDns1123Subdomain(d.ns) || !api::IsDns1123Subdomain(d.name)) {
+    return InvalidArgument("namespace and name must name an ExecutionRequest");
+  }
+  if (d.reason.size() > authority::kMaxApprovalReasonBytes) {
+    return InvalidArgument("the reason is longer than " + std::to_string(authority::kMaxApprovalReasonBytes) + " bytes");
+  }
+  if (!approve && d.reason.empty()) return InvalidArgument("a denial needs a reason: the initiator is told why");
+  return d;
+}
+
+StatusOr<json> CreateApproval(kube::Client& user, const DecisionRequest& d, const std::string& approver) {
+  const std::string version(api::kApiVersion);
+  EXECGOV_ASSIGN_OR_RETURN(json request, user.Get(kube::ResourcePath(version, "executionrequests", d.ns, d.name)));
+  const std::string phase = api::StringAt(request, {"status", "phase"});
+  if (phase != "AwaitingAuthorization") {
+    return FailedPrecondition(d.ns + "/" + d.name + " is not awaiting authorization (phase " +
+                              (phase.empty() ? "none yet" : phase) + ")");
+  }
+  EXECGOV_ASSIGN_OR_RETURN(std::string digest,
+                           api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request));
+  // generateName: every decision is its own object.
+  const std::string prefix = d.name.substr(0, 200) + (d.approve ? "-approve-" : "-deny-");
+  json approval = {{"apiVersion", version},
+                   {"kind", authority::kApprovalKind},
+                   {"metadata", {{"generateName", prefix}, {"namespace", d.ns}}},
+                   {"spec",
+                    {{"requestName", d.name},
+                     {"requestUID", api::UidOf(request)},
+                     {"requestDigest", digest},
+                     {"decision", d.approve ? authority::kApprove : authority::kDeny},
+                     {"approver", approver}}}};
+  if (!d.reason.empty()) approval["spec"]["reason"] = d.reason;
+  return user.Create(kube::ResourcePath(version, authority::kApprovalResource, d.ns), approval);
 }
 
 }  // namespace execgov::console

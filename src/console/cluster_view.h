@@ -52,4 +52,23 @@ StatusOr<RevokeRequest> ParseRevokeRequest(const nlohmann::json& body);
 // already revoked. The user's 403 comes back as PermissionDenied.
 Status Revoke(kube::Client& user, const RevokeRequest& request);
 
+// An approve or deny from the governance page: {"namespace", "name"} of
+// the ExecutionRequest and an optional "reason" (required to deny; at most
+// authority::kMaxApprovalReasonBytes).
+struct DecisionRequest {
+  std::string ns, name, reason;
+  bool approve = true;
+};
+StatusOr<DecisionRequest> ParseDecisionRequest(const nlohmann::json& body, bool approve);
+
+// Creates the ExecutionApproval (authority/approval.h) for the request as
+// `execgov approve`/`deny` does: the request read as the user, refused
+// (FailedPrecondition) unless it is AwaitingAuthorization, named by uid and
+// its execution-scope digest now; `approver` is the user the API server
+// authenticated the token as (the name the webhook checks the approval
+// against). Returns the created object. The webhook and the authority judge
+// it; the user's RBAC decides whether it may be created at all.
+StatusOr<nlohmann::json> CreateApproval(kube::Client& user, const DecisionRequest& decision,
+                                        const std::string& approver);
+
 }  // namespace execgov::console

@@ -1,5 +1,6 @@
 #include "console/console_server.h"
 
+#include "api/object.h"
 #include "console/cluster_view.h"
 
 #include <openssl/crypto.h>
@@ -519,7 +520,9 @@ StatusOr<json> Console::Governance(const Session& session) const {
 }
 
 HttpResponse Console::Write(const std::string& path, const HttpRequest& request, const Session& session) const {
-  if (path != "/api/revoke") return Error(405, "only GET is served here");
+  if (path != "/api/revoke" && path != "/api/approve" && path != "/api/deny") {
+    return Error(405, "only GET is served here");
+  }
   if (!options_.allow_writes) return Error(405, "the console is read-only (execgov console --allow-writes)");
   // CSRF: only a same-origin script can send a JSON body with this type.
   std::string_view type = request.content_type;
@@ -529,19 +532,34 @@ HttpResponse Console::Write(const std::string& path, const HttpRequest& request,
   if (request.body.size() > kMaxLoginBodyBytes) return Error(413, "the body is too large");
   std::optional<json> body = ParseJsonFast(request.body);
   if (!body) return Error(400, "the body is not JSON");
-  auto revoke = ParseRevokeRequest(*body);
-  if (!revoke.ok()) return FromStatus(revoke.status());
+  const std::string& who = session.identity.user;
+  // What the API server answered the user: its refusal (RBAC, a webhook) is
+  // the user's, and says so.
+  auto refused = [&who](const Status& st) {
+    if (st.code() == StatusCode::kPermissionDenied) return Error(403, "the API server refused " + who + ": " + st.message());
+    return FromStatus(st);
+  };
+  if (path == "/api/revoke") {
+    auto revoke = ParseRevokeRequest(*body);
+    if (!revoke.ok()) return FromStatus(revoke.status());
+    auto user = options_.user_client(session.token);
+    if (!user.ok()) return Error(503, "cannot reach the API server: " + user.status().message());
+    if (Status st = Revoke(**user, *revoke); !st.ok()) return refused(st);
+    return Json(200, {{"ok", true},
+                      {"policy", revoke->policy},
+                      {revoke->kind == RevokeKind::kJti ? "jti" : "kid", revoke->value},
+                      {"by", who}});
+  }
+  auto decision = ParseDecisionRequest(*body, path == "/api/approve");
+  if (!decision.ok()) return FromStatus(decision.status());
   auto user = options_.user_client(session.token);
   if (!user.ok()) return Error(503, "cannot reach the API server: " + user.status().message());
-  Status st = Revoke(**user, *revoke);
-  if (st.code() == StatusCode::kPermissionDenied) {
-    return Error(403, "the API server refused " + session.identity.user + ": " + st.message());
-  }
-  if (!st.ok()) return FromStatus(st);
+  auto created = CreateApproval(**user, *decision, who);
+  if (!created.ok()) return refused(created.status());
   return Json(200, {{"ok", true},
-                    {"policy", revoke->policy},
-                    {revoke->kind == RevokeKind::kJti ? "jti" : "kid", revoke->value},
-                    {"by", session.identity.user}});
+                    {"approval", api::StringAt(*created, {"metadata", "name"})},
+                    {"decision", decision->approve ? "Approve" : "Deny"},
+                    {"by", who}});
 }
 
 }  // namespace execgov::console

@@ -21,7 +21,8 @@ ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certi
 
 # The console's own account may create reviews (system:auth-delegator, as
 # the chart binds it); reader may read the ledger and list policies and
-# requests; revoker may also update policies; nobody may do nothing.
+# requests; revoker may also update policies and create ExecutionApprovals
+# (approve, deny); nobody may do nothing.
 for sa in console reader revoker nobody; do
   kubectl create serviceaccount "$sa" -n "$ns" >/dev/null || fail "cannot create the ServiceAccount $sa"
 done
@@ -65,6 +66,7 @@ kind: ClusterRole
 metadata: {name: $CLUSTER_ID-revoker}
 rules:
 - {apiGroups: [execgov.io], resources: [executionpolicies], verbs: [get, update]}
+- {apiGroups: [execgov.io], resources: [executionapprovals], verbs: [create]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -186,6 +188,28 @@ expect 200 "$url_rw" /api/revoke "$revoker_token" -H 'Content-Type: application/
 kubectl auth can-i update executionpolicies --as "system:serviceaccount:$ns:console" >/dev/null 2>&1 &&
   fail "the console's own account may update policies: the test proves nothing"
 
+# Approve and deny as the user: an ExecutionApproval naming the user the API
+# server authenticated, the request's uid and digest. RBAC refuses reader.
+# (No webhook runs here: the webhook's and the authority's judgement of an
+# approval is e2e_authority_approvals'.)
+decide() { echo "{\"namespace\":\"$ns\",\"name\":\"rotate-keys\"${1:-}}"; }
+expect 403 "$url_rw" /api/approve "$reader_token" -H 'Content-Type: application/json' --data "$(decide)"
+expect 400 "$url_rw" /api/deny "$revoker_token" -H 'Content-Type: application/json' --data "$(decide)"
+expect 405 "$url_ro" /api/approve "$revoker_token" -H 'Content-Type: application/json' --data "$(decide)"
+[ -z "$(kubectl get executionapprovals -n "$ns" -o name)" ] || fail "a refused approval was created"
+expect 200 "$url_rw" /api/approve "$revoker_token" -H 'Content-Type: application/json' --data "$(decide ',"reason":"looks right"')"
+approval=$(jq -r .approval body.json)
+kubectl get executionapproval "$approval" -n "$ns" -o json >approval.json || fail "no ExecutionApproval $approval"
+jq -e --arg u "system:serviceaccount:$ns:revoker" --arg uid "$(kubectl get executionrequest rotate-keys -n "$ns" -o jsonpath='{.metadata.uid}')" \
+  '.spec.approver == $u and .spec.decision == "Approve" and .spec.requestUID == $uid and .spec.reason == "looks right"
+   and (.spec.requestDigest | startswith("sha256:"))' approval.json >/dev/null || fail "the approval: $(jq -c .spec approval.json)"
+kubectl get executionrequest rotate-keys -n "$ns" -o json >request.json
+want=$("$EXECGOV" digest -f request.json) || fail "execgov digest failed"
+[ "$(jq -r .spec.requestDigest approval.json)" = "$want" ] || fail "the approval's digest is not the request's ($want)"
+expect 200 "$url_rw" /api/deny "$revoker_token" -H 'Content-Type: application/json' --data "$(decide ',"reason":"on second thought"')"
+[ "$(kubectl get executionapprovals -n "$ns" -o json | jq '[.items[] | select(.spec.decision == "Deny")] | length')" = 1 ] ||
+  fail "the denial was not created"
+
 # A RoleBinding removed takes effect once the cached answer expires (1 s here).
 kubectl delete rolebinding ledger-readers -n "$ns" >/dev/null
 poll 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$cacert' -H 'Authorization: Bearer $reader_token' '${url_rw}api/head')\" = 401 ]" ||
@@ -210,6 +234,9 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$repo/console/node_modules/@
   ) || fail "the browser part failed"
   [ "$(kubectl get executionpolicy "$CLUSTER_ID" -o jsonpath='{.spec.revocations.jtis[1]}')" = leaked-2 ] ||
     fail "the browser's revoke did not reach the policy"
+  kubectl get executionapprovals -n "$ns" -o json |
+    jq -e '[.items[] | select(.spec.reason == "checked in the browser" and (.spec.approver | endswith(":revoker")))] | length == 1' \
+      >/dev/null || fail "the browser's approval was not created as revoker"
 else
   echo "console_kube_test: no chromium or Playwright: the browser part was not run" >&2
 fi

@@ -183,9 +183,28 @@ class UserClient : public QuietClient {
  public:
   explicit UserClient(json* policy, bool may_write) : policy_(policy), may_write_(may_write) {}
   StatusOr<json> Get(const std::string& path) override {
+    if (path == "/apis/execgov.io/v1alpha1/namespaces/team-a/executionrequests/early") return Request("AwaitingAuthorization");
+    if (path == "/apis/execgov.io/v1alpha1/namespaces/team-a/executionrequests/ran") return Request("Succeeded");
     if (path != std::string(kPoliciesPath) + "/p1") return NotFound("no such policy");
     return *policy_;
   }
+  StatusOr<json> Create(const std::string& path, const json& object) override {
+    if (!may_write_) return PermissionDenied("executionapprovals.execgov.io is forbidden");
+    if (!created_) return Internal("this test creates nothing");
+    created_->push_back({path, object});
+    json out = object;
+    out["metadata"]["name"] = object["metadata"]["generateName"].get<std::string>() + "x1";
+    return out;
+  }
+  static json Request(const std::string& phase) {
+    json r = json::parse(R"({"apiVersion": "execgov.io/v1alpha1", "kind": "ExecutionRequest",
+      "metadata": {"namespace": "team-a", "name": "early", "uid": "u-1"},
+      "spec": {"initiator": "agent:early", "template": {"spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "run", "image": "registry.example.com/run:1"}]}}}}}})");
+    r["status"] = {{"phase", phase}};
+    return r;
+  }
+  std::vector<std::pair<std::string, json>>* created_ = nullptr;  // where Create records
   StatusOr<json> Update(const std::string& path, const json& object) override {
     if (!may_write_) return PermissionDenied("executionpolicies.execgov.io \"p1\" is forbidden");
     if (path != std::string(kPoliciesPath) + "/p1") return NotFound("no such policy");
@@ -242,7 +261,9 @@ class ConsoleWritesTest : public ::testing::Test {
     o.allow_writes = allow_writes;
     o.user_client = [this](const std::string& token) -> StatusOr<std::unique_ptr<kube::Client>> {
       tokens_used_.push_back(token);
-      return std::unique_ptr<kube::Client>(new UserClient(&policy_, /*may_write=*/token == kGood));
+      auto c = std::make_unique<UserClient>(&policy_, /*may_write=*/token == kGood);
+      c->created_ = &created_;
+      return std::unique_ptr<kube::Client>(std::move(c));
     };
     auto c = Console::Create(o);
     ASSERT_TRUE(c.ok()) << c.status().message();
@@ -275,6 +296,7 @@ class ConsoleWritesTest : public ::testing::Test {
   std::unique_ptr<Console> console_;
   json policy_;
   std::vector<std::string> tokens_used_;
+  std::vector<std::pair<std::string, json>> created_;
 };
 
 TEST_F(ConsoleWritesTest, OnlyReviewedUsersGetAnAnswer) {
@@ -356,6 +378,53 @@ TEST_F(ConsoleWritesTest, TheGovernancePageShowsPendingRequestsAsTheUserSeesThem
   EXPECT_EQ(g["writes"], true);
   EXPECT_EQ(g["source"], "the API server");
   EXPECT_EQ(tokens_used_, std::vector<std::string>{kGood});
+}
+
+TEST_F(ConsoleWritesTest, ApproveAndDenyCreateAnApprovalAsTheUser) {
+  Start(true);
+  auto r = Post("/api/approve", kGood, R"({"namespace":"team-a","name":"early"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["by"], "alice");
+  ASSERT_EQ(created_.size(), 1u);
+  EXPECT_EQ(created_[0].first, "/apis/execgov.io/v1alpha1/namespaces/team-a/executionapprovals");
+  const json& spec = created_[0].second["spec"];
+  EXPECT_EQ(spec["approver"], "alice");  // the user the API server authenticated
+  EXPECT_EQ(spec["decision"], "Approve");
+  EXPECT_EQ(spec["requestUID"], "u-1");
+  EXPECT_EQ(spec["requestDigest"].get<std::string>().substr(0, 7), "sha256:");
+  EXPECT_EQ(created_[0].second["metadata"]["generateName"], "early-approve-");
+  // A denial needs a reason; with one it is made.
+  EXPECT_EQ(Post("/api/deny", kGood, R"({"namespace":"team-a","name":"early"})").status, 400);
+  ASSERT_EQ(Post("/api/deny", kGood, R"({"namespace":"team-a","name":"early","reason":"not now"})").status, 200);
+  EXPECT_EQ(created_[1].second["spec"]["decision"], "Deny");
+  EXPECT_EQ(created_[1].second["spec"]["reason"], "not now");
+  // Only a waiting request; bounded, known members only.
+  EXPECT_EQ(Post("/api/approve", kGood, R"({"namespace":"team-a","name":"ran"})").status, 409);
+  EXPECT_EQ(Post("/api/approve", kGood, R"({"namespace":"team-a","name":"early","approver":"root"})").status, 400);
+  EXPECT_EQ(Post("/api/approve", kGood, json({{"namespace", "team-a"}, {"name", "early"}, {"reason", std::string(1025, 'r')}}).dump()).status, 400);
+  EXPECT_EQ(Post("/api/approve", kGood, R"({"namespace":"team-a","name":"early"})", "text/plain").status, 415);
+  EXPECT_EQ(created_.size(), 2u);
+}
+
+TEST_F(ConsoleWritesTest, AnApprovalRbacRefusesIsRefused) {
+  // bob may not read the ledger here; alice may, but her client is refused.
+  ConsoleOptions o;
+  o.index = index_.get();
+  o.assets_dir = (dir_ / "assets").string();
+  o.authenticator = &auth_;
+  o.allow_writes = true;
+  o.user_client = [this](const std::string&) -> StatusOr<std::unique_ptr<kube::Client>> {
+    auto c = std::make_unique<UserClient>(&policy_, /*may_write=*/false);
+    c->created_ = &created_;
+    return std::unique_ptr<kube::Client>(std::move(c));
+  };
+  auto c = Console::Create(o);
+  ASSERT_TRUE(c.ok());
+  console_ = std::move(*c);
+  auto r = Post("/api/approve", kGood, R"({"namespace":"team-a","name":"early"})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("the API server refused alice"), std::string::npos);
+  EXPECT_TRUE(created_.empty());
 }
 
 }  // namespace
