@@ -500,6 +500,16 @@ StatusOr<RuntimeVerifier::PassResult> RuntimeVerifier::Pass() {
   std::erase_if(digests_, [&](const auto& kv) { return !alive.count(kv.first); });
   std::erase_if(decisions_, [&](const auto& kv) { return !tracked_.count(kv.first) && !alive.count(kv.first); });
 
+  stopping_jobs_.clear();
+  for (const auto& [uid, t] : tracked_) {
+    if (t.kind != api::GovernedKind::kJob) continue;
+    for (const Finding& f : t.findings) {
+      const policy::CompiledPolicy* p = ByName(*policies, f.policy);
+      if (!ReportOnly(f.reason) && p && p->runtime.action == policy::RuntimeAction::kTerminate && !p->runtime.dry_run) {
+        stopping_jobs_.insert(uid);
+      }
+    }
+  }
   std::map<std::string, std::vector<ReportEntry>> by_ns;
   std::map<RuntimeFinding, double> counts;
   for (auto& [uid, t] : tracked_) {
@@ -536,6 +546,10 @@ StatusOr<RuntimeVerifier::PassResult> RuntimeVerifier::Pass() {
 void RuntimeVerifier::Act(Tracked& t, const policy::PolicySet& policies, PassResult& result) {
   const json& obj = *t.object;
   const auto now = clock_->Now();
+  if (t.kind == api::GovernedKind::kPod) {
+    auto owner = api::ControllerOf(obj);
+    if (owner && owner->kind == "Job" && stopping_jobs_.count(owner->uid)) return;  // its Job's suspension stops it
+  }
   for (const Finding& f : t.findings) {
     if (ReportOnly(f.reason)) continue;
     const policy::CompiledPolicy* p = ByName(policies, f.policy);

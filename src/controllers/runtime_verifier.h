@@ -66,6 +66,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -214,6 +215,11 @@ class RuntimeVerifier {
   std::unordered_map<std::string, Tracked> tracked_;  // by uid; only the leader's pass thread
   std::unordered_map<std::string, CachedDigest> digests_;
   std::unordered_map<std::string, CachedDecision> decisions_;
+  // Jobs this pass suspends (or would, once their grace ends): their Pods
+  // are left to the Job controller, which removes them on suspension.
+  // Deleting them too counted each as a failure, and a Job out of
+  // backoffLimit ended Failed instead of suspended.
+  std::unordered_set<std::string> stopping_jobs_;
   std::map<std::string, nlohmann::json> written_reports_;  // namespace -> results as last written
   bool reports_listed_ = false;
   std::chrono::system_clock::time_point reports_retry_at_{};

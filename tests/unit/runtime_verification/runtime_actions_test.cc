@@ -348,10 +348,18 @@ TEST_F(ActionsTest, ARevokedJtiSuspendsTheJobAndRevokesTheRequest) {
               {"replay", {{"op", op}}}};
     ASSERT_TRUE(ledger_->Append(r).ok());
   };
+  // And a Pod of the Job, which its Job controller makes.
+  json pod = Meta(testing::MakePod("team-a", "rotate-1-x"), "uid-pod");
+  pod["spec"] = job["spec"]["template"]["spec"];
+  pod = testing::WithArtifact(pod, *api::ArtifactOf(request));
+  pod["metadata"]["ownerReferences"] = json::array(
+      {{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "rotate-1"}, {"uid", "uid-job"}, {"controller", true}}});
   admit(request, "consume");
   admit(job, "inherit");
+  admit(pod, "");
   requests_["team-a/rotate"] = request;
   jobs_["team-a/rotate-1"] = job;
+  pods_["team-a/rotate-1-x"] = pod;
   client_.objects_["/apis/execgov.io/v1alpha1/namespaces/team-a/executionrequests/rotate"] = request;
   auto v = Verifier();
   EXPECT_EQ(Pass(*v).findings, 0u);
@@ -369,9 +377,10 @@ TEST_F(ActionsTest, ARevokedJtiSuspendsTheJobAndRevokesTheRequest) {
   set->policies = {*compiled};
   set_ = set;
   auto r = Pass(*v);
-  EXPECT_EQ(r.findings, 2u);
-  EXPECT_EQ(r.terminated, 2u);
+  EXPECT_EQ(r.findings, 3u);
+  EXPECT_EQ(r.terminated, 2u);  // the Pod is left to its Job's suspension
   auto requests = client_.Take();
+  for (const auto& req : requests) EXPECT_EQ(req.find("/pods/"), std::string::npos) << req;
   EXPECT_NE(std::find(requests.begin(), requests.end(),
                       "PATCH /apis/batch/v1/namespaces/team-a/jobs/rotate-1 {\"spec\":{\"suspend\":true}}"),
             requests.end());
