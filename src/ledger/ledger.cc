@@ -42,6 +42,7 @@ class ChainedLedger final : public Ledger {
         every_records_(std::max<uint64_t>(1, options.checkpoint_every_records)),
         every_(std::chrono::duration_cast<std::chrono::milliseconds>(options.checkpoint_every)),
         linger_(options.linger),
+        linger_while_backlogged_(options.linger_while_backlogged),
         on_linger_(options.on_linger),
         observe_(options.observe),
         clock_(options.clock ? options.clock : &SystemClock::Get()),
@@ -180,11 +181,14 @@ class ChainedLedger final : public Ledger {
       std::vector<std::promise<Status>> forced;
       {
         std::unique_lock lock(mu_);
+        // Records that arrived while the last batch was being written: the
+        // store, not the callers, is what holds them up.
+        bool backlogged = !queue_.empty();
         writer_waiting_ = true;
         cv_.wait_for(lock, poll, [this] { return closed_ || !queue_.empty() || !forced_.empty(); });
         writer_waiting_ = false;
         wake_pending_ = false;
-        Linger(lock);
+        Linger(lock, backlogged);
         if (queue_.empty() && forced_.empty() && closed_) return;
         size_t n = std::min(queue_.size(), backend_->MaxBatch());
         for (size_t i = 0; i < n; ++i) {
@@ -204,17 +208,22 @@ class ChainedLedger final : public Ledger {
   // decision under way has announced one: PostgreSQL's commit_delay (with
   // commit_siblings), taken only under load. A lone record is written at
   // once, and the wait ends when the announced records are all queued.
-  void Linger(std::unique_lock<std::mutex>& lock) {
+  // With linger_while_backlogged_, a writer that found records queued as it
+  // finished its last batch (`backlogged`) waits the linger out, or until
+  // kLingerBatch are queued, whatever was announced.
+  void Linger(std::unique_lock<std::mutex>& lock, bool backlogged) {
     auto now = std::chrono::steady_clock::now();
     double linger_secs = std::chrono::duration<double>(linger_).count();
     if (linger_secs > 0 && !closed_ && forced_.empty() && !queue_.empty() && queue_.size() < kLingerBatch &&
-        announced_ > 0 && last_take_ != std::chrono::steady_clock::time_point()) {
+        last_take_ != std::chrono::steady_clock::time_point()) {
+      bool for_backlog = linger_while_backlogged_ && backlogged;
       double since_last = std::chrono::duration<double>(now - last_take_).count();
-      if (queue_.size() * linger_secs >= since_last) {  // arrival rate x linger >= 1
+      // arrival rate x linger >= 1
+      if (for_backlog || (announced_ > 0 && queue_.size() * linger_secs >= since_last)) {
         lingering_ = true;
         if (on_linger_) on_linger_();
-        cv_.wait_until(lock, now + linger_, [this] {
-          return closed_ || !forced_.empty() || queue_.size() >= kLingerBatch || announced_ == 0;
+        cv_.wait_until(lock, now + linger_, [this, for_backlog] {
+          return closed_ || !forced_.empty() || queue_.size() >= kLingerBatch || (!for_backlog && announced_ == 0);
         });
         lingering_ = false;
       }
@@ -291,6 +300,7 @@ class ChainedLedger final : public Ledger {
   const uint64_t every_records_;
   const std::chrono::milliseconds every_;
   const std::chrono::microseconds linger_;
+  const bool linger_while_backlogged_;
   const std::function<void()> on_linger_;
   const std::function<void(uint64_t, std::string_view)> observe_;
   const Clock* clock_;

@@ -40,6 +40,13 @@ struct LedgerOptions {
   // announced any more, so each fsync or transaction carries more records.
   // Zero: write as soon as one is queued.
   std::chrono::microseconds linger{0};
+  // Linger also when nothing is announced, whenever records were queued
+  // while the last batch was being written: for a store whose write is a
+  // round trip to a busy server (the API server), where most of the records
+  // that could share a batch come from requests that have not reached this
+  // process yet. A writer that had to wait for a record still writes it at
+  // once, so one caller at a time never waits for the linger.
+  bool linger_while_backlogged = false;
   const Clock* clock = nullptr;  // nullptr: the system clock
   // Called on the writer thread as it starts a linger (tests use it to act
   // while the writer waits). It must not call into the ledger.

@@ -28,6 +28,8 @@ class MemoryBackend final : public Backend {
     std::vector<std::string> records;
     std::vector<size_t> batch_sizes;
     bool fail_next = false;
+    // Runs before each write, outside the lock: a test holds a write here.
+    std::function<void()> before_write;
   };
   explicit MemoryBackend(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
 
@@ -37,6 +39,7 @@ class MemoryBackend final : public Backend {
   }
   Status Append(const BuildFn& build) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the cost of one durable write
+    if (s_->before_write) s_->before_write();
     std::lock_guard lock(s_->mu);
     EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(state_));
     if (batch.records.empty()) return Status::Ok();
@@ -303,6 +306,85 @@ TEST_F(LingeringTest, AForcedCheckpointEndsALinger) {
   std::lock_guard lock(shared_->mu);
   ASSERT_EQ(shared_->records.size(), 4u);  // records 0-2 and the checkpoint
   EXPECT_NE(shared_->records.back().find("\"type\":\"checkpoint\""), std::string::npos);
+}
+
+// linger_while_backlogged (the webhook's ConfigMap ledger, whose callers'
+// requests reach it through the busy API server and so are rarely announced
+// yet): the records that queued while a batch was being written wait for
+// more, with nothing announced, until a batch is full.
+TEST(GroupCommit, ABackloggedWriterWaitsForAFullBatch) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  LingerWatch watch;
+  // Write 1 (record 0) is held until records 1-3 are queued behind it.
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool held = false, open = false;
+  int writes = 0;
+  shared->before_write = [&] {
+    std::unique_lock lock(gate_mu);
+    if (++writes > 1) return;
+    held = true;
+    gate_cv.notify_all();
+    gate_cv.wait(lock, [&] { return open; });
+  };
+  LedgerOptions o;
+  o.checkpoint_every_records = 1000000;
+  o.linger = kHour;  // only a full batch can end this wait
+  o.linger_while_backlogged = true;
+  o.on_linger = [&watch] {
+    std::lock_guard lock(watch.mu);
+    ++watch.lingers;
+    watch.cv.notify_all();
+  };
+  auto ledger = OpenLedger(std::make_unique<MemoryBackend>(shared),
+                           *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519), o);
+  ASSERT_TRUE(ledger.ok());
+  auto first = AppendMany(ledger->get(), 0, 1);
+  {
+    std::unique_lock lock(gate_mu);
+    gate_cv.wait(lock, [&] { return held; });  // record 0's write is under way
+  }
+  auto backlog = AppendMany(ledger->get(), 1, 3);
+  {
+    std::lock_guard lock(gate_mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  first();
+  watch.WaitForLinger();  // nothing is announced: the backlog alone holds the writer
+  auto rest = AppendMany(ledger->get(), 4, 29);  // 3 + 29 = a full batch of 32
+  backlog();
+  rest();
+  {
+    std::lock_guard lock(shared->mu);
+    ASSERT_EQ(shared->batch_sizes.size(), 2u);
+    EXPECT_EQ(shared->batch_sizes[0], 1u);
+    EXPECT_EQ(shared->batch_sizes[1], 32u);
+  }
+  ASSERT_TRUE((*ledger)->Close().ok());
+}
+
+// ... but a caller that waits for each record before making the next (one
+// client at a time) never finds a backlog, and is never made to wait: with
+// an hour's linger, finishing is the proof.
+TEST(GroupCommit, OneCallerAtATimeIsNeverHeldForABacklogLinger) {
+  auto shared = std::make_shared<MemoryBackend::Shared>();
+  LingerWatch watch;
+  LedgerOptions o;
+  o.checkpoint_every_records = 1000000;
+  o.linger = kHour;
+  o.linger_while_backlogged = true;
+  o.on_linger = [&watch] {
+    std::lock_guard lock(watch.mu);
+    ++watch.lingers;
+  };
+  auto ledger = OpenLedger(std::make_unique<MemoryBackend>(shared),
+                           *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519), o);
+  ASSERT_TRUE(ledger.ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*ledger)->Append(testing::Entry(i)).ok());
+  ASSERT_TRUE((*ledger)->Close().ok());
+  std::lock_guard lock(watch.mu);
+  EXPECT_EQ(watch.lingers, 0);
 }
 
 }  // namespace
