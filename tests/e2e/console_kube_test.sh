@@ -23,6 +23,18 @@ ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certi
 # the chart binds it); reader may read the ledger and list policies and
 # requests; revoker may also update policies and create ExecutionApprovals
 # (approve, deny); nobody may do nothing.
+# reader and revoker may read the ledger.
+bind_readers() {
+  kubectl apply -f - >/dev/null <<YAML || fail "cannot bind the ledger readers"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ledger-readers, namespace: $ns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: $ns}
+- {kind: ServiceAccount, name: revoker, namespace: $ns}
+YAML
+}
 for sa in console reader revoker nobody; do
   kubectl create serviceaccount "$sa" -n "$ns" >/dev/null || fail "cannot create the ServiceAccount $sa"
 done
@@ -38,14 +50,6 @@ kind: Role
 metadata: {name: ledger-reader, namespace: $ns}
 rules:
 - {apiGroups: [execgov.io], resources: [ledgers], verbs: [get]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ledger-readers, namespace: $ns}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
-subjects:
-- {kind: ServiceAccount, name: reader, namespace: $ns}
-- {kind: ServiceAccount, name: revoker, namespace: $ns}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -74,6 +78,7 @@ metadata: {name: $CLUSTER_ID-revokers}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $CLUSTER_ID-revoker}
 subjects: [{kind: ServiceAccount, name: revoker, namespace: $ns}]
 YAML
+bind_readers
 cluster_on_cleanup "kubectl delete clusterrolebinding $CLUSTER_ID-console-reviews $CLUSTER_ID-governance-viewers $CLUSTER_ID-revokers --ignore-not-found >/dev/null 2>&1"
 cluster_on_cleanup "kubectl delete clusterrole $CLUSTER_ID-governance-viewer $CLUSTER_ID-revoker --ignore-not-found >/dev/null 2>&1"
 
@@ -214,15 +219,7 @@ expect 200 "$url_rw" /api/deny "$revoker_token" -H 'Content-Type: application/js
 kubectl delete rolebinding ledger-readers -n "$ns" >/dev/null
 poll 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$cacert' -H 'Authorization: Bearer $reader_token' '${url_rw}api/head')\" = 401 ]" ||
   fail "reader still reads the ledger after its RoleBinding was deleted"
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ledger-readers, namespace: $ns}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
-subjects:
-- {kind: ServiceAccount, name: reader, namespace: $ns}
-- {kind: ServiceAccount, name: revoker, namespace: $ns}
-YAML
+bind_readers
 
 if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$repo/console/node_modules/@playwright/test" ]; then
   (

@@ -253,15 +253,16 @@ class ConsoleWritesTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  void Start(bool allow_writes) {
+  // RBAC lets alice (kGood) write, unless `rbac_refuses_all`.
+  void Start(bool allow_writes, bool rbac_refuses_all = false) {
     ConsoleOptions o;
     o.index = index_.get();
     o.assets_dir = (dir_ / "assets").string();
     o.authenticator = &auth_;
     o.allow_writes = allow_writes;
-    o.user_client = [this](const std::string& token) -> StatusOr<std::unique_ptr<kube::Client>> {
+    o.user_client = [this, rbac_refuses_all](const std::string& token) -> StatusOr<std::unique_ptr<kube::Client>> {
       tokens_used_.push_back(token);
-      auto c = std::make_unique<UserClient>(&policy_, /*may_write=*/token == kGood);
+      auto c = std::make_unique<UserClient>(&policy_, /*may_write=*/token == kGood && !rbac_refuses_all);
       c->created_ = &created_;
       return std::unique_ptr<kube::Client>(std::move(c));
     };
@@ -332,17 +333,7 @@ TEST_F(ConsoleWritesTest, ARevokeIsMadeWithTheUsersOwnToken) {
 
 TEST_F(ConsoleWritesTest, TheApiServersRefusalIsTheAnswer) {
   // alice may read the ledger, but RBAC does not let her update policies.
-  ConsoleOptions o;
-  o.index = index_.get();
-  o.assets_dir = (dir_ / "assets").string();
-  o.authenticator = &auth_;
-  o.allow_writes = true;
-  o.user_client = [this](const std::string&) -> StatusOr<std::unique_ptr<kube::Client>> {
-    return std::unique_ptr<kube::Client>(new UserClient(&policy_, /*may_write=*/false));
-  };
-  auto c = Console::Create(o);
-  ASSERT_TRUE(c.ok());
-  console_ = std::move(*c);
+  Start(true, /*rbac_refuses_all=*/true);
   auto r = Post("/api/revoke", kGood, R"({"policy":"p1","jti":"j-1"})");
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("forbidden"), std::string::npos);
@@ -407,20 +398,8 @@ TEST_F(ConsoleWritesTest, ApproveAndDenyCreateAnApprovalAsTheUser) {
 }
 
 TEST_F(ConsoleWritesTest, AnApprovalRbacRefusesIsRefused) {
-  // bob may not read the ledger here; alice may, but her client is refused.
-  ConsoleOptions o;
-  o.index = index_.get();
-  o.assets_dir = (dir_ / "assets").string();
-  o.authenticator = &auth_;
-  o.allow_writes = true;
-  o.user_client = [this](const std::string&) -> StatusOr<std::unique_ptr<kube::Client>> {
-    auto c = std::make_unique<UserClient>(&policy_, /*may_write=*/false);
-    c->created_ = &created_;
-    return std::unique_ptr<kube::Client>(std::move(c));
-  };
-  auto c = Console::Create(o);
-  ASSERT_TRUE(c.ok());
-  console_ = std::move(*c);
+  // alice may read the ledger, but RBAC does not let her create approvals.
+  Start(true, /*rbac_refuses_all=*/true);
   auto r = Post("/api/approve", kGood, R"({"namespace":"team-a","name":"early"})");
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("the API server refused alice"), std::string::npos);
