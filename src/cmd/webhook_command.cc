@@ -33,6 +33,7 @@ namespace {
 
 struct WebhookOptions {
   std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, state_dir, ledger_origin;
+  std::string ledger_linger = "10ms";
   AdmissionServiceOptions service;
 };
 
@@ -48,6 +49,10 @@ int RunWebhook(const WebhookOptions& o) {
   service.generated_tls_dir = (fs::path(state_dir) / "tls").string();
   if (Status st = ValidateAdmissionServiceOptions(service); !st.ok()) return UsageError(st.message());
   if (o.ns.empty()) return UsageError("--namespace must not be empty");
+  auto linger = ParseDuration(o.ledger_linger);
+  if (!linger || *linger > std::chrono::milliseconds(100)) {
+    return UsageError("--ledger-linger: a duration from 0ms to 100ms, not \"" + o.ledger_linger + "\"");
+  }
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
 
@@ -66,6 +71,12 @@ int RunWebhook(const WebhookOptions& o) {
   // Merging ConfigMap batches deletes them; the operator does it, so the
   // webhook's service account never needs to delete a ledger object.
   ledger_options.backend.compact = false;
+  // Most admissions that could share a batch are still on their way
+  // through the API server when the writer takes one, so nothing has
+  // announced them: records that queued during the last write (concurrent
+  // admissions) wait for more, one at a time never does (bench/cluster).
+  ledger_options.linger = *linger;
+  ledger_options.linger_while_backlogged = true;
   // A record's expiry already has the clock-skew grace (policy::ConsumptionExpiry).
   // And the Jobs admitted under break-glass, whose Pods are break-glass too.
   webhook::BreakGlassIndex break_glass;
@@ -149,6 +160,9 @@ void RegisterWebhook(CLI::App& app, int* exit_code) {
   cmd->add_option("--ledger", o->ledger, "ledger URL (default: configmap://<namespace>)");
   cmd->add_option("--ledger-key", o->ledger_key, "Ed25519 key (PKCS#8 PEM) that signs checkpoints");
   cmd->add_option("--ledger-origin", o->ledger_origin, "origin of a new ledger (default: named after the cluster)");
+  cmd->add_option("--ledger-linger", o->ledger_linger,
+                  "when admissions arrive faster than the ledger stores them, how long a batch waits for more (0ms: never)")
+      ->capture_default_str();
   AddAdmissionServiceFlags(cmd, &o->service);
   cmd->add_option("--state-dir", o->state_dir,
                   "where a private CA and serving certificate are made without --tls-cert "
