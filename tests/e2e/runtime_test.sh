@@ -102,6 +102,11 @@ register_webhook 0
 wait_webhook_active "$ns"
 poll 30 config_guard restored || fail "no guard record for the restored webhook configuration: $(ledger_json --type guard)"
 echo "created Pod bypass while the webhook configuration was removed; the configuration is back"
+# A label through the webhook now (an UPDATE it allows, the scope unchanged,
+# and records) admits nothing: bypass stays Unadmitted to the end.
+kubectl label pod bypass -n "$ns" touched=yes >/dev/null || fail "cannot label Pod bypass"
+label_recorded() { ledger_json --type admission | grep '"name":"bypass"' | grep -q '"operation":"UPDATE"'; }
+poll 30 label_recorded || fail "the label's UPDATE is not recorded"
 
 poll 60 has_result Pod bypass Unadmitted Report || fail "no Unadmitted result for Pod bypass: $(report_json || echo no report); $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
 poll 30 has_result Pod drifter Drift Report || fail "no Drift result for Pod drifter: $(report_json)"
