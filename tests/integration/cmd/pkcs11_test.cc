@@ -52,16 +52,30 @@ std::set<std::string> FilesOutsideToken(const std::string& dir) {
 
 class Pkcs11Test : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_.Write("softhsm2.conf", "directories.tokendir = " + dir_.File("tokens") + "\nobjectstore.backend = file\nlog.level = ERROR\n");
-    ASSERT_EQ(mkdir(dir_.File("tokens").c_str(), 0700), 0);
-    setenv("SOFTHSM2_CONF", dir_.File("softhsm2.conf").c_str(), 1);
-    Sh("softhsm2-util --init-token --free --label execgov --pin 1234 --so-pin 5678");
-    // Generated inside the token: sensitive, never extractable.
-    Sh(Tool() + " --login --pin 1234 --keypairgen --key-type EC:edwards25519 --label authority --id 01 --usage-sign");
-    Sh(Tool() + " --login --pin 1234 --keypairgen --key-type EC:prime256v1 --label es --id 02 --usage-sign");
-    dir_.Write("pin", "1234\n");
-    chmod(dir_.File("pin").c_str(), 0600);
+  // One token for the suite: a process loads and initialises a module once
+  // (crypto/pkcs11.cc), and SoftHSM2 reads SOFTHSM2_CONF only then.
+  static void SetUpTestSuite() {
+    suite_ = new testing::TempDir();
+    const testing::TempDir& d = *suite_;
+    d.Write("softhsm2.conf", "directories.tokendir = " + d.File("tokens") + "\nobjectstore.backend = file\nlog.level = ERROR\n");
+    ASSERT_EQ(mkdir(d.File("tokens").c_str(), 0700), 0);
+    setenv("SOFTHSM2_CONF", d.File("softhsm2.conf").c_str(), 1);
+    const std::string tool = "pkcs11-tool --module " + kModule;
+    for (const std::string cmd : {
+             std::string("softhsm2-util --init-token --free --label execgov --pin 1234 --so-pin 5678"),
+             // Generated inside the token: sensitive, never extractable.
+             tool + " --login --pin 1234 --keypairgen --key-type EC:edwards25519 --label authority --id 01 --usage-sign",
+             tool + " --login --pin 1234 --keypairgen --key-type EC:prime256v1 --label es --id 02 --usage-sign",
+             tool + " --login --pin 1234 --keypairgen --key-type EC:edwards25519 --label loose --id 03 --extractable"}) {
+      auto r = RunCommand(cmd, d.path());
+      ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.out << r.err;
+    }
+    d.Write("pin", "1234\n");
+    chmod(d.File("pin").c_str(), 0600);
+  }
+  static void TearDownTestSuite() {
+    delete suite_;
+    suite_ = nullptr;
   }
 
   std::string Tool() const { return "pkcs11-tool --module " + kModule; }
@@ -92,7 +106,8 @@ class Pkcs11Test : public ::testing::Test {
     return crypto::PublicKey::FromDer(p256_spki + point).value();
   }
 
-  testing::TempDir dir_;
+  static inline testing::TempDir* suite_ = nullptr;
+  const testing::TempDir& dir_ = *suite_;
 };
 
 TEST_F(Pkcs11Test, SignsOnTheTokenWithEd25519AndES256) {
@@ -157,7 +172,6 @@ TEST_F(Pkcs11Test, RefusesWhatCouldSelectOrExposeTheWrongKey) {
 }
 
 TEST_F(Pkcs11Test, RefusesAKeyThatMayLeaveTheToken) {
-  Sh(Tool() + " --login --pin 1234 --keypairgen --key-type EC:edwards25519 --label loose --id 03 --extractable");
   auto key = crypto::LoadPkcs11Key(Uri("token=execgov;object=loose"));
   ASSERT_FALSE(key.ok());
   EXPECT_NE(key.status().message().find("may leave the token"), std::string::npos) << key.status().message();
