@@ -33,6 +33,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -232,15 +233,16 @@ def host_cpu():
     return sum(ticks), ticks[7]
 
 PROCESS_GROUPS = ("etcd", "kube-apiserver", "kube-controller-manager", "execgov webhook", "execgov operator",
-                  "proxy", "client")
+                  "ledger etcd", "proxy", "client")
 
 
-def process_cpu():
+def process_cpu(pids=None):
     """CPU seconds (user + system) used so far by each of this run's processes, by PROCESS_GROUPS.
 
     Only processes whose command line names one of the run's directories
     (BENCH_WORK, colon-separated) count, so another control plane on the host
-    is not mixed in; the client is this process (the load generator's threads)."""
+    is not mixed in; the client is this process (the load generator's threads).
+    A list passed as `pids` receives their process ids."""
     work = [w for w in os.environ.get("BENCH_WORK", "").split(":") if w]
     tick = os.sysconf("SC_CLK_TCK")
     out = {g: 0.0 for g in PROCESS_GROUPS}
@@ -260,6 +262,8 @@ def process_cpu():
         name = os.path.basename(argv[0])
         if self:
             group = "client"
+        elif name == "etcd" and any("ledger-etcd" in a for a in argv):
+            group = "ledger etcd"  # run.sh LEDGER=etcd: the ledger's own etcd
         elif name in ("etcd", "kube-apiserver", "kube-controller-manager"):
             group = name
         elif name == "execgov" and len(argv) > 1 and argv[1] in ("webhook", "operator"):
@@ -268,6 +272,8 @@ def process_cpu():
             group = "proxy"
         else:
             continue
+        if pids is not None:
+            pids.append(pid)
         fields = stat[stat.rindex(")") + 2:].split()
         out[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (proc(5) fields 14, 15)
     return out
@@ -553,6 +559,23 @@ def measure(label, *args):
               "scenario": opts.get("scenario", label), "round": int(opts.get("round", 0)),
               "timeout": float(opts["timeout"]) if "timeout" in opts else None,
               "load": os.getloadavg()[0]}
+    perf = None
+    if os.environ.get("BENCH_PERF"):  # a directory: a call-graph profile of this run's processes, per run
+        pids = []
+        process_cpu(pids)
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p", ",".join(pids),
+                                 "-o", os.path.join(os.environ["BENCH_PERF"], label + ".data")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pprof = None
+    if os.environ.get("BENCH_PPROF") and "pods" in opts:  # a directory: the API server's own CPU profile
+        def fetch(path=os.path.join(os.environ["BENCH_PPROF"], label + ".pprof")):
+            conn = api_conn(ctx, timeout=120)
+            conn.request("GET", "/debug/pprof/profile?seconds=" + os.environ.get("BENCH_PPROF_SECONDS", "8"))
+            resp = conn.getresponse()
+            with open(path, "wb") as f:
+                f.write(resp.read())
+        pprof = threading.Thread(target=fetch)
+        pprof.start()
     if "pods" in opts:
         lat, failures, secs = load(opts["pods"], int(opts["clients"]), ctx)
         lat.sort()
@@ -579,6 +602,11 @@ def measure(label, *args):
         result["seconds"] = time.perf_counter() - t0
         result["ok"] = sum(per.get("pods", 0) for per in watch.created.values())
     time.sleep(float(opts.get("settle", 1.0)))  # writes that follow an admission (ledger seals, status)
+    if pprof:
+        pprof.join()
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
     after = snapshot(ctx)
     watch.stop_rev = after["rev"]
     if not watch.wait_until(lambda: watch.last_rev >= after["rev"], 60) or watch.error:

@@ -13,7 +13,8 @@
 #      shared host's drift hits both. Every governed Pod carries its own
 #      artifact (fresh jti, that Pod's digest), signed before the clock starts.
 #      Two replicas sit behind a round-robin TCP proxy on loopback, which
-#      spreads the API server's connections as a Service does.
+#      spreads the API server's connections as a Service does; one replica
+#      is called directly.
 #   2. Per run: the client's latency of each create; etcd's revision and
 #      dbSize before and after, and every event of a watch on its whole
 #      keyspace (key + value bytes, by prefix); the API server's
@@ -30,6 +31,10 @@
 #        BURST (200 ExecutionRequests; 0: none)  BURST_PARALLEL (20 kubectl processes at once)
 #        TIMEOUT (5: the webhook's timeoutSeconds, the chart's default)
 #        WARMUP (20 creates per namespace before each cell, not measured)
+#        LEDGER (configmap: the ledger in the cluster's ConfigMaps; etcd: on an etcd of its own)
+#        WEBHOOK_ARGS (more flags for each webhook replica)
+#        BENCH_PERF, BENCH_PPROF (directories: a perf profile of the run's processes, the API
+#        server's own pprof CPU profile of its first BENCH_PPROF_SECONDS (8) s, per run)
 #        EXECGOV (build/src/cmd/execgov)  OUT (a new /tmp/execgov-cluster-bench-<time> directory)
 # Prints the Markdown tables at the end and writes them to $OUT/report.md,
 # every run's raw figures to $OUT/results.jsonl. Every server it starts
@@ -45,9 +50,11 @@ burst=${BURST:-200}
 burst_parallel=${BURST_PARALLEL:-20}
 timeout=${TIMEOUT:-5}
 warmup=${WARMUP:-20}
+ledger_kind=${LEDGER:-configmap}
 execgov_built=$(realpath "${EXECGOV:-$root/build/src/cmd/execgov}")
 out=${OUT:-/tmp/execgov-cluster-bench-$(date -u +%Y%m%dT%H%M%SZ)}
 [ -x "$execgov_built" ] || { echo "no execgov at $execgov_built: build it (flock /tmp/execgov-build.lock cmake --build build --target execgov)" >&2; exit 1; }
+[[ $ledger_kind =~ ^(configmap|etcd)$ ]] || { echo "LEDGER: configmap or etcd, not $ledger_kind" >&2; exit 2; }
 for r in $replicas_list; do
   [[ $r =~ ^[12]$ ]] || { echo "REPLICAS: 1 and/or 2, not $r" >&2; exit 2; }
 done
@@ -55,7 +62,7 @@ replicas_list=$(tr ' ' '\n' <<<"$replicas_list" | sort -nu | xargs)  # the secon
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
-for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP EXECGOV; do
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER WEBHOOK_ARGS EXECGOV; do
   [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 
@@ -91,6 +98,25 @@ cp -p "$execgov_built" "$execgov"
 source "$root/tests/e2e/cluster_lib.sh"
 cluster_init "$execgov" bench
 trap bench_cleanup EXIT  # cluster_init set its own; ours calls it
+if [ "$ledger_kind" = etcd ]; then
+  # The ledger on an etcd of its own (docs/ledger.md: the backend for
+  # sustained high rates), started as hack/testenv.sh starts the cluster's.
+  read -r ledger_etcd_port ledger_etcd_peer < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+  etcd --name=ledger --data-dir="$work/ledger-etcd" \
+    --listen-client-urls="http://127.0.0.1:$ledger_etcd_port" --advertise-client-urls="http://127.0.0.1:$ledger_etcd_port" \
+    --listen-peer-urls="http://127.0.0.1:$ledger_etcd_peer" \
+    --initial-advertise-peer-urls="http://127.0.0.1:$ledger_etcd_peer" \
+    --initial-cluster="ledger=http://127.0.0.1:$ledger_etcd_peer" \
+    --unsafe-no-fsync --log-level=warn >"$work/ledger-etcd.log" 2>&1 &
+  lb_pids+=($!)
+  poll 30 curl -fsS --max-time 2 "http://127.0.0.1:$ledger_etcd_port/health" -o /dev/null ||
+    fail "the ledger's etcd did not start: $(tail -n 5 "$work/ledger-etcd.log")"
+  LEDGER_URL="etcd://127.0.0.1:$ledger_etcd_port/execgov/$LEDGER_ORIGIN"
+fi
 
 cluster_apply_crds
 cluster_setup_identities
@@ -120,9 +146,20 @@ results=$out/results.jsonl
 cb() { python3 "$bench/cluster_bench.py" "$@"; }
 
 # lb N: a proxy in front of the first N replicas, registered as the webhook
-# (caBundle: their CAs); returns once the API server calls through it.
+# (caBundle: their CAs); returns once the API server calls through it. One
+# replica is registered as itself: a Service's in-kernel forwarding costs
+# next to nothing, where this proxy (Python) spends ~0.3 ms of CPU per
+# admission on the same two cores.
 lb() {
   local n=$1 i backends=() file=$CLUSTER_WORK/lb-$1.port
+  if [ "$n" = 1 ]; then
+    BENCH_WEBHOOK_METRICS="http://127.0.0.1:${WEBHOOK_METRICS_PORTS[0]}/metrics "
+    register_webhook 0
+    kubectl patch validatingwebhookconfiguration "$WEBHOOK_CONFIG" --type=json \
+      -p "[{\"op\": \"replace\", \"path\": \"/webhooks/0/timeoutSeconds\", \"value\": $timeout}]" >/dev/null
+    wait_webhook_active "$gov_ns" >/dev/null
+    return
+  fi
   : >"$CLUSTER_WORK/lb-$n.ca"
   BENCH_WEBHOOK_METRICS=
   for ((i = 0; i < n; i++)); do
@@ -162,7 +199,7 @@ make_pods() {
 
 echo "== execgov: $execgov_built ($("$execgov" --version 2>/dev/null | head -n1))"
 echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-start_webhooks 1
+start_webhooks 1 ${WEBHOOK_ARGS:-}
 wait_webhooks_ready 60
 lb 1
 start_operator
@@ -174,7 +211,7 @@ cb measure idle --scenario idle --command "sleep 5" --results "$results" --settl
 
 for replicas in $replicas_list; do
   if [ "$replicas" = 2 ]; then
-    start_webhooks 1
+    start_webhooks 1 ${WEBHOOK_ARGS:-}
     wait_webhooks_ready 60
     lb 2
   fi
