@@ -172,6 +172,16 @@ export interface PinnedKey {
 
 // Accepts the ledger's public key as PEM (SPKI, ledger.jsonl.key.pub) or as a
 // signed-note verifier key "<name>+<hex hash>+<base64(0x01 || key)>".
+// A C2SP signed-note verifier key "<name>+<hex key ID>+<base64 key>" cut at
+// its first two '+': the name and the ID cannot hold one, but the base64 key
+// holds '+' about half the time (splitting on every '+' refused those keys).
+function splitVerifierKey(t: string): [string, string, string] | null {
+  const a = t.indexOf("+");
+  const b = a < 0 ? -1 : t.indexOf("+", a + 1);
+  if (b < 0) return null;
+  return [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];
+}
+
 export async function importPinnedKey(text: string): Promise<PinnedKey> {
   const t = text.trim();
   let raw: Uint8Array;
@@ -185,8 +195,8 @@ export async function importPinnedKey(text: string): Promise<PinnedKey> {
     }
     raw = der.slice(12);
   } else {
-    const parts = t.split("+");
-    if (parts.length !== 3) throw new VerifyError("paste the PEM public key or a note verifier key");
+    const parts = splitVerifierKey(t);
+    if (!parts) throw new VerifyError("paste the PEM public key or a note verifier key");
     const k = b64decode(parts[2]);
     if (k.length !== 33 || k[0] !== 1) throw new VerifyError("not an Ed25519 note verifier key");
     raw = k.slice(1);
@@ -260,8 +270,8 @@ export interface WitnessKey {
 export async function importWitnessKey(vkey: string): Promise<WitnessKey> {
   const t = vkey.trim();
   if (t.length > 1024) throw new VerifyError("a witness key is a short line");
-  const parts = t.split("+");
-  if (parts.length !== 3 || parts[0] === "" || /\s/.test(parts[0]) || !/^[0-9a-f]{8}$/.test(parts[1])) {
+  const parts = splitVerifierKey(t);
+  if (!parts || parts[0] === "" || /\s/.test(parts[0]) || !/^[0-9a-f]{8}$/.test(parts[1])) {
     throw new VerifyError("not a witness verifier key (<name>+<hex key ID>+<base64 key>)");
   }
   let k: Uint8Array;
