@@ -73,6 +73,8 @@ RUN groupadd --system --gid 65532 execgov \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin execgov
 COPY --from=build /build/src/cmd/execgov /usr/local/bin/execgov
+# `kubectl execgov ...`: kubectl runs plugins named kubectl-<name> on PATH.
+RUN ln -s execgov /usr/local/bin/kubectl-execgov
 # Beside the binary, where `execgov console` looks without --assets
 # (/usr/local/bin/../share/execgov/console).
 COPY --from=build /src/console/dist /usr/local/share/execgov/console

@@ -14,6 +14,9 @@
 #   packaging_test.sh crd        malformed ExecutionPolicies and ExecutionRequests
 #                                are refused by the CRD schema with a clear message;
 #                                explain, short names, category, printer columns
+#   packaging_test.sh plugin     `cmake --install` of the build dir EXECGOV_BUILD puts
+#                                kubectl-execgov beside execgov: the real kubectl
+#                                lists it and runs `kubectl execgov approve --help`
 #   packaging_test.sh uninstall  a real `helm install`: with no webhook running,
 #                                governed namespaces are refused (fail closed) and
 #                                nothing else is; `helm uninstall` leaves no
@@ -648,6 +651,20 @@ EOF
     fail "$failures admission requests failed during the rotation"
   fi
   [ "$total" -ge 20 ] || fail "too little traffic to prove anything ($total requests)"
+}
+
+case_plugin() {
+  [ -n "${EXECGOV_BUILD:-}" ] || fail "set EXECGOV_BUILD to the build directory"
+  cmake --install "$EXECGOV_BUILD" --prefix "$work/prefix" >install.log || { cat install.log; fail "cmake --install failed"; }
+  [ "$(readlink "$work/prefix/bin/kubectl-execgov")" = execgov ] || fail "no relative kubectl-execgov link: $(ls -l "$work/prefix/bin")"
+  # Only the installed prefix and kubectl's own directory: no other
+  # kubectl-execgov (the build tree's) may answer instead.
+  local path="$work/prefix/bin:$(dirname "$(command -v kubectl)")"
+  PATH=$path kubectl plugin list >plugins.txt 2>&1 || { cat plugins.txt; fail "kubectl plugin list failed"; }
+  grep -qx "$work/prefix/bin/kubectl-execgov" plugins.txt || fail "kubectl does not find the plugin: $(cat plugins.txt)"
+  PATH=$path kubectl execgov approve --help >help.txt 2>&1 || { cat help.txt; fail "kubectl execgov approve --help failed"; }
+  grep -q "NAMESPACE/NAME" help.txt || fail "not approve's help: $(cat help.txt)"
+  echo "kubectl execgov approve --help through $work/prefix/bin/kubectl-execgov"
 }
 
 "case_$1"
