@@ -8,7 +8,7 @@ import { renderGovernance } from "./governance";
 import { renderHealth } from "./health";
 import { renderLineage } from "./lineage";
 import { renderRecord } from "./record";
-import { lastSeen, pinKey, pinnedKey, pinnedKeyText, unpinKey } from "./store";
+import { lastSeen, pinKey, pinnedKey, pinnedKeyText, setWitnessPolicy, unpinKey, witnessPolicyText } from "./store";
 import { InclusionProof, openCheckpoint, verifyInclusionProof } from "./verify";
 
 const app = document.getElementById("app")!;
@@ -77,9 +77,45 @@ function renderKey(root: HTMLElement): void {
     text,
     h("div", {}, pin, " ", unpin),
     msg,
+    ...witnessSettings(),
     h("h2", {}, "Last checkpoint this browser saw"),
     h("pre", { id: "last-seen", class: "mono" }, seen ? seen.note : "none yet"),
   );
+}
+
+// The witnesses whose cosignatures the checkpoint must carry (docs/witnesses.md),
+// pinned like the ledger key: from their operators, never from this server.
+function witnessSettings(): HTMLElement[] {
+  const current = witnessPolicyText();
+  const keys = h("textarea", { id: "witness-keys", rows: "3", cols: "70", placeholder: "name+keyid+base64 (execgov witness --print-vkey)" });
+  keys.value = current.keys;
+  const min = h("input", { id: "min-witnesses", type: "number", min: "0", max: "32", step: "1" });
+  min.value = String(current.min);
+  const msg = h("p", { id: "witness-status" });
+  const save = h("button", { id: "pin-witnesses", type: "button" }, "Pin the witnesses");
+  save.addEventListener("click", async () => {
+    try {
+      await setWitnessPolicy(keys.value, min.valueAsNumber);
+      const n = min.valueAsNumber;
+      msg.textContent = n > 0 ? `Pinned. Checkpoints need ${n} valid cosignature(s) by these witnesses.` : "Pinned. No cosignature is required.";
+      msg.className = "ok";
+      void watchHead();
+    } catch (e) {
+      msg.textContent = `Not pinned: ${(e as Error).message}`;
+      msg.className = "error";
+    }
+  });
+  return [
+    h("h2", {}, "Witnesses"),
+    h(
+      "p",
+      {},
+      "One witness verifier key a line, and how many of them must have cosigned the ledger's checkpoint; below that the console shows NOT WITNESSED. 0 requires none.",
+    ),
+    keys,
+    h("div", {}, h("label", {}, "Minimum cosignatures ", min), " ", save),
+    msg,
+  ];
 }
 
 function renderProofs(root: HTMLElement): void {

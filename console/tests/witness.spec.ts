@@ -2,8 +2,10 @@
 // witness keys pinned and a minimum above 0, the ledger's checkpoint must
 // carry that many valid cosignatures (C2SP tlog-cosignature, verified with
 // WebCrypto) or the console raises NOT WITNESSED. WITNESSED_URL serves a
-// ledger whose checkpoint a real `execgov witness` cosigned; CONSOLE_URL one
-// whose checkpoint nobody cosigned (tests/console/browser_test.sh).
+// ledger whose checkpoint a real `execgov witness` cosigned; STORED_URL the
+// same ledger uncosigned, that cosigned checkpoint kept beside it as the
+// operator keeps it (sent as /api/head's checkpoint.cosigned); CONSOLE_URL
+// one whose checkpoint nobody cosigned (tests/console/browser_test.sh).
 import { expect, Page, test } from "@playwright/test";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -44,19 +46,33 @@ async function open(page: Page, base: string, witnessKeys: string[], min: number
   await page.fill("#key-text", KEY);
   await page.click("#pin-key");
   await expect(page.locator("#key-status")).toHaveText(/Pinned/);
-  await page.evaluate(
-    ([keys, n]) => {
-      localStorage.setItem("execgov.console.witnessKeys", keys as string);
-      localStorage.setItem("execgov.console.minWitnesses", String(n));
-    },
-    [witnessKeys.join("\n"), min],
-  );
+  await pinWitnesses(page, witnessKeys, min);
   await page.goto(`${base}#/lineage`);
   await page.reload();
 }
 
+// Through the settings on the key page, as a user does.
+async function pinWitnesses(page: Page, witnessKeys: string[], min: number): Promise<void> {
+  await page.fill("#witness-keys", witnessKeys.join("\n"));
+  await page.fill("#min-witnesses", String(min));
+  await page.click("#pin-witnesses");
+  await expect(page.locator("#witness-status")).toHaveText(/^Pinned/);
+}
+
 test("a checkpoint cosigned by the pinned witness is witnessed", async ({ page }) => {
   await open(page, env("WITNESSED_URL"), [WITNESS], 1);
+  await expect(page.locator("#head-status")).toContainText("verified");
+  await expect(page.locator("#alarm")).toBeHidden();
+});
+
+test("the cosigned checkpoint kept beside the ledger is witnessed", async ({ page }) => {
+  const base = env("STORED_URL");
+  const witness = WITNESS.split("+")[0];
+  const res = await page.request.get(`${base}api/head`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const head = await res.json();
+  expect(head.checkpoint.note).not.toContain(witness); // the ledger's own checkpoint is uncosigned
+  expect(head.checkpoint.cosigned).toContain(witness);
+  await open(page, base, [WITNESS], 1);
   await expect(page.locator("#head-status")).toContainText("verified");
   await expect(page.locator("#alarm")).toBeHidden();
 });
@@ -76,8 +92,15 @@ test("an uncosigned checkpoint is NOT WITNESSED once a witness is required, and 
   await open(page, base, [WITNESS], 1);
   await expect(page.locator("#alarm")).toContainText("NOT WITNESSED");
   await expect(page.locator("#alarm")).toContainText("0 valid cosignature(s)");
-  await page.evaluate(() => localStorage.setItem("execgov.console.minWitnesses", "0"));
+  await page.goto(`${base}#/key`);
+  // A minimum above the number of keys is refused, and changes nothing.
+  await page.fill("#min-witnesses", "2");
+  await page.click("#pin-witnesses");
+  await expect(page.locator("#witness-status")).toContainText("Not pinned: the minimum must be 0..1");
   await page.reload();
+  await expect(page.locator("#min-witnesses")).toHaveValue("1");
+  await expect(page.locator("#alarm")).toContainText("NOT WITNESSED");
+  await pinWitnesses(page, [WITNESS], 0);
   await expect(page.locator("#head-status")).toContainText("verified");
   await expect(page.locator("#alarm")).toBeHidden();
 });

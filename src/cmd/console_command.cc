@@ -20,6 +20,7 @@
 #include "console/ledger_index.h"
 #include "core/log.h"
 #include "kube/kubeconfig.h"
+#include "ledger/witness_submitter.h"
 #include "tls/credentials.h"
 #include "tls/self_signed.h"
 #include "webhook/https_server.h"
@@ -119,6 +120,15 @@ int RunConsole(const ConsoleFlags& o) {
   if (!health.ok()) return UsageError(health.status().message());
   options.health = health->get();
   options.policy_path = o.policy;
+  // The cosigned checkpoint the operator keeps beside a file: or configmap://
+  // ledger (issue 23); other ledgers have none, and are shown uncosigned.
+  std::unique_ptr<ledger::CosignedStore> cosigned;
+  if (o.ledger.rfind("file:", 0) == 0 || o.ledger.rfind("configmap://", 0) == 0) {
+    auto store = ledger::OpenCosignedStore(o.ledger);
+    if (!store.ok()) return UsageError("--ledger " + o.ledger + ": " + store.status().message());
+    cosigned = std::move(*store);
+    options.cosigned = cosigned.get();
+  }
   auto app = console::Console::Create(options);
   if (!app.ok()) return UsageError(app.status().message());
 

@@ -424,6 +424,13 @@ StatusOr<json> Console::ApiBody(const std::string& path, const std::string& quer
     json head = {{"size", index.size()}, {"generation", index.generation()}, {"broken", index.broken()}};
     if (auto cp = index.latest_checkpoint()) {
       head["checkpoint"] = {{"seq", cp->seq}, {"size", cp->size}, {"note", cp->note}};
+      if (options_.cosigned) {
+        // None stored yet, or unreadable: sent without it, which the browser
+        // takes as uncosigned (NOT WITNESSED when it requires a witness).
+        std::lock_guard<std::mutex> lock(cosigned_mu_);
+        auto note = options_.cosigned->Read();
+        if (note.ok() && note->size() <= ledger::kMaxCosignedNoteBytes) head["checkpoint"]["cosigned"] = *note;
+      }
     } else {
       head["checkpoint"] = nullptr;
     }

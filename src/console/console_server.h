@@ -24,6 +24,7 @@
 #include <map>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,7 @@
 #include "console/ledger_index.h"
 #include "core/status.h"
 #include "kube/client.h"
+#include "ledger/witness_submitter.h"
 #include "webhook/https_server.h"
 
 namespace execgov::console {
@@ -70,6 +72,11 @@ struct ConsoleOptions {
   std::function<StatusOr<std::unique_ptr<kube::Client>>(const std::string& token)> user_client;
   // Writes (revoke) are served only with this set, and only in cluster.
   bool allow_writes = false;
+  // Where the operator keeps the ledger's cosigned checkpoint (issue 23;
+  // nullptr: nowhere). /api/head sends it as checkpoint.cosigned for the
+  // browser to count cosignatures in; the browser verifies it against the
+  // pinned keys, so it is passed on as read. Must outlive the console.
+  ledger::CosignedStore* cosigned = nullptr;
 };
 
 // InvalidArgument unless `token` is a usable bearer token.
@@ -111,6 +118,8 @@ class Console {
   std::unique_ptr<Authenticator> own_authenticator_;  // standalone
   Authenticator* authenticator_ = nullptr;
   std::map<std::string, Asset> assets_;  // by path ("/assets/index-abc.js")
+  // A CosignedStore is not thread-safe; Handle is called from many threads.
+  mutable std::mutex cosigned_mu_;
 };
 
 }  // namespace execgov::console

@@ -93,6 +93,11 @@ pids+=($!)
 for _ in $(seq 100); do grep -q '^witness ' "$work/witness.out" 2>/dev/null && break; sleep 0.1; done
 "$execgov" ledger witness --ledger "file:$work/witnessed.jsonl" --witness "$(awk '{print $6}' "$work/witness.out")" \
   --witness-key "$witness_vkey" --out "$work/cosigned.txt" 2>/dev/null
+# The same checkpoint uncosigned in the ledger, its cosigned form kept
+# beside it as the operator keeps it (PATH.cosigned): the console sends it
+# as checkpoint.cosigned.
+cp "$work/witnessed.jsonl" "$work/stored.jsonl"
+cp "$work/cosigned.txt" "$work/stored.jsonl.cosigned"
 python3 - "$work/witnessed.jsonl" "$work/cosigned.txt" <<'PY'
 import json, sys
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines(keepends=True)
@@ -105,10 +110,11 @@ start_console main "$work/main.jsonl" --policy "$work/governance" --metrics "web
 start_console tampered "$work/tampered.jsonl"
 start_console rollback "$work/rollback.jsonl"
 start_console witnessed "$work/witnessed.jsonl"
+start_console stored "$work/stored.jsonl"
 
 cd "$repo/console"
 export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
-  WITNESSED_URL="$url_witnessed" WITNESS_VKEY="$witness_vkey" \
+  WITNESSED_URL="$url_witnessed" STORED_URL="$url_stored" WITNESS_VKEY="$witness_vkey" \
   ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" \
   FULL_FILE="$work/fixture/state/ledger.jsonl" FORK_FILE="$work/fixture/fork.jsonl" \
   CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \

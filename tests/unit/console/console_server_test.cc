@@ -114,6 +114,41 @@ TEST_F(ConsoleServerTest, TheTokenAsBearerOrCookie) {
   EXPECT_EQ(Header(refused, "Set-Cookie"), "");
 }
 
+// The cosigned checkpoint the operator keeps beside the ledger (issue 23)
+// goes out as checkpoint.cosigned, as stored: the browser verifies it. None
+// stored, or one over the bound, sends none (the browser then counts no
+// cosignature: fail closed).
+TEST_F(ConsoleServerTest, HeadCarriesTheStoredCosignedCheckpoint) {
+  const std::string auth = std::string("Bearer ") + kToken;
+  const fs::path stored = dir_ / "ledger.jsonl.cosigned";
+  auto store = ledger::FileCosignedStore(stored.string());
+  ConsoleOptions o;
+  o.index = index_.get();
+  o.token = kToken;
+  o.assets_dir = (dir_ / "assets").string();
+  o.cosigned = store.get();
+  auto c = Console::Create(o);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto head = [&] {
+    webhook::HttpRequest r;
+    r.method = "GET";
+    r.target = "/api/head";
+    r.authorization = auth;
+    auto answer = (*c)->Handle(r);
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    return json::parse(answer.body);
+  };
+  EXPECT_FALSE(head()["checkpoint"].contains("cosigned"));  // none stored yet
+  const std::string note = "execgov.test/ledger\n3\nroot=\n\n\u2014 execgov.test/ledger sig\n\u2014 witness.test cosig\n";
+  ASSERT_TRUE(store->Write(note, json::object()).ok());
+  EXPECT_EQ(head()["checkpoint"]["cosigned"], note);
+  EXPECT_EQ(head()["checkpoint"]["note"], json::parse(Get("/api/head", auth).body)["checkpoint"]["note"]);
+  std::ofstream(stored, std::ios::trunc) << std::string(ledger::kMaxCosignedNoteBytes + 1, 'x');
+  EXPECT_FALSE(head()["checkpoint"].contains("cosigned"));
+  // A console given no store sends none.
+  EXPECT_FALSE(json::parse(Get("/api/head", auth).body)["checkpoint"].contains("cosigned"));
+}
+
 TEST_F(ConsoleServerTest, StrictHeadersOnEveryAnswer) {
   for (const auto& r : {Get("/"), Get("/api/head", std::string("Bearer ") + kToken), Get("/assets/app.js")}) {
     const std::string csp = Header(r, "Content-Security-Policy");
