@@ -3,7 +3,7 @@
 # guides cannot drift from the code:
 #
 #   docs_test.sh GUIDE PATH/TO/execgov      GUIDE: install, policy-guide, agents,
-#                                           auditors or operations
+#                                           auditors, operations or authority
 #
 # Every ```bash block of docs/GUIDE.md runs, in order, in one bash session with
 # `set -euo pipefail`, from a scratch directory holding links to charts/,
@@ -12,12 +12,14 @@
 # policy-guide -->`: those guides' blocks run first, up to their
 # `<!-- docs-test: teardown -->` line (the uninstall section). Other fenced
 # blocks must be ```text or ```yaml (output and file contents), so no command
-# can hide from the test in a ```sh block.
+# can hide from the test in a ```sh block. A guide's blocks after a
+# `<!-- docs-test: end -->` line are not read: what the harness cannot run
+# (a PKCS#11 token, a TLS endpoint), which another test must cover.
 #
 # What the harness changes, and why (the guides' text stays what a reader
 # types):
-#   - the names execgov-system and team-a become this run's own namespaces, so
-#     parallel tests never share them;
+#   - the names execgov-system, team-a and execgov-approvers become this run's
+#     own namespaces, so parallel tests never share them;
 #   - `helm install|upgrade` gets -f with a values file that narrows the
 #     webhook configuration to this run's namespaces and, for guides that
 #     need admission (`<!-- docs-test: webhook -->`), points it at the
@@ -31,7 +33,9 @@
 #     stop_webhook (the guide's scenario is execgov being down),
 #     resume_webhook (execgov is back: the webhook process again),
 #     wait_for_checkpoint (until the ledger has a signed checkpoint, which
-#     execgov writes at least every 10 s).
+#     execgov writes at least every 10 s),
+#     start_authority (the chart's execgov-authority Deployment, once the
+#     guide has enabled it, as a process like the webhook).
 # The release is named execgov, as in the guides: ctest runs these tests one at
 # a time (RESOURCE_LOCK), and the cleanup removes the release, the webhook
 # configuration, the namespaces and the guides' ExecutionPolicies.
@@ -44,6 +48,7 @@ source "$(dirname "$0")/chart_lib.sh"
 id=$$
 sys=e2e-docs-sys-$id
 team=e2e-docs-team-$id
+appr=e2e-docs-appr-$id
 work=$(mktemp -d)
 CHART_NS=$sys CHART_WORK=$work EXECGOV=$execgov
 cleanup() {
@@ -53,7 +58,8 @@ cleanup() {
   kubectl delete validatingwebhookconfiguration execgov --ignore-not-found >/dev/null 2>&1
   kubectl delete executionpolicy -l "e2e-docs=$id" --ignore-not-found >/dev/null 2>&1
   kubectl get executionpolicy -o name 2>/dev/null | grep -F "$team" | xargs -r kubectl delete --ignore-not-found >/dev/null 2>&1
-  kubectl delete namespace "$sys" "$team" --wait=false --ignore-not-found >/dev/null 2>&1
+  kubectl get authoritypolicy -o name 2>/dev/null | grep -F "$team" | xargs -r kubectl delete --ignore-not-found >/dev/null 2>&1
+  kubectl delete namespace "$sys" "$team" "$appr" --wait=false --ignore-not-found >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -68,6 +74,8 @@ out, block, lang = [], None, None
 for n, line in enumerate(open(path), 1):
     if block is None:
         if prefix and line.strip() == "<!-- docs-test: teardown -->":
+            break
+        if line.strip() == "<!-- docs-test: end -->":
             break
         m = re.match(r"^<!-- docs-test: run (\w+) -->$", line.strip())
         if m:
@@ -108,6 +116,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port)
 metrics_port=$(free_port)
 operator_metrics_port=$(free_port)
+authority_metrics_port=$(free_port)
 {
   cat <<EOF
 webhook:
@@ -135,6 +144,17 @@ start_webhook() {
   resume_webhook
 }
 stop_webhook() { chart_stop webhook; }
+# The chart's authority (after the guide's `helm upgrade --set
+# authority.enabled=true`), with its key Secret kept in files as for a pod.
+start_authority() {
+  chart_sync_secret execgov-authority-key "$work/.authority"
+  poll 30 test -s "$work/.authority/authority.key" || fail "the authority's key did not reach $work/.authority"
+  chart_run execgov-authority authority --metrics-listen=127.0.0.1:$authority_metrics_port \
+    --ledger-key=$work/.ledger/ledger.key --key=$work/.authority/authority.key --identity=docs-authority \
+    --watch-namespaces=$team
+  poll 60 curl -sf "http://127.0.0.1:$authority_metrics_port/readyz" -o /dev/null ||
+    { cat "$work/authority.log"; fail "execgov authority did not become ready"; }
+}
 # The webhook again after stop_webhook (the operator kept running).
 resume_webhook() {
   chart_run execgov-webhook webhook --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:$metrics_port \
@@ -173,23 +193,23 @@ EOF
     fi
     if [ "$g" = "$guide" ]; then blocks "$doc"; else blocks "$repo/docs/$g.md" prefix; fi
   done
-} | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
+} | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/execgov-approvers/$appr/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook resume_webhook wait_for_checkpoint poll fail
-export sys team port metrics_port operator_metrics_port execgov work CHART_NS CHART_WORK EXECGOV
+export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook resume_webhook wait_for_checkpoint start_authority poll fail
+export sys team appr port metrics_port operator_metrics_port authority_metrics_port execgov work CHART_NS CHART_WORK EXECGOV
 set +e
 bash -x .guide.sh
 status=$?
 set -e
 if [ $status != 0 ]; then
-  for log in operator webhook; do
+  for log in operator webhook authority; do
     [ -f "$log.log" ] && { echo "--- $log.log"; tail -n 30 "$log.log"; }
   done
   fail "a command of docs/$guide.md failed (exit $status)"
 fi
 # The chart's RBAC must be enough for what the guide made execgov do.
-for log in operator webhook; do
+for log in operator webhook authority; do
   if [ -f "$log.log" ] && grep -E 'HTTP 403|PermissionDenied|forbidden' "$log.log" >denied.txt; then
     head -n 5 denied.txt
     fail "the $log was refused by the API server: the chart's RBAC lacks a permission"
