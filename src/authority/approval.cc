@@ -210,4 +210,28 @@ std::string WaitingForApprovals(const AuthorityRule& rule, size_t given) {
          std::to_string(given) + " given)";
 }
 
+StatusOr<nlohmann::json> NewApproval(const nlohmann::json& request, bool approve, const std::string& approver,
+                                     const std::string& reason) {
+  const std::string ns = api::NamespaceOf(request), name = api::NameOf(request);
+  const std::string phase = api::StringAt(request, {"status", "phase"});
+  if (phase != "AwaitingAuthorization") {
+    return FailedPrecondition(ns + "/" + name + " is not awaiting authorization (phase " +
+                              (phase.empty() ? "none yet" : phase) + ")");
+  }
+  EXECGOV_ASSIGN_OR_RETURN(std::string digest,
+                           api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request));
+  const std::string prefix = name.substr(0, 200) + (approve ? "-approve-" : "-deny-");
+  nlohmann::json approval = {{"apiVersion", std::string(api::kApiVersion)},
+                             {"kind", kApprovalKind},
+                             {"metadata", {{"generateName", prefix}, {"namespace", ns}}},
+                             {"spec",
+                              {{"requestName", name},
+                               {"requestUID", api::UidOf(request)},
+                               {"requestDigest", digest},
+                               {"decision", approve ? kApprove : kDeny},
+                               {"approver", approver}}}};
+  if (!reason.empty()) approval["spec"]["reason"] = reason;
+  return approval;
+}
+
 }  // namespace execgov::authority

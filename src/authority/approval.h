@@ -54,6 +54,16 @@ struct Approval {
 // most kMaxApprovalReasonBytes). InvalidArgument naming the field otherwise.
 StatusOr<Approval> ParseApproval(const nlohmann::json& object);
 
+// The ExecutionApproval `approver` makes of their decision on `request` (an
+// ExecutionRequest as just read from the API server, by `execgov approve`
+// and the console alike): FailedPrecondition unless it is
+// AwaitingAuthorization; it names the request by name and uid and pins its
+// execution-scope digest now (an approval of a request changed since is
+// void). generateName: every decision is its own object, named by the API
+// server. `reason` is copied when not empty (the caller bounds it).
+StatusOr<nlohmann::json> NewApproval(const nlohmann::json& request, bool approve, const std::string& approver,
+                                     const std::string& reason);
+
 // The webhook's judgement of a CREATE.
 struct ApprovalJudgement {
   bool allowed = false;

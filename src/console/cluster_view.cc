@@ -166,25 +166,7 @@ StatusOr<DecisionRequest> ParseDecisionRequest(const json& body, bool approve) {
 StatusOr<json> CreateApproval(kube::Client& user, const DecisionRequest& d, const std::string& approver) {
   const std::string version(api::kApiVersion);
   EXECGOV_ASSIGN_OR_RETURN(json request, user.Get(kube::ResourcePath(version, "executionrequests", d.ns, d.name)));
-  const std::string phase = api::StringAt(request, {"status", "phase"});
-  if (phase != "AwaitingAuthorization") {
-    return FailedPrecondition(d.ns + "/" + d.name + " is not awaiting authorization (phase " +
-                              (phase.empty() ? "none yet" : phase) + ")");
-  }
-  EXECGOV_ASSIGN_OR_RETURN(std::string digest,
-                           api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, request));
-  // generateName: every decision is its own object.
-  const std::string prefix = d.name.substr(0, 200) + (d.approve ? "-approve-" : "-deny-");
-  json approval = {{"apiVersion", version},
-                   {"kind", authority::kApprovalKind},
-                   {"metadata", {{"generateName", prefix}, {"namespace", d.ns}}},
-                   {"spec",
-                    {{"requestName", d.name},
-                     {"requestUID", api::UidOf(request)},
-                     {"requestDigest", digest},
-                     {"decision", d.approve ? authority::kApprove : authority::kDeny},
-                     {"approver", approver}}}};
-  if (!d.reason.empty()) approval["spec"]["reason"] = d.reason;
+  EXECGOV_ASSIGN_OR_RETURN(json approval, authority::NewApproval(request, d.approve, approver, d.reason));
   return user.Create(kube::ResourcePath(version, authority::kApprovalResource, d.ns), approval);
 }
 

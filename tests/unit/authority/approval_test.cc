@@ -134,5 +134,33 @@ TEST_F(ApprovalTest, AnythingMalformedIsRefused) {
   EXPECT_FALSE(ReadApprovalRecord(record).has_value());
 }
 
+// What execgov approve and the console create: the request named by name
+// and uid, its digest now, a fresh name per decision; an approval the
+// webhook then judges as any other. Refused for a request not waiting.
+TEST_F(ApprovalTest, NewApprovalIsWhatTheWebhookJudges) {
+  auto made = NewApproval(request_, true, "alice", "");
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ((*made)["metadata"]["generateName"], "req-approve-");
+  EXPECT_EQ((*made)["metadata"]["namespace"], "agents");
+  EXPECT_EQ((*made)["spec"]["requestDigest"], digest_);
+  EXPECT_FALSE((*made)["spec"].contains("reason"));
+  (*made)["metadata"]["name"] = "req-approve-x1";
+  (*made)["metadata"]["uid"] = "u-2";
+  EXPECT_TRUE(Judge(*made, "alice", {"ops"}).allowed);
+
+  auto denial = NewApproval(request_, false, "alice", "not today");
+  ASSERT_TRUE(denial.ok());
+  EXPECT_EQ((*denial)["metadata"]["generateName"], "req-deny-");
+  EXPECT_EQ((*denial)["spec"]["decision"], "Deny");
+  EXPECT_EQ((*denial)["spec"]["reason"], "not today");
+
+  request_["status"]["phase"] = "Authorized";
+  auto late = NewApproval(request_, true, "alice", "");
+  EXPECT_EQ(late.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(late.status().message().find("phase Authorized"), std::string::npos);
+  request_.erase("status");
+  EXPECT_NE(NewApproval(request_, true, "alice", "").status().message().find("none yet"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace execgov::authority
