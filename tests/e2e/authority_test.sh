@@ -28,6 +28,10 @@
 #       no Job;
 #     - the authority stopped and started again: a request made meanwhile is
 #       granted, and no request has more than one grant in the ledger;
+#     - the authority killed (SIGKILL) after writing a grant record but before
+#       the attach (a webhook refusing the request's UPDATEs holds it back):
+#       restarted, it attaches that grant (the same jti), one grant record,
+#       one jti consumed, one Job;
 #     - a signing key readable by others is refused at start.
 #   authority_test.sh approvals EXECGOV
 #     Human approval: a rule needing two approvals from named groups.
@@ -327,6 +331,58 @@ YAML
       fail "a Job exists for the $r request"
   done
 
+  # --- killed (SIGKILL) after the grant record, before the attach: the
+  # restarted authority signs that recorded grant again (the same jti), never a
+  # second one. A webhook refusing the request's UPDATEs holds the attach back
+  # until the authority is dead.
+  stop_pid "$authority_pid"
+  mkdir -p hold
+  deny_webhook_start "$PWD/hold" "e2e: the attach is held"
+  request_yaml held | sed 's/^metadata: {name: held, /metadata: {name: held, labels: {e2e-hold: "true"}, /' >held.yaml
+  as_agent create -f held.yaml >/dev/null || fail "the request was not admitted"
+  kubectl apply -f - >/dev/null <<YAML || fail "cannot register the hold webhook"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: e2e-hold-$CLUSTER_ID}
+webhooks:
+- name: hold.e2e.execgov.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 5
+  clientConfig:
+    url: https://127.0.0.1:$DENY_PORT/validate
+    caBundle: $(base64 -w0 <"$DENY_DIR/ca.crt")
+  rules:
+  - {apiGroups: [execgov.io], apiVersions: ["*"], operations: [UPDATE], resources: [executionrequests]}
+  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
+  objectSelector: {matchLabels: {e2e-hold: "true"}}
+YAML
+  cluster_on_cleanup "kubectl delete validatingwebhookconfiguration e2e-hold-$CLUSTER_ID --ignore-not-found >/dev/null 2>&1"
+  # Until the API server calls it (a label change the execgov webhook allows).
+  held_by_hook() { ! kubectl label executionrequest held -n "$ns" "e2e-probe=$RANDOM" --overwrite >/dev/null 2>&1; }
+  poll 30 held_by_hook || fail "the hold webhook is not called"
+  start_authority
+  held_grants() {
+    "$execgov" ledger show --ledger "$LEDGER_URL" --type grant -o json |
+      python3 -c 'import json, sys; print(sum(json.loads(l)["object"]["name"] == "held" for l in sys.stdin if l.strip()))'
+  }
+  poll 60 grep -q "UPDATE ExecutionRequest $ns/held by system:serviceaccount:.*:execgov-authority" hold/webhook.log ||
+    fail "the authority did not try to attach: $(cat hold/webhook.log)"
+  [ "$(held_grants)" = 1 ] || fail "the attach was tried without one grant record ($(held_grants))"
+  kill -9 "$authority_pid"
+  kubectl delete validatingwebhookconfiguration "e2e-hold-$CLUSTER_ID" >/dev/null
+  [ -z "$(field held '{.metadata.annotations.execgov\.io/authorization}')" ] || fail "the held request got its artifact"
+  start_authority
+  wait_phase held Running 60
+  local held_jti
+  held_jti=$("$execgov" ledger show --ledger "$LEDGER_URL" --type grant -o json |
+    python3 -c 'import json, sys; print([r for r in map(json.loads, filter(str.strip, sys.stdin)) if r["object"]["name"] == "held"][0]["jti"])')
+  "$execgov" inspect "$(field held '{.metadata.annotations.execgov\.io/authorization}')" | grep -q "\"jti\": \"$held_jti\"" ||
+    fail "the held request's artifact is not the recorded grant $held_jti"
+  [ "$(kubectl get jobs -n "$ns" -l "execgov.io/request-uid=$(field held '{.metadata.uid}')" -o name | wc -l)" = 1 ] ||
+    fail "not exactly one Job for the held request"
+
   # --- the ledger: one grant per granted request, the refusals with their rules
   "$execgov" ledger show --ledger "$LEDGER_URL" -o json >ledger.json
   python3 - ledger.json "$CLUSTER_ID" <<'PY' || fail "the ledger's grants and refusals are wrong"
@@ -334,7 +390,7 @@ import collections, json, sys
 records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 policy = sys.argv[2]
 grants = collections.Counter(r["object"]["name"] for r in records if r["type"] == "grant")
-assert grants == {"auto": 1, "later": 1}, grants
+assert grants == {"auto": 1, "later": 1, "held": 1}, grants
 for g in (r for r in records if r["type"] == "grant"):
     assert g["rule"] == {"policy": policy, "name": "auto", "generation": 1}, g
     assert g["claims"]["sub"] == "agent:e2e" and g["claims"]["exp"] - g["claims"]["iat"] == 300, g
@@ -342,7 +398,11 @@ for g in (r for r in records if r["type"] == "grant"):
 denials = {r["object"]["name"]: (r["reason"], r.get("rule")) for r in records if r["type"] == "denial"}
 assert denials == {"danger": ("Denied", policy + "/deny-danger"), "slow": ("Expired", policy + "/needs-approval")}, denials
 consumed = [r for r in records if r["type"] == "admission" and r.get("authorization") == "attach" and r["decision"] == "allowed"]
-assert sorted(r["object"]["name"] for r in consumed) == ["auto", "later"], consumed
+# held: each attach the hold webhook refused after execgov admitted it is an
+# allowed record too (the object was never stored), all of the one recorded jti.
+assert sorted(r["object"]["name"] for r in consumed if r["object"]["name"] != "held") == ["auto", "later"], consumed
+held = {r["artifact"]["jti"] for r in consumed if r["object"]["name"] == "held"}
+assert held == {g["jti"] for g in records if g["type"] == "grant" and g["object"]["name"] == "held"}, held
 print("ledger: grants %s, refusals %s" % (dict(grants), denials))
 PY
   "$execgov" ledger verify --ledger "$LEDGER_URL" --checkpoint-key "$LEDGER_PUB" >/dev/null || fail "ledger verify failed"
