@@ -340,24 +340,9 @@ YAML
   deny_webhook_start "$PWD/hold" "e2e: the attach is held"
   request_yaml held | sed 's/^metadata: {name: held, /metadata: {name: held, labels: {e2e-hold: "true"}, /' >held.yaml
   as_agent create -f held.yaml >/dev/null || fail "the request was not admitted"
-  kubectl apply -f - >/dev/null <<YAML || fail "cannot register the hold webhook"
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata: {name: e2e-hold-$CLUSTER_ID}
-webhooks:
-- name: hold.e2e.execgov.io
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  clientConfig:
-    url: https://127.0.0.1:$DENY_PORT/validate
-    caBundle: $(base64 -w0 <"$DENY_DIR/ca.crt")
-  rules:
-  - {apiGroups: [execgov.io], apiVersions: ["*"], operations: [UPDATE], resources: [executionrequests]}
-  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
-  objectSelector: {matchLabels: {e2e-hold: "true"}}
-YAML
+  deny_webhook_apply "e2e-hold-$CLUSTER_ID" "  namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: $ns}}
+  objectSelector: {matchLabels: {e2e-hold: \"true\"}}" \
+    '{apiGroups: [execgov.io], apiVersions: ["*"], operations: [UPDATE], resources: [executionrequests]}'
   cluster_on_cleanup "kubectl delete validatingwebhookconfiguration e2e-hold-$CLUSTER_ID --ignore-not-found >/dev/null 2>&1"
   # Until the API server calls it (a label change the execgov webhook allows).
   held_by_hook() { ! kubectl label executionrequest held -n "$ns" "e2e-probe=$RANDOM" --overwrite >/dev/null 2>&1; }

@@ -7,10 +7,11 @@
 #                         tests/e2e/deny_webhook.py as the coprocess DENY (it
 #                         exits with this shell), serving 127.0.0.1 with a
 #                         certificate made in DIR; sets DENY_PID, DENY_PORT
-#   deny_webhook_apply NAME SELECTORS
+#   deny_webhook_apply NAME SELECTORS [RULE]
 #                         a ValidatingWebhookConfiguration NAME sending Pod
-#                         CREATEs to it (webhook deny.e2e.execgov.io, Fail, 5 s)
-#                         where SELECTORS, YAML lines indented two spaces
+#                         CREATEs (or RULE, a YAML flow mapping of
+#                         rules[]) to it (webhook deny.e2e.execgov.io, Fail,
+#                         5 s) where SELECTORS, YAML lines indented two spaces
 #                         (namespaceSelector, objectSelector), match
 here=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -70,6 +71,7 @@ deny_webhook_start() {
 }
 
 deny_webhook_apply() {
+  local rule=${3:-'{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}'}
   kubectl apply -f - >/dev/null <<YAML || fail "cannot register the deny webhook $1"
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
@@ -84,7 +86,7 @@ webhooks:
     url: https://127.0.0.1:$DENY_PORT/validate
     caBundle: $(base64 -w0 <"$DENY_DIR/ca.crt")
   rules:
-  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  - $rule
 $2
 YAML
 }
