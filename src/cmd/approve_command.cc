@@ -8,7 +8,6 @@
 // kubectl-execgov link installed with the binary.
 #include <iostream>
 
-#include "api/execution_scope.h"
 #include "api/object.h"
 #include "authority/approval.h"
 #include "cmd/cli.h"
@@ -56,38 +55,25 @@ int RunApprove(const ApproveOptions& o, bool approve) {
   const std::string api_version(api::kApiVersion);
   auto request = (*client)->Get(kube::ResourcePath(api_version, "executionrequests", ns, name));
   if (!request.ok()) return UsageError("ExecutionRequest " + o.target + ": " + request.status().message());
-  const std::string phase = api::StringAt(*request, {"status", "phase"});
-  if (phase != "AwaitingAuthorization") {
-    std::cerr << "execgov: ExecutionRequest " << o.target << " is not awaiting authorization (phase "
-              << (phase.empty() ? "none yet" : phase) << ")\n";
-    return kExitDenied;
-  }
-  auto digest = api::ExecutionScopeDigest(api::GovernedKind::kExecutionRequest, *request);
-  if (!digest.ok()) return UsageError("ExecutionRequest " + o.target + ": " + digest.status().message());
   auto user = WhoAmI(**client);
   if (!user.ok()) return UsageError("cannot tell who you are (SelfSubjectReview): " + user.status().message());
-
-  // generateName: every decision is its own object; the API server picks
-  // a name no other approval has.
-  const std::string prefix = name.substr(0, std::min<size_t>(name.size(), 200)) + (approve ? "-approve-" : "-deny-");
-  nlohmann::json approval = {{"apiVersion", api_version},
-                             {"kind", authority::kApprovalKind},
-                             {"metadata", {{"generateName", prefix}, {"namespace", ns}}},
-                             {"spec",
-                              {{"requestName", name},
-                               {"requestUID", api::UidOf(*request)},
-                               {"requestDigest", *digest},
-                               {"decision", approve ? authority::kApprove : authority::kDeny},
-                               {"approver", *user}}}};
-  if (!o.reason.empty()) approval["spec"]["reason"] = o.reason;
-  auto created = (*client)->Create(kube::ResourcePath(api_version, authority::kApprovalResource, ns), approval);
+  auto approval = authority::NewApproval(*request, approve, *user, o.reason);
+  if (!approval.ok()) {
+    if (approval.status().code() == StatusCode::kFailedPrecondition) {  // not waiting
+      std::cerr << "execgov: ExecutionRequest " << approval.status().message() << "\n";
+      return kExitDenied;
+    }
+    return UsageError("ExecutionRequest " + o.target + ": " + approval.status().message());
+  }
+  const std::string digest = (*approval)["spec"].value("requestDigest", "");
+  auto created = (*client)->Create(kube::ResourcePath(api_version, authority::kApprovalResource, ns), *approval);
   if (!created.ok()) {
     std::cerr << "execgov: the " << (approve ? "approval" : "denial") << " was refused: " << created.status().message()
               << "\n";
     return kExitDenied;
   }
   std::cout << "executionapproval " << ns << "/" << api::NameOf(*created) << " created: " << *user << " "
-            << (approve ? "approves" : "denies") << " " << o.target << " (" << *digest << ")\n";
+            << (approve ? "approves" : "denies") << " " << o.target << " (" << digest << ")\n";
   return kExitOk;
 }
 
