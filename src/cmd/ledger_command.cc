@@ -21,6 +21,7 @@
 #include "ledger/proof.h"
 #include "ledger/record.h"
 #include "ledger/retention.h"
+#include "ledger/story.h"
 #include "ledger/tiles.h"
 #include "ledger/verifier.h"
 #include "ledger/witness_client.h"
@@ -191,10 +192,9 @@ bool Matches(const nlohmann::json& rec, const LedgerOptions& o) {
   };
   if (!o.type.empty() && str(rec, "type") != o.type) return false;
   if (!o.decision.empty() && str(rec, "decision") != o.decision) return false;
-  if (!o.jti.empty()) {
-    auto a = rec.find("artifact");
-    if (a == rec.end() || !a->is_object() || str(*a, "jti") != o.jti) return false;
-  }
+  // The artifact's jti, or a grant's (the console's search and story read it
+  // the same way).
+  if (!o.jti.empty() && ledger::StoryJti(rec) != o.jti) return false;
   if (!o.object.empty()) {
     auto ob = rec.find("object");
     if (ob == rec.end() || !ob->is_object()) return false;
@@ -257,6 +257,15 @@ int RunShow(const LedgerOptions& o) {
         // What became of an earlier admission (not-created): which one.
         decision = Cell(*rec, {"outcome"});
         reason = "admission " + Cell(*rec, {"admissionSeq"});
+      } else if (Cell(*rec, {"type"}) == "approval") {
+        // Its `reason` is the approver's own words (-o json has them); the
+        // column says what they decided.
+        reason = Cell(*rec, {"verdict"});
+      } else if (Cell(*rec, {"type"}) == "grant") {
+        decision = "granted";
+        reason = Cell(*rec, {"rule", "policy"}) + "/" + Cell(*rec, {"rule", "name"});
+      } else if (Cell(*rec, {"type"}) == "denial") {
+        decision = "denied";
       }
       std::cout << std::left << std::setw(8) << seq << std::setw(26) << Cell(*rec, {"time"}) << std::setw(11)
                 << Cell(*rec, {"type"}) << std::setw(12) << decision << std::setw(22) << reason << std::setw(40)

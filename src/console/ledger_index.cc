@@ -15,6 +15,7 @@
 #include "crypto/sha256.h"
 #include "ledger/checkpoint.h"
 #include "ledger/record.h"
+#include "ledger/story.h"
 
 namespace execgov::console {
 namespace {
@@ -78,7 +79,7 @@ bool Matches(const RecordFilter& f, const json& r) {
     return false;
   }
   return eq(f.name, name) && eq(f.ns, ns) && eq(f.kind, StringAt(r, {"object", "kind"})) &&
-         eq(f.uid, StringAt(r, {"object", "uid"})) && eq(f.jti, StringAt(r, {"artifact", "jti"})) &&
+         eq(f.uid, StringAt(r, {"object", "uid"})) && eq(f.jti, ledger::StoryJti(r)) &&
          eq(f.sub, StringAt(r, {"artifact", "sub"})) && eq(f.iss, StringAt(r, {"artifact", "iss"})) &&
          eq(f.kid, StringAt(r, {"artifact", "kid"})) && eq(f.decision, StringAt(r, {"decision"})) &&
          eq(f.reason, StringAt(r, {"reason"})) && eq(f.type, StringAt(r, {"type"}));
@@ -157,7 +158,7 @@ struct LedgerIndex::Impl {
     r.object = name.empty() ? 0 : Key(ns + "/" + name);
     r.kind = Key(StringAt(j, {"object", "kind"}));
     r.uid = Key(StringAt(j, {"object", "uid"}));
-    r.jti = Key(StringAt(j, {"artifact", "jti"}));
+    r.jti = Key(ledger::StoryJti(j));
     r.sub = Key(StringAt(j, {"artifact", "sub"}));
     r.iss = Key(StringAt(j, {"artifact", "iss"}));
     r.kid = Key(StringAt(j, {"artifact", "kid"}));
@@ -424,34 +425,50 @@ StatusOr<std::vector<uint64_t>> LedgerIndex::Story(uint64_t seq, std::vector<uin
   std::lock_guard lock(impl_->mu);
   Impl& m = *impl_;
   if (seq >= m.rows.size()) return NotFound("no seq " + std::to_string(seq));
-  json start = m.ParsedLocked(seq);
-  const std::string jti = StringAt(start, {"artifact", "jti"});
-  std::unordered_set<std::string> uids;
-  if (std::string uid = StringAt(start, {"object", "uid"}); !uid.empty()) uids.insert(uid);
+  // The story's keys (ledger/story.h): the jtis and object uids of its
+  // records. A record joins when it carries one of them; what it carries
+  // itself is followed unless it was refused.
+  std::unordered_set<std::string> jtis, uids;
+  std::unordered_set<uint32_t> jti_keys, uid_keys;
+  auto learn = [&](const json& r) {
+    bool grew = false;
+    if (std::string j = ledger::StoryJti(r); !j.empty() && jtis.size() < kMaxStoryRecords && jtis.insert(j).second) {
+      jti_keys.insert(Key(j));
+      grew = true;
+    }
+    if (std::string u = ledger::StoryUid(r); !u.empty() && uids.size() < kMaxStoryRecords && uids.insert(u).second) {
+      uid_keys.insert(Key(u));
+      grew = true;
+    }
+    return grew;
+  };
   std::vector<uint64_t> story;
   std::unordered_set<uint64_t> in_story;
   auto add = [&](uint64_t i) {
     if (in_story.insert(i).second) story.push_back(i);
   };
   add(seq);
-  // The records of the artifact: the request, its Job, the Job's Pods, and
-  // anything refused for presenting the same jti.
-  if (!jti.empty()) {
-    const uint32_t k = Key(jti);
-    for (uint64_t i = 0; i < m.rows.size() && story.size() < kMaxStoryRecords; ++i) {
-      if (m.rows[i].jti != k || i == seq) continue;
+  learn(m.ParsedLocked(seq));
+  // Passes over the rows (hashed keys, in memory), each confirming a
+  // candidate against its parsed record. A key learned at row i can only
+  // have been missed by rows before i, so the next pass stops there: one
+  // pass when every key is known before the first record that carries it,
+  // two in the common case (from a Pod, the request's uid is learned from
+  // its attach admission, after its approvals and grant), at most
+  // kMaxStoryPasses.
+  uint64_t end = m.rows.size();
+  for (int pass = 0; pass < kMaxStoryPasses && end > 0 && story.size() < kMaxStoryRecords; ++pass) {
+    uint64_t missed_before = 0;
+    for (uint64_t i = 0; i < end && story.size() < kMaxStoryRecords; ++i) {
+      const Row& row = m.rows[i];
+      if (!(row.jti != 0 && jti_keys.count(row.jti)) && !(row.uid != 0 && uid_keys.count(row.uid))) continue;
+      if (in_story.count(i)) continue;
       json r = m.ParsedLocked(i);
-      if (StringAt(r, {"artifact", "jti"}) != jti) continue;
+      if (!jtis.count(ledger::StoryJti(r)) && !uids.count(ledger::StoryUid(r))) continue;  // a hash collision
       add(i);
-      if (std::string uid = StringAt(r, {"object", "uid"}); !uid.empty()) uids.insert(uid);
+      if (ledger::StoryFollows(r) && learn(r)) missed_before = i;
     }
-  }
-  // Every other record of those objects (execution steps, outcomes).
-  std::unordered_set<uint32_t> uid_keys;
-  for (const auto& u : uids) uid_keys.insert(Key(u));
-  for (uint64_t i = 0; i < m.rows.size() && story.size() < kMaxStoryRecords; ++i) {
-    if (in_story.count(i) || !uid_keys.count(m.rows[i].uid)) continue;
-    if (uids.count(StringAt(m.ParsedLocked(i), {"object", "uid"}))) add(i);
+    end = missed_before;
   }
   std::sort(story.begin(), story.end());
   // The parent chain: the record each story record names as `parent`, and

@@ -38,7 +38,8 @@ struct RecordFilter {
   std::string ns;         // object.namespace
   std::string kind;       // object.kind
   std::string uid;        // object.uid
-  std::string jti, sub, iss, kid;  // artifact.*
+  std::string jti;        // artifact.jti, or a grant's jti (ledger/story.h)
+  std::string sub, iss, kid;  // artifact.*
   std::string digest;     // digest or artifact.digest
   std::string decision;   // allowed | denied
   std::string reason;     // a reason code (design.md §4)
@@ -57,6 +58,10 @@ inline constexpr size_t kMaxPageSize = 200;
 inline constexpr size_t kMaxStoryRecords = 500;
 // How far up a story's parent chain is followed.
 inline constexpr int kMaxParentDepth = 16;
+// How many times a story's records are looked for among the rows: each
+// pass follows the keys the previous one learned (a request's uid found
+// through its Job's jti, then the request's approvals and grant).
+inline constexpr int kMaxStoryPasses = 4;
 
 struct LatestCheckpoint {
   uint64_t seq = 0;   // of the checkpoint record
@@ -106,9 +111,15 @@ class LedgerIndex {
   // The Merkle root of the first `size` records (size <= size()).
   StatusOr<ledger::Hash> RootAt(uint64_t size);
 
-  // An execution's story: every record sharing the artifact jti of `seq`
-  // (or its object uid when it has none), the records of those objects, and
-  // the parent chain above them, oldest first, at most kMaxStoryRecords.
+  // An execution's story: the records linked to `seq` by jti or object uid
+  // (ledger/story.h), followed from record to record: from a Pod through the
+  // artifact to its Job and its request, from the request (by uid) to its
+  // admission without an artifact, the `approval` records of its
+  // ExecutionApprovals (allowed and refused), the authority's `grant` or
+  // `denial`, and its execution steps; refused records join but link no
+  // further. Oldest first, at most kMaxStoryRecords, found in at most
+  // kMaxStoryPasses passes over the in-memory rows; then the parent chain
+  // above them.
   StatusOr<std::vector<uint64_t>> Story(uint64_t seq, std::vector<uint64_t>* parents);
 
  private:

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "authority/approval.h"
 #include "core/clock.h"
 #include "core/file.h"
 #include "crypto/encoding.h"
@@ -172,6 +173,98 @@ TEST_F(ConsoleIndexTest, StoryIsTheArtifactsRecordsAndItsParents) {
   ASSERT_TRUE(story.ok());
   EXPECT_EQ(*story, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
   EXPECT_TRUE(parents.empty());
+}
+
+// An approved execution (issue 20) as its writers record it: the webhook's
+// admission of the request without an artifact, its `approval` records
+// (authority::ApprovalRecord, as the webhook writes them: no jti, the
+// request by uid), the authority's grant (its own `jti`), the attach, the
+// Job and Pods under the granted artifact, and noise that must stay out.
+TEST_F(ConsoleIndexTest, StoryLinksApprovalsAndTheGrantByTheRequestsUid) {
+  const std::string old_digest = "sha256:" + std::string(64, '1'), digest = "sha256:" + std::string(64, '2');
+  auto approval = [&](const std::string& request_uid, const std::string& approver, const std::string& d, bool allowed,
+                      const std::string& uid) {
+    authority::Approval a;
+    a.ns = "team-a";
+    a.name = "approve-" + uid;
+    a.uid = uid;
+    a.request_name = "rotate";
+    a.request_uid = request_uid;
+    a.request_digest = d;
+    a.approve = true;
+    a.approver = approver;
+    a.reason = "change OPS-1";
+    authority::ApprovalJudgement j;
+    j.allowed = allowed;
+    j.message = allowed ? "Approve of team-a/rotate" : "agent:rotator is the initiator";
+    j.rule = "ops/review";
+    j.initiator = "agent:rotator";
+    if (allowed) j.groups = {"ops-approvers"};
+    return authority::ApprovalRecord(a, j, approver);
+  };
+  json awaiting = Admission("ExecutionRequest", "rotate", "er-a", "", true);
+  awaiting["authorization"] = "awaiting";
+  awaiting["digest"] = digest;
+  json grant = {{"type", "grant"},
+                {"authority", "execgov-authority"},
+                {"kid", "auth-1"},
+                {"rule", {{"policy", "ops"}, {"name", "review"}, {"generation", 1}}},
+                {"jti", "GA"},
+                {"initiator", "agent:rotator"},
+                {"object", {{"kind", "ExecutionRequest"}, {"namespace", "team-a"}, {"name", "rotate"}, {"uid", "er-a"}}},
+                {"digest", digest},
+                {"approvals", {{{"approver", "alice"}, {"name", "approve-ap-3"}, {"uid", "ap-3"}}}}};
+  json attach = Admission("ExecutionRequest", "rotate", "er-a", "GA", true);
+  attach["authorization"] = "attach";
+  json step = Admission("ExecutionRequest", "rotate", "er-a", "GA", true);
+  step["type"] = "execution";
+  step["phase"] = "Running";
+  {
+    ledger::LedgerOptions o;
+    o.clock = &clock_;
+    auto l = ledger::OpenLedger("file:" + path_, o);
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    for (const json& r : {
+             awaiting,                                                          // 0
+             approval("er-a", "carol", old_digest, true, "ap-1"),               // 1 void: an older digest
+             approval("er-a", "agent:rotator", digest, false, "ap-2"),          // 2 refused by the webhook
+             approval("er-b", "alice", digest, true, "ap-b"),                   // 3 another request's
+             approval("er-a", "alice", digest, true, "ap-3"),                   // 4
+             Admission("Job", "other", "u-other", "K0", true),                  // 5 noise
+             grant,                                                             // 6
+             attach,                                                            // 7
+             Admission("Job", "rotate-job", "job-a", "GA", true),               // 8
+             Admission("Pod", "rotate-job-x", "pod-a", "GA", true),             // 9
+             step,                                                              // 10
+             Admission("Pod", "thief", "pod-t", "GA", false),                   // 11 a replay, refused
+             Admission("Pod", "thief", "pod-t", "K1", true),                    // 12 the thief's own artifact
+         }) {
+      ASSERT_TRUE((*l)->Append(r).ok());
+    }
+    ASSERT_TRUE((*l)->Close().ok());
+  }
+  auto index = LedgerIndex::Open("file:" + path_);
+  ASSERT_TRUE(index.ok()) << index.status().message();
+  const std::vector<uint64_t> want = {0, 1, 2, 4, 6, 7, 8, 9, 10, 11};
+  // The same story from the Pod, an approval, the grant and the waiting
+  // request's first record: the links run both ways.
+  for (uint64_t from : {9, 4, 6, 0}) {
+    std::vector<uint64_t> parents;
+    auto story = (*index)->Story(from, &parents);
+    ASSERT_TRUE(story.ok()) << story.status().message();
+    EXPECT_EQ(*story, want) << "the story of seq " << from;
+    EXPECT_TRUE(parents.empty());
+  }
+  // A search by the artifact's jti finds the grant that minted it.
+  RecordFilter by_jti;
+  by_jti.jti = "GA";
+  EXPECT_EQ((*index)->Query(by_jti, std::nullopt, 50)->seqs, (std::vector<uint64_t>{11, 10, 9, 8, 7, 6}));
+  // From the refused replay: the artifact's story, and the replaying Pod's own
+  // records (the record shown is followed, refused or not).
+  std::vector<uint64_t> parents;
+  auto from_replay = (*index)->Story(11, &parents);
+  ASSERT_TRUE(from_replay.ok());
+  EXPECT_EQ(*from_replay, (std::vector<uint64_t>{0, 1, 2, 4, 6, 7, 8, 9, 10, 11, 12}));
 }
 
 TEST_F(ConsoleIndexTest, ARecordChangedOnDiskIsBrokenAndItsProofFails) {
