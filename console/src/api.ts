@@ -75,6 +75,20 @@ export interface Summary {
   object?: ObjectRef;
   owner?: ObjectRef;
   artifact?: { jti?: string; sub?: string; iss?: string; kid?: string; digest?: string };
+  // approval records (the webhook's judgement of an ExecutionApproval):
+  // decision is the webhook's, verdict the approver's; reason is the
+  // approver's own words.
+  verdict?: string;
+  approver?: string;
+  approval?: ObjectRef;
+  // grant and denial records (the authority's)
+  jti?: string;
+  kid?: string;
+  authority?: string;
+  rule?: string | { policy?: string; name?: string };
+  approvals?: { approver?: string; name?: string; uid?: string }[];
+  approverReason?: string;
+  initiator?: string;
 }
 
 export interface Head {

@@ -1,7 +1,7 @@
 // The lineage explorer: a search over the ledger's records (paged on the
 // server, newest first) and an execution's story as a graph.
 import { api, Summary } from "./api";
-import { clear, h, s } from "./dom";
+import { clear, h } from "./dom";
 
 const FIELDS: [string, string][] = [
   ["name", "object name"],
@@ -16,6 +16,11 @@ const FIELDS: [string, string][] = [
 
 export function describe(r: Summary): string {
   if (r.type === "checkpoint") return "checkpoint";
+  if (r.type === "approval" || r.type === "grant" || r.type === "denial") {
+    const o = r.object ?? {};
+    const what = r.type === "approval" ? `approval (${r.verdict ?? "?"} by ${r.approver ?? "?"})` : r.type;
+    return `${what} of ${o.namespace ? o.namespace + "/" : ""}${o.name ?? ""}`;
+  }
   const o = r.object ?? {};
   return `${o.kind ?? r.type ?? "?"} ${o.namespace ? o.namespace + "/" : ""}${o.name ?? ""}`;
 }
@@ -107,77 +112,4 @@ async function loadPage(into: HTMLElement, params: URLSearchParams, before: numb
     more.addEventListener("click", () => void loadPage(into, params, page.next ?? undefined));
     into.append(more);
   }
-}
-
-// The story as columns: parents | ExecutionRequest | Job | Pods | other,
-// one node per object (its latest record), denials apart and in red.
-export function renderStory(into: HTMLElement, records: Summary[], parents: Summary[], current: number): void {
-  const columns = ["parent", "ExecutionRequest", "Job", "Pod", "other"];
-  const nodes: { col: number; r: Summary; label: string; cls: string }[] = [];
-  const byObject = new Map<string, number>();
-  for (const r of parents) nodes.push({ col: 0, r, label: describe(r), cls: "node parent" });
-  for (const r of records) {
-    const kind = r.object?.kind ?? "";
-    let col = columns.indexOf(kind);
-    if (col < 1) col = 4;
-    const denied = r.decision === "denied";
-    const key = denied ? `denied:${r.seq}` : `${kind}:${r.object?.uid ?? r.seq}`;
-    const cls = [
-      "node",
-      denied ? "denied" : "allowed",
-      r.reason === "LineageDiscontinuity" ? "discontinuity" : "",
-      r.derived ? "derived" : "",
-      r.broken ? "broken" : "",
-      r.seq === current ? "current" : "",
-    ]
-      .filter(Boolean)
-      .join(" ");
-    const label = `${describe(r)}${r.derived ? " (derived)" : ""}`;
-    const at = byObject.get(key);
-    if (at === undefined) {
-      byObject.set(key, nodes.length);
-      nodes.push({ col, r, label, cls });
-    } else {
-      nodes[at] = { col, r, label, cls: nodes[at].cls + (r.seq === current ? " current" : "") };
-    }
-  }
-  const rowsIn = [0, 0, 0, 0, 0];
-  const W = 230, H = 44, GX = 40, GY = 16;
-  const pos = nodes.map((n) => ({ x: 10 + n.col * (W + GX), y: 30 + rowsIn[n.col]++ * (H + GY) }));
-  const height = 40 + Math.max(1, ...rowsIn) * (H + GY);
-  const svg = s("svg", { class: "story", width: 10 + 5 * (W + GX), height, role: "img", "aria-label": "the execution's story" });
-  columns.forEach((c, i) => svg.append(s("text", { x: 10 + i * (W + GX), y: 16, class: "col" }, c === "Pod" ? "Pods" : c)));
-  // Edges: parent -> request, request -> Job, Job -> Pods (allowed nodes).
-  const firstIn = (col: number) => nodes.findIndex((n) => n.col === col && !n.cls.includes("denied"));
-  for (const [from, to] of [
-    [0, 1],
-    [1, 2],
-    [2, 3],
-  ]) {
-    const a = firstIn(from);
-    if (a < 0) continue;
-    nodes.forEach((n, i) => {
-      if (n.col !== to) return;
-      svg.append(
-        s("line", {
-          x1: pos[a].x + W,
-          y1: pos[a].y + H / 2,
-          x2: pos[i].x,
-          y2: pos[i].y + H / 2,
-          class: n.cls.includes("denied") ? "edge denied" : "edge",
-          "data-edge": `${columns[from]}->${columns[to]}`,
-        }),
-      );
-    });
-  }
-  nodes.forEach((n, i) => {
-    const g = s("g", { class: n.cls, "data-kind": n.r.object?.kind ?? n.r.type ?? "", "data-seq": n.r.seq });
-    const a = s("a", { href: `#/record/${n.r.seq}` });
-    a.append(s("rect", { x: pos[i].x, y: pos[i].y, width: W, height: H, rx: 6 }));
-    a.append(s("text", { x: pos[i].x + 8, y: pos[i].y + 18 }, n.label.slice(0, 34)));
-    a.append(s("text", { x: pos[i].x + 8, y: pos[i].y + 36, class: "small" }, `seq ${n.r.seq} · ${n.r.decision ?? n.r.type ?? ""}${n.r.decision === "denied" ? ` ${n.r.reason ?? ""}` : ""}`));
-    g.append(a);
-    svg.append(g);
-  });
-  into.append(svg);
 }

@@ -3,7 +3,8 @@
 import { api, Summary } from "./api";
 import { compareWithSeen } from "./checkpoint_watch";
 import { clear, h } from "./dom";
-import { describe, renderStory } from "./lineage";
+import { describe } from "./lineage";
+import { renderStory, ruleName } from "./story";
 import { pinnedKey } from "./store";
 import { hex, InclusionProof, leafHash, verifyInclusionProof } from "./verify";
 
@@ -30,11 +31,15 @@ export async function renderRecord(root: HTMLElement, seq: number): Promise<void
       ...(
         [
           ["decision", rec.decision],
+          ["verdict", rec.verdict],
+          ["approver", rec.approver],
           ["reason", rec.reason],
+          ["rule", ruleName(rec.rule)],
+          ["authority / kid", rec.authority ? `${rec.authority} / ${rec.kid ?? ""}` : undefined],
           ["time", rec.time],
           ["type", rec.type],
           ["uid", rec.object?.uid],
-          ["jti", rec.artifact?.jti],
+          ["jti", rec.artifact?.jti ?? rec.jti],
           ["sub / iss / kid", rec.artifact ? `${rec.artifact.sub} / ${rec.artifact.iss} / ${rec.artifact.kid}` : undefined],
           ["digest", rec.digest ?? rec.artifact?.digest],
           ["parent", rec.parent],

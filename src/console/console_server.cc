@@ -185,8 +185,11 @@ json Summary(LedgerIndex& index, uint64_t seq) {
     s["malformed"] = true;
     return s;
   }
+  // An approval's verdict and approver, a grant's authority, kid, rule, jti
+  // and the approvals it counted: the story graph shows who decided what.
   for (const char* k : {"type", "decision", "reason", "time", "phase", "outcome", "parent", "previous", "derived",
-                        "intent", "digest", "message", "user", "initiator", "owner"}) {
+                        "intent", "digest", "message", "user", "initiator", "owner", "verdict", "approver",
+                        "approval", "approvals", "approverReason", "authority", "kid", "rule", "jti"}) {
     if (r->contains(k)) s[k] = (*r)[k];
   }
   if (r->contains("object")) s["object"] = (*r)["object"];
