@@ -61,7 +61,11 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
     std::cerr << o.command << ": no --tls-cert given; serving with a certificate from a private CA.\n"
               << "  CA certificate (use as the webhook caBundle): " << generated->ca_cert << "\n";
   }
-  auto credentials = tls::CredentialStore::Open(tls_options);
+  // The gauge follows the certificate through every reload, so an alert (or
+  // the console's health page) sees a rotation that did not happen.
+  auto credentials = tls::CredentialStore::Open(tls_options, [metrics](int64_t not_after) {
+    if (metrics) metrics->SetCertificateNotAfter("webhook", not_after);
+  });
   if (!credentials.ok()) return UsageError(credentials.status().message());
 
   webhook::LruSignatureCache cache(o.signature_cache_entries);

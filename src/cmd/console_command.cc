@@ -129,9 +129,6 @@ int RunConsole(const ConsoleFlags& o) {
     cosigned = std::move(*store);
     options.cosigned = cosigned.get();
   }
-  auto app = console::Console::Create(options);
-  if (!app.ok()) return UsageError(app.status().message());
-
   tls::TlsOptions tls_options{o.tls_cert, o.tls_key, ""};
   if (o.tls_cert.empty()) {
     auto generated = tls::EnsureSelfSignedCertificates((std::filesystem::path(o.state_dir) / "tls").string(),
@@ -144,6 +141,9 @@ int RunConsole(const ConsoleFlags& o) {
   }
   auto credentials = tls::CredentialStore::Open(tls_options);
   if (!credentials.ok()) return UsageError(credentials.status().message());
+  options.credentials = credentials->get();
+  auto app = console::Console::Create(options);
+  if (!app.ok()) return UsageError(app.status().message());
   const console::Console* handler = app->get();
   auto server = webhook::HttpServer::Start(
       o.listen, credentials->get(), [handler](const webhook::HttpRequest& r) { return handler->Handle(r); },

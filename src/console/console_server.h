@@ -34,6 +34,7 @@
 #include "core/status.h"
 #include "kube/client.h"
 #include "ledger/witness_submitter.h"
+#include "tls/credentials.h"
 #include "webhook/https_server.h"
 
 namespace execgov::console {
@@ -77,6 +78,9 @@ struct ConsoleOptions {
   // browser to count cosignatures in; the browser verifies it against the
   // pinned keys, so it is passed on as read. Must outlive the console.
   ledger::CosignedStore* cosigned = nullptr;
+  // The console's own serving certificate (nullptr: not known), whose
+  // notAfter /api/health reports. Must outlive the console.
+  const tls::CredentialStore* credentials = nullptr;
 };
 
 // InvalidArgument unless `token` is a usable bearer token.

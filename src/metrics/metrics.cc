@@ -86,7 +86,11 @@ Metrics::Metrics()
                                 .Name("execgov_policy_reload_errors_total")
                                 .Help("Policy reloads refused as invalid (the last good set stays active)")
                                 .Register(*registry_)
-                                .Add({})) {}
+                                .Add({})),
+      certificate_not_after_(prometheus::BuildGauge()
+                                 .Name("execgov_tls_certificate_not_after_seconds")
+                                 .Help("notAfter (Unix seconds) of the TLS serving certificate now served, by server")
+                                 .Register(*registry_)) {}
 
 void Metrics::RecordAdmission(const std::string& kind, const std::string& decision, const std::string& reason,
                               double seconds) {
@@ -123,6 +127,10 @@ void Metrics::RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records
 void Metrics::SetPoliciesLoaded(size_t n) { policies_loaded_.Set(static_cast<double>(n)); }
 
 void Metrics::RecordPolicyReloadError() { policy_reload_errors_.Increment(); }
+
+void Metrics::SetCertificateNotAfter(const std::string& server, int64_t not_after) {
+  certificate_not_after_.Add({{"server", server}}).Set(static_cast<double>(not_after));
+}
 
 std::string Metrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();

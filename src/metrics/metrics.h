@@ -9,6 +9,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,9 @@ class Metrics {
   void RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records, uint64_t first_seq);
   void SetPoliciesLoaded(size_t n);
   void RecordPolicyReloadError();
+  // The notAfter (Unix seconds) of the certificate `server` ("webhook")
+  // serves now: set when it is loaded and again on every reload.
+  void SetCertificateNotAfter(const std::string& server, int64_t not_after);
 
   // The Prometheus text exposition of every metric, with
   // execgov_log_lines_left_out_total read from the log.
@@ -52,6 +56,7 @@ class Metrics {
   prometheus::Gauge& ledger_first_;
   prometheus::Gauge& policies_loaded_;
   prometheus::Counter& policy_reload_errors_;
+  prometheus::Family<prometheus::Gauge>& certificate_not_after_;
 };
 
 }  // namespace execgov::metrics

@@ -6,6 +6,8 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <ctime>
+
 #include <vector>
 
 #include "core/file.h"
@@ -15,6 +17,7 @@ namespace execgov::tls {
 
 struct Credentials {
   X509* leaf = nullptr;
+  int64_t not_after = 0;  // the leaf's, Unix seconds
   std::vector<X509*> chain;
   EVP_PKEY* key = nullptr;
   X509_STORE* client_ca = nullptr;
@@ -51,6 +54,12 @@ StatusOr<std::shared_ptr<const Credentials>> Load(const TlsOptions& o) {
   BIO_free(bio);
   ERR_clear_error();
   if (!creds->leaf) return InvalidArgument(o.cert_file + ": no PEM certificate");
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(creds->leaf), &tm) != 1) {
+    ERR_clear_error();
+    return InvalidArgument(o.cert_file + ": the certificate's notAfter does not parse");
+  }
+  creds->not_after = static_cast<int64_t>(timegm(&tm));
   bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
   creds->key = PEM_read_bio_PrivateKey(bio, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
   BIO_free(bio);
@@ -72,12 +81,19 @@ StatusOr<std::shared_ptr<const Credentials>> Load(const TlsOptions& o) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<CredentialStore>> CredentialStore::Open(const TlsOptions& options) {
+StatusOr<std::unique_ptr<CredentialStore>> CredentialStore::Open(const TlsOptions& options, LoadObserver on_load) {
   std::unique_ptr<CredentialStore> store(new CredentialStore(options));
+  store->on_load_ = std::move(on_load);
   store->fingerprint_ = Fingerprint(options);
   EXECGOV_ASSIGN_OR_RETURN(store->current_, Load(options));
   store->last_check_ = std::chrono::steady_clock::now();
+  if (store->on_load_) store->on_load_(store->current_->not_after);
   return store;
+}
+
+int64_t CredentialStore::not_after() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_->not_after;
 }
 
 CredentialStore::~CredentialStore() = default;
@@ -91,7 +107,7 @@ Status CredentialStore::MaybeReload() {
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (now - last_check_ < std::chrono::milliseconds(500)) return Status::Ok();
+    if (now - last_check_ < options_.recheck_interval) return Status::Ok();
     last_check_ = now;
   }
   std::string fp = Fingerprint(options_);
@@ -109,6 +125,7 @@ Status CredentialStore::MaybeReload() {
   current_ = std::move(loaded).value();
   fingerprint_ = fp;
   ++reloads_;
+  if (on_load_) on_load_(current_->not_after);
   log::Info("tls: loaded a new serving certificate", {{"cert", options_.cert_file}});
   return Status::Ok();
 }

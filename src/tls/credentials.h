@@ -6,6 +6,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,13 +24,25 @@ struct TlsOptions {
   std::string cert_file;       // PEM: leaf first, then intermediates
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // optional: require client certificates signed by this CA
+  // How often the files' modification times are looked at, at most (tests
+  // use 0: every new connection).
+  std::chrono::milliseconds recheck_interval{500};
 };
 
 class CredentialStore {
  public:
+  // Told the serving certificate's notAfter (Unix seconds) when the first
+  // pair is loaded and after every reload, so an expiry gauge follows a
+  // rotation (execgov_tls_certificate_not_after_seconds). Called with the
+  // store's lock held: it must not call back into the store.
+  using LoadObserver = std::function<void(int64_t not_after)>;
+
   // Loads the files once; fails if they are unreadable or do not match.
-  static StatusOr<std::unique_ptr<CredentialStore>> Open(const TlsOptions& options);
+  static StatusOr<std::unique_ptr<CredentialStore>> Open(const TlsOptions& options, LoadObserver on_load = nullptr);
   ~CredentialStore();
+
+  // The notAfter (Unix seconds) of the leaf certificate now served.
+  int64_t not_after() const;
 
   // Configures a fresh server SSL_CTX: TLS 1.2 or newer, the current
   // certificate and key, and client verification when a client CA is set.
@@ -43,6 +57,7 @@ class CredentialStore {
   Status MaybeReload();
 
   TlsOptions options_;
+  LoadObserver on_load_;
   mutable std::mutex mu_;
   std::shared_ptr<const Credentials> current_;
   std::string fingerprint_;  // mtimes and sizes of the files last loaded

@@ -13,6 +13,8 @@
 
 #include "core/clock.h"
 #include "ledger/ledger.h"
+#include "support/fake_kube_client.h"
+#include "tls/certificate_authority.h"
 
 namespace execgov::console {
 namespace {
@@ -233,6 +235,62 @@ TEST_F(ConsoleServerTest, GovernanceShowsPoliciesOrWhyNot) {
   EXPECT_TRUE(json::parse((*missing)->Handle(r).body).contains("error"));
   r.authorization.clear();
   EXPECT_EQ((*missing)->Handle(r).status, 401);
+}
+
+// Lists answer with one ExecutionPolicy not Ready, and refuse AuthorityPolicies.
+class OnePolicyCluster final : public testing::ListWatchOnlyClient {
+ public:
+  StatusOr<kube::ListResult> List(const std::string& path, const kube::ListOptions&) override {
+    if (path.find("authoritypolicies") != std::string::npos) return PermissionDenied("authoritypolicies is forbidden");
+    kube::ListResult r;
+    r.items.push_back({{"metadata", {{"name", "team-a"}, {"generation", 2}}},
+                       {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", "False"},
+                                                                 {"reason", "InvalidKey"}}})}}}});
+    return r;
+  }
+  Status Watch(const std::string&, const kube::WatchOptions&,
+               const std::function<kube::WatchControl(const kube::WatchEvent&)>&) override {
+    return Internal("no watch here");
+  }
+};
+
+TEST_F(ConsoleServerTest, HealthShowsPoliciesAsTheUserOrWhyNotAndTheConsolesCertificate) {
+  const std::string auth = std::string("Bearer ") + kToken;
+  auto standalone = json::parse(Get("/api/health", auth).body);
+  EXPECT_EQ(standalone["policies"]["available"], false);
+  EXPECT_FALSE(standalone["policies"].contains("error"));
+  EXPECT_FALSE(standalone.contains("console"));  // no certificate given
+
+  auto ca = tls::CreateCertificateAuthority("ca", 1790000000, std::chrono::hours(24));
+  auto pair = tls::IssueServingCertificate(*ca, {"127.0.0.1"}, 1790000000, std::chrono::hours(48));
+  ASSERT_TRUE(pair.ok());
+  std::ofstream(dir_ / "tls.crt") << pair->cert_pem;
+  std::ofstream(dir_ / "tls.key") << pair->key_pem;
+  auto credentials = tls::CredentialStore::Open({(dir_ / "tls.crt").string(), (dir_ / "tls.key").string(), ""});
+  ASSERT_TRUE(credentials.ok());
+  ConsoleOptions o;
+  o.index = index_.get();
+  o.token = kToken;
+  o.assets_dir = (dir_ / "assets").string();
+  o.credentials = credentials->get();
+  std::string used_token;
+  o.user_client = [&used_token](const std::string& token) -> StatusOr<std::unique_ptr<kube::Client>> {
+    used_token = token;
+    return std::unique_ptr<kube::Client>(new OnePolicyCluster());
+  };
+  auto c = Console::Create(o);
+  ASSERT_TRUE(c.ok());
+  webhook::HttpRequest r;
+  r.method = "GET";
+  r.target = "/api/health";
+  r.authorization = auth;
+  auto health = json::parse((*c)->Handle(r).body);
+  EXPECT_EQ(used_token, kToken);  // read with the user's own token
+  EXPECT_EQ(health["console"]["certificateNotAfter"], 1790000000 + 48 * 3600);
+  ASSERT_EQ(health["policies"]["available"], true);
+  EXPECT_EQ(health["policies"]["kinds"][0]["policies"][0]["ready"], "False");
+  EXPECT_EQ(health["policies"]["kinds"][1]["forbidden"], true);
+  EXPECT_NE(health["policies"]["kinds"][1]["error"].get<std::string>().find("as console"), std::string::npos);
 }
 
 TEST(ConsoleTokenTest, TokenFilesMustBePrivateAndUsable) {

@@ -38,5 +38,16 @@ TEST(MetricsTest, RecordedValuesAreExposed) {
   EXPECT_EQ(ValueOf(text, "execgov_policy_reload_errors_total"), 1);
 }
 
+TEST(MetricsTest, CertificateNotAfterIsPerServerAndFollowsAReload) {
+  Metrics m;
+  EXPECT_EQ(m.Serialize().find("execgov_tls_certificate_not_after_seconds{"), std::string::npos);
+  m.SetCertificateNotAfter("webhook", 1800000000);
+  EXPECT_EQ(ValueOf(m.Serialize(), "execgov_tls_certificate_not_after_seconds{server=\"webhook\"}"), 1800000000);
+  m.SetCertificateNotAfter("webhook", 1900000000);  // a rotated certificate replaces the value
+  std::string text = m.Serialize();
+  EXPECT_EQ(ValueOf(text, "execgov_tls_certificate_not_after_seconds{server=\"webhook\"}"), 1900000000);
+  EXPECT_NE(text.find("# TYPE execgov_tls_certificate_not_after_seconds gauge"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace execgov::metrics
