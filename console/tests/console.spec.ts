@@ -1,7 +1,7 @@
 // The console in a real browser against real consoles over a real ledger
 // (tests/console/browser_test.sh sets the environment).
 import { expect, Page, test } from "@playwright/test";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -151,16 +151,46 @@ test("growth is proven consistent; a rollback and a fork raise the alarm", async
   await expect(page.locator("#head-status")).toContainText("NOT trusted");
 });
 
-test("the health dashboard shows the webhook ready, its admissions, and an unreachable operator", async ({ page }) => {
+test("the health dashboard: readiness, admissions, certificate expiry, runtime violations; policies standalone", async ({ page }) => {
   await login(page, MAIN);
   await page.goto(`${MAIN}#/health`);
   const webhook = page.locator('section[data-target="webhook"]');
   await expect(webhook.locator(".ready")).toHaveText("READY");
   await expect(webhook.locator(".admissions-total")).toHaveText("1");
   await expect(webhook.locator("svg.bars")).toContainText("denied MissingArtifact");
-  await expect(page.locator('section[data-target="operator"] .ready')).toHaveText("UNREACHABLE");
+  await expect(page.locator('section[data-target="gone"] .ready')).toHaveText("UNREACHABLE");
   await expect(page.locator("#checkpoint-age")).toContainText("last checkpoint");
+  // The real webhook's certificate (10 days and an hour left), from its own
+  // execgov_tls_certificate_not_after_seconds: orange. The console's: fine.
+  const webhookCert = page.locator('#certificates tr[data-cert="webhook"]');
+  await expect(webhookCert).toHaveAttribute("data-state", "warn");
+  await expect(webhookCert).toContainText("10 days left");
+  await expect(page.locator('#certificates tr[data-cert="console"]')).toHaveAttribute("data-state", "ok");
+  // Standalone there are no status conditions to read: said, not an error.
+  await expect(page.locator("#policies-unavailable")).toContainText("Unavailable: standalone");
+  await expect(page.locator("#policy-health .error")).toHaveCount(0);
+  // The operator's runtime violations now, then one more Drift at the next
+  // poll: the count follows and the chart over time draws a line.
+  const runtime = page.locator("#runtime-violations");
+  await expect(runtime.locator(".violations-total")).toHaveText("3");
+  await expect(runtime.locator('svg.bars g[data-label="Unadmitted"] .count')).toHaveText("2");
+  await expect(runtime.locator('svg.timeline g[data-series="Drift"] circle')).toHaveCount(1);
+  const metrics = env("OPERATOR_METRICS");
+  writeFileSync(metrics, readFileSync(metrics, "utf8").replace('{reason="Drift"} 1', '{reason="Drift"} 2'));
+  await expect(runtime.locator(".violations-total")).toHaveText("4", { timeout: 10_000 });
+  await expect(runtime.locator('svg.timeline g[data-series="Drift"] polyline')).toHaveCount(1);
+  await expect(runtime.locator('svg.timeline g[data-series="Drift"] text')).toHaveText("Drift 2");
+  // From the second poll the webhook's admissions per second are charted too.
+  await expect(webhook.locator('svg.timeline g[data-series="denied"] circle')).toHaveCount(1);
   await shot(page, "health");
+  // A console serving an expired certificate says so on its own health page.
+  const expired = env("TAMPERED_URL");
+  await login(page, expired);
+  await page.goto(`${expired}#/health`);
+  const own = page.locator('#certificates tr[data-cert="console"]');
+  await expect(own).toHaveAttribute("data-state", "expired");
+  await expect(own).toContainText("EXPIRED");
+  expect(await own.locator("td").first().evaluate((td) => getComputedStyle(td).color)).toBe("rgb(196, 22, 28)");
 });
 
 test("the governance page shows policies, keys with notAfter and revocations", async ({ page }) => {

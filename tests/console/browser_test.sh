@@ -42,17 +42,63 @@ PY
 head -c 32 /dev/urandom | base64 | tr -d '\n=' > "$work/token"
 chmod 600 "$work/token"
 
+# Serving certificates for the health page's expiry: the webhook's expires
+# in 10 days (orange), the tampered console's expired an hour ago (red).
+# cert NAME SECONDS: a self-signed P-256 certificate for 127.0.0.1 valid
+# until SECONDS from now (negative: in the past), key mode 0600.
+cert() {
+  python3 - "$work/$1" "$2" <<'PY'
+import datetime, ipaddress, os, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+path, seconds = sys.argv[1], int(sys.argv[2])
+key = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime.now(datetime.timezone.utc)
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now + datetime.timedelta(seconds=seconds))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256()))
+open(path + ".crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+fd = os.open(path + ".key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+os.close(fd)
+PY
+}
+cert webhook-tls $((10 * 86400 + 3600))
+cert expired-tls -3600
+
 # A webhook whose ops port the health dashboard scrapes, with one decision
-# made; and an operator's port that answers nothing (port 1), shown as such.
+# made; an operator's ops port (a fixture: no operator runs without a
+# cluster) whose runtime violations the test changes; and a port that
+# answers nothing (port 1), shown as such.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wport=$(free_port); ops=$(free_port)
+wport=$(free_port); ops=$(free_port); operator_port=$(free_port)
 "$execgov" serve --policy "$work/fixture/policies" --state-dir "$work/webhook-state" --listen "127.0.0.1:$wport" \
+  --tls-cert "$work/webhook-tls.crt" --tls-key "$work/webhook-tls.key" \
   --metrics-listen "127.0.0.1:$ops" >"$work/webhook.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && break; sleep 0.1; done
 "$execgov" review -f "$work/fixture/unsigned.json" --user agent:rotator |
-  curl -sf --cacert "$work/webhook-state/tls/ca.crt" -H 'Content-Type: application/json' --data-binary @- \
+  curl -sf --cacert "$work/webhook-tls.crt" -H 'Content-Type: application/json' --data-binary @- \
     "https://127.0.0.1:$wport/validate" >/dev/null
+# The operator's /metrics as runtime_verifier.cc writes them.
+mkdir -p "$work/operator"
+echo ok > "$work/operator/readyz"
+cat > "$work/operator/metrics" <<'PROM'
+# TYPE execgov_runtime_violations gauge
+execgov_runtime_violations{reason="Unadmitted"} 2
+execgov_runtime_violations{reason="Drift"} 1
+execgov_runtime_violations{reason="Revoked"} 0
+# TYPE execgov_runtime_enforcements_total counter
+execgov_runtime_enforcements_total{action="delete",result="ok"} 1
+PROM
+python3 -m http.server --bind 127.0.0.1 --directory "$work/operator" "$operator_port" >"$work/operator.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$operator_port/readyz" >/dev/null && break; sleep 0.1; done
 
 start_console() {  # NAME LEDGER [FLAGS...] -> sets url_NAME
   local log="$work/console-$1.log" name="$1" ledger="$2"
@@ -106,8 +152,9 @@ rec["checkpoint"] = open(sys.argv[2], encoding="utf-8").read()
 lines[-1] = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 open(sys.argv[1], "w", encoding="utf-8").write("".join(lines))
 PY
-start_console main "$work/main.jsonl" --policy "$work/governance" --metrics "webhook=http://127.0.0.1:$ops" --metrics operator=http://127.0.0.1:1
-start_console tampered "$work/tampered.jsonl"
+start_console main "$work/main.jsonl" --policy "$work/governance" --metrics "webhook=http://127.0.0.1:$ops" \
+  --metrics "operator=http://127.0.0.1:$operator_port" --metrics gone=http://127.0.0.1:1
+start_console tampered "$work/tampered.jsonl" --tls-cert "$work/expired-tls.crt" --tls-key "$work/expired-tls.key"
 start_console rollback "$work/rollback.jsonl"
 start_console witnessed "$work/witnessed.jsonl"
 start_console stored "$work/stored.jsonl"
@@ -115,7 +162,7 @@ start_console stored "$work/stored.jsonl"
 cd "$repo/console"
 export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
   WITNESSED_URL="$url_witnessed" STORED_URL="$url_stored" WITNESS_VKEY="$witness_vkey" \
-  ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" \
+  ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" OPERATOR_METRICS="$work/operator/metrics" \
   FULL_FILE="$work/fixture/state/ledger.jsonl" FORK_FILE="$work/fixture/fork.jsonl" \
   CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \
   SCREENSHOT_DIR="$shots" CHROMIUM="$chromium" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
