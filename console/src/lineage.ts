@@ -25,6 +25,13 @@ export function describe(r: Summary): string {
   return `${o.kind ?? r.type ?? "?"} ${o.namespace ? o.namespace + "/" : ""}${o.name ?? ""}`;
 }
 
+// The decision a record states; the authority's grant and denial records
+// state theirs by their type (as execgov ledger show's table does).
+export function decisionOf(r: Summary): string {
+  if (r.decision) return r.decision;
+  return r.type === "grant" ? "granted" : r.type === "denial" ? "denied" : "";
+}
+
 export function renderLineage(root: HTMLElement, params: URLSearchParams): void {
   clear(root);
   const field = h("select", { id: "search-field", "aria-label": "search by" });
@@ -93,16 +100,16 @@ async function loadPage(into: HTMLElement, params: URLSearchParams, before: numb
     const row = h(
       "tr",
       {
-        class: [r.broken ? "broken" : "", r.decision === "denied" ? "denied" : ""].join(" ").trim(),
+        class: [r.broken ? "broken" : "", decisionOf(r) === "denied" ? "denied" : ""].join(" ").trim(),
         "data-seq": String(r.seq),
       },
       h("td", {}, h("a", { href: `#/record/${r.seq}` }, String(r.seq))),
       h("td", {}, r.time ?? ""),
       h("td", {}, r.type ?? ""),
       h("td", {}, describe(r)),
-      h("td", {}, r.decision ?? ""),
+      h("td", {}, decisionOf(r)),
       h("td", {}, r.broken ? `${r.reason ?? ""} BROKEN: the next record does not link to this one` : (r.reason ?? "")),
-      h("td", { class: "mono" }, r.artifact?.jti ?? ""),
+      h("td", { class: "mono" }, r.artifact?.jti ?? r.jti ?? ""),
     );
     body.append(row);
   }

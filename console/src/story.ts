@@ -38,6 +38,11 @@ function requestDigests(records: Summary[]): Map<string, string> {
   return out;
 }
 
+// What fits in a node; the node's title has it all.
+function cut(line: string, n: number): string {
+  return line.length <= n ? line : `${line.slice(0, n - 1)}…`;
+}
+
 function when(t?: string): string {
   return t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "";
 }
@@ -49,9 +54,9 @@ function approvalNode(r: Summary, digests: Map<string, string>, counted: Set<str
   const isCounted = !refused && counted.has(r.approval?.uid ?? "");
   const deny = r.verdict === "Deny";
   const state = refused
-    ? `REFUSED by the webhook: ${r.message ?? ""}`
+    ? `REFUSED: ${r.message ?? ""}`
     : isVoid
-      ? "VOID: approved an older digest of the request"
+      ? "VOID: for an older digest"
       : isCounted
         ? `counted by the grant${r.reason ? `: “${r.reason}”` : ""}`
         : r.reason
@@ -81,7 +86,7 @@ function authorityNode(r: Summary): Node {
     col: "grant",
     r,
     lines: grant
-      ? [`grant by ${r.authority ?? "?"}`, `rule ${rule} · seq ${r.seq}`, `jti ${r.jti ?? ""}`]
+      ? [`grant by ${r.authority ?? "?"}`, `rule ${rule}`, `seq ${r.seq} · jti ${r.jti ?? ""}`]
       : [`denial: ${r.reason ?? ""}`, `${when(r.time)} · seq ${r.seq}`, r.approver ? `by ${r.approver}: ${r.approverReason ?? ""}` : (r.message ?? "")],
     cls: ["authority", grant ? "allowed" : "denied"],
     title: [grant ? `grant by ${r.authority} (kid ${r.kid})` : `denial (${r.reason})`, `rule: ${rule}`, `time: ${r.time}`, r.message ?? ""]
@@ -139,7 +144,7 @@ export function renderStory(into: HTMLElement, records: Summary[], parents: Summ
   const heads: Record<string, string> = { approval: "Approvals", grant: "Authority", Pod: "Pods" };
   const columns = order.filter((c) => ["ExecutionRequest", "Job", "Pod"].includes(c) || nodes.some((n) => n.col === c));
   const rowsIn = new Map<string, number>();
-  const W = 220, H = 58, GX = 34, GY = 14;
+  const W = 240, H = 58, GX = 34, GY = 14;
   const pos = nodes.map((n) => {
     const row = rowsIn.get(n.col) ?? 0;
     rowsIn.set(n.col, row + 1);
@@ -193,7 +198,7 @@ export function renderStory(into: HTMLElement, records: Summary[], parents: Summ
     a.append(s("title", {}, n.title));
     a.append(s("rect", { x: pos[i].x, y: pos[i].y, width: W, height: H, rx: 6 }));
     n.lines.forEach((line, k) => {
-      if (line) a.append(s("text", { x: pos[i].x + 8, y: pos[i].y + 17 + k * 16, class: k === 0 ? "" : "small" }, line.slice(0, k === 0 ? 32 : 40)));
+      if (line) a.append(s("text", { x: pos[i].x + 8, y: pos[i].y + 17 + k * 16, class: k === 0 ? "" : "small" }, cut(line, k === 0 ? 33 : 40)));
     });
     g.append(a);
     svg.append(g);

@@ -158,12 +158,13 @@ start_console tampered "$work/tampered.jsonl" --tls-cert "$work/expired-tls.crt"
 start_console rollback "$work/rollback.jsonl"
 start_console witnessed "$work/witnessed.jsonl"
 start_console stored "$work/stored.jsonl"
+start_console approvals "$work/fixture/approvals.jsonl"
 
 cd "$repo/console"
-export CONSOLE_URL="$url_main" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
+export CONSOLE_URL="$url_main" APPROVALS_URL="$url_approvals" TAMPERED_URL="$url_tampered" ROLLBACK_URL="$url_rollback" \
   WITNESSED_URL="$url_witnessed" STORED_URL="$url_stored" WITNESS_VKEY="$witness_vkey" \
   ROLLBACK_FILE="$work/rollback.jsonl" EARLY_FILE="$work/fixture/early.jsonl" OPERATOR_METRICS="$work/operator/metrics" \
   FULL_FILE="$work/fixture/state/ledger.jsonl" FORK_FILE="$work/fixture/fork.jsonl" \
   CONSOLE_TOKEN="$(cat "$work/token")" LEDGER_KEY_FILE="$work/fixture/state/ledger.jsonl.key.pub" \
   SCREENSHOT_DIR="$shots" CHROMIUM="$chromium" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-node_modules/.bin/playwright test console.spec.ts witness.spec.ts --reporter=line
+node_modules/.bin/playwright test console.spec.ts witness.spec.ts approvals.spec.ts --reporter=line
