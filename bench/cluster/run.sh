@@ -33,6 +33,8 @@
 #        WARMUP (20 creates per namespace before each cell, not measured)
 #        LEDGER (configmap: the ledger in the cluster's ConfigMaps; etcd: on an etcd of its own)
 #        WEBHOOK_ARGS (more flags for each webhook replica)
+#        LEDGER_FORWARD (1: with two replicas, one writes the ledger and the other forwards
+#        its records to it, as the chart runs them; 0: both write)
 #        BENCH_PERF, BENCH_PPROF (directories: a perf profile of the run's processes, the API
 #        server's own pprof CPU profile of its first BENCH_PPROF_SECONDS (8) s, per run)
 #        EXECGOV (build/src/cmd/execgov)  OUT (a new /tmp/execgov-cluster-bench-<time> directory)
@@ -62,7 +64,7 @@ replicas_list=$(tr ' ' '\n' <<<"$replicas_list" | sort -nu | xargs)  # the secon
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
-for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER WEBHOOK_ARGS EXECGOV; do
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER LEDGER_FORWARD WEBHOOK_ARGS EXECGOV; do
   [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 

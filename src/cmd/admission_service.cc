@@ -78,17 +78,32 @@ int RunAdmissionService(const AdmissionServiceOptions& o, webhook::HandlerDeps d
   int io_threads = o.io_threads > 0 ? o.io_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto server = webhook::WebhookServer::Start(o.listen, credentials->get(), &handler, io_threads, o.max_connections);
   if (!server.ok()) return UsageError(server.status().message());
+  std::unique_ptr<tls::CredentialStore> peer_credentials;  // outlives the server
+  std::unique_ptr<webhook::HttpServer> peers;
+  if (!o.peer_listen.empty() && o.peer_handler) {
+    // The serving certificate, without --client-ca: peers are not the API
+    // server, and prove who they are otherwise (ledger_forward.h).
+    auto peer_tls = tls::CredentialStore::Open({tls_options.cert_file, tls_options.key_file, ""});
+    if (!peer_tls.ok()) return UsageError(peer_tls.status().message());
+    peer_credentials = std::move(peer_tls).value();
+    auto started = webhook::HttpServer::Start(o.peer_listen, peer_credentials.get(), o.peer_handler, 4,
+                                              webhook::kMaxBodyBytes);
+    if (!started.ok()) return UsageError(started.status().message());
+    peers = std::move(started).value();
+  }
   auto ops = webhook::OpsServer::Start(o.metrics_listen, metrics, std::move(ready));
   if (!ops.ok()) return UsageError(ops.status().message());
   nlohmann::json fields = log_fields;
   fields["listen"] = o.listen;
   fields["metricsListen"] = o.metrics_listen;
   fields["maxConnections"] = webhook::EffectiveMaxConnections(o.max_connections);
+  if (peers) fields["peerListen"] = o.peer_listen;
   log::Info(o.command + ": ready", fields);
 
   int sig = signals.Wait();
   log::Info(o.command + ": stopping", {{"signal", sig}});
   server->reset();  // stop taking requests, finish those in flight
+  peers.reset();
   ops->reset();
   return kExitOk;
 }

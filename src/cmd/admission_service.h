@@ -50,6 +50,11 @@ struct AdmissionServiceOptions {
   // Concurrent connections on the admission port (--max-connections); more
   // wait in the listen backlog. Lowered to what RLIMIT_NOFILE allows.
   int max_connections = webhook::kDefaultMaxConnections;
+  // A third port, for the other replicas (the in-cluster webhook's ledger
+  // forwarding, webhook/ledger_forward.h): served over the admission port's
+  // TLS credentials while the admission port is, when both are set.
+  std::string peer_listen;
+  webhook::HttpServer::Handler peer_handler;
 };
 
 // Adds --listen, --metrics-listen, --tls-cert, --tls-key, --client-ca,

@@ -25,6 +25,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "runtime/informer.h"
+#include "runtime/leader_election.h"
+#include "webhook/ledger_forward.h"
 #include "webhook/api_replay_store.h"
 #include "webhook/replay_store.h"
 
@@ -34,6 +36,7 @@ namespace {
 struct WebhookOptions {
   std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, state_dir, ledger_origin;
   std::string ledger_linger = "0ms";
+  std::string forward_listen, forward_address, writer_lease = "execgov-ledger-writer";
   AdmissionServiceOptions service;
 };
 
@@ -52,6 +55,20 @@ int RunWebhook(const WebhookOptions& o) {
   auto linger = ParseDuration(o.ledger_linger);
   if (!linger || *linger > std::chrono::milliseconds(100)) {
     return UsageError("--ledger-linger: a duration from 0ms to 100ms, not \"" + o.ledger_linger + "\"");
+  }
+  if (o.forward_listen.empty() != o.forward_address.empty()) {
+    return UsageError("--ledger-forward-listen and --ledger-forward-address go together");
+  }
+  if (!o.forward_listen.empty()) {
+    if (auto parsed = webhook::ParseListenAddress(o.forward_listen); !parsed.ok()) {
+      return UsageError("--ledger-forward-listen: " + parsed.status().message());
+    }
+    auto parsed = webhook::ParseListenAddress(o.forward_address);
+    if (!parsed.ok() || parsed->first.empty() || o.forward_address.find_first_of("/?#@ ") != std::string::npos) {
+      return UsageError("--ledger-forward-address: HOST:PORT the other replicas reach this one at, not \"" +
+                        o.forward_address + "\"");
+    }
+    if (o.ledger_key.empty()) return UsageError("--ledger-forward-listen needs --ledger-key (it signs what is forwarded)");
   }
   auto config = kube::DefaultRestConfig(o.kubeconfig);
   if (!config.ok()) return UsageError("--kubeconfig: " + config.status().message());
@@ -124,13 +141,51 @@ int RunWebhook(const WebhookOptions& o) {
   cluster_policies.Register();
   for (auto* informer : {&policies, &secrets, &configmaps, &namespaces}) informer->Start();
 
+  // One writer for the ledger's tail (webhook/ledger_forward.h): the replica
+  // holding the Lease writes; the others forward their decisions' records
+  // to it, and append themselves whenever it cannot be reached.
+  std::unique_ptr<runtime::LeaderElector> writer_election;
+  std::unique_ptr<ledger::Ledger> forwarding;
+  ledger::Ledger* admission_ledger = ledger->get();
+  if (!o.forward_listen.empty()) {
+    auto key = ledger::LoadOrCreateKey(ledger_url, o.ledger_key);
+    if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());
+    runtime::LeaderElectionConfig election;
+    election.lease_namespace = o.ns;
+    election.lease_name = o.writer_lease;
+    // The holder's identity is where to reach it (an IPv6 address in brackets).
+    const size_t colon = o.forward_address.rfind(':');
+    std::string host = o.forward_address.substr(0, colon);
+    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+    election.identity = "https://" + host + o.forward_address.substr(colon) + "#" + runtime::DefaultIdentity();
+    writer_election = std::make_unique<runtime::LeaderElector>(client.get(), election, nullptr, nullptr);
+    webhook::ForwardOptions forward;
+    forward.metrics = &metrics;
+    forward.writer = [e = writer_election.get(), self = election.identity]() -> std::string {
+      std::string holder = e->Holder();
+      if (holder == self || holder.rfind("https://", 0) != 0) return "";
+      return holder.substr(0, holder.find('#'));
+    };
+    forwarding = webhook::NewForwardingLedger(ledger->get(), *key, std::move(forward));
+    admission_ledger = forwarding.get();
+    service.peer_listen = o.forward_listen;
+    service.peer_handler = webhook::NewForwardHandler(
+        ledger->get(), replay.get(),
+        [store = replay.get(), &break_glass](std::string_view record) {
+          store->Observe(record, SystemClock::Get().NowUnix());
+          break_glass.Observe(record);
+        },
+        *key, nullptr, nullptr, &metrics);
+    writer_election->Start();
+  }
+
   webhook::HandlerDeps deps;
   deps.policies = [&]() -> std::shared_ptr<const policy::PolicySet> {
     return legacy_loaded ? cluster_policies.Current() : not_ready;
   };
   deps.replay = replay.get();
   deps.break_glass = &break_glass;
-  deps.ledger = ledger->get();
+  deps.ledger = admission_ledger;
   deps.install_namespace = o.ns;
   // A Namespace newer than the cache (created a moment ago) is read from the
   // API rather than judged without its labels.
@@ -147,8 +202,9 @@ int RunWebhook(const WebhookOptions& o) {
 
   stopping = true;
   legacy_loader.join();
+  if (writer_election) writer_election->Stop();  // releases the Lease: the next writer need not wait it out
   for (auto* informer : {&namespaces, &configmaps, &secrets, &policies}) informer->Stop();
-  return CloseLedger(**ledger, code);
+  return CloseLedger(*admission_ledger, code);
 }
 
 }  // namespace
@@ -165,6 +221,13 @@ void RegisterWebhook(CLI::App& app, int* exit_code) {
   cmd->add_option("--ledger-origin", o->ledger_origin, "origin of a new ledger (default: named after the cluster)");
   cmd->add_option("--ledger-linger", o->ledger_linger,
                   "when admissions arrive faster than the ledger stores them, how long a batch waits for more (0ms: never)")
+      ->capture_default_str();
+  cmd->add_option("--ledger-forward-listen", o->forward_listen,
+                  "HOST:PORT where the replica writing the ledger takes the other replicas' records (TLS; off when empty)");
+  cmd->add_option("--ledger-forward-address", o->forward_address,
+                  "HOST:PORT the other replicas reach this one's --ledger-forward-listen at (the Pod's IP)");
+  cmd->add_option("--ledger-writer-lease", o->writer_lease,
+                  "the Lease in --namespace that elects the replica writing the ledger")
       ->capture_default_str();
   AddAdmissionServiceFlags(cmd, &o->service);
   cmd->add_option("--state-dir", o->state_dir,

@@ -241,6 +241,11 @@ std::string EntryBuilder::Serialize() && {
   return out;
 }
 
+StatusOr<Entry> EntryBuilder::FromJson(const nlohmann::json& entry) {
+  EXECGOV_ASSIGN_OR_RETURN(std::string canonical, CanonicalEntry(entry));
+  return Entry(std::move(canonical));
+}
+
 StatusOr<Entry> EntryBuilder::Build() && {
   EXECGOV_RETURN_IF_ERROR(CheckNames());
   // The type as written between its quotes: empty, or "checkpoint", exactly

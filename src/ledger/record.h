@@ -89,6 +89,9 @@ class EntryBuilder {
   // The entry, or InvalidArgument: CanonicalEntry's rules (kMaxEntryBytes
   // too), a name given twice, or a name that is not plain ASCII.
   StatusOr<Entry> Build() &&;
+  // An entry from a parsed object (one another replica built and forwarded,
+  // webhook/ledger_forward.h): CanonicalEntry's checks and bytes.
+  static StatusOr<Entry> FromJson(const nlohmann::json& entry);
 
  private:
   Status CheckNames() const;

@@ -58,6 +58,11 @@ Metrics::Metrics()
                               .Name("execgov_lineage_phantom_admissions_total")
                               .Help("Allowed creations whose object never appeared, marked not-created in the ledger")
                               .Register(*registry_)),
+      ledger_forward_(prometheus::BuildCounter()
+                          .Name("execgov_ledger_forward_records_total")
+                          .Help("Ledger records forwarded between webhook replicas, by role (sent, received) and "
+                                "result (stored, refused, local)")
+                          .Register(*registry_)),
       retention_runs_(prometheus::BuildCounter()
                           .Name("execgov_ledger_retention_runs_total")
                           .Help("Ledger retention runs by result (ok, error)")
@@ -115,6 +120,10 @@ void Metrics::RecordReconcile(const std::string& controller, const std::string& 
 }
 
 void Metrics::RecordPhantomAdmission(const std::string& kind) { phantom_admissions_.Add({{"kind", kind}}).Increment(); }
+
+void Metrics::RecordLedgerForward(const char* role, const char* result, size_t records) {
+  ledger_forward_.Add({{"role", role}, {"result", result}}).Increment(static_cast<double>(records));
+}
 
 void Metrics::RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records, uint64_t first_seq) {
   retention_runs_.Add({{"result", ok ? "ok" : "error"}}).Increment();

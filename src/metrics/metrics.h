@@ -29,6 +29,11 @@ class Metrics {
   // One retention run (ledger/retention.h): what it moved out of the
   // cluster, and the first seq the cluster then holds.
   void RecordLedgerRetention(bool ok, uint64_t segments, uint64_t records, uint64_t first_seq);
+  // Ledger records one webhook replica forwarded to the replica writing the
+  // tail (role "sent": result stored, refused, or local when the writer did
+  // not answer and the record was appended here), or took from another
+  // (role "received": stored, refused).
+  void RecordLedgerForward(const char* role, const char* result, size_t records);
   void SetPoliciesLoaded(size_t n);
   void RecordPolicyReloadError();
   // The notAfter (Unix seconds) of the certificate `server` ("webhook")
@@ -50,6 +55,7 @@ class Metrics {
   prometheus::Gauge& ledger_head_;
   prometheus::Family<prometheus::Counter>& reconciles_;
   prometheus::Family<prometheus::Counter>& phantom_admissions_;
+  prometheus::Family<prometheus::Counter>& ledger_forward_;
   prometheus::Family<prometheus::Counter>& retention_runs_;
   prometheus::Counter& retention_segments_;
   prometheus::Counter& retention_records_;

@@ -65,6 +65,8 @@ struct LeaderElector::Impl {
   TimePoint observed_time{};
   int64_t observed_duration_s = 0;
   std::string observed_holder;
+  mutable std::mutex holder_mu;  // guards holder, which Holder() reads from any thread
+  std::string holder;
 
   bool Sleep(std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(mu);
@@ -87,6 +89,10 @@ struct LeaderElector::Impl {
     observed_holder = spec.contains("holderIdentity") && spec["holderIdentity"].is_string()
                           ? spec["holderIdentity"].get<std::string>()
                           : "";
+    {
+      std::lock_guard<std::mutex> l(holder_mu);
+      holder = observed_holder;
+    }
     observed_duration_s = spec.contains("leaseDurationSeconds") && spec["leaseDurationSeconds"].is_number_integer()
                               ? spec["leaseDurationSeconds"].get<int64_t>()
                               : Seconds(config.lease_duration);
@@ -237,6 +243,12 @@ LeaderElector::LeaderElector(kube::Client* client, LeaderElectionConfig config,
 }
 
 LeaderElector::~LeaderElector() { Stop(); }
+
+std::string LeaderElector::Holder() const {
+  if (IsLeader()) return impl_->config.identity;
+  std::lock_guard<std::mutex> l(impl_->holder_mu);
+  return impl_->holder;
+}
 
 void LeaderElector::Start() {
   std::lock_guard<std::mutex> l(impl_->mu);

@@ -48,6 +48,11 @@ class LeaderElector {
   // has to wait the lease out.
   void Stop();
   bool IsLeader() const { return leader_.load(); }
+  // The identity holding the lease as this candidate last read it (its own
+  // while leading); empty before the first read or when nobody holds it. A
+  // candidate reads the lease every retry_period, so this lags a change of
+  // holder by about that long; the holder it names may have stopped since.
+  std::string Holder() const;
 
  private:
   struct Impl;

@@ -204,6 +204,14 @@ void FileReplayStore::Observe(std::string_view record, int64_t now) {
   ApplyLedgerReplay(&shard.entries, **r);
 }
 
+StatusOr<std::optional<FileReplayStore::Reserved>> FileReplayStore::ReserveRecorded(std::string_view entry,
+                                                                                    int64_t now) {
+  EXECGOV_ASSIGN_OR_RETURN(auto r, ParseLedgerReplay(entry, now));
+  if (!r || !r->consume) return std::optional<Reserved>();
+  EXECGOV_RETURN_IF_ERROR(Consume(r->jti, r->who, r->exp));
+  return std::optional<Reserved>(Reserved{r->jti, r->who.uid});
+}
+
 Status FileReplayStore::Recheck(const std::string& jti, const std::string& uid) const {
   const Shard& shard = ShardOf(jti);
   std::lock_guard lock(shard.mu);

@@ -106,6 +106,18 @@ class FileReplayStore : public ReplayStore {
   // skipped. A malformed member is logged and skipped: the ledger's verify
   // reports it, and skipping loses nothing a decision could rely on.
   void Observe(std::string_view record, int64_t now);
+  // What a record built by another replica, and forwarded here to be
+  // written (webhook/ledger_forward.h), consumes: read from its "replay"
+  // member as Observe reads it, and reserved as Consume reserves this
+  // replica's own (AlreadyExists when another object consumed the jti
+  // first; the caller then Settles nothing). nullopt for a record without
+  // a consumption (an inheritance is applied with Observe once durable).
+  // On success the caller writes the record with Recheck as its guard and
+  // then Settles (jti, uid, kConsume) with whether it is durable.
+  struct Reserved {
+    std::string jti, uid;
+  };
+  StatusOr<std::optional<Reserved>> ReserveRecorded(std::string_view entry, int64_t now);
   // AlreadyExists when another object's consumption of `jti` is recorded.
   Status Recheck(const std::string& jti, const std::string& uid) const override;
   // Find calls this once when asked whether an object inherited a jti and

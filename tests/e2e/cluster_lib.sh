@@ -246,14 +246,23 @@ YAML
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_webhooks() {
-  local n=$1 i base port ops
+  local n=$1 i base port ops fwd forward
   shift
   for ((i = 0; i < n; i++)); do
     base=${#WEBHOOK_PIDS[@]}
     port=$(free_port)
     ops=$(free_port)
+    fwd=$(free_port)
+    # As the chart runs them: one replica writes the ledger's tail, the
+    # others forward to it (a Lease of this run's own). LEDGER_FORWARD=0:
+    # every replica writes (bench/cluster compares the two).
+    forward=()
+    if [ "${LEDGER_FORWARD:-1}" != 0 ]; then
+      forward=(--ledger-forward-listen "127.0.0.1:$fwd" --ledger-forward-address "127.0.0.1:$fwd"
+        --ledger-writer-lease "ledger-writer-$CLUSTER_ID")
+    fi
     "$EXECGOV" webhook --kubeconfig "$WEBHOOK_KUBECONFIG" --namespace "$CLUSTER_SYSTEM_NS" \
-      --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" \
+      --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" "${forward[@]}" \
       --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$ops" --state-dir "$CLUSTER_WORK/webhook-$base" "$@" \
       >"$CLUSTER_WORK/webhook-$base.log" 2>&1 &
     WEBHOOK_PIDS+=($!)

@@ -4,7 +4,8 @@
 # publicKeyRef to a Secret in execgov-system:
 #   - AdmissionReviews for two objects carrying one fresh artifact, fired at
 #     both replicas at the same moment (20 rounds): exactly one is allowed
-#     each time, the other refused with ReplayDetected;
+#     each time, the other refused with ReplayDetected; one replica writes
+#     the ledger, the other forwards its records to it;
 #   - inheritance across replicas: an ExecutionRequest admitted by one replica,
 #     its Job (made by the operator's identity) by the other, the Job's Pod
 #     (made by the job-controller) by the first again; a Pod whose owner did
@@ -96,6 +97,16 @@ if not denied[0]["status"]["message"].startswith("execgov: ReplayDetected: "): s
 PY
 done
 echo "$rounds rounds of one artifact at two replicas at once: exactly one allowed each time"
+# One replica writes the ledger's tail; the other sent it its records
+# (--ledger-forward-listen, as the chart runs them).
+sent=0
+for i in 0 1; do
+  n=$(curl -sf "http://127.0.0.1:${WEBHOOK_METRICS_PORTS[$i]}/metrics" |
+    awk '/^execgov_ledger_forward_records_total/ && /role="sent"/ && /result="(stored|refused)"/ {s += $2} END {print s + 0}')
+  sent=$((sent + n))
+done
+[ "$sent" -gt 0 ] || fail "no replica forwarded a record to the one writing the ledger"
+echo "records one replica forwarded to the other: $sent"
 
 # 2. Inheritance across replicas: ExecutionRequest -> Job -> Pod.
 cat >ereq.json <<JSON

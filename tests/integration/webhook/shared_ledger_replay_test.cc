@@ -20,6 +20,10 @@
 #include "ledger/backend.h"
 #include "ledger/ledger.h"
 #include "ledger/record.h"
+#include "tls/credentials.h"
+#include "tls/self_signed.h"
+#include "crypto/encoding.h"
+#include "webhook/ledger_forward.h"
 #include "webhook/replay_store.h"
 
 namespace execgov::webhook {
@@ -29,7 +33,8 @@ namespace testenv = kube::testenv;
 
 struct Replica {
   std::unique_ptr<FileReplayStore> store;
-  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<ledger::Ledger> local;   // set when `ledger` forwards to another replica
+  std::unique_ptr<ledger::Ledger> ledger;  // what admissions append to
 };
 
 class SharedLedgerReplayTest : public ::testing::Test {
@@ -168,6 +173,170 @@ TEST_F(SharedLedgerReplayTest, TwoReplicasRacingOnEachOf2000JtisAdmitExactlyOne)
     EXPECT_FALSE(Admit(fresh, "jti-" + std::to_string(j), "c-" + std::to_string(j), policy::ReplayAction::kConsume));
   }
   ASSERT_TRUE(fresh.ledger->Close().ok());
+}
+
+// One writer for the tail (webhook/ledger_forward.h): replica b forwards
+// every record to replica a over TLS, as `execgov webhook
+// --ledger-forward-listen` wires it, and the race is judged by a's store.
+class ForwardingReplicasTest : public SharedLedgerReplayTest {
+ protected:
+  void SetUp() override {
+    SharedLedgerReplayTest::SetUp();
+    auto files = tls::EnsureSelfSignedCertificates(dir_ + "/tls", {"127.0.0.1"});
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    auto creds = tls::CredentialStore::Open({files->cert, files->key, ""});
+    ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+    credentials_ = std::move(creds).value();
+  }
+
+  // Serves `writer`'s forward handler, signing with `key`; counts requests.
+  std::unique_ptr<HttpServer> Serve(Replica& writer, const crypto::PrivateKey& key) {
+    auto handler = NewForwardHandler(
+        writer.ledger.get(), writer.store.get(),
+        [store = writer.store.get()](std::string_view record) { store->Observe(record, SystemClock::Get().NowUnix()); },
+        key, nullptr, nullptr);
+    auto server = HttpServer::Start(
+        "127.0.0.1:0", credentials_.get(),
+        [this, handler](const HttpRequest& req) {
+          ++forwarded_requests_;
+          return handler(req);
+        },
+        2, kMaxBodyBytes);
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    return server.ok() ? std::move(server).value() : nullptr;
+  }
+
+  // Replica b: its own ledger and store, forwarding to `url`.
+  Replica OpenForwarding(const std::string& url) {
+    Replica r = Open();
+    if (!r.ledger) return r;
+    r.local = std::move(r.ledger);
+    ForwardOptions o;
+    o.writer = [url] { return url; };
+    r.ledger = NewForwardingLedger(r.local.get(), key_, o);
+    return r;
+  }
+
+  // Records stored, by the object uid's prefix ("a-", "b-").
+  std::map<std::string, int> StoredConsumptions() {
+    std::map<std::string, int> out;
+    auto backend = ledger::OpenBackend(url_, {.read_only = true});
+    EXPECT_TRUE(backend.ok());
+    if (!backend.ok()) return out;
+    EXPECT_TRUE((*backend)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view record) {
+      auto j = nlohmann::json::parse(record);
+      if (j.contains("replay")) ++out[j["artifact"]["jti"]];
+      return Status::Ok();
+    }).ok());
+    return out;
+  }
+
+  std::unique_ptr<tls::CredentialStore> credentials_;
+  std::atomic<int> forwarded_requests_{0};
+};
+
+TEST_F(ForwardingReplicasTest, RacingOnEachOf2000JtisThroughOneWriterAdmitsExactlyOne) {
+  Replica a = Open();
+  ASSERT_TRUE(a.ledger);
+  auto server = Serve(a, key_);
+  ASSERT_NE(server, nullptr);
+  Replica b = OpenForwarding("https://127.0.0.1:" + std::to_string(server->port()));
+  ASSERT_TRUE(b.ledger);
+  constexpr int kJtis = 2000, kThreads = 8;
+  std::vector<std::atomic<int>> admitted(kJtis);
+  std::vector<std::thread> threads;
+  for (int replica = 0; replica < 2; ++replica) {
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, replica, t] {
+        Replica& r = replica == 0 ? a : b;
+        for (int j = t; j < kJtis; j += kThreads) {
+          std::string uid = (replica == 0 ? "a-" : "b-") + std::to_string(j);
+          if (Admit(r, "jti-" + std::to_string(j), uid, policy::ReplayAction::kConsume)) ++admitted[j];
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  for (int j = 0; j < kJtis; ++j) EXPECT_EQ(admitted[j].load(), 1) << "jti-" << j;
+  // b's records went to a: in batches, so in fewer requests than records.
+  std::cout << "forward requests: " << forwarded_requests_ << " for " << kJtis << " records from b\n";
+  EXPECT_GT(forwarded_requests_.load(), 0);
+  ASSERT_TRUE(b.ledger->Close().ok());
+  ASSERT_TRUE(a.ledger->Close().ok());
+  auto stored = StoredConsumptions();
+  EXPECT_EQ(stored.size(), static_cast<size_t>(kJtis));
+  for (const auto& [jti, n] : stored) EXPECT_EQ(n, 1) << jti;
+}
+
+TEST_F(ForwardingReplicasTest, ARequestNotSignedWithTheLedgerKeyIsRefused) {
+  Replica a = Open();
+  ASSERT_TRUE(a.ledger);
+  // a holds another ledger key than b: it refuses b's requests unread
+  // (401), and b appends its records itself, then skips that writer.
+  auto other_key = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  auto server = Serve(a, other_key);
+  ASSERT_NE(server, nullptr);
+  Replica b = OpenForwarding("https://127.0.0.1:" + std::to_string(server->port()));
+  ASSERT_TRUE(b.ledger);
+  ASSERT_TRUE(Admit(b, "jti-1", "b-1", policy::ReplayAction::kConsume));
+  EXPECT_EQ(forwarded_requests_.load(), 1);
+  ASSERT_TRUE(Admit(b, "jti-2", "b-2", policy::ReplayAction::kConsume));
+  EXPECT_EQ(forwarded_requests_.load(), 1) << "b forwarded again to a writer that failed";
+  EXPECT_FALSE(Admit(b, "jti-1", "b-other", policy::ReplayAction::kConsume)) << "a replay through b was admitted";
+  ASSERT_TRUE(b.ledger->Close().ok());
+  ASSERT_TRUE(a.ledger->Close().ok());
+  auto stored = StoredConsumptions();
+  EXPECT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored["jti-1"], 1);
+  EXPECT_EQ(stored["jti-2"], 1);
+}
+
+TEST_F(ForwardingReplicasTest, AnAnswerNotSignedWithTheLedgerKeyIsNotBelieved) {
+  // Whoever took the Lease without the ledger key answers "stored at seq 0"
+  // for records it never stored: b must not acknowledge them on its word.
+  auto impostor_key = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  auto impostor = HttpServer::Start(
+      "127.0.0.1:0", credentials_.get(),
+      [&](const HttpRequest& req) {
+        ++forwarded_requests_;
+        std::string request_sig = req.body.substr(0, req.body.find('\n'));
+        std::string out = R"({"results":[{"hash":"sha256:)" + std::string(64, '0') + R"(","seq":0}]})";
+        auto sig = impostor_key.Sign("execgov ledger forward response v1\n" + request_sig + "\n" + out);
+        HttpResponse r;
+        r.content_type = kForwardContentType;
+        r.body = crypto::Base64Encode(*sig) + "\n" + out;
+        return r;
+      },
+      2, kMaxBodyBytes);
+  ASSERT_TRUE(impostor.ok());
+  Replica b = OpenForwarding("https://127.0.0.1:" + std::to_string((*impostor)->port()));
+  ASSERT_TRUE(b.ledger);
+  ASSERT_TRUE(Admit(b, "jti-1", "b-1", policy::ReplayAction::kConsume));
+  EXPECT_EQ(forwarded_requests_.load(), 1);
+  ASSERT_TRUE(b.ledger->Close().ok());
+  auto stored = StoredConsumptions();
+  EXPECT_EQ(stored["jti-1"], 1) << "the record was acknowledged but never stored";
+}
+
+TEST_F(ForwardingReplicasTest, AnUnreachableWriterLeavesTheRecordsToTheReplicaItself) {
+  Replica a = Open();
+  ASSERT_TRUE(a.ledger);
+  int port;
+  {
+    auto server = Serve(a, key_);
+    ASSERT_NE(server, nullptr);
+    port = server->port();
+  }  // stopped: nothing listens there now
+  Replica b = OpenForwarding("https://127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(b.ledger);
+  ASSERT_TRUE(Admit(b, "jti-1", "b-1", policy::ReplayAction::kConsume));
+  ASSERT_TRUE(Admit(a, "jti-2", "a-2", policy::ReplayAction::kConsume));
+  EXPECT_FALSE(Admit(b, "jti-2", "b-2", policy::ReplayAction::kConsume)) << "b admitted a jti a consumed";
+  ASSERT_TRUE(b.ledger->Close().ok());
+  ASSERT_TRUE(a.ledger->Close().ok());
+  auto stored = StoredConsumptions();
+  EXPECT_EQ(stored["jti-1"], 1);
+  EXPECT_EQ(stored["jti-2"], 1);
 }
 
 TEST_F(SharedLedgerReplayTest, AnInheritanceOneReplicaRecordedIsSeenByTheOther) {
