@@ -255,10 +255,13 @@ function conditionText(c: Condition): string {
   return t;
 }
 
+const plural = (kind: string): string => kind.replace(/y$/, "ie") + "s";
+
 function policyKind(k: KindHealth): HTMLElement[] {
-  const out: HTMLElement[] = [h("h3", {}, `${k.kind}s`)];
+  const kinds = plural(k.kind);
+  const out: HTMLElement[] = [h("h3", {}, kinds)];
   if (k.forbidden) {
-    out.push(h("p", { class: "error", "data-forbidden": k.kind }, `Not allowed to list ${k.kind}s: ${k.error ?? ""}`));
+    out.push(h("p", { class: "error", "data-forbidden": k.kind }, `Not allowed to list ${kinds}: ${k.error ?? ""}`));
     return out;
   }
   if (k.notInstalled) {
@@ -271,7 +274,7 @@ function policyKind(k: KindHealth): HTMLElement[] {
   }
   const policies = [...(k.policies ?? [])];
   if (policies.length === 0) {
-    out.push(h("p", { class: "muted" }, `No ${k.kind}s.`));
+    out.push(h("p", { class: "muted" }, `No ${kinds}.`));
     return out;
   }
   // The ones that are not ready first: they are what the page is for.

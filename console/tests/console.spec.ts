@@ -1,7 +1,7 @@
 // The console in a real browser against real consoles over a real ledger
 // (tests/console/browser_test.sh sets the environment).
 import { expect, Page, test } from "@playwright/test";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -176,7 +176,9 @@ test("the health dashboard: readiness, admissions, certificate expiry, runtime v
   await expect(runtime.locator('svg.bars g[data-label="Unadmitted"] .count')).toHaveText("2");
   await expect(runtime.locator('svg.timeline g[data-series="Drift"] circle')).toHaveCount(1);
   const metrics = env("OPERATOR_METRICS");
-  writeFileSync(metrics, readFileSync(metrics, "utf8").replace('{reason="Drift"} 1', '{reason="Drift"} 2'));
+  // Replaced whole (a rename), so no scrape reads half a file.
+  writeFileSync(`${metrics}.new`, readFileSync(metrics, "utf8").replace('{reason="Drift"} 1', '{reason="Drift"} 2'));
+  renameSync(`${metrics}.new`, metrics);
   await expect(runtime.locator(".violations-total")).toHaveText("4", { timeout: 10_000 });
   await expect(runtime.locator('svg.timeline g[data-series="Drift"] polyline')).toHaveCount(1);
   await expect(runtime.locator('svg.timeline g[data-series="Drift"] text')).toHaveText("Drift 2");

@@ -69,3 +69,22 @@ test("an approval is made as the user", async ({ page }) => {
   await expect(page.locator("#governance-notice")).toHaveText(/system:serviceaccount:.*:revoker approved .*\/rotate-keys \(ExecutionApproval rotate-keys-approve-/);
   await shot(page, "console-approve");
 });
+
+test("the health page shows the policies' conditions as the user, and says when RBAC refuses them", async ({ page }) => {
+  await login(page, env("READER_TOKEN"));
+  await expect(page.locator("#search")).toBeVisible();
+  await page.goto(`${URL}#/health`);
+  const row = page.locator(`#policy-health tr[data-kind="ExecutionPolicy"][data-policy="${POLICY}"]`);
+  await expect(row).toHaveClass(/bad/);
+  await expect(row.locator(".ready-state")).toHaveText("NOT READY");
+  await expect(row).toContainText("Ready=False InvalidKey: spec.issuers[0].keys[0].publicKey: not a PEM public key (since 2026-12-01T10:00:00Z)");
+  await expect(page.locator("#policies-not-ready")).toBeVisible();
+  await shot(page, "console-health-cluster");
+  await login(page, env("AUDITOR_TOKEN"));
+  await expect(page.locator("#search")).toBeVisible();
+  await page.goto(`${URL}#/health`);
+  await expect(page.locator('#policy-health [data-forbidden="ExecutionPolicy"]')).toHaveText(
+    /Not allowed to list ExecutionPolicies: .*system:serviceaccount:.*:auditor/,
+  );
+  await expect(page.locator("#policy-health tr.policy")).toHaveCount(0);
+});

@@ -71,9 +71,12 @@ json ListPolicyHealth(kube::Client& user, const std::string& user_name, const st
   if (!list.ok()) {
     const Status& st = list.status();
     if (st.code() == StatusCode::kNotFound) return {{"kind", kind}, {"notInstalled", true}};
-    json out = {{"kind", kind}, {"error", "listing " + kind + "s as " + user_name + ": " + Cut(st.message(), 1024)}};
-    if (st.code() == StatusCode::kPermissionDenied) out["forbidden"] = true;
-    return out;
+    const std::string message = Cut(st.message(), 1024);
+    if (st.code() == StatusCode::kPermissionDenied) {
+      return {{"kind", kind}, {"forbidden", true}, {"error", "the API server refused " + user_name + ": " + message}};
+    }
+    std::string plural = kind.back() == 'y' ? kind.substr(0, kind.size() - 1) + "ies" : kind + "s";
+    return {{"kind", kind}, {"error", "listing " + plural + " as " + user_name + ": " + message}};
   }
   json policies = json::array();
   for (const json& item : list->items) policies.push_back(PolicyHealthView(item));

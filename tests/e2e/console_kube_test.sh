@@ -33,9 +33,12 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ledger-reader}
 subjects:
 - {kind: ServiceAccount, name: reader, namespace: $ns}
 - {kind: ServiceAccount, name: revoker, namespace: $ns}
+- {kind: ServiceAccount, name: auditor, namespace: $ns}
 YAML
 }
-for sa in console reader revoker nobody; do
+# auditor may read the ledger and nothing else: the health page's policies
+# are refused to it.
+for sa in console reader revoker nobody auditor; do
   kubectl create serviceaccount "$sa" -n "$ns" >/dev/null || fail "cannot create the ServiceAccount $sa"
 done
 kubectl apply -f - >/dev/null <<YAML || fail "cannot apply the test's RBAC"
@@ -55,7 +58,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: $CLUSTER_ID-governance-viewer}
 rules:
-- {apiGroups: [execgov.io], resources: [executionpolicies, executionrequests], verbs: [get, list]}
+- {apiGroups: [execgov.io], resources: [executionpolicies, executionrequests, authoritypolicies], verbs: [get, list]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -86,6 +89,7 @@ token() { kubectl create token "$1" -n "$ns" --duration=1h || fail "no token for
 reader_token=$(token reader)
 revoker_token=$(token revoker)
 nobody_token=$(token nobody)
+auditor_token=$(token auditor)
 (
   umask 077
   cat >console.kubeconfig <<YAML
@@ -119,6 +123,12 @@ YAML
 kubectl patch executionrequest rotate-keys -n "$ns" --subresource=status --type=merge \
   -p '{"status":{"phase":"AwaitingAuthorization","authorization":{"rule":"approvals/two-people","waitingFor":"2 approvals from group sre","deadline":"2030-01-01T00:00:00Z"}}}' \
   >/dev/null || fail "cannot set the request's status"
+
+# The policy's status as the operator writes it when a key does not load
+# (controllers/policy_controller.cc; this test runs no operator).
+kubectl patch executionpolicy "$CLUSTER_ID" --subresource=status --type=merge \
+  -p '{"status":{"observedGeneration":1,"keys":0,"conditions":[{"type":"Ready","status":"False","reason":"InvalidKey","message":"spec.issuers[0].keys[0].publicKey: not a PEM public key","observedGeneration":1,"lastTransitionTime":"2026-12-01T10:00:00Z"}]}}' \
+  >/dev/null || fail "cannot set the policy's status"
 
 # An empty ledger: this test is about who may see it.
 : >ledger.jsonl
@@ -177,6 +187,19 @@ jq -e --arg ns "$ns" '[.pending[] | select(.namespace == $ns and .name == "rotat
     and .waitingFor == "2 approvals from group sre" and .initiator == "agent:e2e")] | length == 1' body.json \
   >/dev/null || fail "the waiting request is not on the governance page: $(head -c 600 body.json)"
 
+# The health page's policies as the user: reader sees this run's policy NOT
+# READY with the operator's reason; auditor, who may read the ledger but not
+# list policies, is told so (403), not shown an empty list.
+expect 200 "$url_ro" /api/health "$reader_token"
+jq -e --arg p "$CLUSTER_ID" '.policies.available and (.policies.kinds[0].kind == "ExecutionPolicy")
+    and ([.policies.kinds[0].policies[] | select(.name == $p and .ready == "False"
+         and .conditions[0].reason == "InvalidKey" and .conditions[0].lastTransitionTime == "2026-12-01T10:00:00Z")] | length == 1)
+    and (.policies.kinds[1].kind == "AuthorityPolicy") and (.policies.kinds[1].policies | type == "array")' body.json \
+  >/dev/null || fail "the health page's policies as reader: $(jq -c .policies body.json | head -c 800)"
+expect 200 "$url_ro" /api/health "$auditor_token"
+jq -e --arg u "system:serviceaccount:$ns:auditor" '[.policies.kinds[] | select(.forbidden and (.error | contains($u)))] | length == 2' \
+  body.json >/dev/null || fail "the health page's policies as auditor: $(jq -c .policies body.json | head -c 800)"
+
 # Writes as the user: RBAC refuses reader, allows revoker; read-only refuses both.
 revoke() { echo "{\"policy\":\"$CLUSTER_ID\",\"jti\":\"$1\"}"; }
 expect 403 "$url_rw" /api/revoke "$reader_token" -H 'Content-Type: application/json' --data "$(revoke leaked-1)"
@@ -225,7 +248,7 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$repo/console/node_modules/@
   (
     cd "$repo/console"
     export CONSOLE_URL="$url_rw" READER_TOKEN="$reader_token" REVOKER_TOKEN="$revoker_token" \
-      NOBODY_TOKEN="$nobody_token" POLICY="$CLUSTER_ID" REQUEST_NS="$ns" \
+      NOBODY_TOKEN="$nobody_token" AUDITOR_TOKEN="$auditor_token" POLICY="$CLUSTER_ID" REQUEST_NS="$ns" \
       SCREENSHOT_DIR="${SCREENSHOT_DIR:-}" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
     node_modules/.bin/playwright test kube.spec.ts --reporter=line
   ) || fail "the browser part failed"

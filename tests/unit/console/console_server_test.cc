@@ -290,7 +290,7 @@ TEST_F(ConsoleServerTest, HealthShowsPoliciesAsTheUserOrWhyNotAndTheConsolesCert
   ASSERT_EQ(health["policies"]["available"], true);
   EXPECT_EQ(health["policies"]["kinds"][0]["policies"][0]["ready"], "False");
   EXPECT_EQ(health["policies"]["kinds"][1]["forbidden"], true);
-  EXPECT_NE(health["policies"]["kinds"][1]["error"].get<std::string>().find("as console"), std::string::npos);
+  EXPECT_NE(health["policies"]["kinds"][1]["error"].get<std::string>().find("refused console"), std::string::npos);
 }
 
 TEST(ConsoleTokenTest, TokenFilesMustBePrivateAndUsable) {

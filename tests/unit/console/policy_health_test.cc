@@ -112,10 +112,10 @@ TEST(ConsolePolicyHealthTest, ARefusalIsForbiddenAndNamesTheUser) {
   user.answers.emplace(kAuthorityPoliciesPath, StatusOr<kube::ListResult>(Unavailable("connection refused")));
   json h = ClusterPolicyHealth(user, "system:serviceaccount:t:auditor");
   EXPECT_EQ(h["kinds"][0]["forbidden"], true);
-  EXPECT_NE(h["kinds"][0]["error"].get<std::string>().find("as system:serviceaccount:t:auditor"), std::string::npos);
+  EXPECT_NE(h["kinds"][0]["error"].get<std::string>().find("refused system:serviceaccount:t:auditor"), std::string::npos);
   EXPECT_FALSE(h["kinds"][0].contains("policies"));
   EXPECT_FALSE(h["kinds"][1].contains("forbidden"));
-  EXPECT_NE(h["kinds"][1]["error"].get<std::string>().find("connection refused"), std::string::npos);
+  EXPECT_NE(h["kinds"][1]["error"].get<std::string>().find("listing AuthorityPolicies as system:serviceaccount:t:auditor: connection refused"), std::string::npos);
 }
 
 TEST(ConsolePolicyHealthTest, AtMostKMaxHealthPoliciesAreSent) {
