@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The console's browser tests (ctest console_browser_test, label browser):
-# a real ledger written by the real webhook (make_ledger.sh), three real
+# a real ledger written by the real webhook (make_ledger.sh), real
 # `execgov console` servers over TLS on free loopback ports (the ledger, a
-# copy tampered on disk, a copy the test rolls back), and Playwright driving
-# Debian's Chromium headless against them (console/tests/*.spec.ts).
+# copy tampered on disk, a copy the test rolls back, witnessed copies), a real
+# `execgov serve` and an operator ops-port fixture for the health page, and
+# Playwright driving Debian's Chromium headless against them
+# (console/tests/*.spec.ts).
 # Usage: browser_test.sh EXECGOV [SCREENSHOT_DIR]
 set -euo pipefail
 execgov="$(realpath "$1")"
