@@ -1,0 +1,176 @@
+// The writer's side of ledger forwarding (webhook/ledger_forward.h), called
+// directly with the requests a hostile or broken peer could send: nothing is
+// stored unless the request is signed with the ledger key, fresh, and
+// well-formed, and each entry is judged as the replica's own would be.
+#include "webhook/ledger_forward.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "crypto/encoding.h"
+#include "ledger/ledger.h"
+
+namespace execgov::webhook {
+namespace {
+
+using Json = nlohmann::json;
+
+class LedgerForwardHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/execgov-forward-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ledger::LedgerOptions o;
+    o.clock = &clock_;
+    auto l = ledger::OpenLedger("file:" + dir_ + "/ledger.jsonl", o);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    ledger_ = std::move(l).value();
+    auto key = ledger::LoadOrCreateKey("file:" + dir_ + "/ledger.jsonl", "");
+    ASSERT_TRUE(key.ok());
+    key_ = std::make_unique<crypto::PrivateKey>(*key);
+    handler_ = NewForwardHandler(
+        ledger_.get(), store_.get(), [this](std::string_view) { ++observed_; }, *key_, &clock_, nullptr);
+  }
+  void TearDown() override {
+    if (ledger_) (void)ledger_->Close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static std::string Consume(const std::string& jti, const std::string& uid, int64_t exp) {
+    return Json{{"type", "admission"},
+                {"decision", "allowed"},
+                {"object", {{"kind", "Pod"}, {"namespace", "team-a"}, {"name", "pod-" + uid}, {"uid", uid}}},
+                {"artifact", {{"jti", jti}}},
+                {"replay", {{"op", "consume"}, {"exp", exp}}}}
+        .dump();
+  }
+  std::string Payload(const std::vector<std::string>& entries, int64_t time_ms) {
+    std::string p = "{\"entries\":[";
+    for (size_t i = 0; i < entries.size(); ++i) p += (i ? "," : "") + entries[i];
+    return p + "],\"time\":" + std::to_string(time_ms) + "}";
+  }
+  int64_t NowMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch()).count();
+  }
+  HttpResponse Post(const std::string& payload, const crypto::PrivateKey* key = nullptr) {
+    auto sig = (key ? key : key_.get())->Sign("execgov ledger forward request v1\n" + payload);
+    EXPECT_TRUE(sig.ok());
+    return Raw(crypto::Base64Encode(*sig) + "\n" + payload);
+  }
+  HttpResponse Raw(const std::string& body) {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = kForwardPath;
+    req.content_type = kForwardContentType;
+    req.body = body;
+    return handler_(req);
+  }
+  // The results of a 200 answer, after checking its signature binds it to
+  // the request.
+  Json Results(const HttpResponse& r, const std::string& payload) {
+    EXPECT_EQ(r.status, 200) << r.body;
+    size_t nl = r.body.find('\n');
+    auto sig = crypto::Base64Decode(r.body.substr(0, nl));
+    EXPECT_TRUE(sig.has_value());
+    auto request_sig = key_->Sign("execgov ledger forward request v1\n" + payload);
+    std::string out = r.body.substr(nl + 1);
+    EXPECT_TRUE(key_->Public().Verify(
+        "execgov ledger forward response v1\n" + crypto::Base64Encode(*request_sig) + "\n" + out, *sig));
+    return Json::parse(out)["results"];
+  }
+
+  FakeClock clock_{1800000000};
+  std::string dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<FileReplayStore> store_ = FileReplayStore::ForSharedLedger();
+  std::unique_ptr<crypto::PrivateKey> key_;
+  HttpServer::Handler handler_;
+  int observed_ = 0;
+};
+
+TEST_F(LedgerForwardHandlerTest, StoresSignedEntriesAndAnswersEachInOrder) {
+  const int64_t exp = clock_.NowUnix() + 600;
+  std::string payload = Payload({Consume("jti-1", "u1", exp), Consume("jti-2", "u2", exp)}, NowMs());
+  Json results = Results(Post(payload), payload);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0]["seq"], 0);
+  EXPECT_EQ(results[1]["seq"], 1);
+  EXPECT_EQ(observed_, 2);
+  // The consumptions are this replica's now: its own admissions find them.
+  ASSERT_TRUE(store_->Find("jti-1", "").has_value());
+  EXPECT_EQ(store_->Find("jti-1", "")->uid, "u1");
+  EXPECT_EQ(ledger_->Size().value(), 2u);
+}
+
+TEST_F(LedgerForwardHandlerTest, ARecordConsumingAJtiAnotherObjectConsumedIsRefusedAsAReplay) {
+  const int64_t exp = clock_.NowUnix() + 600;
+  ASSERT_TRUE(store_->Consume("jti-1", {"Pod", "team-a", "first", "u0"}, exp).ok());
+  store_->Settle("jti-1", "u0", policy::ReplayAction::kConsume, true);
+  // And two entries of one request racing for one jti: the first wins.
+  std::string payload =
+      Payload({Consume("jti-1", "u1", exp), Consume("jti-2", "u2", exp), Consume("jti-2", "u3", exp)}, NowMs());
+  Json results = Results(Post(payload), payload);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0]["error"], "AlreadyExists") << results[0];
+  EXPECT_TRUE(results[1].contains("seq")) << results[1];
+  EXPECT_EQ(results[2]["error"], "AlreadyExists") << results[2];
+  EXPECT_EQ(ledger_->Size().value(), 1u);
+}
+
+TEST_F(LedgerForwardHandlerTest, RefusesWhatIsNotSignedWithTheLedgerKeyUnread) {
+  std::string payload = Payload({Consume("jti-1", "u1", clock_.NowUnix() + 600)}, NowMs());
+  auto other = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  EXPECT_EQ(Post(payload, &other).status, 401);
+  EXPECT_EQ(Raw(payload).status, 400);                   // no signature line
+  EXPECT_EQ(Raw("!!!!\n" + payload).status, 400);        // not base64
+  EXPECT_EQ(Raw(std::string(200, 'A') + "\n").status, 400);  // a "signature" longer than any
+  // Signed for one payload, sent with another.
+  auto sig = key_->Sign("execgov ledger forward request v1\n" + payload);
+  EXPECT_EQ(Raw(crypto::Base64Encode(*sig) + "\n" + payload + " ").status, 401);
+  EXPECT_EQ(ledger_->Size().value(), 0u);
+}
+
+TEST_F(LedgerForwardHandlerTest, RefusesStaleOversizedAndMalformedRequests) {
+  const int64_t exp = clock_.NowUnix() + 600;
+  std::string entry = Consume("jti-1", "u1", exp);
+  // Outside the allowed skew either way.
+  EXPECT_EQ(Post(Payload({entry}, NowMs() - 61'000)).status, 400);
+  EXPECT_EQ(Post(Payload({entry}, NowMs() + 61'000)).status, 400);
+  // Too many entries, or none.
+  EXPECT_EQ(Post(Payload(std::vector<std::string>(kForwardMaxEntries + 1, entry), NowMs())).status, 400);
+  EXPECT_EQ(Post(Payload({}, NowMs())).status, 400);
+  // Not the shape asked for.
+  EXPECT_EQ(Post("[]").status, 400);
+  EXPECT_EQ(Post("{\"entries\":{},\"time\":1}").status, 400);
+  EXPECT_EQ(Post("{\"entries\":[" + entry + "],\"time\":\"now\"}").status, 400);
+  // Nested deeper than any parser here takes.
+  EXPECT_EQ(Post("{\"entries\":[" + std::string(100000, '[') + "],\"time\":1}").status, 400);
+  // Wrong path or method.
+  HttpRequest get;
+  get.method = "GET";
+  get.target = kForwardPath;
+  EXPECT_EQ(handler_(get).status, 405);
+  get.target = "/other";
+  EXPECT_EQ(handler_(get).status, 404);
+  EXPECT_EQ(ledger_->Size().value(), 0u);
+}
+
+TEST_F(LedgerForwardHandlerTest, AnEntryTheLedgerWouldNotTakeFromItsOwnIsRefusedAlone) {
+  // seq/prev/time are the ledger's; a checkpoint is only ever its own; an
+  // entry must be an object. Each is refused, and the good one is stored.
+  std::string good = Consume("jti-1", "u1", clock_.NowUnix() + 600);
+  std::string payload = Payload({R"({"seq":5,"type":"admission"})", R"({"type":"checkpoint"})", "\"text\"", good},
+                                NowMs());
+  Json results = Results(Post(payload), payload);
+  ASSERT_EQ(results.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(results[i]["error"], "InvalidArgument") << results[i];
+  EXPECT_TRUE(results[3].contains("seq")) << results[3];
+  EXPECT_EQ(ledger_->Size().value(), 1u);
+}
+
+}  // namespace
+}  // namespace execgov::webhook
