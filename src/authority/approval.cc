@@ -5,6 +5,7 @@
 
 #include "api/execution_scope.h"
 #include "api/object.h"
+#include "authority/relay.h"
 
 namespace execgov::authority {
 namespace {
@@ -105,11 +106,8 @@ ApprovalJudgement JudgeApproval(const Approval& a, const std::string& user, cons
   if (j.initiator.empty() || a.approver == j.initiator) {
     return refuse(a.approver + " is the initiator of " + what + " and may not approve or deny it (separation of duties)");
   }
-  AuthorityRequest facts;
-  facts.ns = a.ns;
-  facts.kind = "ExecutionRequest";
-  facts.initiator = j.initiator;
-  if (const json* spec = api::PodSpecOf(api::GovernedKind::kExecutionRequest, *request)) facts.images = api::ImagesOf(*spec);
+  // A relayed request (relay.h) is judged as the Job or Pod it stands for.
+  const AuthorityRequest facts = RequestFacts(*request);
   const std::optional<RuleMatch> match = MatchRule(policies, facts, now);
   if (!match) return refuse("no AuthorityPolicy rule applies to " + what + ", so no one may approve it");
   j.rule = match->Name();

@@ -4,6 +4,7 @@
 
 #include "api/execution_scope.h"
 #include "api/object.h"
+#include "authority/relay.h"
 #include "controllers/status_conditions.h"
 #include "core/log.h"
 #include "crypto/encoding.h"
@@ -181,6 +182,22 @@ std::optional<int64_t> AuthorityController::MaxTTLFor(const std::string& ns) con
   return least;
 }
 
+bool AuthorityController::Watches(const std::string& ns) const {
+  return deps_.watch_namespaces.empty() || deps_.watch_namespaces.count(ns) > 0;
+}
+
+size_t AuthorityController::PendingRelays(const std::string& initiator) const {
+  size_t n = 0;
+  for (const auto& obj : deps_.requests->List()) {
+    const std::string phase = api::StringAt(*obj, {"status", "phase"});
+    if ((phase.empty() || phase == kPhaseAwaiting || phase == "Pending") &&
+        api::StringAt(*obj, {"spec", "initiator"}) == initiator && api::StringAt(*obj, {"spec", "relay", "kind"}) != "") {
+      ++n;
+    }
+  }
+  return n;
+}
+
 json AuthorityController::ObjectRecord(const json& request) const {
   return {{"kind", "ExecutionRequest"},
           {"namespace", api::NamespaceOf(request)},
@@ -194,7 +211,7 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
   if (!cached) return runtime::ReconcileResult{};
   const json& request = *cached;
   const std::string ns = api::NamespaceOf(request), uid = api::UidOf(request);
-  if (!deps_.watch_namespaces.empty() && !deps_.watch_namespaces.count(ns)) return runtime::ReconcileResult{};
+  if (!Watches(ns)) return runtime::ReconcileResult{};
   // Only what the operator confirmed waits, and only until something is attached.
   if (api::StringAt(request, {"status", "phase"}) != kPhaseAwaiting) return runtime::ReconcileResult{};
   if (api::ArtifactOf(request)) return runtime::ReconcileResult{};
@@ -206,17 +223,31 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
   if (!digest.ok()) {
     return Refuse(request, kPhaseDenied, "", "cannot compute the request's execution scope: " + digest.status().message());
   }
-  AuthorityRequest facts;
-  facts.ns = ns;
-  facts.kind = "ExecutionRequest";
-  facts.initiator = initiator;
-  if (const json* spec = api::PodSpecOf(api::GovernedKind::kExecutionRequest, request)) facts.images = api::ImagesOf(*spec);
+  // A relayed request (relay.h) is judged as the Job or Pod it stands for,
+  // and its grant is for that Job or Pod.
+  auto relay = RelayOf(request);
+  if (!relay.ok()) return Refuse(request, kPhaseDenied, "", relay.status().message());
+  std::string scope_kind = "ExecutionRequest", scope_name = api::NameOf(request), scope_digest = *digest;
+  if (*relay) {
+    auto manifest = RelayedManifest(request);
+    StatusOr<std::string> relayed_digest = manifest.status();
+    if (manifest.ok()) relayed_digest = api::ExecutionScopeDigest((*relay)->kind, *manifest);
+    if (!relayed_digest.ok()) {
+      return Refuse(request, kPhaseDenied, "", "cannot compute the relayed manifest's scope: " +
+                                                   relayed_digest.status().message());
+    }
+    scope_kind = api::GovernedKindName((*relay)->kind);
+    scope_name = (*relay)->name;
+    scope_digest = *relayed_digest;
+  }
+  const AuthorityRequest facts = RequestFacts(request);
   const auto policies = Policies();
   const std::optional<RuleMatch> match = MatchRule(policies, facts, now);
   const std::string rule_name = match ? match->Name() : "";
   const int64_t deadline = created + (match ? match->rule->timeout_seconds : deps_.default_timeout_seconds);
 
   if (auto grant = deps_.index->FindGrant(uid)) {
+    if (*relay) return MarkGranted(request, *grant);
     if (now + kAttachMarginSeconds < grant->exp) return Attach(request, *grant);
     return Refuse(request, kPhaseExpired, grant->rule,
                   "the grant of rule " + grant->rule + " expired before it could be attached; create a new request");
@@ -316,9 +347,9 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
                   {"scope",
                    {{"projection", api::kExecutionScopeProjection},
                     {"namespace", ns},
-                    {"kind", "ExecutionRequest"},
-                    {"name", api::NameOf(request)},
-                    {"digest", *digest}}}};
+                    {"kind", scope_kind},
+                    {"name", scope_name},
+                    {"digest", scope_digest}}}};
   if (spec.contains("intent") && spec["intent"].is_string() && !spec["intent"].get<std::string>().empty() &&
       spec["intent"].get<std::string>().size() <= kMaxIntentBytes) {
     grant.claims["intent"] = spec["intent"];
@@ -336,6 +367,12 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
                  {"digest", *digest},
                  {"claims", grant.claims}};
   if (!approvals_given.empty()) record["approvals"] = approvals_given;
+  if (*relay) {
+    // The artifact goes to the HTTPS caller, for the Job or Pod relayed.
+    record["via"] = "https";
+    record["requester"] = {{"username", initiator}};
+    record["relayed"] = {{"kind", scope_kind}, {"namespace", ns}, {"name", scope_name}, {"digest", scope_digest}};
+  }
   auto appended = deps_.ledger->Append(record);
   if (!appended.ok()) return appended.status().WithContext("recording the grant in the ledger");
   deps_.index->NoteGrant(uid, grant);
@@ -345,7 +382,37 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
                                    {"rule", rule_name},
                                    {"jti", grant.claims["jti"].get<std::string>()},
                                    {"ledgerSeq", appended->seq}});
+  if (*relay) return MarkGranted(request, grant);
   return Attach(request, grant);
+}
+
+StatusOr<runtime::ReconcileResult> AuthorityController::MarkGranted(const json& request, const GrantIndex::Grant& grant) {
+  const std::string uid = api::UidOf(request);
+  const std::string jti = grant.claims.value("jti", "");
+  const std::string message = "granted by AuthorityPolicy rule " + grant.rule + " (artifact " + jti +
+                              ") to the caller of the authority's HTTPS endpoint; nothing runs from this request";
+  auto written = kube::UpdateWithRetry(
+      *deps_.client, RequestPath(request),
+      [&](json& obj) {
+        if (api::UidOf(obj) != uid || api::StringAt(obj, {"status", "phase"}) != kPhaseAwaiting) return false;
+        json& status = obj["status"];
+        status["phase"] = kPhaseGranted;
+        status["observedGeneration"] = obj["metadata"].value("generation", int64_t{0});
+        status["authorization"] = {{"rule", grant.rule}, {"jti", jti}};
+        controllers::SetCondition(status["conditions"],
+                                  {"Authorized", "True", "GrantedOverHTTPS", message,
+                                   status["observedGeneration"].get<int64_t>()},
+                                  deps_.clock->Now());
+        return true;
+      },
+      /*status=*/true);
+  if (!written.ok() && written.status().code() != StatusCode::kNotFound) {
+    return written.status().WithContext("writing the relayed request's Granted status");
+  }
+  if (written.ok() && api::StringAt(*written, {"status", "phase"}) == kPhaseGranted && deps_.events) {
+    deps_.events->Record(request, kube::EventType::kNormal, "Granted", message);
+  }
+  return runtime::ReconcileResult{};
 }
 
 StatusOr<runtime::ReconcileResult> AuthorityController::Attach(const json& request, const GrantIndex::Grant& grant) {

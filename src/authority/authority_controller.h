@@ -144,9 +144,17 @@ class AuthorityController {
   // ExecutionRequest in `ns` (namespaceSelector ignored: a superset, so the
   // bound is never looser); nullopt when none may.
   std::optional<int64_t> MaxTTLFor(const std::string& ns) const;
+  // Whether requests in `ns` are handled (--watch-namespaces).
+  bool Watches(const std::string& ns) const;
+  // The relayed requests (relay.h) in the cache naming `initiator` that
+  // still wait: the HTTPS endpoint bounds how many one caller may hold.
+  size_t PendingRelays(const std::string& initiator) const;
 
  private:
   StatusOr<runtime::ReconcileResult> Attach(const nlohmann::json& request, const GrantIndex::Grant& grant);
+  // A relayed request's grant (relay.h) is not attached: the request goes to
+  // phase Granted and its caller collects the artifact over HTTPS.
+  StatusOr<runtime::ReconcileResult> MarkGranted(const nlohmann::json& request, const GrantIndex::Grant& grant);
   // `extra` members go into the denial record (who denied, and why).
   StatusOr<runtime::ReconcileResult> Refuse(const nlohmann::json& request, const std::string& phase,
                                             const std::string& rule, const std::string& message,

@@ -16,9 +16,21 @@
 //        as the controller's grants are;
 //   403 {"message", "rule"} when an AutoDeny rule or a rule's rate limit
 //        refuses (recorded as a "denial"), or when no rule applies;
-//   409 when the rule needs human approvals: there is no request object to
-//        poll over HTTPS yet (the 202 of the issue is not built): create an
-//        ExecutionRequest in the cluster instead;
+//   202 {"request" {namespace, name, uid}, "location", "rule", "message",
+//        "waitingFor"} with a Location header when the rule needs human
+//        approvals: the authority created a relayed ExecutionRequest for the
+//        caller (relay.h) that approvers approve with `execgov approve`;
+//   403 also when the cluster refuses to hold such a request, the caller
+//        already has kMaxPendingRelays waiting, or the authority does not
+//        handle the namespace.
+//
+//   GET /v1/authorize/requests/<namespace>/<name>, the same caller's bearer
+//   token: 202 while the relayed request waits; 201 {"artifact", "manifest"
+//   (rebuilt from the request, annotated), "jti", "rule", "expiresAt",
+//   "request"} once the authority granted it (the same artifact on every
+//   poll until it expires); 403 {"message", "rule"} when it was denied or
+//   expired, or its grant expired uncollected; 404 for a request that is not
+//   a relayed request of this caller (another's is never shown).
 //   401 without a token or with one the API server does not authenticate;
 //   400/404/405/413/415 for malformed requests; 503 while the authority's
 //        caches are not synced or the API server or the ledger cannot answer.
@@ -49,6 +61,9 @@ struct AuthorizeEndpointDeps {
   const Signer* signer = nullptr;
   std::string identity;                 // recorded as `authority`
   std::function<bool()> ready;          // the caches are synced
+  // TokenReview spec.audiences (--authorize-audience); empty: the API
+  // server's own. When set, the review's status.audiences must name one.
+  std::vector<std::string> audiences;
   const Clock* clock = nullptr;         // null: the system clock
 };
 
@@ -58,9 +73,14 @@ struct Caller {
   std::vector<std::string> groups;
 };
 
+// The most relayed requests one caller may have waiting at once.
+inline constexpr size_t kMaxPendingRelays = 16;
+
 // Checks `token` with a TokenReview: the caller, PermissionDenied when the API
-// server does not authenticate it, another error when it cannot tell.
-StatusOr<Caller> ReviewToken(kube::Client* client, const std::string& token);
+// server does not authenticate it (or, with `audiences`, does not say the
+// token is for one of them), another error when it cannot tell.
+StatusOr<Caller> ReviewToken(kube::Client* client, const std::string& token,
+                             const std::vector<std::string>& audiences = {});
 
 class AuthorizeEndpoint {
  public:
@@ -69,6 +89,10 @@ class AuthorizeEndpoint {
 
  private:
   webhook::HttpResponse Decide(const AuthorizeCall& call, const Caller& caller) const;
+  // A rule needs approvals: the relayed request made, 202.
+  webhook::HttpResponse Relay(const AuthorizeCall& call, const Caller& caller, const std::string& rule_name,
+                              const AuthorityRule& rule) const;
+  webhook::HttpResponse Poll(const PollCall& call, const Caller& caller) const;
   AuthorizeEndpointDeps deps_;
 };
 

@@ -9,7 +9,8 @@
 namespace execgov::authority {
 namespace {
 
-std::optional<AuthorizeCall> Refuse(CallError* error, int status, std::string message) {
+template <typename T = AuthorizeCall>
+std::optional<T> Refuse(CallError* error, int status, std::string message) {
   error->status = status;
   error->message = std::move(message);
   return std::nullopt;
@@ -42,6 +43,27 @@ std::optional<std::string> BearerToken(std::string_view field) {
 }
 
 }  // namespace
+
+bool IsPollTarget(std::string_view target) {
+  return target.substr(0, target.find('?')).substr(0, kPollPrefix.size()) == kPollPrefix;
+}
+
+std::optional<PollCall> ParsePollCall(std::string_view method, std::string_view target, std::string_view authorization,
+                                      CallError* error) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (!IsPollTarget(path)) return Refuse<PollCall>(error, 404, "no such path");
+  path.remove_prefix(kPollPrefix.size());
+  const size_t slash = path.find('/');
+  const std::string_view ns = path.substr(0, slash);
+  const std::string_view name = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  if (ns.empty() || ns.size() > 63 || !api::IsDns1123Subdomain(ns) || name.empty() || !api::IsDns1123Subdomain(name)) {
+    return Refuse<PollCall>(error, 404, "poll " + std::string(kPollPrefix) + "<namespace>/<name>, as the 202 said");
+  }
+  if (method != "GET") return Refuse<PollCall>(error, 405, "use GET");
+  auto token = BearerToken(authorization);
+  if (!token) return Refuse<PollCall>(error, 401, "send a Kubernetes bearer token: Authorization: Bearer <token>");
+  return PollCall{std::move(*token), std::string(ns), std::string(name)};
+}
 
 std::optional<AuthorizeCall> ParseAuthorizeCall(std::string_view method, std::string_view target,
                                                 std::string_view content_type, std::string_view authorization,

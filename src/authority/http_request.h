@@ -24,6 +24,9 @@
 namespace execgov::authority {
 
 inline constexpr std::string_view kAuthorizePath = "/v1/authorize";
+// GET kPollPrefix + "<namespace>/<name>": a relayed request (relay.h) its
+// caller polls while approvals are pending.
+inline constexpr std::string_view kPollPrefix = "/v1/authorize/requests/";
 // A bound on the bearer token (a projected ServiceAccount token is ~1 KiB).
 inline constexpr size_t kMaxBearerTokenBytes = 8192;
 
@@ -48,5 +51,20 @@ struct CallError {
 std::optional<AuthorizeCall> ParseAuthorizeCall(std::string_view method, std::string_view target,
                                                 std::string_view content_type, std::string_view authorization,
                                                 std::string_view body, CallError* error);
+
+// A poll of a relayed request: GET /v1/authorize/requests/<namespace>/<name>
+// with the bearer token of the caller who POSTed it.
+struct PollCall {
+  std::string token;
+  std::string ns, name;  // the ExecutionRequest
+};
+
+// Whether `target` (its query ignored) is under kPollPrefix.
+bool IsPollTarget(std::string_view target);
+
+// Parses a poll; on failure `error` says how to answer (405 for another
+// method, 404 for a path that names no request, 401 without a token).
+std::optional<PollCall> ParsePollCall(std::string_view method, std::string_view target, std::string_view authorization,
+                                      CallError* error);
 
 }  // namespace execgov::authority

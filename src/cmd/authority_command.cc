@@ -34,6 +34,7 @@ struct AuthorityOptions {
   std::string metrics_listen = ":8080", lease_name = "execgov-authority", identity, watch_namespaces;
   std::string default_timeout = "1h";
   std::string authorize_listen, tls_cert, tls_key;  // the HTTPS endpoint (authority/http_endpoint.h)
+  std::vector<std::string> authorize_audiences;     // its TokenReviews' spec.audiences
   bool leader_elect = true;
   int workers = 4;
   int lease_seconds = 15;
@@ -75,6 +76,10 @@ int RunAuthority(const AuthorityOptions& o) {
   if (auto addr = webhook::ParseListenAddress(o.metrics_listen); !addr.ok()) return UsageError(addr.status().message());
   if (!o.authorize_listen.empty() && (o.tls_cert.empty() || o.tls_key.empty())) {
     return UsageError("--authorize-listen needs --tls-cert and --tls-key");
+  }
+  if (o.authorize_audiences.size() > 16) return UsageError("--authorize-audience: at most 16");
+  for (const auto& a : o.authorize_audiences) {
+    if (a.empty() || a.size() > 253) return UsageError("--authorize-audience must be 1 to 253 characters");
   }
   auto key = LoadSigningKey(o.key_file);
   if (!key.ok()) return UsageError("--key: " + key.status().message());
@@ -164,9 +169,16 @@ int RunAuthority(const AuthorityOptions& o) {
   }
   std::unique_ptr<authority::AuthorizeServer> https;
   if (!o.authorize_listen.empty()) {
-    auto started = authority::AuthorizeServer::Start(
-        o.authorize_listen, o.tls_cert, o.tls_key,
-        {client.get(), &controller, ledger->get(), &index, &signer, identity, [&manager] { return manager.CachesSynced(); }});
+    authority::AuthorizeEndpointDeps endpoint;
+    endpoint.client = client.get();
+    endpoint.controller = &controller;
+    endpoint.ledger = ledger->get();
+    endpoint.index = &index;
+    endpoint.signer = &signer;
+    endpoint.identity = identity;
+    endpoint.ready = [&manager] { return manager.CachesSynced(); };
+    endpoint.audiences = o.authorize_audiences;
+    auto started = authority::AuthorizeServer::Start(o.authorize_listen, o.tls_cert, o.tls_key, std::move(endpoint));
     if (!started.ok()) {
       log::Error("execgov authority: cannot serve --authorize-listen", {{"error", started.status().message()}});
       manager.Stop();
@@ -217,6 +229,10 @@ void RegisterAuthority(CLI::App& app, int* exit_code) {
                   "HOST:PORT for POST /v1/authorize over HTTPS (callers outside the cluster); off when empty");
   cmd->add_option("--tls-cert", o->tls_cert, "--authorize-listen's serving certificate (PEM, reloaded on change)");
   cmd->add_option("--tls-key", o->tls_key, "--authorize-listen's private key (PEM)");
+  cmd->add_option("--authorize-audience", o->authorize_audiences,
+                  "an audience the callers' tokens must be for (TokenReview spec.audiences; repeatable; default: the "
+                  "API server's)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--workers", o->workers, "reconciles run at once")->capture_default_str();
   cmd->callback([o, exit_code] { *exit_code = RunAuthority(*o); });
 }

@@ -69,7 +69,7 @@ int64_t GenerationOf(const json& object) { return object.value("metadata", json:
 
 bool IsFinalPhase(const std::string& phase) {
   return phase == kPhaseSucceeded || phase == kPhaseFailed || phase == kPhaseDenied || phase == kPhaseRevoked ||
-         phase == kPhaseExpired;
+         phase == kPhaseExpired || phase == kPhaseGranted;
 }
 
 std::string JobNameFor(const std::string& request_name, const std::string& request_uid) {

@@ -77,6 +77,9 @@ inline constexpr const char* kPhaseDenied = "Denied";
 inline constexpr const char* kPhaseRevoked = "Revoked";
 // Set by `execgov authority`: no authorization came within the rule's timeout.
 inline constexpr const char* kPhaseExpired = "Expired";
+// Set by `execgov authority` on a relayed request (spec.relay): its artifact
+// went to the caller of the authority's HTTPS endpoint; nothing runs here.
+inline constexpr const char* kPhaseGranted = "Granted";
 
 // Labels the operator puts on the Jobs it makes.
 inline constexpr const char* kRequestUidLabel = "execgov.io/request-uid";

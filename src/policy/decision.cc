@@ -443,23 +443,29 @@ Failure CheckReplayAndLineage(const AdmissionAttributes& a, const ArtifactFacts&
 // (issue 20): admitted to wait for one only where the policy opts in, and
 // only when spec.initiator is who asks, so the initiator an authority later
 // signs for is the identity the API server authenticated.
+// A relayed request (spec.relay, authority/relay.h) may name another
+// initiator when a user the policy lists in relayUsers creates it: the
+// authority, for the caller its HTTPS endpoint authenticated. It never runs
+// here (DecideImpl refuses any artifact on it), so that is all a relay user
+// can do in another's name.
 Failure JudgePendingRequest(const CompiledPolicy& p, const AdmissionAttributes& a, const std::string& initiator,
-                            bool* awaiting) {
+                            bool relayed, bool* awaiting) {
   if (!p.allow_pending_requests) {
     return Fail(Reason::kMissingArtifact, Describe(a) + " has no " + std::string(api::kArtifactAnnotation) +
                                               " annotation; sign it with `execgov sign` and submit it again");
   }
   if (!a.requester_unknown && initiator != a.user) {
     auto mapped = p.initiator_mappings.find(a.user);
-    if (mapped == p.initiator_mappings.end() || !mapped->second.count(initiator)) {
+    const bool relay_user = relayed && p.relay_users.count(a.user) > 0;
+    if (!relay_user && (mapped == p.initiator_mappings.end() || !mapped->second.count(initiator))) {
       std::string shown_initiator, shown_user;
       AppendJsonStringReplacingInvalid(initiator, &shown_initiator);
       AppendJsonStringReplacingInvalid(a.user, &shown_user);
       return Fail(Reason::kIdentityMismatch,
                   "spec.initiator " + shown_initiator + " is not the requesting user " + shown_user +
                       " (nor an initiator ExecutionPolicy " + p.name +
-                      " maps that user to in spec.authorization.initiatorMappings); a request without an artifact "
-                      "must name who asks");
+                      " maps that user to in spec.authorization.initiatorMappings, nor a relay user of a relayed "
+                      "request); a request without an artifact must name who asks");
     }
   }
   *awaiting = true;
@@ -520,6 +526,15 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
   // allow below, which an annotation alone never changes.
   const bool is_request = *kind == api::GovernedKind::kExecutionRequest;
   const std::string initiator = is_request ? api::StringAt(*a.object, {"spec", "initiator"}) : std::string();
+  // A relayed request stands for a Job or Pod whose artifact goes to the
+  // authority's HTTPS caller: nothing runs from it here, whoever signs.
+  const auto spec_it = is_request ? a.object->find("spec") : a.object->end();
+  const bool relayed = spec_it != a.object->end() && spec_it->is_object() && spec_it->contains("relay") &&
+                       !(*spec_it)["relay"].is_null();
+  if (relayed && api::ArtifactOf(*a.object)) {
+    return Deny(d, Reason::kScopeMismatch, Describe(a) + " relays a Job or Pod for the authority's HTTPS endpoint "
+                                               "(spec.relay): it never runs in the cluster, so it carries no artifact");
+  }
   bool attaching = false;
   if (is_request && a.operation == Operation::kUpdate && a.old_object) {
     const auto old_token = api::ArtifactOf(*a.old_object);
@@ -609,7 +624,7 @@ Decision DecideImpl(const AdmissionAttributes& a, const DecisionInputs& in) {
     Failure f = common;
     bool awaiting = false;
     if (may_wait) {
-      f = JudgePendingRequest(*p, a, initiator, &awaiting);
+      f = JudgePendingRequest(*p, a, initiator, relayed, &awaiting);
       d.verdicts.push_back({p->name, p->generation, p->enforcement, f.reason, f.message, awaiting});
       continue;
     }

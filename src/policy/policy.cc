@@ -117,20 +117,27 @@ StatusOr<TrustedKey> CompileKey(const Json& k, const std::string& field, const K
   return TrustedKey{kid, *parsed, std::move(key).value(), not_after};
 }
 
-// spec.authorization: {allowPendingRequests, initiatorMappings: [{user, initiators}]}.
-// Bounded as the CRD bounds it (64 mappings of 16 names, each 1..253 bytes).
+// spec.authorization: {allowPendingRequests, initiatorMappings: [{user, initiators}], relayUsers}.
+// Bounded as the CRD bounds it (64 mappings of 16 names, 16 relay users, each 1..253 bytes).
 Status CompileAuthorization(const Json& spec, CompiledPolicy* p) {
   auto it = spec.find("authorization");
   if (it == spec.end() || it->is_null()) return Status::Ok();
   const Json& au = *it;
   if (!au.is_object()) return FieldError("spec.authorization", "must be an object");
-  EXECGOV_RETURN_IF_ERROR(CheckKnownFields(au, "spec.authorization", {"allowPendingRequests", "initiatorMappings"}));
+  EXECGOV_RETURN_IF_ERROR(
+      CheckKnownFields(au, "spec.authorization", {"allowPendingRequests", "initiatorMappings", "relayUsers"}));
   EXECGOV_ASSIGN_OR_RETURN(p->allow_pending_requests, OptBool(au, "allowPendingRequests", "spec.authorization"));
+  auto bounded_name = [](const std::string& v) { return !v.empty() && v.size() <= 253; };
+  EXECGOV_ASSIGN_OR_RETURN(std::vector<std::string> relays, StringList(au, "relayUsers", "spec.authorization"));
+  if (relays.size() > 16) return FieldError("spec.authorization.relayUsers", "lists more than 16 users");
+  for (const auto& user : relays) {
+    if (!bounded_name(user)) return FieldError("spec.authorization.relayUsers", "each must be a name of 1 to 253 characters");
+  }
+  p->relay_users.insert(relays.begin(), relays.end());
   auto maps = au.find("initiatorMappings");
   if (maps == au.end() || maps->is_null()) return Status::Ok();
   if (!maps->is_array()) return FieldError("spec.authorization.initiatorMappings", "must be a list");
   if (maps->size() > 64) return FieldError("spec.authorization.initiatorMappings", "lists more than 64 mappings");
-  auto bounded_name = [](const std::string& v) { return !v.empty() && v.size() <= 253; };
   for (size_t i = 0; i < maps->size(); ++i) {
     const Json& m = (*maps)[i];
     const std::string field = "spec.authorization.initiatorMappings[" + std::to_string(i) + "]";

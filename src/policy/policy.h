@@ -78,6 +78,12 @@ struct CompiledPolicy {
   // a mapping says who may speak for whom).
   bool allow_pending_requests = false;
   std::map<std::string, std::set<std::string>> initiator_mappings;
+  // Users (the authority's service account) that may create a relayed
+  // request (spec.relay, authority/relay.h) naming another initiator: the
+  // caller the authority's HTTPS endpoint authenticated. Only on such a
+  // request, which never runs in the cluster (no artifact is ever admitted
+  // on it).
+  std::set<std::string> relay_users;
 
   // kid -> (issuer index, key index). Key ids are unique within a policy.
   std::map<std::string, std::pair<size_t, size_t>> key_index;

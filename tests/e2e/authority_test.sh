@@ -58,10 +58,16 @@
 #     The authority's HTTPS endpoint (--authorize-listen, TLS 1.2+): the
 #     agent's ServiceAccount token (TokenReview) and a Job manifest get 201
 #     with the artifact and the annotated manifest, which the webhook admits;
-#     an AutoDeny rule's image 403 naming the rule; a rule needing approvals
-#     409; no token or a bad one 401; an oversized body 413, JSON nested too
-#     deep 400, TLS 1.1 no handshake; the ledger holds the grant and the
-#     denial, with who asked.
+#     an AutoDeny rule's image 403 naming the rule; no token, a bad one or
+#     one for another audience (--authorize-audience) 401; an oversized body
+#     413, JSON nested too deep 400, TLS 1.1 no handshake. A rule needing
+#     approvals: 202 and a relayed ExecutionRequest (spec.relay, made by the
+#     authority as a relayUser for the caller) to poll: 202 while it waits,
+#     404 to another caller, 401 without a token; once an approver approves
+#     it, 201 with the artifact for the Job, which the webhook admits, the
+#     request Granted and no Job made from it; another one denied by an
+#     approver 403 naming who and the rule. The ledger holds the grants and
+#     the denial, with who asked.
 set -euo pipefail
 
 case_name=$1
@@ -469,8 +475,13 @@ case_https() {
   authority_identity
   # The grant's sub is the caller the API server authenticated: the policy's
   # issuer must admit the agent's ServiceAccount as a subject.
-  policy_with_authorization on | sed "s|subjects: \\[\"agent:\\*\"\\]|subjects: [\"agent:*\", \"$agent\"]|" >policy-https.yaml
+  # The authority's ServiceAccount may relay a manifest that needs approvals
+  # as an ExecutionRequest naming the caller (spec.authorization.relayUsers).
+  local authority_user=system:serviceaccount:$CLUSTER_SYSTEM_NS:execgov-authority
+  policy_with_authorization on | sed "s|subjects: \\[\"agent:\\*\"\\]|subjects: [\"agent:*\", \"$agent\"]|" |
+    sed "/allowPendingRequests: true/a\\    relayUsers: [\"$authority_user\"]" >policy-https.yaml
   grep -q "\"$agent\"" policy-https.yaml || fail "cannot add the agent as a subject"
+  grep -q "relayUsers: \[\"$authority_user\"\]" policy-https.yaml || fail "cannot add the relay user"
   kubectl apply -f policy-https.yaml >/dev/null || fail "cannot update the policy"
   cat >apol.yaml <<YAML
 apiVersion: execgov.io/v1alpha1
@@ -497,18 +508,21 @@ YAML
 
   local port pid
   port=$(free_port)
-  run_authority "$AUTHORITY_KUBECONFIG" --authorize-listen "127.0.0.1:$port" --tls-cert https.crt --tls-key https.key
+  # Callers' tokens must be for the authority's audience (TokenReview spec.audiences).
+  local audience=execgov-authority-$CLUSTER_ID
+  run_authority "$AUTHORITY_KUBECONFIG" --authorize-listen "127.0.0.1:$port" --tls-cert https.crt --tls-key https.key \
+    --authorize-audience "$audience"
   pid=$AUTHORITY_PID
 
   local token
-  token=$(kubectl create token agent -n "$ns" --duration 10m) || fail "cannot get the agent's token"
+  token=$(kubectl create token agent -n "$ns" --duration 10m --audience "$audience") || fail "cannot get the agent's token"
   job_json() {  # job_json NAME IMAGE
     printf '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"%s","namespace":"%s"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"run","image":"%s","command":["/run"]}]}}}}' \
       "$1" "$ns" "$2"
   }
   # authorize BODY_FILE [TOKEN]: prints the HTTP status; the answer is in answer.json.
   authorize() {
-    curl -sS --max-time 20 --cacert https.crt -o answer.json -w '%{http_code}' -X POST \
+    curl -sS --max-time 20 --cacert https.crt -o answer.json -D headers.txt -w '%{http_code}' -X POST \
       -H "Authorization: Bearer ${2-$token}" -H 'Content-Type: application/json' --data-binary "@$1" \
       "https://127.0.0.1:$port/v1/authorize"
   }
@@ -535,14 +549,11 @@ PY
   poll 30 bash -c "! kubectl get job rotate -n $ns >/dev/null 2>&1" || fail "the Job was not deleted"
   expect_denied ReplayDetected kubectl create -f signed.json
 
-  # --- refused by rule: 403 naming it; approvals: 409
+  # --- refused by rule: 403 naming it
   job_json danger registry.example.com/danger/rm:1 >danger.json
   local code
   code=$(authorize danger.json)
   [ "$code" = 403 ] && grep -q "$CLUSTER_ID/deny-danger" answer.json || fail "danger: $code $(cat answer.json)"
-  job_json slow registry.example.com/slow/batch:1 >slow.json
-  code=$(authorize slow.json)
-  [ "$code" = 409 ] && grep -q "$CLUSTER_ID/needs-approval" answer.json || fail "slow: $code $(cat answer.json)"
   job_json other registry.example.com/other/x:1 >other.json
   code=$(authorize other.json)
   [ "$code" = 403 ] && grep -q "no AuthorityPolicy rule applies" answer.json || fail "other: $code $(cat answer.json)"
@@ -552,6 +563,8 @@ PY
   [ "$code" = 401 ] || fail "no token: $code $(cat answer.json)"
   code=$(authorize rotate.json "not.a.token")
   [ "$code" = 401 ] || fail "a bad token: $code $(cat answer.json)"
+  code=$(authorize rotate.json "$(kubectl create token agent -n "$ns" --duration 10m)")
+  [ "$code" = 401 ] || fail "a token for the API server's audience: $code $(cat answer.json)"
   python3 -c 'print("[" * 100000 + "]" * 100000)' >deep.json
   code=$(authorize deep.json)
   [ "$code" = 400 ] || fail "deep JSON: $code $(cat answer.json)"
@@ -562,15 +575,92 @@ PY
     fail "a TLS 1.1 handshake succeeded"
   fi
 
-  # --- the ledger: the grant and the denial, with who asked
+  # --- a rule needing approvals: 202 and a relayed request to poll
+  local approver=approver-$CLUSTER_ID
+  kubectl create role approver -n "$ns" --verb=create,get,list \
+    --resource=executionapprovals.execgov.io,executionrequests.execgov.io >/dev/null
+  kubectl create rolebinding approver -n "$ns" --role=approver --group=ops >/dev/null
+  # decide NAME Approve|Deny REASON: an ExecutionApproval as the approver (group ops).
+  decide() {
+    cat <<YAML | kubectl create -f - --as="$approver" --as-group=ops >/dev/null || fail "cannot $2 $1"
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionApproval
+metadata: {generateName: $1-, namespace: $ns}
+spec:
+  requestName: $1
+  requestUID: $(field "$1" '{.metadata.uid}')
+  requestDigest: $(kubectl get executionrequest "$1" -n "$ns" -o json | "$execgov" digest -f -)
+  decision: $2
+  approver: "$approver"
+  reason: "$3"
+YAML
+  }
+  # poll_request LOCATION [TOKEN]: GET, the status printed, the answer in answer.json.
+  poll_request() {
+    curl -sS --max-time 20 --cacert https.crt -o answer.json -w '%{http_code}' \
+      -H "Authorization: Bearer ${2-$token}" "https://127.0.0.1:$port$1"
+  }
+  answer() { python3 -c 'import json, sys; a = json.load(open("answer.json")); print(eval(sys.argv[1]))' "$1"; }
+  job_json slow registry.example.com/slow/batch:1 >slow.json
+  code=$(authorize slow.json)
+  [ "$code" = 202 ] && grep -q "$CLUSTER_ID/needs-approval" answer.json || fail "slow: $code $(cat answer.json)"
+  local relayed location
+  relayed=$(answer 'a["request"]["name"]')
+  location=$(answer 'a["location"]')
+  [ "$location" = "/v1/authorize/requests/$ns/$relayed" ] || fail "slow: location $location"
+  grep -qi "^location: $location" headers.txt || fail "slow: no Location header: $(cat headers.txt)"
+  wait_phase "$relayed" AwaitingAuthorization 30
+  [ "$(field "$relayed" '{.spec.initiator} {.spec.relay.kind} {.spec.relay.name}')" = "$agent Job slow" ] ||
+    fail "the relayed request: $(field "$relayed" '{.spec}')"
+  code=$(poll_request "$location")
+  [ "$code" = 202 ] && [ "$(answer 'a["request"]["name"]')" = "$relayed" ] || fail "poll while waiting: $code $(cat answer.json)"
+  kubectl create serviceaccount other -n "$ns" >/dev/null
+  code=$(poll_request "$location" "$(kubectl create token other -n "$ns" --duration 10m --audience "$audience")")
+  [ "$code" = 404 ] || fail "another caller's poll: $code $(cat answer.json)"
+  code=$(poll_request "$location" "")
+  [ "$code" = 401 ] || fail "a poll without a token: $code $(cat answer.json)"
+  decide "$relayed" Approve "checked"
+  granted() { [ "$(poll_request "$location")" = 201 ]; }
+  poll 30 granted || fail "never granted after the approval: $(cat answer.json)"
+  python3 - "$CLUSTER_ID" <<'PY' || fail "the 201 answer is wrong: $(cat answer.json)"
+import json, sys
+a = json.load(open("answer.json"))
+assert a["rule"] == sys.argv[1] + "/needs-approval", a["rule"]
+m = a["manifest"]
+assert m["kind"] == "Job" and m["metadata"]["name"] == "slow", m["metadata"]
+assert m["metadata"]["annotations"]["execgov.io/authorization"] == a["artifact"]
+json.dump(m, open("signed-slow.json", "w"))
+PY
+  "$execgov" inspect "$(answer 'a["artifact"]')" >inspect-slow.txt
+  grep -q "\"sub\": \"$agent\"" inspect-slow.txt && grep -q '"kind": "Job"' inspect-slow.txt ||
+    fail "the relayed grant is not the caller's Job's: $(cat inspect-slow.txt)"
+  kubectl create -f signed-slow.json >/dev/null || fail "the webhook refused the Job granted after approval"
+  wait_phase "$relayed" Granted 30
+  [ "$(kubectl get jobs -n "$ns" -o name)" = job.batch/slow ] || fail "jobs: $(kubectl get jobs -n "$ns" -o name)"
+  # Denied by an approver: 403 naming who and the rule.
+  job_json slow-two registry.example.com/slow/batch:2 >slow-two.json
+  code=$(authorize slow-two.json)
+  [ "$code" = 202 ] || fail "slow-two: $code $(cat answer.json)"
+  relayed=$(answer 'a["request"]["name"]')
+  wait_phase "$relayed" AwaitingAuthorization 30
+  decide "$relayed" Deny "not today"
+  refused() { [ "$(poll_request "/v1/authorize/requests/$ns/$relayed")" = 403 ]; }
+  poll 30 refused || fail "never refused after the denial: $(cat answer.json)"
+  grep -q "$approver" answer.json && grep -q "not today" answer.json && grep -q "$CLUSTER_ID/needs-approval" answer.json ||
+    fail "the refusal names neither who nor the rule: $(cat answer.json)"
+
+  # --- the ledger: the grants and the denial, with who asked
   "$execgov" ledger show --ledger "$LEDGER_URL" -o json >ledger.json
-  python3 - ledger.json "$agent" "$CLUSTER_ID" <<'PY' || fail "the ledger's https records are wrong"
+  python3 - ledger.json "$agent" "$CLUSTER_ID" "$approver" <<'PY' || fail "the ledger's https records are wrong"
 import json, sys
 records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-agent, policy = sys.argv[2], sys.argv[3]
+agent, policy, approver = sys.argv[2], sys.argv[3], sys.argv[4]
 grants = [r for r in records if r["type"] == "grant" and r.get("via") == "https"]
-assert len(grants) == 1, grants
-g = grants[0]
+assert len(grants) == 2, grants
+g, relayed = grants
+assert relayed["relayed"]["name"] == "slow" and relayed["claims"]["scope"]["kind"] == "Job", relayed
+assert relayed["object"]["kind"] == "ExecutionRequest" and relayed["rule"]["name"] == "needs-approval", relayed
+assert [a["approver"] for a in relayed["approvals"]] == [approver], relayed
 assert g["requester"]["username"] == agent and g["claims"]["sub"] == agent, g
 assert g["object"]["kind"] == "Job" and g["object"]["name"] == "rotate" and g["rule"]["name"] == "auto", g
 denials = [r for r in records if r["type"] == "denial" and r.get("via") == "https"]

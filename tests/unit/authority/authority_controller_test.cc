@@ -14,6 +14,7 @@
 #include "api/execution_scope.h"
 #include "api/object.h"
 #include "authority/authority_controller.h"
+#include "authority/relay.h"
 #include "crypto/encoding.h"
 #include "crypto/jws.h"
 #include "ledger/ledger.h"
@@ -355,6 +356,41 @@ TEST_F(AuthorityControllerTest, ADenyFromAnApproverDeniesTheRequest) {
   EXPECT_EQ(denials[0]["approver"], "dave");
   EXPECT_EQ(denials[0]["approval"]["uid"], "d2");
   EXPECT_TRUE(Records("grant").empty());
+}
+
+}  // namespace
+}  // namespace execgov::authority
+
+namespace execgov::authority {
+namespace {
+
+// A relayed request (relay.h) is judged as the Job it stands for, and its
+// grant is for that Job: recorded, never attached, the request Granted.
+TEST_F(AuthorityControllerTest, ARelayedRequestIsGrantedForTheJobAndNotAttached) {
+  request_["spec"]["relay"] = {{"kind", "Job"}, {"name", "rotate"}};
+  client_.Put("executionrequests", request_);
+  UseRules({{{"name", "requests-only"}, {"match", {{"kinds", {"ExecutionRequest"}}}}, {"action", "AutoDeny"}},
+            {{"name", "jobs"}, {"match", {{"kinds", {"Job"}}}}, {"action", "AutoApprove"}, {"ttl", "10m"}}});
+  Start();
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  const json stored = Stored();
+  EXPECT_EQ(api::StringAt(stored, {"status", "phase"}), "Granted");
+  EXPECT_FALSE(api::ArtifactOf(stored).has_value());
+  EXPECT_EQ(api::StringAt(stored, {"status", "authorization", "rule"}), "ops/jobs");
+  auto grants = Records("grant");
+  ASSERT_EQ(grants.size(), 1u);
+  const json scope = grants[0]["claims"]["scope"];
+  EXPECT_EQ(scope["kind"], "Job");
+  EXPECT_EQ(scope["name"], "rotate");
+  auto manifest = RelayedManifest(request_);
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_EQ(scope["digest"], api::ExecutionScopeDigest(api::GovernedKind::kJob, *manifest).value());
+  EXPECT_EQ(grants[0]["via"], "https");
+  EXPECT_EQ(grants[0]["relayed"]["name"], "rotate");
+  EXPECT_EQ(grants[0]["claims"]["sub"], "agent:test");
+  // Looked at again (or by a restarted authority): nothing more.
+  ASSERT_TRUE(controller_->Reconcile("agents/req").ok());
+  EXPECT_EQ(Records("grant").size(), 1u);
 }
 
 }  // namespace

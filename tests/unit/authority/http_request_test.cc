@@ -89,5 +89,40 @@ TEST(AuthorizeCallTest, RefusesWithTheRightStatus) {
   }
 }
 
+// GET /v1/authorize/requests/<namespace>/<name>: the caller's poll of a
+// relayed request.
+TEST(PollCallTest, TakesANamespaceAndNameAndTheToken) {
+  CallError e;
+  auto poll = ParsePollCall("GET", "/v1/authorize/requests/agents/rotate-x7k2p?wait=1", "Bearer abc.def", &e);
+  ASSERT_TRUE(poll) << e.message;
+  EXPECT_EQ(poll->ns, "agents");
+  EXPECT_EQ(poll->name, "rotate-x7k2p");
+  EXPECT_EQ(poll->token, "abc.def");
+  EXPECT_TRUE(IsPollTarget("/v1/authorize/requests/agents/x"));
+  EXPECT_FALSE(IsPollTarget("/v1/authorize"));
+  EXPECT_FALSE(IsPollTarget("/v1/authorize/request"));
+}
+
+TEST(PollCallTest, RefusesWhatNamesNoRequestAnotherMethodAndNoToken) {
+  for (const char* target : {"/v1/authorize/requests/", "/v1/authorize/requests/agents", "/v1/authorize/requests/agents/",
+                             "/v1/authorize/requests/agents/a/b", "/v1/authorize/requests/Agents/a",
+                             "/v1/authorize/requests/agents/../x", "/v1/authorize/requests//a"}) {
+    CallError e;
+    EXPECT_FALSE(ParsePollCall("GET", target, "Bearer abc", &e)) << target;
+    EXPECT_EQ(e.status, 404) << target;
+  }
+  CallError e;
+  std::string long_ns = "/v1/authorize/requests/" + std::string(64, 'a') + "/x";
+  EXPECT_FALSE(ParsePollCall("GET", long_ns, "Bearer abc", &e));
+  EXPECT_EQ(e.status, 404);
+  EXPECT_FALSE(ParsePollCall("POST", "/v1/authorize/requests/agents/x", "Bearer abc", &e));
+  EXPECT_EQ(e.status, 405);
+  for (const char* authorization : {"", "Basic YTpi", "Bearer ", "Bearer a b"}) {
+    EXPECT_FALSE(ParsePollCall("GET", "/v1/authorize/requests/agents/x", authorization, &e)) << authorization;
+    EXPECT_EQ(e.status, 401);
+    EXPECT_EQ(e.message.find("YTpi"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace execgov::authority

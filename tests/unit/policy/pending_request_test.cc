@@ -271,6 +271,66 @@ TEST_F(PendingRequestTest, BindRequesterMeansTheInitiatorWhenTheArtifactComesLat
   EXPECT_TRUE(d.allowed) << d.StatusMessage();
 }
 
+// A relayed request (spec.relay: a manifest POSTed to the authority's HTTPS
+// endpoint, held for approvals): a relay user names the caller as initiator,
+// on that kind of request only, and no artifact is ever admitted on it.
+TEST_F(PendingRequestTest, ARelayUserNamesTheCallerOnlyOnARelayedRequest) {
+  Json p = Policy("default", true);
+  p["spec"]["authorization"]["relayUsers"] = {"system:serviceaccount:execgov-system:execgov-authority"};
+  Load({p});
+  Json relayed = request_;
+  relayed["spec"]["relay"] = {{"kind", "Job"}, {"name", "rotate"}};
+  user_ = "system:serviceaccount:execgov-system:execgov-authority";
+  Decision d = Run(relayed);
+  ASSERT_TRUE(d.allowed) << d.StatusMessage();
+  EXPECT_TRUE(d.awaiting_authorization);
+  EXPECT_EQ(d.initiator, "agent:test");
+  // The same user naming another initiator on a request that would run.
+  EXPECT_EQ(Run(request_).reason, Reason::kIdentityMismatch);
+  // Another user relaying.
+  user_ = "system:serviceaccount:agents:bot";
+  EXPECT_EQ(Run(relayed).reason, Reason::kIdentityMismatch);
+  // A policy listing no relay users.
+  Load({Policy("default", true)});
+  user_ = "system:serviceaccount:execgov-system:execgov-authority";
+  EXPECT_EQ(Run(relayed).reason, Reason::kIdentityMismatch);
+}
+
+TEST_F(PendingRequestTest, NoArtifactIsAdmittedOnARelayedRequest) {
+  Json relayed = request_;
+  relayed["spec"]["relay"] = {{"kind", "Job"}, {"name", "rotate"}};
+  relayed["status"] = {{"phase", "AwaitingAuthorization"}};
+  Json attached = Attached(relayed);
+  for (const Json* old : std::initializer_list<const Json*>{nullptr, &relayed}) {
+    Decision d = Run(attached, old ? Operation::kUpdate : Operation::kCreate, old, [](AdmissionAttributes& a) {
+      a.user = "agent:test";
+    });
+    EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.reason, Reason::kScopeMismatch) << d.message;
+    EXPECT_NE(d.message.find("never runs in the cluster"), std::string::npos) << d.message;
+    EXPECT_EQ(d.replay_action, ReplayAction::kNone);
+  }
+  // Under Audit too: a relayed request is never a way to run.
+  Load({Policy("default", true, "Audit")});
+  EXPECT_FALSE(Run(attached, Operation::kUpdate, &relayed).allowed);
+  // Nor is spec.relay added to a request that carries one.
+  Json running = Attached(request_);
+  Json marked = running;
+  marked["spec"]["relay"] = {{"kind", "Pod"}, {"name", "x"}};
+  EXPECT_FALSE(Run(marked, Operation::kUpdate, &running).allowed);
+}
+
+TEST_F(PendingRequestTest, RelayUsersAreBounded) {
+  Json p = Policy("default", true);
+  p["spec"]["authorization"]["relayUsers"] = Json::array();
+  for (int i = 0; i < 17; ++i) p["spec"]["authorization"]["relayUsers"].push_back("u" + std::to_string(i));
+  EXPECT_FALSE(CompilePolicy(p).ok());
+  p["spec"]["authorization"]["relayUsers"] = {""};
+  EXPECT_FALSE(CompilePolicy(p).ok());
+  p["spec"]["authorization"]["relayUsers"] = "system:serviceaccount:a:b";
+  EXPECT_FALSE(CompilePolicy(p).ok());
+}
+
 TEST_F(PendingRequestTest, AnArtifactOnceSetNeverChanges) {
   Json first = Attached(request_);
   Json second = Attached(request_);
