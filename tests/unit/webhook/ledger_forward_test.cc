@@ -6,13 +6,19 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "crypto/encoding.h"
+#include "ledger/backend.h"
 #include "ledger/ledger.h"
+#include "tls/credentials.h"
+#include "tls/self_signed.h"
 
 namespace execgov::webhook {
 namespace {
@@ -170,6 +176,142 @@ TEST_F(LedgerForwardHandlerTest, AnEntryTheLedgerWouldNotTakeFromItsOwnIsRefused
   for (int i = 0; i < 3; ++i) EXPECT_EQ(results[i]["error"], "InvalidArgument") << results[i];
   EXPECT_TRUE(results[3].contains("seq")) << results[3];
   EXPECT_EQ(ledger_->Size().value(), 1u);
+}
+
+// Both sides over real TLS on loopback, two writers sharing one file ledger
+// (as replicas share a ConfigMap one): what the forwarding replica sends is
+// stored by the writer, a race between them on one jti admits one, and when
+// the writer stops the forwarding replica appends itself.
+class ForwardingLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/execgov-forwarding-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    url_ = "file:" + dir_ + "/ledger.jsonl";
+    auto key = ledger::LoadOrCreateKey(url_, "");
+    ASSERT_TRUE(key.ok());
+    key_ = std::make_unique<crypto::PrivateKey>(*key);
+    for (Side* side : {&a_, &b_}) {
+      ledger::LedgerOptions o;
+      o.observe = [store = side->store.get()](uint64_t, std::string_view record) {
+        store->Observe(record, SystemClock::Get().NowUnix());
+      };
+      auto l = ledger::OpenLedger(url_, o);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      side->local = std::move(l).value();
+    }
+    auto files = tls::EnsureSelfSignedCertificates(dir_ + "/tls", {"127.0.0.1"});
+    ASSERT_TRUE(files.ok());
+    auto creds = tls::CredentialStore::Open({files->cert, files->key, ""});
+    ASSERT_TRUE(creds.ok());
+    credentials_ = std::move(creds).value();
+    auto server = HttpServer::Start(
+        "127.0.0.1:0", credentials_.get(),
+        NewForwardHandler(
+            a_.local.get(), a_.store.get(),
+            [store = a_.store.get()](std::string_view r) { store->Observe(r, SystemClock::Get().NowUnix()); }, *key_,
+            nullptr, nullptr, &metrics_),
+        2, kMaxBodyBytes);
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(server).value();
+    ForwardOptions fo;
+    fo.writer = [url = "https://127.0.0.1:" + std::to_string(server_->port())] { return url; };
+    fo.metrics = &metrics_;
+    forwarding_ = NewForwardingLedger(b_.local.get(), *key_, fo);
+  }
+  void TearDown() override {
+    server_.reset();
+    if (forwarding_) (void)forwarding_->Close();
+    if (a_.local) (void)a_.local->Close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  struct Side {
+    std::unique_ptr<FileReplayStore> store = FileReplayStore::ForSharedLedger();
+    std::unique_ptr<ledger::Ledger> local;
+  };
+  // Reserve, append with the guard, settle: what the admission handler does.
+  static bool Admit(FileReplayStore* store, ledger::Ledger* ledger, const std::string& jti, const std::string& uid) {
+    const int64_t exp = SystemClock::Get().NowUnix() + 600;
+    if (!store->Consume(jti, {"Pod", "team-a", "pod-" + uid, uid}, exp).ok()) return false;
+    auto entry = ledger::EntryBuilder::FromJson(Json::parse(LedgerForwardHandlerTest_Consume(jti, uid, exp)));
+    EXPECT_TRUE(entry.ok());
+    std::promise<StatusOr<ledger::Appended>> done;
+    ledger->AppendEntryAsync(std::move(entry).value(),
+                             [&done](StatusOr<ledger::Appended> r) { done.set_value(std::move(r)); },
+                             [store, jti, uid] { return store->Recheck(jti, uid); });
+    auto r = done.get_future().get();
+    store->Settle(jti, uid, policy::ReplayAction::kConsume, r.ok());
+    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << r.status().ToString();
+    return r.ok();
+  }
+  static std::string LedgerForwardHandlerTest_Consume(const std::string& jti, const std::string& uid, int64_t exp) {
+    return Json{{"type", "admission"},
+                {"object", {{"kind", "Pod"}, {"namespace", "team-a"}, {"name", "pod-" + uid}, {"uid", uid}}},
+                {"artifact", {{"jti", jti}}},
+                {"replay", {{"op", "consume"}, {"exp", exp}}}}
+        .dump();
+  }
+  double Forwarded(const std::string& role, const std::string& result) {
+    std::string text = metrics_.Serialize();
+    std::string line = "execgov_ledger_forward_records_total{result=\"" + result + "\",role=\"" + role + "\"} ";
+    size_t at = text.find(line);
+    return at == std::string::npos ? 0 : std::stod(text.substr(at + line.size()));
+  }
+
+  std::string dir_, url_;
+  std::unique_ptr<crypto::PrivateKey> key_;
+  Side a_, b_;
+  metrics::Metrics metrics_;
+  std::unique_ptr<tls::CredentialStore> credentials_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<ledger::Ledger> forwarding_;
+};
+
+TEST_F(ForwardingLedgerTest, RacingReplicasAdmitEachJtiOnceAndTheWriterStoresBoth) {
+  constexpr int kJtis = 300, kThreads = 4;
+  std::vector<std::atomic<int>> admitted(kJtis);
+  std::vector<std::thread> threads;
+  for (int side = 0; side < 2; ++side) {
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, side, t] {
+        for (int j = t; j < kJtis; j += kThreads) {
+          bool ok = side == 0 ? Admit(a_.store.get(), a_.local.get(), "jti-" + std::to_string(j), "a-" + std::to_string(j))
+                              : Admit(b_.store.get(), forwarding_.get(), "jti-" + std::to_string(j),
+                                      "b-" + std::to_string(j));
+          if (ok) ++admitted[j];
+        }
+      });
+    }
+  }
+  for (auto& t : threads) t.join();
+  for (int j = 0; j < kJtis; ++j) EXPECT_EQ(admitted[j].load(), 1) << "jti-" << j;
+  EXPECT_EQ(Forwarded("sent", "stored") + Forwarded("sent", "refused"), kJtis) << metrics_.Serialize();
+  EXPECT_EQ(Forwarded("sent", "local"), 0);
+  EXPECT_EQ(Forwarded("received", "stored"), Forwarded("sent", "stored"));
+  EXPECT_EQ(a_.local->Size().value(), static_cast<uint64_t>(kJtis));
+}
+
+TEST_F(ForwardingLedgerTest, WhenTheWriterStopsTheReplicaAppendsItself) {
+  ASSERT_TRUE(Admit(b_.store.get(), forwarding_.get(), "jti-1", "b-1"));
+  EXPECT_EQ(Forwarded("sent", "stored"), 1);
+  server_.reset();
+  ASSERT_TRUE(Admit(b_.store.get(), forwarding_.get(), "jti-2", "b-2"));
+  EXPECT_EQ(Forwarded("sent", "local"), 1);
+  // Still one consumption each, and a replay through b is refused.
+  EXPECT_FALSE(Admit(b_.store.get(), forwarding_.get(), "jti-1", "b-other"));
+  ASSERT_TRUE(forwarding_->Close().ok());
+  auto backend = ledger::OpenBackend(url_, {.read_only = true});
+  ASSERT_TRUE(backend.ok());
+  std::map<std::string, int> consumed;
+  ASSERT_TRUE((*backend)->Scan(0, UINT64_MAX, [&](uint64_t, std::string_view record) {
+    auto j = Json::parse(record);
+    if (j.contains("replay")) ++consumed[j["artifact"]["jti"]];
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(consumed.size(), 2u);
+  EXPECT_EQ(consumed["jti-1"], 1);
+  EXPECT_EQ(consumed["jti-2"], 1);
 }
 
 }  // namespace
