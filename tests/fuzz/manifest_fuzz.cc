@@ -8,7 +8,9 @@
 // The same input, and each document as JSON, is also the body of a request
 // to execgov authority's HTTPS endpoint (authority/http_request.h): its
 // parser must never crash, and what it accepts must be a Pod or Job whose
-// digest is the one the webhook computes.
+// digest is the one the webhook computes; held for approvals as a relayed
+// ExecutionRequest (authority/relay.h), it must rebuild to that digest. The
+// input is also the path of a poll of such a request.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@
 #include "api/execution_scope.h"
 #include "api/manifest.h"
 #include "authority/http_request.h"
+#include "authority/relay.h"
 
 using namespace execgov;
 
@@ -33,6 +36,19 @@ void Authorize(std::string_view body) {
   if (call->kind == api::GovernedKind::kExecutionRequest || call->ns.empty() || call->name.empty()) std::abort();
   auto digest = api::ExecutionScopeDigest(call->kind, call->manifest);
   if (!digest.ok() || *digest != call->digest || call->token != "a.b-c_d") std::abort();
+  if (auto relayed = authority::NewRelayedRequest(call->kind, call->manifest, "fuzz"); relayed.ok()) {
+    auto rebuilt = authority::RelayedManifest(*relayed);
+    if (!rebuilt.ok()) std::abort();
+    auto again = api::ExecutionScopeDigest(call->kind, *rebuilt);
+    if (!again.ok() || *again != call->digest) std::abort();
+  }
+}
+
+void Poll(std::string_view text) {
+  authority::CallError error;
+  auto poll = authority::ParsePollCall("GET", std::string(authority::kPollPrefix) + std::string(text.substr(0, 512)),
+                                       "Bearer a.b", &error);
+  if (poll ? (poll->ns.empty() || poll->name.empty() || poll->token != "a.b") : error.message.empty()) std::abort();
 }
 
 }  // namespace
@@ -40,6 +56,7 @@ void Authorize(std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   Authorize(text);
+  Poll(text);
   auto docs = api::ParseManifests(text, "fuzz.yaml");
   if (!docs.ok()) return 0;
   for (const auto& doc : *docs) {
