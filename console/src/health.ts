@@ -5,7 +5,8 @@
 // policies' status conditions as the logged-in user may list them (in
 // cluster), the serving certificates' expiry (the console's own, and what
 // each target reports in execgov_tls_certificate_not_after_seconds), and
-// the operator's runtime violations now and over the time the page is open.
+// the operator's runtime violations now and over the time the page is open
+// (and in cluster its PolicyReports' findings, as the user may list them).
 import { api } from "./api";
 import { clear, h, s } from "./dom";
 import "./health.css";
@@ -51,6 +52,25 @@ interface Health {
   ledger: { size: number; checkpointSize?: number; checkpointTime?: number };
   console?: { certificateNotAfter?: number };
   policies?: { available: boolean; reason?: string; error?: string; kinds?: KindHealth[] };
+  runtimeReports?: RuntimeReports;
+}
+interface Finding {
+  result: string;
+  rule?: string;
+  policy?: string;
+  message?: string;
+  action?: string;
+  timestamp?: number;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+}
+interface RuntimeReports {
+  reports?: { namespace: string; name: string; fail: number; warn: number; results: Finding[] }[];
+  truncated?: boolean;
+  forbidden?: boolean;
+  notInstalled?: boolean;
+  error?: string;
 }
 
 let previous: { at: number; totals: Map<string, number>; decisions: Map<string, Map<string, number>> } | null = null;
@@ -356,11 +376,58 @@ function enforcements(health: Health): number | null {
   return seen ? n : null;
 }
 
+// In cluster: the operator's PolicyReports (one per namespace), as the user
+// may list them: which workload fails which check, and what was done.
+function findings(r: RuntimeReports | undefined): HTMLElement[] {
+  if (!r) return [];
+  const out: HTMLElement[] = [h("h3", {}, "Findings (PolicyReports)")];
+  if (r.forbidden) {
+    out.push(h("p", { class: "error", "data-forbidden": "PolicyReport" }, `Not allowed to list PolicyReports: ${r.error ?? ""}`));
+    return out;
+  }
+  if (r.notInstalled) {
+    out.push(h("p", { class: "muted" }, "PolicyReport is not installed in this cluster."));
+    return out;
+  }
+  if (r.error) {
+    out.push(h("p", { class: "error" }, r.error));
+    return out;
+  }
+  const rows: HTMLElement[] = [];
+  for (const rep of r.reports ?? []) {
+    for (const f of rep.results) {
+      const workload = `${f.kind ?? "?"} ${f.namespace ?? rep.namespace}/${f.name ?? "?"}`;
+      rows.push(
+        h(
+          "tr",
+          { class: `finding ${f.result === "fail" ? "fail" : "warn"}`, "data-finding": `${rep.namespace}/${f.name ?? ""}/${f.rule ?? ""}` },
+          h("td", {}, workload),
+          h("td", { class: "rule" }, f.rule ?? ""),
+          h("td", {}, f.result),
+          h("td", {}, f.policy ?? ""),
+          h("td", {}, f.action ?? ""),
+          h("td", {}, f.timestamp ? new Date(f.timestamp * 1000).toISOString() : ""),
+          h("td", { class: "message" }, f.message ?? ""),
+        ),
+      );
+    }
+  }
+  if (rows.length === 0) {
+    out.push(h("p", { class: "ok" }, "No finding in the PolicyReports you may list."));
+    return out;
+  }
+  const head = ["workload", "finding", "result", "policy", "action", "since", "why"].map((t) => h("th", {}, t));
+  out.push(h("table", { class: "records findings" }, h("thead", {}, h("tr", {}, ...head)), h("tbody", {}, ...rows)));
+  if (r.truncated) out.push(h("p", { class: "muted" }, "More findings than are shown (at most 500)."));
+  return out;
+}
+
 function runtime(health: Health, now: number): HTMLElement {
   const card = h("section", { class: "card", id: "runtime-violations" }, h("h2", {}, "Runtime violations"));
   const v = violations(health);
   if (v === null) {
     card.append(h("p", { class: "muted" }, "No target exports execgov_runtime_violations (the operator does: --metrics operator=http://HOST:PORT)."));
+    card.append(...findings(health.runtimeReports));
     return card;
   }
   let total = 0;
@@ -384,6 +451,7 @@ function runtime(health: Health, now: number): HTMLElement {
         : h("p", { class: "ok" }, "none now"),
       timeline(violationHistory, "runtime violations over time, by reason", "workloads"),
     ),
+    ...findings(health.runtimeReports),
   );
   return card;
 }

@@ -79,6 +79,9 @@ test("the health page shows the policies' conditions as the user, and says when 
   await expect(row.locator(".ready-state")).toHaveText("NOT READY");
   await expect(row).toContainText("Ready=False InvalidKey: spec.issuers[0].keys[0].publicKey: not a PEM public key (since 2026-12-01T10:00:00Z)");
   await expect(page.locator("#policies-not-ready")).toBeVisible();
+  const finding = page.locator(`#runtime-violations tr[data-finding="${env("REQUEST_NS")}/stray-pod/Unadmitted"]`);
+  await expect(finding).toHaveClass(/fail/);
+  await expect(finding).toContainText("no admission record for this Pod in the ledger");
   await shot(page, "console-health-cluster");
   await login(page, env("AUDITOR_TOKEN"));
   await expect(page.locator("#search")).toBeVisible();
@@ -87,4 +90,5 @@ test("the health page shows the policies' conditions as the user, and says when 
     /Not allowed to list ExecutionPolicies: .*system:serviceaccount:.*:auditor/,
   );
   await expect(page.locator("#policy-health tr.policy")).toHaveCount(0);
+  await expect(page.locator('#runtime-violations [data-forbidden="PolicyReport"]')).toContainText("Not allowed to list PolicyReports");
 });

@@ -2,6 +2,7 @@
 
 #include "api/object.h"
 #include "console/cluster_view.h"
+#include "console/policy_health.h"
 
 #include <openssl/crypto.h>
 #include <sys/stat.h>
@@ -415,6 +416,18 @@ StatusOr<json> Console::ApiBody(const std::string& path, const std::string& quer
       health["ledger"]["checkpointSize"] = cp->size;
       auto t = index.RecordTime(cp->seq);
       if (t) health["ledger"]["checkpointTime"] = *t;
+    }
+    if (options_.credentials) health["console"] = {{"certificateNotAfter", options_.credentials->not_after()}};
+    // Policies' conditions are read as the user, as the governance page's
+    // policies are: what RBAC lets them list.
+    if (options_.user_client) {
+      auto user = options_.user_client(session.token);
+      health["policies"] = user.ok() ? ClusterPolicyHealth(**user, session.identity.user)
+                                     : json{{"available", true},
+                                            {"error", "cannot reach the API server: " + user.status().message()}};
+      if (user.ok()) health["runtimeReports"] = RuntimeReports(**user, session.identity.user);
+    } else {
+      health["policies"] = StandalonePolicyHealth();
     }
     return health;
   }

@@ -47,4 +47,16 @@ nlohmann::json ClusterPolicyHealth(kube::Client& user, const std::string& user_n
 // error: conditions exist only where an operator writes them.
 nlohmann::json StandalonePolicyHealth();
 
+// The runtime verifier's findings as the operator writes them, one
+// PolicyReport per namespace (controllers/policy_report.h, `kubectl get polr`),
+// listed as the user across the namespaces RBAC lets them list: {reports:
+// [{namespace, name, fail, warn, results: [{result ("fail"/"warn"), rule,
+// policy, message, kind, namespace, name, action, timestamp (Unix seconds)}]}]
+// (by namespace), truncated}; at most kMaxRuntimeReports reports and
+// kMaxRuntimeResults results in all, messages cut like conditions'. A 403 is
+// {forbidden: true, error}; no PolicyReport CRD is {notInstalled: true}.
+inline constexpr size_t kMaxRuntimeReports = 200;
+inline constexpr size_t kMaxRuntimeResults = 500;
+nlohmann::json RuntimeReports(kube::Client& user, const std::string& user_name);
+
 }  // namespace execgov::console

@@ -59,6 +59,7 @@ kind: ClusterRole
 metadata: {name: $CLUSTER_ID-governance-viewer}
 rules:
 - {apiGroups: [execgov.io], resources: [executionpolicies, executionrequests, authoritypolicies], verbs: [get, list]}
+- {apiGroups: [wgpolicyk8s.io], resources: [policyreports], verbs: [get, list]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -129,6 +130,29 @@ kubectl patch executionrequest rotate-keys -n "$ns" --subresource=status --type=
 kubectl patch executionpolicy "$CLUSTER_ID" --subresource=status --type=merge \
   -p '{"status":{"observedGeneration":1,"keys":0,"conditions":[{"type":"Ready","status":"False","reason":"InvalidKey","message":"spec.issuers[0].keys[0].publicKey: not a PEM public key","observedGeneration":1,"lastTransitionTime":"2026-12-01T10:00:00Z"}]}}' \
   >/dev/null || fail "cannot set the policy's status"
+# The runtime verifier's report for the namespace, as the operator writes it
+# (controllers/policy_report.cc): one Pod running without an admission record.
+kubectl wait --for condition=established --timeout=60s crd/policyreports.wgpolicyk8s.io >/dev/null ||
+  fail "the PolicyReport CRD is not Established"
+kubectl apply -f - >/dev/null <<YAML || fail "cannot create the PolicyReport"
+apiVersion: wgpolicyk8s.io/v1alpha2
+kind: PolicyReport
+metadata: {name: execgov-runtime, namespace: $ns, labels: {app.kubernetes.io/managed-by: execgov}}
+scope: {apiVersion: v1, kind: Namespace, name: $ns}
+summary: {pass: 0, fail: 1, warn: 0, error: 0, skip: 0}
+results:
+- source: execgov
+  policy: $CLUSTER_ID
+  rule: Unadmitted
+  category: Execution governance
+  severity: high
+  timestamp: {seconds: 1796000000, nanos: 0}
+  result: fail
+  scored: true
+  resources: [{apiVersion: v1, kind: Pod, namespace: $ns, name: stray-pod}]
+  message: no admission record for this Pod in the ledger
+  properties: {action: Report}
+YAML
 
 # An empty ledger: this test is about who may see it.
 : >ledger.jsonl
@@ -196,9 +220,13 @@ jq -e --arg p "$CLUSTER_ID" '.policies.available and (.policies.kinds[0].kind ==
          and .conditions[0].reason == "InvalidKey" and .conditions[0].lastTransitionTime == "2026-12-01T10:00:00Z")] | length == 1)
     and (.policies.kinds[1].kind == "AuthorityPolicy") and (.policies.kinds[1].policies | type == "array")' body.json \
   >/dev/null || fail "the health page's policies as reader: $(jq -c .policies body.json | head -c 800)"
+jq -e --arg ns "$ns" '[.runtimeReports.reports[] | select(.namespace == $ns) | .results[]
+    | select(.rule == "Unadmitted" and .kind == "Pod" and .name == "stray-pod" and .result == "fail")] | length == 1' body.json \
+  >/dev/null || fail "the health page's runtime findings as reader: $(jq -c .runtimeReports body.json | head -c 800)"
 expect 200 "$url_ro" /api/health "$auditor_token"
 jq -e --arg u "system:serviceaccount:$ns:auditor" '[.policies.kinds[] | select(.forbidden and (.error | contains($u)))] | length == 2' \
   body.json >/dev/null || fail "the health page's policies as auditor: $(jq -c .policies body.json | head -c 800)"
+jq -e '.runtimeReports.forbidden' body.json >/dev/null || fail "the runtime findings as auditor: $(jq -c .runtimeReports body.json)"
 
 # Writes as the user: RBAC refuses reader, allows revoker; read-only refuses both.
 revoke() { echo "{\"policy\":\"$CLUSTER_ID\",\"jti\":\"$1\"}"; }

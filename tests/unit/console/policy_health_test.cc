@@ -20,7 +20,9 @@ using nlohmann::json;
 class ScriptedLists final : public testing::ListWatchOnlyClient {
  public:
   std::map<std::string, StatusOr<kube::ListResult>> answers;
-  StatusOr<kube::ListResult> List(const std::string& path, const kube::ListOptions&) override {
+  std::string last_selector;
+  StatusOr<kube::ListResult> List(const std::string& path, const kube::ListOptions& options) override {
+    last_selector = options.label_selector;
     auto it = answers.find(path);
     return it == answers.end() ? StatusOr<kube::ListResult>(Internal("unexpected list " + path)) : it->second;
   }
@@ -126,6 +128,69 @@ TEST(ConsolePolicyHealthTest, AtMostKMaxHealthPoliciesAreSent) {
   json k = ListPolicyHealth(user, "alice", "ExecutionPolicy", kPoliciesPath);
   EXPECT_EQ(k["policies"].size(), kMaxHealthPolicies);
   EXPECT_EQ(k["truncated"], true);
+}
+
+constexpr char kReportsPath[] = "/apis/wgpolicyk8s.io/v1alpha2/policyreports";
+
+json Report(const std::string& ns, json results) {
+  return {{"metadata", {{"name", "execgov-runtime"}, {"namespace", ns}}},
+          {"summary", {{"fail", 1}, {"warn", 1}, {"pass", 0}}},
+          {"results", std::move(results)}};
+}
+
+TEST(ConsolePolicyHealthTest, RuntimeReportsShowWhatFailsOrWarnsByNamespace) {
+  ScriptedLists user;
+  kube::ListResult reports;
+  reports.items = {
+      Report("team-b", json::array({{{"result", "fail"},
+                                     {"rule", "Unadmitted"},
+                                     {"policy", "team-b"},
+                                     {"message", "no admission record"},
+                                     {"timestamp", {{"seconds", 1790000000}, {"nanos", 0}}},
+                                     {"properties", {{"action", "Report"}}},
+                                     {"resources", json::array({{{"kind", "Pod"}, {"namespace", "team-b"}, {"name", "p"}}})}},
+                                    {{"result", "pass"}, {"rule", "Fine"}},
+                                    {{"result", "warn"}, {"rule", "BreakGlass"}, {"resources", "not an array"}},
+                                    7})),
+      Report("team-a", json::array()),
+      json::array()};  // not an object: skipped
+  user.answers.emplace(kReportsPath, reports);
+  json r = RuntimeReports(user, "alice");
+  EXPECT_EQ(user.last_selector, "app.kubernetes.io/managed-by=execgov");  // execgov's own reports only
+  ASSERT_EQ(r["reports"].size(), 2u);
+  EXPECT_EQ(r["reports"][0]["namespace"], "team-a");
+  const json& b = r["reports"][1];
+  EXPECT_EQ(b["fail"], 1);
+  ASSERT_EQ(b["results"].size(), 2u);  // the pass and the garbage are not shown
+  EXPECT_EQ(b["results"][0]["rule"], "Unadmitted");
+  EXPECT_EQ(b["results"][0]["kind"], "Pod");
+  EXPECT_EQ(b["results"][0]["name"], "p");
+  EXPECT_EQ(b["results"][0]["action"], "Report");
+  EXPECT_EQ(b["results"][0]["timestamp"], 1790000000);
+  EXPECT_EQ(b["results"][1]["result"], "warn");
+  EXPECT_FALSE(b["results"][1].contains("kind"));
+  EXPECT_EQ(r["truncated"], false);
+}
+
+TEST(ConsolePolicyHealthTest, RuntimeReportsAreBoundedAndARefusalIsSaid) {
+  ScriptedLists user;
+  kube::ListResult reports;
+  json many = json::array();
+  for (size_t i = 0; i < kMaxRuntimeResults + 1; ++i) many.push_back({{"result", "fail"}, {"rule", "Drift"}});
+  reports.items.push_back(Report("a", many));
+  user.answers.emplace(kReportsPath, reports);
+  json r = RuntimeReports(user, "alice");
+  EXPECT_EQ(r["reports"][0]["results"].size(), kMaxRuntimeResults);
+  EXPECT_EQ(r["truncated"], true);
+
+  ScriptedLists refused;
+  refused.answers.emplace(kReportsPath, StatusOr<kube::ListResult>(PermissionDenied("policyreports is forbidden")));
+  json f = RuntimeReports(refused, "bob");
+  EXPECT_EQ(f["forbidden"], true);
+  EXPECT_NE(f["error"].get<std::string>().find("refused bob"), std::string::npos);
+  ScriptedLists missing;
+  missing.answers.emplace(kReportsPath, StatusOr<kube::ListResult>(NotFound("no such resource")));
+  EXPECT_EQ(RuntimeReports(missing, "bob")["notInstalled"], true);
 }
 
 TEST(ConsolePolicyHealthTest, StandaloneIsUnavailableNotAnError) {
