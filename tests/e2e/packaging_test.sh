@@ -103,6 +103,7 @@ webhook.admission.timeoutSeconds=30|webhook.admission.timeoutSeconds must be at 
 ledger.generate=false|ledger: set existingSecret to a Secret holding the Ed25519 ledger key, or generate: true
 witness.enabled=true|witness.enabled needs witness.name
 ledger.witnesses[0].url=https://w.example/|ledger.witnesses[].key
+authority.enabled=true,authority.kid=k,authority.issuer=i,authority.audience=a,authority.authorize.enabled=true|authority.authorize.enabled needs authority.authorize.tlsSecret
 EOF
 }
 
@@ -296,6 +297,38 @@ print('console checks passed')
   helm template "e2e-$id" "$chart" --namespace "$ns" --set console.enabled=true --set console.allowWrites=true |
     grep -q -- '- --allow-writes' || fail "console.allowWrites does not enable writes"
   if grep -q 'execgov-console' operator.yaml; then fail "a console is rendered by default"; fi
+
+  # The authority's HTTPS endpoint (authority.authorize, issue 20): off by
+  # default; when on, the listen port, its serving Secret, a Service, and in
+  # its ClusterRole TokenReviews and ExecutionRequest creation, nothing more.
+  local authority_values=(--set authority.enabled=true --set authority.kid=k1 --set authority.issuer=iss
+    --set authority.audience=aud)
+  helm template "e2e-$id" "$chart" --namespace "$ns" "${authority_values[@]}" >authority.yaml
+  if grep -q -e '--authorize-listen' -e tokenreviews authority.yaml; then fail "the authority's HTTPS endpoint is on by default"; fi
+  helm template "e2e-$id" "$chart" --namespace "$ns" "${authority_values[@]}" --set authority.authorize.enabled=true \
+    --set authority.authorize.tlsSecret=authority-tls --set 'authority.authorize.audiences[0]=execgov-authority' >authorize.yaml
+  kubectl apply --dry-run=server -f authorize.yaml -o json >authorize.json
+  json_check authorize.json "
+d = one('Deployment', 'e2e-$id-execgov-authority')
+spec = d['spec']['template']['spec']
+c = spec['containers'][0]
+for want in ['--authorize-listen=:8443', '--tls-cert=/etc/execgov/authority-tls/tls.crt',
+             '--tls-key=/etc/execgov/authority-tls/tls.key', '--authorize-audience=execgov-authority']:
+    if want not in c['args']: fail('authority args lack ' + want + ': %s' % c['args'])
+if not [p for p in c['ports'] if p['name'] == 'https' and p['containerPort'] == 8443]: fail('ports: %s' % c['ports'])
+tls = [v for v in spec['volumes'] if v['name'] == 'authority-tls']
+if len(tls) != 1 or tls[0]['secret']['secretName'] != 'authority-tls': fail('the serving Secret: %s' % tls)
+svc = one('Service', 'e2e-$id-execgov-authority')
+if svc['spec']['ports'][0]['targetPort'] != 'https' or svc['spec']['ports'][0]['port'] != 443:
+    fail('the authority Service: %s' % svc['spec']['ports'])
+role = one('ClusterRole', 'e2e-$id-execgov-authority')
+creates = sorted((g, r) for rule in role['rules'] if 'create' in rule['verbs'] for g in rule['apiGroups'] for r in rule['resources'])
+if creates != [('', 'events'), ('authentication.k8s.io', 'tokenreviews'), ('events.k8s.io', 'events'), ('execgov.io', 'executionrequests')]:
+    fail('the authority may create: %s' % creates)
+if any(set(rule['verbs']) & {'impersonate', 'delete', 'deletecollection', '*'} for rule in role['rules']):
+    fail('the authority role: %s' % role['rules'])
+print('authority checks passed')
+"
 
   # The API server will verify the serving certificate with the caBundle.
   openssl verify -CAfile ca.crt tls.crt
