@@ -14,6 +14,7 @@
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "core/clock.h"
+#include "console/ledger_index.h"
 #include "ledger/backend.h"
 #include "ledger/configmap_backend.h"
 #include "ledger/consistency.h"
@@ -42,6 +43,7 @@ struct LedgerOptions {
   uint64_t limit = 0;
   std::string output;
   std::string object, jti, decision, type;
+  int64_t story = -1;  // show --story SEQ; -1: not asked
   uint64_t seq = 0;
   // A trimmed configmap:// ledger's moved records (retention).
   std::string archive;
@@ -218,16 +220,77 @@ std::string Cell(const nlohmann::json& j, std::initializer_list<const char*> pat
   return cur->dump();
 }
 
+// One record as `ledger show` prints it: its bytes (-o json) or a table row.
+void PrintRecord(uint64_t seq, std::string_view bytes, const nlohmann::json& rec, bool json) {
+  if (json) {
+    std::cout << bytes << "\n";
+    return;
+  }
+  std::string object = Cell(rec, {"object", "kind"}) + "/" + Cell(rec, {"object", "namespace"}) + "/" +
+                       Cell(rec, {"object", "name"});
+  std::string decision = Cell(rec, {"decision"}), reason = Cell(rec, {"reason"});
+  if (Cell(rec, {"type"}) == "checkpoint") {
+    auto cp = ledger::ParseCheckpoint(Cell(rec, {"checkpoint"}));
+    object = cp.ok() ? "size " + std::to_string(cp->size) : "(malformed checkpoint)";
+  } else if (Cell(rec, {"type"}) == "outcome") {
+    // What became of an earlier admission (not-created): which one.
+    decision = Cell(rec, {"outcome"});
+    reason = "admission " + Cell(rec, {"admissionSeq"});
+  } else if (Cell(rec, {"type"}) == "approval") {
+    // Its `reason` is the approver's own words (-o json has them); the
+    // column says what they decided.
+    reason = Cell(rec, {"verdict"});
+  } else if (Cell(rec, {"type"}) == "grant") {
+    decision = "granted";
+    reason = Cell(rec, {"rule", "policy"}) + "/" + Cell(rec, {"rule", "name"});
+  } else if (Cell(rec, {"type"}) == "denial") {
+    decision = "denied";
+  }
+  std::cout << std::left << std::setw(8) << seq << std::setw(26) << Cell(rec, {"time"}) << std::setw(11)
+            << Cell(rec, {"type"}) << std::setw(12) << decision << std::setw(22) << reason << " " << std::setw(40)
+            << object << " " << Cell(rec, {"user"}) << "\n";
+}
+
+void PrintHeader() {
+  std::cout << std::left << std::setw(8) << "SEQ" << std::setw(26) << "TIME" << std::setw(11) << "TYPE"
+            << std::setw(12) << "DECISION" << std::setw(22) << "REASON" << " " << std::setw(40) << "OBJECT"
+            << " USER\n";
+}
+
+// --story SEQ: the records the console's story graph of record SEQ shows
+// (console::LedgerIndex::Story, the same code): its parent chain, then the
+// execution's records, oldest first.
+int RunShowStory(const LedgerOptions& o) {
+  if (!o.archive.empty() || o.from != 0 || o.limit != 0 || !o.object.empty() || !o.jti.empty() ||
+      !o.decision.empty() || !o.type.empty()) {
+    return UsageError("--story takes no other filter, --from, --limit or --archive");
+  }
+  auto index = console::LedgerIndex::Open(o.url);
+  if (!index.ok()) return UsageError(index.status().message());
+  std::vector<uint64_t> parents;
+  auto story = (*index)->Story(static_cast<uint64_t>(o.story), &parents);
+  if (!story.ok()) return UsageError(story.status().message());
+  const bool json = o.output == "json";
+  if (!json) PrintHeader();
+  std::vector<uint64_t> seqs(parents.rbegin(), parents.rend());  // oldest ancestor first
+  seqs.insert(seqs.end(), story->begin(), story->end());
+  for (uint64_t seq : seqs) {
+    auto bytes = (*index)->Record(seq);
+    if (!bytes.ok()) return UsageError(bytes.status().message());
+    auto rec = crypto::ParseJsonStrict(*bytes);
+    if (!rec.ok()) return UsageError("seq " + std::to_string(seq) + " is not JSON: run ledger verify");
+    PrintRecord(seq, *bytes, *rec, json);
+  }
+  return kExitOk;
+}
+
 int RunShow(const LedgerOptions& o) {
   if (o.output != "" && o.output != "json" && o.output != "table") return UsageError("-o: json or table");
+  if (o.story >= 0) return RunShowStory(o);
   auto backend = OpenForReading(o);
   if (!backend.ok()) return UsageError(backend.status().message());
   bool json = o.output == "json";
-  if (!json) {
-    std::cout << std::left << std::setw(8) << "SEQ" << std::setw(26) << "TIME" << std::setw(11) << "TYPE"
-              << std::setw(12) << "DECISION" << std::setw(22) << "REASON" << std::setw(40) << "OBJECT"
-              << "USER\n";
-  }
+  if (!json) PrintHeader();
   uint64_t from = o.from;
   if (o.archive.empty() && from == 0) {
     // A trimmed ledger without its archive: what the cluster holds, said so.
@@ -244,33 +307,7 @@ int RunShow(const LedgerOptions& o) {
     auto rec = crypto::ParseJsonStrict(bytes);
     if (!rec.ok()) return DataLoss("seq " + std::to_string(seq) + " is not JSON: run ledger verify");
     if (!Matches(*rec, o)) return Status::Ok();
-    if (json) {
-      std::cout << bytes << "\n";
-    } else {
-      std::string object = Cell(*rec, {"object", "kind"}) + "/" + Cell(*rec, {"object", "namespace"}) + "/" +
-                           Cell(*rec, {"object", "name"});
-      std::string decision = Cell(*rec, {"decision"}), reason = Cell(*rec, {"reason"});
-      if (Cell(*rec, {"type"}) == "checkpoint") {
-        auto cp = ledger::ParseCheckpoint(Cell(*rec, {"checkpoint"}));
-        object = cp.ok() ? "size " + std::to_string(cp->size) : "(malformed checkpoint)";
-      } else if (Cell(*rec, {"type"}) == "outcome") {
-        // What became of an earlier admission (not-created): which one.
-        decision = Cell(*rec, {"outcome"});
-        reason = "admission " + Cell(*rec, {"admissionSeq"});
-      } else if (Cell(*rec, {"type"}) == "approval") {
-        // Its `reason` is the approver's own words (-o json has them); the
-        // column says what they decided.
-        reason = Cell(*rec, {"verdict"});
-      } else if (Cell(*rec, {"type"}) == "grant") {
-        decision = "granted";
-        reason = Cell(*rec, {"rule", "policy"}) + "/" + Cell(*rec, {"rule", "name"});
-      } else if (Cell(*rec, {"type"}) == "denial") {
-        decision = "denied";
-      }
-      std::cout << std::left << std::setw(8) << seq << std::setw(26) << Cell(*rec, {"time"}) << std::setw(11)
-                << Cell(*rec, {"type"}) << std::setw(12) << decision << std::setw(22) << reason << std::setw(40)
-                << object << Cell(*rec, {"user"}) << "\n";
-    }
+    PrintRecord(seq, bytes, *rec, json);
     if (o.limit > 0 && ++shown >= o.limit) return Aborted("limit");
     return Status::Ok();
   });
@@ -552,7 +589,10 @@ void RegisterLedger(CLI::App& app, int* exit_code) {
   show->add_option("--limit", o->limit, "at most this many records");
   show->add_option("-o,--output", o->output, "json (canonical records, one per line) or table");
   show->add_option("--object", o->object, "NAME, NAMESPACE/NAME, KIND/NAMESPACE/NAME or uid");
-  show->add_option("--jti", o->jti, "artifact jti");
+  show->add_option("--jti", o->jti, "artifact jti (a grant's too)");
+  show->add_option("--story", o->story, "SEQ: the execution record SEQ belongs to, as the console's story graph shows it "
+                                        "(its parent chain, then its request, approvals, grant, Job, Pods and refusals)")
+      ->check(CLI::NonNegativeNumber);
   show->add_option("--decision", o->decision, "allowed or denied");
   show->add_option("--type", o->type, "admission, execution, outcome, policy, retention or checkpoint");
   show->callback([o, exit_code] { *exit_code = RunShow(*o); });

@@ -199,6 +199,11 @@ admit job3.json job-uid-3 system:serviceaccount:execgov-system:execgov-operator
 admit pod31.json pod-uid-31 system:serviceaccount:kube-system:job-controller
 stop_serve
 cp state/ledger.jsonl approvals.jsonl
+# `ledger show --story` lists what the console's story graph draws (the
+# same code): from the Job, the approvals and the grant too.
+job_seq=$(($(grep -n '"name":"rotate-keys-3-job"' approvals.jsonl | head -n1 | cut -d: -f1) - 1))
+"$execgov" ledger show --ledger file:approvals.jsonl --story "$job_seq" -o json |
+  python3 -c 'import json,sys; t=[(r["type"], r["object"]["kind"]) for r in map(json.loads, sys.stdin)]; print("story", t); sys.exit(0 if t.count(("approval", "ExecutionRequest")) == 3 and ("grant", "ExecutionRequest") in t and ("admission", "Pod") in t else 1)'
 mv state approvals-state && mv main-state state && mv policies authority-policies && mv main-policies policies
 "$execgov" ledger verify --ledger file:approvals.jsonl --checkpoint-key state/ledger.jsonl.key.pub
 "$execgov" ledger verify --ledger file:state/ledger.jsonl --checkpoint-key state/ledger.jsonl.key.pub
