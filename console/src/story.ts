@@ -27,15 +27,15 @@ interface Node {
 // grant's, else the request's latest record that has one): an approval of
 // another digest is void (authority/approval.h, TallyApprovals).
 function requestDigests(records: Summary[]): Map<string, string> {
-  const out = new Map<string, string>();
+  const latest = new Map<string, string>(), granted = new Map<string, string>();
   for (const r of records) {
     const uid = r.object?.uid;
     if (!uid || r.object?.kind !== "ExecutionRequest" || !r.digest) continue;
-    if (r.type === "grant") out.set(`grant:${uid}`, r.digest);
-    else if (r.type === "admission" || r.type === "execution") out.set(uid, r.digest);
+    if (r.type === "grant") granted.set(uid, r.digest);
+    else if (r.type === "admission" || r.type === "execution") latest.set(uid, r.digest);
   }
-  for (const [k, v] of [...out]) if (k.startsWith("grant:")) out.set(k.slice(6), v);
-  return out;
+  for (const [uid, d] of granted) latest.set(uid, d);
+  return latest;
 }
 
 // What fits in a node; the node's title has it all.
