@@ -248,7 +248,10 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Reconcile(const std::str
 
   if (auto grant = deps_.index->FindGrant(uid)) {
     if (*relay) return MarkGranted(request, *grant);
-    if (now + kAttachMarginSeconds < grant->exp) return Attach(request, *grant);
+    if (now + kAttachMarginSeconds < grant->exp) {
+      if (auto wait = AttachWait(uid); wait.count() > 0) return runtime::ReconcileResult{wait};
+      return Attach(request, *grant);
+    }
     return Refuse(request, kPhaseExpired, grant->rule,
                   "the grant of rule " + grant->rule + " expired before it could be attached; create a new request");
   }
@@ -431,12 +434,14 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Attach(const json& reque
   });
   if (!written.ok()) {
     if (written.status().code() == StatusCode::kNotFound) return runtime::ReconcileResult{};
+    AttachFailed(uid);
     if (deps_.events) {
       deps_.events->Record(request, kube::EventType::kWarning, "GrantNotAttached",
                            "the grant of rule " + grant.rule + " could not be attached: " + written.status().message());
     }
     return written.status().WithContext("attaching the grant");
   }
+  AttachDone(uid);
   if (replaced) return runtime::ReconcileResult{};
   if (deps_.events) {
     deps_.events->Record(request, kube::EventType::kNormal, "Granted",
@@ -459,6 +464,31 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Attach(const json& reque
     log::Warn("authority: cannot note the grant in the request's status", {{"error", noted.status().message()}});
   }
   return runtime::ReconcileResult{};
+}
+
+std::chrono::milliseconds AuthorityController::AttachWait(const std::string& uid) const {
+  std::lock_guard lock(backoff_mu_);
+  auto it = attach_backoff_.find(uid);
+  if (it == attach_backoff_.end()) return milliseconds(0);
+  return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(it->second.next - deps_.clock->Now()));
+}
+
+void AuthorityController::AttachFailed(const std::string& uid) {
+  // Bounded: past this many requests failing at once, forgetting them all
+  // only makes their next attempts sooner.
+  constexpr size_t kMaxTracked = 4096;
+  std::lock_guard lock(backoff_mu_);
+  if (attach_backoff_.size() >= kMaxTracked && !attach_backoff_.count(uid)) attach_backoff_.clear();
+  AttachBackoff& b = attach_backoff_[uid];
+  b.failures = std::min(b.failures + 1, 30);
+  milliseconds delay = kAttachBackoffBase;
+  for (int i = 1; i < b.failures && delay < kAttachBackoffMax; ++i) delay *= 2;
+  b.next = deps_.clock->Now() + std::min(delay, kAttachBackoffMax);
+}
+
+void AuthorityController::AttachDone(const std::string& uid) {
+  std::lock_guard lock(backoff_mu_);
+  attach_backoff_.erase(uid);
 }
 
 Status AuthorityController::ShowWaiting(const json& request, const std::string& rule, const std::string& waiting_for,
@@ -487,6 +517,7 @@ StatusOr<runtime::ReconcileResult> AuthorityController::Refuse(const json& reque
                                                                const std::string& rule, const std::string& message,
                                                                const json& extra) {
   const std::string uid = api::UidOf(request);
+  AttachDone(uid);  // nothing more is attached to it
   if (!deps_.index->Refused(uid)) {
     json record = {{"type", "denial"},
                    {"reason", phase},

@@ -64,6 +64,8 @@ namespace execgov::authority {
 inline constexpr const char* kPhaseAwaiting = "AwaitingAuthorization";
 inline constexpr const char* kPhaseDenied = "Denied";
 inline constexpr const char* kPhaseExpired = "Expired";
+inline constexpr std::chrono::milliseconds kAttachBackoffBase{1000};
+inline constexpr std::chrono::milliseconds kAttachBackoffMax{60000};
 
 // The grants and refusals in the ledger, by request uid, and the grants'
 // times per (rule, initiator) for rate limits. Fed every ledger record
@@ -164,6 +166,20 @@ class AuthorityController {
   Status ShowWaiting(const nlohmann::json& request, const std::string& rule, const std::string& waiting_for,
                      int64_t deadline);
   nlohmann::json ObjectRecord(const nlohmann::json& request) const;
+  // Attach retries back off per request (kAttachBackoffBase doubling to
+  // kAttachBackoffMax): an attach the webhook allowed but a later webhook or
+  // the API server refused leaves an "attach" admission record each time,
+  // for an object that was never stored. How long `uid` must still wait
+  // (zero: attach now); a failure lengthens it, a success forgets it.
+  std::chrono::milliseconds AttachWait(const std::string& uid) const;
+  void AttachFailed(const std::string& uid);
+  void AttachDone(const std::string& uid);
+  struct AttachBackoff {
+    int failures = 0;
+    std::chrono::system_clock::time_point next;
+  };
+  mutable std::mutex backoff_mu_;
+  std::unordered_map<std::string, AttachBackoff> attach_backoff_;
   AuthorityControllerDeps deps_;
 };
 

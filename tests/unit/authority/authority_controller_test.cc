@@ -395,3 +395,45 @@ TEST_F(AuthorityControllerTest, ARelayedRequestIsGrantedForTheJobAndNotAttached)
 
 }  // namespace
 }  // namespace execgov::authority
+
+namespace execgov::authority {
+namespace {
+
+// An attach refused after the grant was recorded is retried with a capped
+// exponential back-off, whatever wakes the request meanwhile: each attempt
+// the webhook allows but something later refuses leaves an "attach"
+// admission record for an object never stored.
+TEST_F(AuthorityControllerTest, AttachRetriesBackOffExponentiallyUpToACap) {
+  client_.Put("executionpolicies", {{"apiVersion", "execgov.io/v1alpha1"},
+                                    {"kind", "ExecutionPolicy"},
+                                    {"metadata", {{"name", "p"}}},
+                                    {"spec", {{"maxTTL", "1h"}, {"match", {{"namespaces", {"agents"}}}}}}});
+  Start();
+  client_.fail_updates = 1;
+  EXPECT_FALSE(controller_->Reconcile("agents/req").ok());  // recorded, not attached
+  ASSERT_EQ(Records("grant").size(), 1u);
+  const std::vector<int64_t> waits = {1, 2, 4, 8, 16, 32, 60, 60};
+  for (size_t i = 0; i < waits.size(); ++i) {
+    // Woken early (an event, the work queue's own retry): no attempt.
+    auto early = controller_->Reconcile("agents/req");
+    ASSERT_TRUE(early.ok()) << early.status().ToString();
+    EXPECT_EQ(early->requeue_after, std::chrono::seconds(waits[i])) << i;
+    clock_.Advance(std::chrono::seconds(waits[i]) - std::chrono::milliseconds(1));
+    EXPECT_EQ(controller_->Reconcile("agents/req")->requeue_after, std::chrono::milliseconds(1)) << i;
+    EXPECT_FALSE(api::ArtifactOf(Stored()).has_value());
+    clock_.Advance(std::chrono::milliseconds(1));
+    if (i + 1 < waits.size()) {
+      client_.fail_updates = 1;
+      EXPECT_FALSE(controller_->Reconcile("agents/req").ok()) << i;
+      EXPECT_EQ(client_.fail_updates, 0) << "attempted at " << i;
+    }
+  }
+  // Due, and the API server takes it: attached, the back-off forgotten.
+  auto attached = controller_->Reconcile("agents/req");
+  ASSERT_TRUE(attached.ok()) << attached.status().ToString();
+  EXPECT_TRUE(api::ArtifactOf(Stored()).has_value());
+  EXPECT_EQ(Records("grant").size(), 1u);
+}
+
+}  // namespace
+}  // namespace execgov::authority
