@@ -290,6 +290,13 @@ if role['rules'] != [{'apiGroups': [''], 'resources': ['configmaps'], 'verbs': [
 reader = one('Role', 'e2e-$id-execgov-console-reader')
 if reader['rules'] != [{'apiGroups': ['execgov.io'], 'resources': ['ledgers'], 'verbs': ['get']}]:
     fail('the reader role: %s' % reader['rules'])
+viewer = one('ClusterRole', 'e2e-$id-execgov-console-viewer')
+if viewer['rules'] != [{'apiGroups': ['execgov.io'], 'resources': ['executionpolicies', 'authoritypolicies', 'executionrequests'], 'verbs': ['get', 'list']},
+                       {'apiGroups': ['wgpolicyk8s.io'], 'resources': ['policyreports'], 'verbs': ['get', 'list']}]:
+    fail('the viewer role: %s' % viewer['rules'])
+for b in objs:
+    if b['kind'] in ('RoleBinding', 'ClusterRoleBinding') and b['roleRef']['name'].endswith('-console-viewer'):
+        fail('the chart binds the viewer role itself: %s' % b['metadata']['name'])
 svc = one('Service', 'e2e-$id-execgov-console')
 if svc['spec']['ports'][0]['targetPort'] != 'https': fail('the console Service: %s' % svc['spec']['ports'])
 print('console checks passed')
