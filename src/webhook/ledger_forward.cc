@@ -87,12 +87,18 @@ class ForwardHandler {
     Json payload = Json::parse(s->payload.begin(), s->payload.end(), nullptr, false);
     if (!payload.is_object() || !payload.contains("time") || !payload["time"].is_number_integer() ||
         !payload.contains("entries") || !payload["entries"].is_array()) {
-      return Plain(400, "want {\"entries\":[...],\"time\":<unix ms>}");
+      return Plain(400, "want {\"entries\":[...],\"origin\":ORIGIN,\"time\":<unix ms>}");
     }
     const int64_t skew_ms = UnixMillis(*clock_) - payload["time"].get<int64_t>();
     if (skew_ms > 1000 * kForwardMaxSkew.count() || skew_ms < -1000 * kForwardMaxSkew.count()) {
       return Plain(400, "the request's time is more than " + std::to_string(kForwardMaxSkew.count()) +
                             " s from this replica's clock");
+    }
+    // Replicas of another ledger (another store, a misconfigured lease) may
+    // hold the same key: their records do not belong in this one.
+    const std::string origin = ledger_->Origin();
+    if (!payload.contains("origin") || !payload["origin"].is_string() || payload["origin"] != origin) {
+      return Plain(409, "this replica writes the ledger " + origin + ", not the sender's");
     }
     const Json& entries = payload["entries"];
     if (entries.empty() || entries.size() > kForwardMaxEntries) {
@@ -291,7 +297,7 @@ class ForwardingLedger final : public ledger::Ledger {
       if (i) payload += ',';
       payload += batch[i].entry.canonical();
     }
-    payload += "],\"time\":" + std::to_string(UnixMillis(*clock_)) + "}";
+    payload += "],\"origin\":" + Json(local_->Origin()).dump() + ",\"time\":" + std::to_string(UnixMillis(*clock_)) + "}";
     EXECGOV_ASSIGN_OR_RETURN(std::string sig, SignWith(key_, kRequestContext, payload));
     EXECGOV_ASSIGN_OR_RETURN(kube::HttpClient * client, ClientFor(url));
     EXECGOV_ASSIGN_OR_RETURN(kube::HttpResponse resp,

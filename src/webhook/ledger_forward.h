@@ -20,12 +20,14 @@
 //
 // Wire format (POST kForwardPath, content type kForwardContentType), both
 // ways "<base64 Ed25519 signature>\n<JSON>":
-//   request  {"entries":[<entry>,...],"time":<unix ms>}, signed over
+//   request  {"entries":[<entry>,...],"origin":<the ledger's>,"time":<unix ms>}, signed over
 //            "execgov ledger forward request v1\n" + JSON
 //   response {"results":[{"seq":N,"hash":"sha256:..."} | {"error":CODE,"message":M},...]},
 //            signed over "execgov ledger forward response v1\n" + the request's
 //            signature (base64) + "\n" + JSON, so it answers that request only.
-// A request more than kForwardMaxSkew away from the writer's clock is refused.
+// A request more than kForwardMaxSkew away from the writer's clock is refused,
+// as is one for another ledger (its checkpoint origin): replicas of two
+// ledgers may share a key and, misconfigured, a Lease (409).
 #pragma once
 
 #include <chrono>

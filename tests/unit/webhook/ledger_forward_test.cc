@@ -54,10 +54,11 @@ class LedgerForwardHandlerTest : public ::testing::Test {
                 {"replay", {{"op", "consume"}, {"exp", exp}}}}
         .dump();
   }
-  std::string Payload(const std::vector<std::string>& entries, int64_t time_ms) {
+  std::string Payload(const std::vector<std::string>& entries, int64_t time_ms, std::string origin = "") {
     std::string p = "{\"entries\":[";
     for (size_t i = 0; i < entries.size(); ++i) p += (i ? "," : "") + entries[i];
-    return p + "],\"time\":" + std::to_string(time_ms) + "}";
+    if (origin.empty()) origin = ledger_->Origin();
+    return p + "],\"origin\":" + Json(origin).dump() + ",\"time\":" + std::to_string(time_ms) + "}";
   }
   int64_t NowMs() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch()).count();
@@ -146,6 +147,9 @@ TEST_F(LedgerForwardHandlerTest, RefusesStaleOversizedAndMalformedRequests) {
   // Outside the allowed skew either way.
   EXPECT_EQ(Post(Payload({entry}, NowMs() - 61'000)).status, 400);
   EXPECT_EQ(Post(Payload({entry}, NowMs() + 61'000)).status, 400);
+  // For another ledger, or for none named.
+  EXPECT_EQ(Post(Payload({entry}, NowMs(), "example.com/other-ledger")).status, 409);
+  EXPECT_EQ(Post("{\"entries\":[" + entry + "],\"time\":" + std::to_string(NowMs()) + "}").status, 409);
   // Too many entries, or none.
   EXPECT_EQ(Post(Payload(std::vector<std::string>(kForwardMaxEntries + 1, entry), NowMs())).status, 400);
   EXPECT_EQ(Post(Payload({}, NowMs())).status, 400);
