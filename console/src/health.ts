@@ -207,6 +207,21 @@ function byDecision(adm: Map<string, number>): Map<string, number> {
   return m;
 }
 
+// The operator's watch on the ValidatingWebhookConfiguration: 0 once it was
+// deleted or edited so that it no longer sends what execgov must judge.
+function webhookConfiguration(t: Target): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  for (const x of t.samples) {
+    if (x.name !== "execgov_webhook_configuration_intact") continue;
+    const intact = num(x.value) === 1;
+    out.push(
+      h("dt", {}, `webhook configuration ${x.labels.name ?? ""}`),
+      h("dd", { class: intact ? "ok" : "error", "data-webhook-configuration": x.labels.name ?? "" }, intact ? "intact" : "BYPASSED: deleted or edited, nothing is judged or recorded"),
+    );
+  }
+  return out;
+}
+
 function rateChart(target: string): Node {
   const history = rateHistory.get(target) ?? [];
   if (history.length === 0) return h("p", { class: "muted" }, "admissions per second: from the next poll");
@@ -529,6 +544,7 @@ async function refresh(root: HTMLElement): Promise<void> {
           h("dd", {}, String(gauge(t, "execgov_ledger_head_sequence") ?? "n/a")),
           h("dt", {}, "policies loaded"),
           h("dd", {}, String(gauge(t, "execgov_policies_loaded") ?? "n/a")),
+          ...webhookConfiguration(t),
         ),
         adm.size ? h("div", { class: "charts" }, admissionBars(adm), rateChart(t.name)) : h("p", { class: "muted" }, "no admissions yet"),
       ),

@@ -174,6 +174,7 @@ test("the health dashboard: readiness, admissions, certificate expiry, runtime v
   const runtime = page.locator("#runtime-violations");
   await expect(runtime.locator(".violations-total")).toHaveText("3");
   await expect(runtime.locator('svg.bars g[data-label="Unadmitted"] .count')).toHaveText("2");
+  await expect(page.locator('section[data-target="operator"] [data-webhook-configuration="execgov"]')).toHaveText(/^BYPASSED/);
   await expect(runtime.locator('svg.timeline g[data-series="Drift"] circle')).toHaveCount(1);
   const metrics = env("OPERATOR_METRICS");
   // Replaced whole (a rename), so no scrape reads half a file.

@@ -87,7 +87,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ops/readyz" >/dev/null && br
 "$execgov" review -f "$work/fixture/unsigned.json" --user agent:rotator |
   curl -sf --cacert "$work/webhook-tls.crt" -H 'Content-Type: application/json' --data-binary @- \
     "https://127.0.0.1:$wport/validate" >/dev/null
-# The operator's /metrics as runtime_verifier.cc writes them.
+# The operator's /metrics as runtime_verifier.cc and webhook_config_watch.cc
+# write them: violations, and the webhook configuration edited away.
 mkdir -p "$work/operator"
 echo ok > "$work/operator/readyz"
 cat > "$work/operator/metrics" <<'PROM'
@@ -97,6 +98,8 @@ execgov_runtime_violations{reason="Drift"} 1
 execgov_runtime_violations{reason="Revoked"} 0
 # TYPE execgov_runtime_enforcements_total counter
 execgov_runtime_enforcements_total{action="delete",result="ok"} 1
+# TYPE execgov_webhook_configuration_intact gauge
+execgov_webhook_configuration_intact{name="execgov"} 0
 PROM
 python3 -m http.server --bind 127.0.0.1 --directory "$work/operator" "$operator_port" >"$work/operator.log" 2>&1 &
 pids+=($!)
