@@ -100,24 +100,22 @@ webhook::HttpResponse AuthorizeEndpoint::Handle(const webhook::HttpRequest& requ
     }
     return std::nullopt;
   };
+  // A request the parser refused; `allow` is the method the path takes.
+  auto malformed = [&](const char* allow) {
+    webhook::HttpResponse r = Error(error.status, error.message);
+    if (error.status == 405) r.headers.push_back({"Allow", allow});
+    return r;
+  };
   webhook::HttpResponse refused;
   if (IsPollTarget(request.target)) {
     auto poll = ParsePollCall(request.method, request.target, request.authorization, &error);
-    if (!poll) {
-      webhook::HttpResponse r = Error(error.status, error.message);
-      if (error.status == 405) r.headers.push_back({"Allow", "GET"});
-      return r;
-    }
+    if (!poll) return malformed("GET");
     auto caller = authenticate(poll->token, &refused);
     return caller ? Poll(*poll, *caller) : refused;
   }
   auto call = ParseAuthorizeCall(request.method, request.target, request.content_type, request.authorization,
                                  request.body, &error);
-  if (!call) {
-    webhook::HttpResponse r = Error(error.status, error.message);
-    if (error.status == 405) r.headers.push_back({"Allow", "POST"});
-    return r;
-  }
+  if (!call) return malformed("POST");
   auto caller = authenticate(call->token, &refused);
   return caller ? Decide(*call, *caller) : refused;
 }

@@ -148,6 +148,21 @@ YAML
 }
 
 field() { kubectl get executionrequest "$1" -n "$ns" -o jsonpath="$2"; }
+# approval_yaml REQUEST APPROVER DECISION [REASON]: as `execgov approve` makes it.
+approval_yaml() {
+  cat <<YAML
+apiVersion: execgov.io/v1alpha1
+kind: ExecutionApproval
+metadata: {generateName: $1-, namespace: $ns}
+spec:
+  requestName: $1
+  requestUID: $(field "$1" '{.metadata.uid}')
+  requestDigest: $(kubectl get executionrequest "$1" -n "$ns" -o json | "$execgov" digest -f -)
+  decision: $3
+  approver: "$2"
+  reason: "${4:-}"
+YAML
+}
 phase_is() { [ "$(field "$1" '{.status.phase}')" = "$2" ]; }
 wait_phase() {  # wait_phase NAME PHASE SECONDS
   poll "$3" phase_is "$1" "$2" ||
@@ -582,18 +597,8 @@ PY
   kubectl create rolebinding approver -n "$ns" --role=approver --group=ops >/dev/null
   # decide NAME Approve|Deny REASON: an ExecutionApproval as the approver (group ops).
   decide() {
-    cat <<YAML | kubectl create -f - --as="$approver" --as-group=ops >/dev/null || fail "cannot $2 $1"
-apiVersion: execgov.io/v1alpha1
-kind: ExecutionApproval
-metadata: {generateName: $1-, namespace: $ns}
-spec:
-  requestName: $1
-  requestUID: $(field "$1" '{.metadata.uid}')
-  requestDigest: $(kubectl get executionrequest "$1" -n "$ns" -o json | "$execgov" digest -f -)
-  decision: $2
-  approver: "$approver"
-  reason: "$3"
-YAML
+    approval_yaml "$1" "$approver" "$2" "$3" | kubectl create -f - --as="$approver" --as-group=ops >/dev/null ||
+      fail "cannot $2 $1"
   }
   # poll_request LOCATION [TOKEN]: GET, the status printed, the answer in answer.json.
   poll_request() {
@@ -708,21 +713,6 @@ YAML
     --watch-namespaces "$ns" >"$CLUSTER_WORK/authority.log" 2>&1 &
   cluster_on_cleanup "stop_pid $!"
 
-  # approval_yaml REQUEST APPROVER DECISION [REASON]: as `execgov approve` makes it.
-  approval_yaml() {
-    cat <<YAML
-apiVersion: execgov.io/v1alpha1
-kind: ExecutionApproval
-metadata: {generateName: $1-, namespace: $ns}
-spec:
-  requestName: $1
-  requestUID: $(field "$1" '{.metadata.uid}')
-  requestDigest: $(kubectl get executionrequest "$1" -n "$ns" -o json | "$execgov" digest -f -)
-  decision: $3
-  approver: "$2"
-  reason: "${4:-}"
-YAML
-  }
   waiting_for() { [ "$(field "$1" '{.status.authorization.waitingFor}')" = "$2" ]; }
   local groups="$ops, system:serviceaccounts:$apprns"
 
