@@ -75,6 +75,12 @@ interface RuntimeReports {
 
 let previous: { at: number; totals: Map<string, number>; decisions: Map<string, Map<string, number>> } | null = null;
 let timer: number | undefined;
+// What the server reads from the API server as the user (policies, runtime
+// findings) is asked for on entering the page and every CLUSTER_EVERY polls
+// (30 s), not every poll: each is a list of everything the user may see.
+const CLUSTER_EVERY = 6;
+let polls = 0;
+let lastCluster: Pick<Health, "policies" | "runtimeReports"> | null = null;
 
 // What the page has seen since it was opened, one point a poll, for the
 // charts over time: at most HISTORY points (10 minutes at one poll in 5 s).
@@ -474,7 +480,15 @@ function runtime(health: Health, now: number): HTMLElement {
 async function refresh(root: HTMLElement): Promise<void> {
   let health: Health;
   try {
-    health = await api<Health>("/api/health");
+    const withCluster = polls % CLUSTER_EVERY === 0 || lastCluster === null;
+    polls++;
+    health = await api<Health>("/api/health", withCluster ? {} : { cluster: "0" });
+    if (withCluster) {
+      lastCluster = { policies: health.policies, runtimeReports: health.runtimeReports };
+    } else if (lastCluster) {
+      health.policies ??= lastCluster.policies;
+      health.runtimeReports ??= lastCluster.runtimeReports;
+    }
   } catch (e) {
     clear(root);
     root.append(h("p", { class: "error" }, (e as Error).message));
@@ -555,6 +569,7 @@ async function refresh(root: HTMLElement): Promise<void> {
 
 export function renderHealth(root: HTMLElement): void {
   if (timer !== undefined) window.clearInterval(timer);
+  polls = 0;
   void refresh(root);
   timer = window.setInterval(() => {
     if (!window.location.hash.startsWith("#/health")) {

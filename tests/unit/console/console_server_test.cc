@@ -291,6 +291,18 @@ TEST_F(ConsoleServerTest, HealthShowsPoliciesAsTheUserOrWhyNotAndTheConsolesCert
   EXPECT_EQ(health["policies"]["kinds"][0]["policies"][0]["ready"], "False");
   EXPECT_EQ(health["policies"]["kinds"][1]["forbidden"], true);
   EXPECT_NE(health["policies"]["kinds"][1]["error"].get<std::string>().find("refused console"), std::string::npos);
+  // cluster=0: the page's polls between the cluster reads ask nothing of the API server.
+  used_token.clear();
+  r.target = "/api/health?cluster=0";
+  auto light = json::parse((*c)->Handle(r).body);
+  EXPECT_TRUE(used_token.empty());
+  EXPECT_FALSE(light.contains("policies"));
+  EXPECT_FALSE(light.contains("runtimeReports"));
+  EXPECT_EQ(light["console"]["certificateNotAfter"], 1790000000 + 48 * 3600);
+  r.target = "/api/health?cluster=yes";
+  EXPECT_EQ((*c)->Handle(r).status, 400);
+  // Standalone the policies' answer costs nothing and is always sent.
+  EXPECT_EQ(json::parse(Get("/api/health?cluster=0", auth).body)["policies"]["available"], false);
 }
 
 TEST(ConsoleTokenTest, TokenFilesMustBePrivateAndUsable) {
