@@ -34,6 +34,10 @@
 #     resume_webhook (execgov is back: the webhook process again),
 #     wait_for_checkpoint (until the ledger has a signed checkpoint, which
 #     execgov writes at least every 10 s),
+#     start_authority_https (the authority again, with the HTTPS endpoint
+#     the guide enabled, its serving Secret kept in files);
+#   - localhost:8443 (a port-forward to the authority's Service, in the
+#     guides) is that endpoint on loopback;
 #     start_authority (the chart's execgov-authority Deployment, once the
 #     guide has enabled it, as a process like the webhook).
 # The release is named execgov, as in the guides: ctest runs these tests one at
@@ -117,6 +121,7 @@ port=$(free_port)
 metrics_port=$(free_port)
 operator_metrics_port=$(free_port)
 authority_metrics_port=$(free_port)
+authorize_port=$(free_port)
 {
   cat <<EOF
 webhook:
@@ -146,14 +151,24 @@ start_webhook() {
 stop_webhook() { chart_stop webhook; }
 # The chart's authority (after the guide's `helm upgrade --set
 # authority.enabled=true`), with its key Secret kept in files as for a pod.
+# Extra arguments override the Deployment's too.
 start_authority() {
   chart_sync_secret execgov-authority-key "$work/.authority"
   poll 30 test -s "$work/.authority/authority.key" || fail "the authority's key did not reach $work/.authority"
   chart_run execgov-authority authority --metrics-listen=127.0.0.1:$authority_metrics_port \
     --ledger-key=$work/.ledger/ledger.key --key=$work/.authority/authority.key --identity=docs-authority \
-    --watch-namespaces=$team
+    --watch-namespaces=$team "$@"
   poll 60 curl -sf "http://127.0.0.1:$authority_metrics_port/readyz" -o /dev/null ||
     { cat "$work/authority.log"; fail "execgov authority did not become ready"; }
+}
+# The authority again after the guide enabled authority.authorize: its
+# endpoint on loopback, its serving Secret in files as for a pod.
+start_authority_https() {
+  chart_stop authority
+  chart_sync_secret execgov-authority-tls "$work/.authority-tls"
+  poll 30 test -s "$work/.authority-tls/tls.key" || fail "the authority's serving key did not reach $work/.authority-tls"
+  start_authority --authorize-listen=127.0.0.1:$authorize_port --tls-cert=$work/.authority-tls/tls.crt \
+    --tls-key=$work/.authority-tls/tls.key
 }
 # The webhook again after stop_webhook (the operator kept running).
 resume_webhook() {
@@ -193,11 +208,12 @@ EOF
     fi
     if [ "$g" = "$guide" ]; then blocks "$doc"; else blocks "$repo/docs/$g.md" prefix; fi
   done
-} | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/execgov-approvers/$appr/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" >.guide.sh
+} | sed -e "s/execgov-system/$sys/g" -e "s/team-a/$team/g" -e "s/execgov-approvers/$appr/g" -e "s/localhost:8080/127.0.0.1:$metrics_port/g" \
+  -e "s/localhost:8443/127.0.0.1:$authorize_port/g" >.guide.sh
 
 echo "docs_test: running the commands of docs/$guide.md (script: $work/.guide.sh)"
-export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook resume_webhook wait_for_checkpoint start_authority poll fail
-export sys team appr port metrics_port operator_metrics_port authority_metrics_port execgov work CHART_NS CHART_WORK EXECGOV
+export -f chart_sa_kubeconfig chart_sync_secret chart_run chart_stop start_webhook stop_webhook resume_webhook wait_for_checkpoint start_authority start_authority_https poll fail
+export sys team appr port metrics_port operator_metrics_port authority_metrics_port authorize_port execgov work CHART_NS CHART_WORK EXECGOV
 set +e
 bash -x .guide.sh
 status=$?
