@@ -117,6 +117,27 @@ class SharedLedgerReplayTest : public ::testing::Test {
     return appended.ok();
   }
 
+  // Eight threads on each replica admit an object of their own for every
+  // one of `jtis` jtis at once; how many objects each jti admitted.
+  static std::vector<int> Race(Replica& a, Replica& b, int jtis) {
+    constexpr int kThreads = 8;
+    std::vector<std::atomic<int>> admitted(jtis);
+    std::vector<std::thread> threads;
+    for (int replica = 0; replica < 2; ++replica) {
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, replica, t] {
+          Replica& r = replica == 0 ? a : b;
+          for (int j = t; j < jtis; j += kThreads) {
+            std::string uid = (replica == 0 ? "a-" : "b-") + std::to_string(j);
+            if (Admit(r, "jti-" + std::to_string(j), uid, policy::ReplayAction::kConsume)) ++admitted[j];
+          }
+        });
+      }
+    }
+    for (auto& t : threads) t.join();
+    return std::vector<int>(admitted.begin(), admitted.end());
+  }
+
   std::unique_ptr<kube::Client> client_;
   std::string ns_, dir_, url_;
   crypto::PrivateKey key_ = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
@@ -125,24 +146,11 @@ class SharedLedgerReplayTest : public ::testing::Test {
 TEST_F(SharedLedgerReplayTest, TwoReplicasRacingOnEachOf2000JtisAdmitExactlyOne) {
   Replica a = Open(), b = Open();
   ASSERT_TRUE(a.ledger && b.ledger);
-  constexpr int kJtis = 2000, kThreads = 8;
-  std::vector<std::atomic<int>> admitted(kJtis);
-  std::vector<std::thread> threads;
-  for (int replica = 0; replica < 2; ++replica) {
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, replica, t] {
-        Replica& r = replica == 0 ? a : b;
-        for (int j = t; j < kJtis; j += kThreads) {
-          std::string uid = (replica == 0 ? "a-" : "b-") + std::to_string(j);
-          if (Admit(r, "jti-" + std::to_string(j), uid, policy::ReplayAction::kConsume)) ++admitted[j];
-        }
-      });
-    }
-  }
-  for (auto& t : threads) t.join();
+  constexpr int kJtis = 2000;
+  std::vector<int> admitted = Race(a, b, kJtis);
   int once = 0;
   for (int j = 0; j < kJtis; ++j) {
-    EXPECT_EQ(admitted[j].load(), 1) << "jti-" << j;
+    EXPECT_EQ(admitted[j], 1) << "jti-" << j;
     once += admitted[j] == 1;
   }
   EXPECT_EQ(once, kJtis);
@@ -242,22 +250,9 @@ TEST_F(ForwardingReplicasTest, RacingOnEachOf2000JtisThroughOneWriterAdmitsExact
   ASSERT_NE(server, nullptr);
   Replica b = OpenForwarding("https://127.0.0.1:" + std::to_string(server->port()));
   ASSERT_TRUE(b.ledger);
-  constexpr int kJtis = 2000, kThreads = 8;
-  std::vector<std::atomic<int>> admitted(kJtis);
-  std::vector<std::thread> threads;
-  for (int replica = 0; replica < 2; ++replica) {
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, replica, t] {
-        Replica& r = replica == 0 ? a : b;
-        for (int j = t; j < kJtis; j += kThreads) {
-          std::string uid = (replica == 0 ? "a-" : "b-") + std::to_string(j);
-          if (Admit(r, "jti-" + std::to_string(j), uid, policy::ReplayAction::kConsume)) ++admitted[j];
-        }
-      });
-    }
-  }
-  for (auto& t : threads) t.join();
-  for (int j = 0; j < kJtis; ++j) EXPECT_EQ(admitted[j].load(), 1) << "jti-" << j;
+  constexpr int kJtis = 2000;
+  std::vector<int> admitted = Race(a, b, kJtis);
+  for (int j = 0; j < kJtis; ++j) EXPECT_EQ(admitted[j], 1) << "jti-" << j;
   // b's records went to a: in batches, so in fewer requests than records.
   std::cout << "forward requests: " << forwarded_requests_ << " for " << kJtis << " records from b\n";
   EXPECT_GT(forwarded_requests_.load(), 0);
