@@ -15,6 +15,7 @@
 #include "api/object.h"
 #include "authority/authority_controller.h"
 #include "authority/relay.h"
+#include "authority_caches.h"
 #include "crypto/encoding.h"
 #include "crypto/jws.h"
 #include "ledger/ledger.h"
@@ -120,16 +121,8 @@ class AuthorityControllerTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     ledger_ = std::move(opened).value();
     ASSERT_TRUE(ledger_->CatchUp().ok());
-    for (const char* r : {"executionrequests", "authoritypolicies", "executionpolicies"}) {
-      informers_.push_back(std::make_unique<runtime::Informer>(&client_, kube::ResourcePath("execgov.io/v1alpha1", r)));
-      informers_.back()->Start();
-      ASSERT_TRUE(informers_.back()->WaitForSync(std::chrono::seconds(10)));
-    }
-    AuthorityControllerDeps deps;
-    deps.client = &client_;
-    deps.requests = informers_[0].get();
-    deps.authority_policies = informers_[1].get();
-    deps.execution_policies = informers_[2].get();
+    ASSERT_TRUE(caches_.Start(&client_));
+    AuthorityControllerDeps deps = caches_.Deps();
     deps.ledger = ledger_.get();
     deps.index = index_.get();
     deps.signer = signer_.get();
@@ -140,8 +133,7 @@ class AuthorityControllerTest : public ::testing::Test {
   }
   void Stop() {
     controller_.reset();
-    for (auto& i : informers_) i->Stop();
-    informers_.clear();
+    caches_.Stop();
     if (ledger_) {
       ASSERT_TRUE(ledger_->Close().ok());
     }
@@ -166,7 +158,7 @@ class AuthorityControllerTest : public ::testing::Test {
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<GrantIndex> index_;
   std::unique_ptr<ledger::Ledger> ledger_;
-  std::vector<std::unique_ptr<runtime::Informer>> informers_;
+  AuthorityCaches caches_;
   std::unique_ptr<AuthorityController> controller_;
   json request_;
 };

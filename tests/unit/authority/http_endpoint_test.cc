@@ -12,6 +12,7 @@
 #include "api/execution_scope.h"
 #include "api/object.h"
 #include "authority/relay.h"
+#include "authority_caches.h"
 #include "crypto/encoding.h"
 #include "crypto/jws.h"
 #include "support/artifact_factory.h"
@@ -69,7 +70,7 @@ class AuthorizeEndpointTest : public ::testing::Test {
   void TearDown() override {
     endpoint_.reset();
     controller_.reset();
-    for (auto& i : informers_) i->Stop();
+    caches_.Stop();
     if (ledger_) EXPECT_TRUE(ledger_->Close().ok());
     std::filesystem::remove_all(dir_);
   }
@@ -77,16 +78,8 @@ class AuthorizeEndpointTest : public ::testing::Test {
     ledger::LedgerOptions options;
     options.signing_key_path = (dir_ / "ledger.key").string();
     ledger_ = std::move(ledger::OpenLedger("file:" + (dir_ / "ledger.jsonl").string(), options)).value();
-    for (const char* r : {"executionrequests", "authoritypolicies", "executionpolicies"}) {
-      informers_.push_back(std::make_unique<runtime::Informer>(&client_, kube::ResourcePath("execgov.io/v1alpha1", r)));
-      informers_.back()->Start();
-      ASSERT_TRUE(informers_.back()->WaitForSync(std::chrono::seconds(10)));
-    }
-    AuthorityControllerDeps deps;
-    deps.client = &client_;
-    deps.requests = informers_[0].get();
-    deps.authority_policies = informers_[1].get();
-    deps.execution_policies = informers_[2].get();
+    ASSERT_TRUE(caches_.Start(&client_));
+    AuthorityControllerDeps deps = caches_.Deps();
     deps.ledger = ledger_.get();
     deps.index = &index_;
     deps.signer = signer_.get();
@@ -132,7 +125,7 @@ class AuthorizeEndpointTest : public ::testing::Test {
   std::unique_ptr<Signer> signer_;
   GrantIndex index_;
   std::unique_ptr<ledger::Ledger> ledger_;
-  std::vector<std::unique_ptr<runtime::Informer>> informers_;
+  AuthorityCaches caches_;
   std::unique_ptr<AuthorityController> controller_;
   std::unique_ptr<AuthorizeEndpoint> endpoint_;
   json stored_;
