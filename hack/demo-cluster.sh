@@ -10,6 +10,8 @@
 #   hack/demo-cluster.sh stop      ends everything it started and removes its directory
 #
 # EXECGOV_DEMO_DIR (default /tmp/execgov-demo-$UID) holds its state.
+# EXECGOV_DEMO_EXECGOV: an execgov binary already built (the e2e test's); the
+# script then builds nothing (by default it runs hack/build.sh execgov console).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 demo=${EXECGOV_DEMO_DIR:-/tmp/execgov-demo-$UID}
@@ -35,7 +37,11 @@ case "${1:-start}" in
 esac
 [ ! -e "$demo/pids" ] || { echo "demo-cluster: already running ($demo); run hack/demo-cluster.sh stop first" >&2; exit 2; }
 
-"$repo/hack/build.sh" execgov console
+execgov=${EXECGOV_DEMO_EXECGOV:+$(realpath "$EXECGOV_DEMO_EXECGOV")}
+if [ -z "$execgov" ]; then
+  "$repo/hack/build.sh" execgov console
+  execgov=$repo/build/src/cmd/execgov
+fi
 mkdir -p "$demo"
 started=""
 trap '[ -n "$started" ] || { echo "demo-cluster: failed; stopping what was started" >&2; stop; }' EXIT
@@ -43,7 +49,7 @@ trap '[ -n "$started" ] || { echo "demo-cluster: failed; stopping what was start
 
 # cluster_lib.sh's helpers, without its cleanup at exit: the demo keeps running.
 source "$repo/tests/e2e/cluster_lib.sh"
-cluster_init "$repo/build/src/cmd/execgov" demo
+cluster_init "$execgov" demo
 echo "$CLUSTER_WORK" >"$demo/work"
 trap '[ -n "$started" ] || { echo "demo-cluster: failed; stopping what was started" >&2; printf "%s\n" "${WEBHOOK_PIDS[@]}" "${OPERATOR_PIDS[@]}" >>"$demo/pids"; stop; }' EXIT
 ns=team-a
