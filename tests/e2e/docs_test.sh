@@ -14,7 +14,7 @@
 # blocks must be ```text or ```yaml (output and file contents), so no command
 # can hide from the test in a ```sh block. A guide's blocks after a
 # `<!-- docs-test: end -->` line are not read: what the harness cannot run
-# (a PKCS#11 token, a TLS endpoint), which another test must cover.
+# (a PKCS#11 token, curl of every HTTPS answer), which another test must cover.
 #
 # What the harness changes, and why (the guides' text stays what a reader
 # types):
