@@ -7,6 +7,10 @@
 #     the URL answers 401 without the token and 200 with it;
 #   - the console's API finds the demo's Job, and the Job's story holds the
 #     ExecutionRequest, the Job and its Pods, and the denials are recorded;
+#   - the authority: an agent's request auto-approved and one approved by
+#     alice (`execgov approve`) run to their Jobs, the approved one's story
+#     holds request, approval, grant, Job and Pods; a third request waits and
+#     the console's governance API (in cluster mode, read as alice) lists it;
 #   - stop leaves no process of the demo's running and removes its directory.
 # `stop` runs at exit whatever happened (a trap), so a failure leaves nothing.
 set -euo pipefail
@@ -89,6 +93,50 @@ python3 - "$tmp/body" <<'PY' || fail "the console does not list the demo's denia
 import json, sys
 reasons = {r.get("reason") for r in json.load(open(sys.argv[1]))["records"]}
 assert {"MissingArtifact", "DigestMismatch", "ReplayDetected"} <= reasons, reasons
+PY
+
+# The authority: the approved request's story is request, approval (alice,
+# allowed), grant, Job, Pods; the auto-approved one has a grant and a Job; the
+# third waits, and the governance page lists it as pending (read as alice).
+approved_story_ok() {
+  [ "$(code 'api/records?type=grant&limit=200' "$token")" = 200 ] || return 1
+  cp "$tmp/body" "$tmp/grants.json"
+  local seq
+  seq=$(python3 - "$tmp/grants.json" <<'PY'
+import json, sys
+grants = {r["object"]["name"]: r for r in json.load(open(sys.argv[1]))["records"]}
+assert {"rotate-certs", "nightly-report"} <= set(grants), sorted(grants)
+assert "drop-tables" not in grants, sorted(grants)
+print(grants["nightly-report"]["seq"])
+PY
+) || return 1
+  [ "$(code "api/story?seq=$seq" "$token")" = 200 ] || return 1
+  cp "$tmp/body" "$tmp/approved.json"
+  python3 - "$tmp/approved.json" <<'PY'
+import json, sys
+records = json.load(open(sys.argv[1]))["records"]
+def kinds(t, decision=None):
+    return [(r.get("object") or {}).get("kind") for r in records
+            if r.get("type") == t and (decision is None or r.get("decision") == decision)]
+approvals = [r for r in records if r.get("type") == "approval" and r.get("decision") == "allowed"]
+assert approvals and all(r.get("verdict") == "Approve" for r in approvals), records
+assert approvals[0].get("approver") == "system:serviceaccount:approvers:alice", approvals[0]
+assert len(kinds("grant")) == 1, records
+admitted = kinds("admission", "allowed")
+assert "ExecutionRequest" in admitted and admitted.count("Job") == 1 and "Pod" in admitted, admitted
+PY
+}
+deadline=$((SECONDS + 30))
+until approved_story_ok 2>"$tmp/approved.err"; do
+  ((SECONDS < deadline)) || fail "the approved request's story lacks request, approval, grant, Job or Pods: $(cat "$tmp/approved.err") $(head -c 3000 "$tmp/approved.json" 2>/dev/null)"
+  sleep 0.5
+done
+[ "$(code api/governance "$token")" = 200 ] || fail "the governance API refused alice: $(head -c 300 "$tmp/body")"
+python3 - "$tmp/body" <<'PY' || fail "the governance page does not list drop-tables as pending: $(head -c 2000 "$tmp/body")"
+import json, sys
+g = json.load(open(sys.argv[1]))
+pending = [(p["namespace"], p["name"]) for p in g.get("pending", [])]
+assert pending == [("team-a", "drop-tables")], (pending, g.get("pendingError"))
 PY
 
 # stop: nothing left running, no directory left.
