@@ -336,6 +336,23 @@ if any(set(rule['verbs']) & {'impersonate', 'delete', 'deletecollection', '*'} f
     fail('the authority role: %s' % role['rules'])
 print('authority checks passed')
 "
+  # Without a Secret, cert-manager issues the endpoint's certificate for its Service.
+  helm template "e2e-$id" "$chart" --namespace "$ns" "${authority_values[@]}" --set authority.authorize.enabled=true \
+    --set certificates.mode=certManager >authorize-cm.yaml
+  python3 - authorize-cm.yaml "e2e-$id-execgov" "$ns" <<'PY' || fail "the authority's cert-manager Certificate is wrong"
+import sys, yaml
+objs = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+full, ns = sys.argv[2], sys.argv[3]
+cert = [o for o in objs if o["kind"] == "Certificate" and o["metadata"]["name"] == full + "-authority"]
+assert len(cert) == 1, [o["metadata"]["name"] for o in objs if o["kind"] == "Certificate"]
+spec = cert[0]["spec"]
+assert spec["secretName"] == full + "-authority-tls", spec
+assert full + "-authority." + ns + ".svc" in spec["dnsNames"], spec["dnsNames"]
+assert spec["issuerRef"] == {"name": full + "-ca", "kind": "Issuer"}, spec["issuerRef"]
+d = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == full + "-authority"][0]
+vols = [v for v in d["spec"]["template"]["spec"]["volumes"] if v["name"] == "authority-tls"]
+assert vols[0]["secret"]["secretName"] == full + "-authority-tls", vols
+PY
 
   # The API server will verify the serving certificate with the caBundle.
   openssl verify -CAfile ca.crt tls.crt
