@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
 
 #include "support/subprocess.h"
 #include "tamper_cases.h"
@@ -95,7 +96,8 @@ TEST_F(LedgerCliTest, ShowPrintsAnOutcomeAndTheAdmissionItQualifies) {
   auto shown = Run("show --ledger file:" + path_ + " --type outcome");
   EXPECT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_EQ(std::count(shown.out.begin(), shown.out.end(), '\n'), 2) << shown.out;  // header and the outcome
-  EXPECT_NE(shown.out.find("outcome    not-created admission 12          Job/agents/job-12"), std::string::npos)
+  // The columns' widths are the table's own business; their order is not.
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(" outcome +not-created admission 12 +Job/agents/job-12 ")))
       << shown.out;
 }
 
