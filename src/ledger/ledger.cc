@@ -14,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "core/file.h"
 #include "core/log.h"
@@ -183,7 +184,7 @@ class ChainedLedger final : public Ledger {
         std::unique_lock lock(mu_);
         // Records that arrived while the last batch was being written: the
         // store, not the callers, is what holds them up.
-        bool backlogged = !queue_.empty();
+        bool backlogged = std::exchange(backlogged_, false);
         writer_waiting_ = true;
         cv_.wait_for(lock, poll, [this] { return closed_ || !queue_.empty() || !forced_.empty(); });
         writer_waiting_ = false;
@@ -283,6 +284,13 @@ class ChainedLedger final : public Ledger {
     }
     log::Batch lines;  // the answers' log lines leave in one write
     if (observing.owns_lock()) observing.unlock();
+    // What queued while this batch was written, judged before any caller is
+    // answered: a caller that waits for each record before queuing the next
+    // must never look like a backlog (it would then wait for the linger).
+    {
+      std::lock_guard lock(mu_);
+      backlogged_ = !queue_.empty();
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       try {
         bool refused = i < results.size() && !results[i].ok();
@@ -320,6 +328,7 @@ class ChainedLedger final : public Ledger {
   std::vector<std::promise<Status>> forced_;
   static constexpr size_t kLingerBatch = 32;
   bool lingering_ = false;  // the writer waits for more records (Linger)
+  bool backlogged_ = false;  // records queued while the last batch was written (WriteBatch)
   int64_t announced_ = 0;   // decisions under way that may append (Announce)
   std::chrono::steady_clock::time_point last_take_;  // when the writer last took records (writer only)
   bool writer_waiting_ = false;  // the writer sleeps on cv_ and needs a notify

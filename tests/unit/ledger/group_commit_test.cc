@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -382,6 +383,18 @@ TEST(GroupCommit, OneCallerAtATimeIsNeverHeldForABacklogLinger) {
                            *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519), o);
   ASSERT_TRUE(ledger.ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE((*ledger)->Append(testing::Entry(i)).ok());
+  // The quickest such caller queues its next record from the answer to the
+  // last, before the writer has gone round its loop: still no backlog.
+  std::promise<void> chained;
+  std::function<void(int)> next = [&](int i) {
+    if (i == 40) return chained.set_value();
+    (*ledger)->AppendAsync(testing::Entry(i), [&, i](StatusOr<Appended> r) {
+      EXPECT_TRUE(r.ok());
+      next(i + 1);
+    });
+  };
+  next(20);
+  chained.get_future().wait();
   ASSERT_TRUE((*ledger)->Close().ok());
   std::lock_guard lock(watch.mu);
   EXPECT_EQ(watch.lingers, 0);
