@@ -13,7 +13,9 @@
 #   chart_run DEPLOYMENT NAME ARGS.. start the Deployment's container as NAME:
 #                                    its args, with --kubeconfig for its service
 #                                    account, paths and listen addresses taken
-#                                    from ARGS (--flag=value replaces the flag)
+#                                    from ARGS (--flag=value replaces the flag),
+#                                    the webhook's ledger forwarding on a free
+#                                    loopback port, $(POD_IP) 127.0.0.1
 #   chart_stop NAME                  SIGTERM, wait (SIGKILL after 10 s)
 #   chart_stop_all                   every process started here (for traps)
 
@@ -60,7 +62,10 @@ chart_run() {
   local sa
   sa=$(kubectl -n "$CHART_NS" get deployment "$deployment" -o jsonpath='{.spec.template.spec.serviceAccountName}')
   chart_sa_kubeconfig "$sa" "$CHART_WORK/$name.kubeconfig"
-  local args=()
+  local args=() forward_port
+  # A port of its own on loopback for what the chart listens on for its
+  # peers (the webhook's ledger forwarding), which a Pod has on its own IP.
+  forward_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mapfile -t args < <(kubectl -n "$CHART_NS" get deployment "$deployment" -o json | python3 -c '
 import json, sys
 overrides = dict(a.split("=", 1) for a in sys.argv[1:])
@@ -69,11 +74,14 @@ for a in container["args"]:
     flag = a.split("=", 1)[0]
     if flag in overrides:
         continue
-    print(a.replace("$(POD_NAME)", overrides.get("POD_NAME", "local")))
+    if flag in ("--ledger-forward-listen", "--ledger-forward-address"):
+        print(flag + "=127.0.0.1:" + overrides["FORWARD_PORT"])
+        continue
+    print(a.replace("$(POD_NAME)", overrides.get("POD_NAME", "local")).replace("$(POD_IP)", "127.0.0.1"))
 for flag, value in overrides.items():
     if flag.startswith("--"):
         print(flag + "=" + value)
-' "$@" "--kubeconfig=$CHART_WORK/$name.kubeconfig")
+' "$@" "FORWARD_PORT=$forward_port" "--kubeconfig=$CHART_WORK/$name.kubeconfig")
   "$EXECGOV" "${args[@]}" >"$CHART_WORK/$name.log" 2>&1 &
   echo $! >"$CHART_WORK/.$name.pid"
   echo $! >>"$CHART_WORK/.pids"
