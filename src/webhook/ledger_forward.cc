@@ -21,6 +21,7 @@ using Json = nlohmann::json;
 
 constexpr std::string_view kRequestContext = "execgov ledger forward request v1\n";
 constexpr std::string_view kResponseContext = "execgov ledger forward response v1\n";
+constexpr uint64_t kMaxUnixMillis = uint64_t{1} << 50;  // the year 37648
 
 int64_t UnixMillis(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
@@ -85,11 +86,13 @@ class ForwardHandler {
     if (accepting_ && !accepting_()) return Plain(503, "stopping");
     if (Status st = CheckJsonLimits(s->payload); !st.ok()) return Plain(400, st.message());
     Json payload = Json::parse(s->payload.begin(), s->payload.end(), nullptr, false);
-    if (!payload.is_object() || !payload.contains("time") || !payload["time"].is_number_integer() ||
-        !payload.contains("entries") || !payload["entries"].is_array()) {
+    // A time is a non-negative integer well within int64 (no overflow below).
+    if (!payload.is_object() || !payload.contains("time") || !payload["time"].is_number_unsigned() ||
+        payload["time"].get<uint64_t>() > kMaxUnixMillis || !payload.contains("entries") ||
+        !payload["entries"].is_array()) {
       return Plain(400, "want {\"entries\":[...],\"origin\":ORIGIN,\"time\":<unix ms>}");
     }
-    const int64_t skew_ms = UnixMillis(*clock_) - payload["time"].get<int64_t>();
+    const int64_t skew_ms = UnixMillis(*clock_) - static_cast<int64_t>(payload["time"].get<uint64_t>());
     if (skew_ms > 1000 * kForwardMaxSkew.count() || skew_ms < -1000 * kForwardMaxSkew.count()) {
       return Plain(400, "the request's time is more than " + std::to_string(kForwardMaxSkew.count()) +
                             " s from this replica's clock");

@@ -157,6 +157,8 @@ TEST_F(LedgerForwardHandlerTest, RefusesStaleOversizedAndMalformedRequests) {
   EXPECT_EQ(Post("[]").status, 400);
   EXPECT_EQ(Post("{\"entries\":{},\"time\":1}").status, 400);
   EXPECT_EQ(Post("{\"entries\":[" + entry + "],\"time\":\"now\"}").status, 400);
+  EXPECT_EQ(Post("{\"entries\":[" + entry + "],\"time\":-9223372036854775808}").status, 400);
+  EXPECT_EQ(Post("{\"entries\":[" + entry + "],\"time\":18446744073709551615}").status, 400);
   // Nested deeper than any parser here takes.
   EXPECT_EQ(Post("{\"entries\":[" + std::string(100000, '[') + "],\"time\":1}").status, 400);
   // Wrong path or method.
