@@ -11,6 +11,7 @@
 // synced. No leader election: every replica serves.
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "api/object.h"
@@ -26,8 +27,8 @@
 #include "core/log.h"
 #include "runtime/informer.h"
 #include "runtime/leader_election.h"
-#include "webhook/ledger_forward.h"
 #include "webhook/api_replay_store.h"
+#include "webhook/ledger_forward.h"
 #include "webhook/replay_store.h"
 
 namespace execgov::cmd {
@@ -106,6 +107,14 @@ int RunWebhook(const WebhookOptions& o) {
   };
   auto ledger = ledger::OpenLedger(ledger_url, ledger_options);
   if (!ledger.ok()) return UsageError("--ledger " + ledger_url + ": " + ledger.status().message());
+  // What signs the records forwarded between replicas: the ledger's own key,
+  // read before any thread starts.
+  std::optional<crypto::PrivateKey> forward_key;
+  if (!o.forward_listen.empty()) {
+    auto key = ledger::LoadOrCreateKey(ledger_url, o.ledger_key);
+    if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());
+    forward_key = std::move(key).value();
+  }
   // Every consumption recorded so far, before the first answer.
   if (Status st = (*ledger)->CatchUp(); !st.ok()) {
     return UsageError("--ledger " + ledger_url + ": cannot read the consumed artifacts: " + st.message());
@@ -147,9 +156,7 @@ int RunWebhook(const WebhookOptions& o) {
   std::unique_ptr<runtime::LeaderElector> writer_election;
   std::unique_ptr<ledger::Ledger> forwarding;
   ledger::Ledger* admission_ledger = ledger->get();
-  if (!o.forward_listen.empty()) {
-    auto key = ledger::LoadOrCreateKey(ledger_url, o.ledger_key);
-    if (!key.ok()) return UsageError("--ledger-key: " + key.status().message());
+  if (forward_key) {
     runtime::LeaderElectionConfig election;
     election.lease_namespace = o.ns;
     election.lease_name = o.writer_lease;
@@ -166,7 +173,7 @@ int RunWebhook(const WebhookOptions& o) {
       if (holder == self || holder.rfind("https://", 0) != 0) return "";
       return holder.substr(0, holder.find('#'));
     };
-    forwarding = webhook::NewForwardingLedger(ledger->get(), *key, std::move(forward));
+    forwarding = webhook::NewForwardingLedger(ledger->get(), *forward_key, std::move(forward));
     admission_ledger = forwarding.get();
     service.peer_listen = o.forward_listen;
     service.peer_handler = webhook::NewForwardHandler(
@@ -175,7 +182,7 @@ int RunWebhook(const WebhookOptions& o) {
           store->Observe(record, SystemClock::Get().NowUnix());
           break_glass.Observe(record);
         },
-        *key, nullptr, nullptr, &metrics);
+        *forward_key, nullptr, nullptr, &metrics);
     writer_election->Start();
   }
 
