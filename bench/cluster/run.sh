@@ -12,9 +12,10 @@
 #      count, alternated (control, governed, control, governed, ...) so the
 #      shared host's drift hits both. Every governed Pod carries its own
 #      artifact (fresh jti, that Pod's digest), signed before the clock starts.
-#      Two replicas sit behind a round-robin TCP proxy on loopback, which
-#      spreads the API server's connections as a Service does; one replica
-#      is called directly.
+#      Two replicas sit behind a Service-like address on loopback: iptables
+#      DNAT rules that pick a replica at random per connection, as
+#      kube-proxy's do (or, without root and iptables, a round-robin TCP
+#      proxy); one replica is called directly.
 #   2. Per run: the client's latency of each create; etcd's revision and
 #      dbSize before and after, and every event of a watch on its whole
 #      keyspace (key + value bytes, by prefix); the API server's
@@ -35,6 +36,9 @@
 #        WEBHOOK_ARGS (more flags for each webhook replica)
 #        LEDGER_FORWARD (1: with two replicas, one writes the ledger and the other forwards
 #        its records to it, as the chart runs them; 0: both write)
+#        BALANCER (two replicas behind: kernel, iptables DNAT rules as kube-proxy writes for a
+#        Service, when run as root with iptables; proxy, the Python TCP proxy; default kernel
+#        if it can, else proxy)
 #        BENCH_PERF, BENCH_PPROF (directories: a perf profile of the run's processes, the API
 #        server's own pprof CPU profile of its first BENCH_PPROF_SECONDS (8) s, per run)
 #        EXECGOV (build/src/cmd/execgov)  OUT (a new /tmp/execgov-cluster-bench-<time> directory)
@@ -61,10 +65,16 @@ for r in $replicas_list; do
   [[ $r =~ ^[12]$ ]] || { echo "REPLICAS: 1 and/or 2, not $r" >&2; exit 2; }
 done
 replicas_list=$(tr ' ' '\n' <<<"$replicas_list" | sort -nu | xargs)  # the second replica is added, never removed
+balancer=${BALANCER:-}
+if [ -z "$balancer" ]; then
+  balancer=proxy
+  [ "$(id -u)" = 0 ] && iptables -t nat -S OUTPUT >/dev/null 2>&1 && balancer=kernel
+fi
+[[ $balancer =~ ^(kernel|proxy)$ ]] || { echo "BALANCER: kernel or proxy, not $balancer" >&2; exit 2; }
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
-for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER LEDGER_FORWARD WEBHOOK_ARGS EXECGOV; do
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER LEDGER_FORWARD BALANCER WEBHOOK_ARGS EXECGOV; do
   [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 
@@ -72,11 +82,13 @@ done
 work=$(mktemp -d /tmp/execgov-cluster-bench.XXXXXX)
 export EXECGOV_TESTENV_DIR=$work/testenv
 lb_pids=()
+nat_chain="" nat_port=""
 bench_cleanup() {
   local rc=$? p
   set +e
   trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short (children inherit this)
   for p in "${lb_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [ -z "$nat_chain" ] || nat_remove
   # cluster_lib.sh's own cleanup stops the webhooks and the operator; the
   # objects made here go with the instance, so it is not asked to delete them
   # (one DELETE per replay ConfigMap took minutes after a full run).
@@ -147,11 +159,45 @@ results=$out/results.jsonl
 : >"$results"
 cb() { python3 "$bench/cluster_bench.py" "$@"; }
 
-# lb N: a proxy in front of the first N replicas, registered as the webhook
-# (caBundle: their CAs); returns once the API server calls through it. One
-# replica is registered as itself: a Service's in-kernel forwarding costs
-# next to nothing, where this proxy (Python) spends ~0.3 ms of CPU per
-# admission on the same two cores.
+# nat_add PORT BACKEND...: connections to 127.0.0.1:PORT go to one of the
+# backends, picked at random per connection, as kube-proxy's iptables rules
+# send a Service's (a chain of our own, jumped to from OUTPUT: loopback
+# traffic is made here, so PREROUTING never sees it). nat_remove undoes it;
+# the cleanup calls it, so no rule outlives the run.
+nat_add() {
+  local port=$1 i n
+  shift
+  n=$#
+  nat_chain=EXECGOV-BENCH-$$ nat_port=$port
+  iptables -w -t nat -N "$nat_chain"
+  iptables -w -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport "$port" -j "$nat_chain"
+  for ((i = 0; i < n; i++)); do
+    local backend=${1}
+    shift
+    if ((i < n - 1)); then
+      iptables -w -t nat -A "$nat_chain" -p tcp -m statistic --mode random \
+        --probability "$(awk "BEGIN { printf \"%.5f\", 1 / ($n - $i) }")" -j DNAT --to-destination "$backend"
+    else
+      iptables -w -t nat -A "$nat_chain" -p tcp -j DNAT --to-destination "$backend"
+    fi
+  done
+}
+nat_remove() {
+  iptables -w -t nat -D OUTPUT -p tcp -d 127.0.0.1 --dport "$nat_port" -j "$nat_chain" 2>/dev/null
+  iptables -w -t nat -F "$nat_chain" 2>/dev/null
+  iptables -w -t nat -X "$nat_chain" 2>/dev/null
+  nat_chain=""
+}
+# Connections each rule sent on (nat rules see a connection's first packet only).
+nat_stats() {
+  iptables -w -t nat -L "$nat_chain" -n -v -x | awk '/DNAT/ { printf "%s%s", sep, $1; sep = " " }'
+}
+
+# lb N: an address in front of the first N replicas (BALANCER: kernel rules
+# or the proxy), registered as the webhook (caBundle: their CAs); returns
+# once the API server calls through it. One replica is registered as
+# itself: a Service's in-kernel forwarding costs next to nothing, where the
+# proxy (Python) spends ~0.3 ms of CPU per admission on the same two cores.
 lb() {
   local n=$1 i backends=() file=$CLUSTER_WORK/lb-$1.port
   if [ "$n" = 1 ]; then
@@ -169,24 +215,40 @@ lb() {
     cat "${WEBHOOK_CAS[$i]}" >>"$CLUSTER_WORK/lb-$n.ca"
     BENCH_WEBHOOK_METRICS+="http://127.0.0.1:${WEBHOOK_METRICS_PORTS[$i]}/metrics "
   done
-  # python3 itself in the background (not a function's subshell), so the pid
-  # the cleanup kills is the proxy's.
-  python3 "$bench/cluster_bench.py" lb "$file" "${backends[@]}" >"$CLUSTER_WORK/lb-$n.log" 2>&1 &
-  lb_pids+=($!)
-  poll 30 test -s "$file" || fail "the proxy did not start: $(cat "$CLUSTER_WORK/lb-$n.log")"
+  if [ "$balancer" = kernel ]; then
+    # A free port nothing listens on: the rules answer for it.
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' >"$file"
+    nat_add "$(cat "$file")" "${backends[@]}"
+  else
+    # python3 itself in the background (not a function's subshell), so the
+    # pid the cleanup kills is the proxy's.
+    python3 "$bench/cluster_bench.py" lb "$file" "${backends[@]}" >"$CLUSTER_WORK/lb-$n.log" 2>&1 &
+    lb_pids+=($!)
+    poll 30 test -s "$file" || fail "the proxy did not start: $(cat "$CLUSTER_WORK/lb-$n.log")"
+  fi
   local ports=("${WEBHOOK_PORTS[@]}") cas=("${WEBHOOK_CAS[@]}")
   WEBHOOK_PORTS=("$(cat "$file")") WEBHOOK_CAS=("$CLUSTER_WORK/lb-$n.ca")
   register_webhook 0
   WEBHOOK_PORTS=("${ports[@]}") WEBHOOK_CAS=("${cas[@]}")
   kubectl patch validatingwebhookconfiguration "$WEBHOOK_CONFIG" --type=json \
     -p "[{\"op\": \"replace\", \"path\": \"/webhooks/0/timeoutSeconds\", \"value\": $timeout}]" >/dev/null
-  through_proxy() {
-    wait_webhook_active "$gov_ns" >/dev/null
-    test -s "$file.stats"
+  through_balancer() {
+    wait_webhook_active "$gov_ns" >/dev/null || return 1
+    if [ "$balancer" = kernel ]; then
+      nat_stats | grep -q '[1-9]'
+    else
+      test -s "$file.stats"
+    fi
   }
-  poll 60 through_proxy || fail "the API server does not call the webhook through the proxy"
+  poll 60 through_balancer || fail "the API server does not call the webhook through the $balancer balancer"
 }
-lb_stats() { echo "connections per replica: $(cat "$CLUSTER_WORK/lb-$1.port.stats")"; }
+lb_stats() {
+  if [ "$balancer" = kernel ]; then
+    echo "connections per replica: $(nat_stats) (kernel rules)"
+  else
+    echo "connections per replica: $(cat "$CLUSTER_WORK/lb-$1.port.stats") (proxy)"
+  fi
+}
 
 # make_pods SCENARIO PREFIX N: the bodies of one run (signed if governed).
 make_pods() {
@@ -258,7 +320,8 @@ elapsed=$((SECONDS - started))
     "$(nproc) cores; whole run $((elapsed / 60)) min $((elapsed % 60)) s."
   echo "execgov: $execgov_built, built $(date -u -r "$execgov" +%Y-%m-%dT%H:%MZ) ($("$execgov" --version 2>/dev/null | head -n1))."
   echo "Control plane: hack/testenv.sh ($(etcd --version 2>/dev/null | head -n1 | sed 's/^etcd Version: /etcd /'), $(kubectl version -o json 2>/dev/null |
-    python3 -c 'import json,sys; print("kube-apiserver " + json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null)); webhook timeout ${timeout} s; ledger $LEDGER_URL."
+    python3 -c 'import json,sys; print("kube-apiserver " + json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null)); webhook timeout ${timeout} s; ledger $LEDGER_URL;" \
+    "two replicas behind $([ "$balancer" = kernel ] && echo "iptables DNAT rules (kube-proxy's way)" || echo "the Python proxy")."
   echo
 } >"$out/header.md"
 cb report "$results" "$out/tables.md" >/dev/null
