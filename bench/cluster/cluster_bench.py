@@ -19,6 +19,10 @@ figures do not depend on how execgov lays out its state.
                                                  (or as many as the command's "LATENCY s" lines, if fewer:
                                                  one per request it made that succeeded)
         --logs GLOB --log-namespace NS           also each admission's latency in NS from the webhooks' logs
+  cluster_bench.py objects N NAMESPACE BYTES RESULTS
+                                                 what one API write costs this control plane: N ConfigMaps
+                                                 of BYTES of data created, read and deleted by 8 clients,
+                                                 each verb's CPU per object by process, appended to RESULTS
   cluster_bench.py report RESULTS OUT.md         the tables, printed and written to OUT.md
 
 measure reads its endpoints from the environment: BENCH_API (https://host:port),
@@ -538,6 +542,52 @@ def log_latencies(pattern, namespace):
             "max": lat[-1] if lat else None, "latencies": [round(x, 5) for x in lat]}
 
 
+def objects(n, namespace, size, results):
+    """Creates, GETs and DELETEs n ConfigMaps of `size` bytes of data, 8
+    clients at a time (each on its own keep-alive connection, as the admin),
+    and appends each verb's CPU per object, by process, to `results`: the
+    price of one ledger batch (a create now, a delete once merged) beside
+    that of the Pod it records."""
+    n, size, ctx = int(n), int(size), api_context()
+    clients = 8
+    path = "/api/v1/namespaces/%s/configmaps" % namespace
+    result = {"label": "objects", "scenario": "objects", "objects": n, "bytes": size, "clients": clients,
+              "load": os.getloadavg()[0], "verbs": {}}
+    for verb in ("POST", "GET", "DELETE"):
+        errors = []
+
+        def worker(w):
+            conn = api_conn(ctx)
+            for i in range(w, n, clients):
+                name = "bench-object-%06d" % i
+                if verb == "POST":
+                    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                                       "data": {"records": "x" * size}})
+                    conn.request("POST", path, body, {"Content-Type": "application/json"})
+                else:
+                    conn.request(verb, path + "/" + name)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 300:
+                    errors.append("%s %s: %d" % (verb, name, resp.status))
+            conn.close()
+
+        before, t0 = process_cpu(), time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds, after = time.perf_counter() - t0, process_cpu()
+        if errors:
+            sys.exit("objects: %d of %d failed, first: %s" % (len(errors), n, errors[0]))
+        result["verbs"][verb] = {"seconds": seconds,
+                                 "cpu_seconds": {g: after[g] - before[g] for g in PROCESS_GROUPS}}
+    with open(results, "a") as f:
+        f.write(json.dumps(result) + "\n")
+    print("objects: %d ConfigMaps of %d bytes created, read and deleted" % (n, size), flush=True)
+
+
 def measure(label, *args):
     opts = {}
     it = iter(args)
@@ -673,4 +723,5 @@ if __name__ == "__main__":
         from report import report  # the tables, in report.py beside this file (it imports this one)
         report(*args)
     else:
-        {"pods": pods, "requests": requests, "annotate": annotate, "lb": lb, "measure": measure}[cmd](*args)
+        {"pods": pods, "requests": requests, "annotate": annotate, "lb": lb, "measure": measure,
+         "objects": objects}[cmd](*args)

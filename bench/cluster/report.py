@@ -92,6 +92,8 @@ def table(header, rows):
 def report(results_path, out_path):
     with open(results_path) as f:
         runs = [json.loads(line) for line in f if line.strip()]
+    objects = [r for r in runs if r["scenario"] == "objects"]
+    runs = [r for r in runs if r["scenario"] != "objects"]
     lines = []
     matrix = [r for r in runs if r["scenario"] in ("ungoverned", "governed")]
     cells = []
@@ -163,6 +165,22 @@ def report(results_path, out_path):
         lines.append("### CPU milliseconds per admission, by process (user + system, the run's processes only)")
         lines.append("")
         lines += table(["scenario", "clients", "replicas"] + list(PROCESS_GROUPS) + ["all"], cpu_rows)
+        lines.append("")
+
+    for r in objects:
+        lines.append("### One API write: CPU milliseconds per ConfigMap of %d bytes, by process (%d objects, %d clients)"
+                     % (r["bytes"], r["objects"], r["clients"]))
+        lines.append("")
+        lines.append("A ledger batch is one create, and one delete once the operator merged it into a segment.")
+        lines.append("")
+        rows = []
+        for verb, v in r["verbs"].items():
+            cpu = {g: v["cpu_seconds"][g] / r["objects"] for g in PROCESS_GROUPS}
+            rows.append([verb, "%.0f" % (r["objects"] / v["seconds"])] +
+                        [ms(cpu[g]) for g in PROCESS_GROUPS if g not in ("ledger etcd", "proxy")] +
+                        [ms(sum(cpu.values()))])
+        lines += table(["verb", "objects/s"] + [g for g in PROCESS_GROUPS if g not in ("ledger etcd", "proxy")] +
+                       ["all"], rows)
         lines.append("")
 
     burst = [r for r in runs if r["scenario"] == "burst"]

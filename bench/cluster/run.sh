@@ -21,7 +21,11 @@
 #      keyspace (key + value bytes, by prefix); the API server's
 #      apiserver_request_total before and after; the ledger records the run
 #      appended (`execgov ledger show`).
-#   3. A burst: BURST signed ExecutionRequests created by parallel
+#   3. What one API write costs this control plane: OBJECTS ConfigMaps of a
+#      ledger batch's size created, read and deleted by 8 clients, each
+#      verb's CPU per object by process (a batch is a create, and a delete
+#      once merged).
+#   4. A burst: BURST signed ExecutionRequests created by parallel
 #      `kubectl create -f` processes, with the operator turning each into a
 #      Job whose Pod the Job controller makes; the admission latency from the
 #      API server's and execgov's histograms, and the admissions that
@@ -30,6 +34,7 @@
 # Usage: bench/cluster/run.sh [CREATES_PER_RUN]     (default 500)
 #   env: CLIENTS ("1 8 32")  REPLICAS ("1 2")  ROUNDS (2: control/governed pairs per cell)
 #        BURST (200 ExecutionRequests; 0: none)  BURST_PARALLEL (20 kubectl processes at once)
+#        OBJECTS (1000 ConfigMaps created, read and deleted: what one API write costs; 0: none)
 #        TIMEOUT (5: the webhook's timeoutSeconds, the chart's default)
 #        WARMUP (20 creates per namespace before each cell, not measured)
 #        LEDGER (configmap: the ledger in the cluster's ConfigMaps; etcd: on an etcd of its own)
@@ -54,12 +59,14 @@ replicas_list=${REPLICAS:-1 2}
 rounds=${ROUNDS:-2}
 burst=${BURST:-200}
 burst_parallel=${BURST_PARALLEL:-20}
+objects=${OBJECTS:-1000}
 timeout=${TIMEOUT:-5}
 warmup=${WARMUP:-20}
 ledger_kind=${LEDGER:-configmap}
 execgov_built=$(realpath "${EXECGOV:-$root/build/src/cmd/execgov}")
 out=${OUT:-/tmp/execgov-cluster-bench-$(date -u +%Y%m%dT%H%M%SZ)}
 [ -x "$execgov_built" ] || { echo "no execgov at $execgov_built: build it (flock /tmp/execgov-build.lock cmake --build build --target execgov)" >&2; exit 1; }
+[[ $objects =~ ^[0-9]+$ ]] || { echo "OBJECTS: a count, not $objects" >&2; exit 2; }
 [[ $ledger_kind =~ ^(configmap|etcd)$ ]] || { echo "LEDGER: configmap or etcd, not $ledger_kind" >&2; exit 2; }
 for r in $replicas_list; do
   [[ $r =~ ^[12]$ ]] || { echo "REPLICAS: 1 and/or 2, not $r" >&2; exit 2; }
@@ -74,7 +81,7 @@ fi
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
-for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL TIMEOUT WARMUP LEDGER LEDGER_FORWARD BALANCER WEBHOOK_ARGS EXECGOV; do
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL OBJECTS TIMEOUT WARMUP LEDGER LEDGER_FORWARD BALANCER WEBHOOK_ARGS EXECGOV; do
   [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 
@@ -297,6 +304,15 @@ for replicas in $replicas_list; do
     [ "$replicas" = 1 ] || echo "   $(lb_stats 2)"
   done
 done
+
+if [ "$objects" -gt 0 ]; then
+  # What one ledger batch costs the cluster, whoever writes it: a create,
+  # and a delete once merged (`cluster_bench.py objects`), at the size of
+  # the 8-client batches above.
+  echo "== one API write: $objects ConfigMaps of 3000 bytes created, read and deleted by 8 clients"
+  kubectl create namespace "$CLUSTER_ID-objects" >/dev/null
+  cb objects "$objects" "$CLUSTER_ID-objects" 3000 "$results"
+fi
 
 if [ "$burst" -gt 0 ]; then
   replicas=$(tr ' ' '\n' <<<"$replicas_list" | sort -n | tail -n1)
