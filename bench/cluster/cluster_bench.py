@@ -237,7 +237,7 @@ def host_cpu():
     return sum(ticks), ticks[7]
 
 PROCESS_GROUPS = ("etcd", "kube-apiserver", "kube-controller-manager", "execgov webhook", "execgov operator",
-                  "ledger etcd", "proxy", "client")
+                  "ledger etcd", "null webhook", "proxy", "client")
 
 
 def process_cpu(pids=None):
@@ -272,6 +272,8 @@ def process_cpu(pids=None):
             group = name
         elif name == "execgov" and len(argv) > 1 and argv[1] in ("webhook", "operator"):
             group = "execgov " + argv[1]
+        elif name == "nullhook":
+            group = "null webhook"
         elif "lb" in argv[1:3]:
             group = "proxy"
         else:

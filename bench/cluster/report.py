@@ -95,7 +95,8 @@ def report(results_path, out_path):
     objects = [r for r in runs if r["scenario"] == "objects"]
     runs = [r for r in runs if r["scenario"] != "objects"]
     lines = []
-    matrix = [r for r in runs if r["scenario"] in ("ungoverned", "governed")]
+    scenarios = ("ungoverned", "null-webhook", "governed")
+    matrix = [r for r in runs if r["scenario"] in scenarios]
     cells = []
     for r in matrix:
         key = (r["replicas"], r["clients"])
@@ -113,29 +114,38 @@ def report(results_path, out_path):
 
     lines.append("### Pod creates: governed (signed, execgov webhook) beside ungoverned (control)")
     lines.append("")
+    if any(r["scenario"] == "null-webhook" for r in matrix):
+        lines.append("null-webhook: the governed Pods, byte for byte, in a namespace whose only webhook is "
+                     "bench/cluster/nullhook, which allows everything and does nothing else: what calling any "
+                     "webhook costs this API server. Its creates/s vs the control, and the governed's vs it, "
+                     "are in the ratio column.")
+        lines.append("")
     rows = []
     split_rows = []
     req_rows = []
     cpu_rows = []
     for replicas, clients in cells:
         pooled = {}
-        for scenario in ("ungoverned", "governed"):
+        for scenario in scenarios:
             sel = [r for r in matrix if (r["replicas"], r["clients"], r["scenario"]) == (replicas, clients, scenario)]
             if sel:
                 pooled[scenario] = (pool(sel), len(sel))
-        for scenario in ("ungoverned", "governed"):
+        for scenario in scenarios:
             if scenario not in pooled:
                 continue
             p, n = pooled[scenario]
             if scenario == "ungoverned":
                 p["per_ledger"] = p["ledger"] = None  # its ledger bytes are checkpoints, not admissions
             ratio = vs_bytes = "-"
-            if scenario == "governed" and "ungoverned" in pooled and pooled["ungoverned"][0]["bytes"] and p["bytes"]:
+            if scenario != "ungoverned" and "ungoverned" in pooled and pooled["ungoverned"][0]["bytes"] and p["bytes"]:
                 vs_bytes = "%.1f×" % (p["bytes"] / pooled["ungoverned"][0]["bytes"])
-            if scenario == "governed" and "ungoverned" in pooled and pooled["ungoverned"][0]["rate"] and p["rate"]:
+            if scenario != "ungoverned" and "ungoverned" in pooled and pooled["ungoverned"][0]["rate"] and p["rate"]:
                 c = pooled["ungoverned"][0]
                 ratio = "%.2f (p50 %.1f×)" % (p["rate"] / c["rate"], p["p50"] / c["p50"]) if c["p50"] else \
                     "%.2f" % (p["rate"] / c["rate"])
+                floor = pooled.get("null-webhook", (None,))[0]
+                if scenario == "governed" and floor and floor["rate"]:
+                    ratio += "; %.2f of null-webhook" % (p["rate"] / floor["rate"])
             rows.append([scenario, clients, replicas, "%d×%d" % (n, p["ok"] // max(n, 1)) +
                          (" (%d failed)" % p["failed"] if p["failed"] else ""),
                          num(p["rate"], "%.1f"), ms(p["p50"]), ms(p["p99"]), ratio, num(p["rev"]), kb(p["bytes"]), vs_bytes,
@@ -148,7 +158,7 @@ def report(results_path, out_path):
             req_rows.append([scenario, clients, replicas,
                              ", ".join("%s %.2f" % (k, v) for k, v in top if v is not None and v >= 0.005)])
     lines += table(["scenario", "clients", "replicas", "runs×creates", "creates/s", "p50 ms", "p99 ms",
-                    "governed/ungoverned creates/s", "etcd revisions/admission", "etcd bytes/admission",
+                    "creates/s vs ungoverned", "etcd revisions/admission", "etcd bytes/admission",
                     "etcd bytes vs ungoverned",
                     "etcd dbSize growth/admission", "etcd bytes/ledger byte", "API requests/admission"], rows)
     lines.append("")
@@ -177,9 +187,9 @@ def report(results_path, out_path):
         for verb, v in r["verbs"].items():
             cpu = {g: v["cpu_seconds"][g] / r["objects"] for g in PROCESS_GROUPS}
             rows.append([verb, "%.0f" % (r["objects"] / v["seconds"])] +
-                        [ms(cpu[g]) for g in PROCESS_GROUPS if g not in ("ledger etcd", "proxy")] +
+                        [ms(cpu[g]) for g in PROCESS_GROUPS if g not in ("ledger etcd", "null webhook", "proxy")] +
                         [ms(sum(cpu.values()))])
-        lines += table(["verb", "objects/s"] + [g for g in PROCESS_GROUPS if g not in ("ledger etcd", "proxy")] +
+        lines += table(["verb", "objects/s"] + [g for g in PROCESS_GROUPS if g not in ("ledger etcd", "null webhook", "proxy")] +
                        ["all"], rows)
         lines.append("")
 

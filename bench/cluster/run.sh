@@ -7,10 +7,12 @@
 # ValidatingWebhookConfiguration with the chart's timeout). Not a test: it
 # prints figures and fails only when it could not measure.
 #
-#   1. Pod creates in an ungoverned namespace (the control) and signed Pod
-#      creates in a governed one, for each client count and webhook replica
-#      count, alternated (control, governed, control, governed, ...) so the
-#      shared host's drift hits both. Every governed Pod carries its own
+#   1. Pod creates in an ungoverned namespace (the control), the same signed
+#      Pods in a namespace whose only webhook is bench/cluster/nullhook (one
+#      that allows everything and does nothing else: what calling any
+#      webhook costs), and in a governed one, for each client count and
+#      webhook replica count, alternated (control, null webhook, governed,
+#      control, ...) so the shared host's drift hits all three. Every governed Pod carries its own
 #      artifact (fresh jti, that Pod's digest), signed before the clock starts.
 #      Two replicas sit behind a Service-like address on loopback: iptables
 #      DNAT rules that pick a replica at random per connection, as
@@ -35,6 +37,8 @@
 #   env: CLIENTS ("1 8 32")  REPLICAS ("1 2")  ROUNDS (2: control/governed pairs per cell)
 #        BURST (200 ExecutionRequests; 0: none)  BURST_PARALLEL (20 kubectl processes at once)
 #        OBJECTS (1000 ConfigMaps created, read and deleted: what one API write costs; 0: none)
+#        NULLHOOK (1: each cell also runs the same signed Pods through bench/cluster/nullhook, a
+#        webhook that allows everything and does nothing else, the floor any webhook sets; 0: not)
 #        TIMEOUT (5: the webhook's timeoutSeconds, the chart's default)
 #        WARMUP (20 creates per namespace before each cell, not measured)
 #        LEDGER (configmap: the ledger in the cluster's ConfigMaps; etcd: on an etcd of its own)
@@ -60,12 +64,14 @@ rounds=${ROUNDS:-2}
 burst=${BURST:-200}
 burst_parallel=${BURST_PARALLEL:-20}
 objects=${OBJECTS:-1000}
+nullhook=${NULLHOOK:-1}
 timeout=${TIMEOUT:-5}
 warmup=${WARMUP:-20}
 ledger_kind=${LEDGER:-configmap}
 execgov_built=$(realpath "${EXECGOV:-$root/build/src/cmd/execgov}")
 out=${OUT:-/tmp/execgov-cluster-bench-$(date -u +%Y%m%dT%H%M%SZ)}
 [ -x "$execgov_built" ] || { echo "no execgov at $execgov_built: build it (flock /tmp/execgov-build.lock cmake --build build --target execgov)" >&2; exit 1; }
+[[ $nullhook =~ ^[01]$ ]] || { echo "NULLHOOK: 1 or 0, not $nullhook" >&2; exit 2; }
 [[ $objects =~ ^[0-9]+$ ]] || { echo "OBJECTS: a count, not $objects" >&2; exit 2; }
 [[ $ledger_kind =~ ^(configmap|etcd)$ ]] || { echo "LEDGER: configmap or etcd, not $ledger_kind" >&2; exit 2; }
 for r in $replicas_list; do
@@ -81,7 +87,7 @@ fi
 mkdir -p "$out"
 started=$SECONDS
 command_line="$(printf '%q ' "$0" "$@")"
-for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL OBJECTS TIMEOUT WARMUP LEDGER LEDGER_FORWARD BALANCER WEBHOOK_ARGS EXECGOV; do
+for v in CLIENTS REPLICAS ROUNDS BURST BURST_PARALLEL OBJECTS NULLHOOK TIMEOUT WARMUP LEDGER LEDGER_FORWARD BALANCER WEBHOOK_ARGS EXECGOV; do
   [ -z "${!v:-}" ] || command_line="$v=$(printf '%q' "${!v}") $command_line"
 done
 
@@ -148,6 +154,13 @@ cluster_namespace "$gov_ns" governed
 cluster_namespace "$burst_ns" governed
 cluster_policy "$CLUSTER_ID" "$gov_ns" "$burst_ns" >policy.yaml
 cluster_apply_policy policy.yaml
+scenarios="ungoverned governed"
+if [ "$nullhook" = 1 ]; then
+  null_ns=$CLUSTER_ID-null
+  cluster_namespace "$null_ns"
+  kubectl label namespace "$null_ns" bench.execgov.io/null-webhook=true >/dev/null
+  scenarios="ungoverned null-webhook governed"
+fi
 
 # The admin's credentials and the API server's address, for the load
 # generator and the /metrics scrapes.
@@ -223,8 +236,7 @@ lb() {
     BENCH_WEBHOOK_METRICS+="http://127.0.0.1:${WEBHOOK_METRICS_PORTS[$i]}/metrics "
   done
   if [ "$balancer" = kernel ]; then
-    # A free port nothing listens on: the rules answer for it.
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' >"$file"
+    free_port >"$file"  # nothing listens on it: the rules answer for it
     nat_add "$(cat "$file")" "${backends[@]}"
   else
     # python3 itself in the background (not a function's subshell), so the
@@ -257,12 +269,58 @@ lb_stats() {
   fi
 }
 
-# make_pods SCENARIO PREFIX N: the bodies of one run (signed if governed).
+# start_nullhook: bench/cluster/nullhook built and serving on a free
+# loopback port (its own certificate), registered for the null-webhook
+# namespace with the chart's failure policy and this run's timeout; returns
+# once the API server calls it.
+start_nullhook() {
+  local go port
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  (cd "$bench/nullhook" && CGO_ENABLED=0 "$go" build -o "$work/nullhook" .) || fail "cannot build bench/cluster/nullhook"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$CLUSTER_WORK/nullhook.key" -out "$CLUSTER_WORK/nullhook.crt" 2>/dev/null ||
+    fail "cannot make the null webhook's certificate"
+  port=$(free_port)
+  "$work/nullhook" -listen "127.0.0.1:$port" -cert "$CLUSTER_WORK/nullhook.crt" -key "$CLUSTER_WORK/nullhook.key" \
+    >"$CLUSTER_WORK/nullhook.log" 2>&1 &
+  lb_pids+=($!)
+  kubectl apply -f - >/dev/null <<YAML || fail "cannot register the null webhook"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: bench-null-$CLUSTER_ID}
+webhooks:
+- name: null.bench.execgov.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: $timeout
+  clientConfig:
+    url: https://127.0.0.1:$port/validate
+    caBundle: $(base64 -w0 <"$CLUSTER_WORK/nullhook.crt")
+  namespaceSelector:
+    matchLabels: {bench.execgov.io/null-webhook: "true"}
+    matchExpressions:
+    - {key: kubernetes.io/metadata.name, operator: In, values: [$null_ns]}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+YAML
+  called() {
+    kubectl run "probe-$CLUSTER_ID" -n "$null_ns" --image=registry.example.com/probe:1 --restart=Never \
+      --dry-run=server >/dev/null 2>&1 &&
+      [ "$(curl -fsS --max-time 2 --cacert "$CLUSTER_WORK/nullhook.crt" "https://127.0.0.1:$port/count")" -gt 0 ]
+  }
+  poll 60 called || fail "the API server does not call the null webhook: $(cat "$CLUSTER_WORK/nullhook.log")"
+}
+
+# make_pods SCENARIO PREFIX N: the bodies of one run (signed unless
+# ungoverned: the null webhook's Pods are the governed ones, byte for byte
+# but for their namespace).
 make_pods() {
   local ns=$plain_ns
   [ "$1" = governed ] && ns=$gov_ns
+  [ "$1" = null-webhook ] && ns=$null_ns
   cb pods "$3" "$ns" "$2" >"$2.jsonl"
-  if [ "$1" = governed ]; then
+  if [ "$1" != ungoverned ]; then
     sign --artifact-only -f "$2.jsonl" >"$2.tokens" || fail "cannot sign $2.jsonl"
     cb annotate "$2.jsonl" "$2.tokens" "$2.jsonl"
   fi
@@ -277,6 +335,8 @@ start_operator
 poll 60 curl -sf "http://127.0.0.1:${OPERATOR_METRICS_PORTS[0]}/readyz" -o /dev/null ||
   fail "the operator did not become ready: $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
 
+[ "$nullhook" = 0 ] || start_nullhook
+
 echo "== background: 5 s with nothing created"
 cb measure idle --scenario idle --command "sleep 5" --results "$results" --settle 0
 
@@ -287,14 +347,14 @@ for replicas in $replicas_list; do
     lb 2
   fi
   for clients in $clients_list; do
-    echo "== $replicas webhook replica(s), $clients client(s): $rounds x (ungoverned, governed), $creates creates each"
-    for scenario in ungoverned governed; do
+    echo "== $replicas webhook replica(s), $clients client(s): $rounds x (${scenarios// /, }), $creates creates each"
+    for scenario in $scenarios; do
       make_pods "$scenario" "warm-$scenario-$replicas-$clients" "$warmup"
       cb measure warmup --pods "warm-$scenario-$replicas-$clients.jsonl" --clients "$clients" \
         --results "$CLUSTER_WORK/warmup.jsonl" >/dev/null
     done
     for ((round = 1; round <= rounds; round++)); do
-      for scenario in ungoverned governed; do
+      for scenario in $scenarios; do
         prefix=$scenario-r$replicas-c$clients-$round
         make_pods "$scenario" "$prefix" "$creates"
         cb measure "$prefix" --scenario "$scenario" --pods "$prefix.jsonl" --clients "$clients" \

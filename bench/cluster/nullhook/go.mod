@@ -1,0 +1,3 @@
+module execgov.io/bench/nullhook
+
+go 1.22
