@@ -183,7 +183,27 @@ struct LeaderElector::Impl {
     if (cb) cb();
   }
 
+  // LeaderElectionConfig::observe_only: reads, never writes.
+  void Follow() {
+    std::string last_error;
+    while (!stop.load()) {
+      auto got = client->Get(path);
+      if (got.ok()) {
+        Observe(*got, clock->Now());
+        last_error.clear();
+      } else if (got.status().code() == StatusCode::kNotFound) {
+        std::lock_guard<std::mutex> l(holder_mu);
+        holder.clear();
+      } else if (got.status().message() != last_error) {  // once per cause, not every period
+        last_error = got.status().message();
+        log::Warn("leader election: reading the lease failed", {{"lease", path}, {"error", got.status().ToString()}});
+      }
+      if (!Sleep(config.retry_period)) break;
+    }
+  }
+
   void Run() {
+    if (config.observe_only) return Follow();
     std::future<bool> inflight;  // a renewal that outlived its deadline
     while (!stop.load()) {
       if (inflight.valid()) inflight.wait();

@@ -31,6 +31,11 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds retry_period{2000};
   // Release the lease on Stop() so a successor need not wait it out.
   bool release_on_cancel = true;
+  // Never a candidate: only read the Lease every retry_period, so Holder()
+  // names whoever holds it (a process that hands work to the holder, as the
+  // operator hands its ledger records to the webhook replica writing the
+  // tail). Needs only `get` on the Lease; the callbacks never run.
+  bool observe_only = false;
   const Clock* clock = nullptr;  // nullptr: the system clock
 };
 

@@ -188,6 +188,34 @@ TEST(LeaderElectorTest, StepsDownAtOnceWhenAnotherHolderAppears) {
   EXPECT_EQ(store.Lease()["spec"]["holderIdentity"], "usurper");
 }
 
+TEST(LeaderElectorTest, AnObserverFollowsTheHolderAndNeverTakesTheLease) {
+  FakeClock clock(1'000'000);
+  LeaseStore store;
+  LeaderElectionConfig c = Config("observer", &clock);
+  c.observe_only = true;
+  std::atomic<int> callbacks{0};
+  LeaderElector e(&store, c, [&] { callbacks++; }, [&] { callbacks++; });
+  e.Start();
+  // No Lease yet: nobody holds it, and the observer does not create it.
+  ASSERT_TRUE(Eventually([&] { return store.gets() >= 3; }));
+  EXPECT_EQ(e.Holder(), "");
+  EXPECT_TRUE(store.Lease().is_null());
+  store.SetHolder("https://10.0.0.7:8444#writer-a");
+  ASSERT_TRUE(Eventually([&] { return e.Holder() == "https://10.0.0.7:8444#writer-a"; }));
+  // Long expired, and still never taken over or renewed by the observer.
+  clock.Advance(60s);
+  const int gets = store.gets();
+  ASSERT_TRUE(Eventually([&] { return store.gets() >= gets + 5; }));
+  EXPECT_FALSE(e.IsLeader());
+  EXPECT_EQ(store.Lease()["spec"]["holderIdentity"], "https://10.0.0.7:8444#writer-a");
+  store.SetHolder("https://10.0.0.8:8444#writer-b");
+  ASSERT_TRUE(Eventually([&] { return e.Holder() == "https://10.0.0.8:8444#writer-b"; }));
+  e.Stop();
+  // Nothing released either: the observer never held it.
+  EXPECT_EQ(store.Lease()["spec"]["holderIdentity"], "https://10.0.0.8:8444#writer-b");
+  EXPECT_EQ(callbacks.load(), 0);
+}
+
 TEST(LeaderElectorTest, DefaultIdentityIsHostAndRandom) {
   std::string a = DefaultIdentity(), b = DefaultIdentity();
   EXPECT_NE(a, b);
