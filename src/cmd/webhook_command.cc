@@ -172,10 +172,8 @@ int RunWebhook(const WebhookOptions& o) {
     writer_election = std::make_unique<runtime::LeaderElector>(client.get(), election, nullptr, nullptr);
     webhook::ForwardOptions forward;
     forward.metrics = &metrics;
-    forward.writer = [e = writer_election.get(), self = election.identity]() -> std::string {
-      std::string holder = e->Holder();
-      if (holder == self || holder.rfind("https://", 0) != 0) return "";
-      return holder.substr(0, holder.find('#'));
+    forward.writer = [e = writer_election.get(), self = election.identity] {
+      return webhook::WriterUrlOf(e->Holder(), self);
     };
     forwarding = webhook::NewForwardingLedger(ledger->get(), *forward_key, std::move(forward));
     admission_ledger = forwarding.get();

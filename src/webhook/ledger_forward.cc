@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -207,9 +208,19 @@ class ForwardingLedger final : public ledger::Ledger {
   }
   ~ForwardingLedger() override { StopSenders(); }
 
-  StatusOr<ledger::Appended> Append(const nlohmann::json& entry) override { return local_->Append(entry); }
+  StatusOr<ledger::Appended> Append(const nlohmann::json& entry) override {
+    if (!options_.forward_appends) return local_->Append(entry);
+    std::promise<StatusOr<ledger::Appended>> appended;
+    auto result = appended.get_future();
+    AppendAsync(entry, [&appended](StatusOr<ledger::Appended> r) { appended.set_value(std::move(r)); });
+    return result.get();
+  }
   void AppendAsync(const nlohmann::json& entry, ledger::AppendCallback done) override {
-    local_->AppendAsync(entry, std::move(done));
+    if (!options_.forward_appends) return local_->AppendAsync(entry, std::move(done));
+    // The checks and bytes the local ledger's AppendAsync would apply.
+    auto built = ledger::EntryBuilder::FromJson(entry);
+    if (!built.ok()) return done(built.status());
+    AppendEntryAsync(std::move(built).value(), std::move(done), nullptr);
   }
   void AppendEntryAsync(ledger::Entry entry, ledger::AppendCallback done, Guard guard) override {
     {
@@ -399,6 +410,11 @@ HttpServer::Handler NewForwardHandler(ledger::Ledger* ledger, FileReplayStore* r
 std::unique_ptr<ledger::Ledger> NewForwardingLedger(ledger::Ledger* local, crypto::PrivateKey key,
                                                     ForwardOptions options) {
   return std::make_unique<ForwardingLedger>(local, std::move(key), std::move(options));
+}
+
+std::string WriterUrlOf(const std::string& holder, const std::string& self) {
+  if (holder.empty() || holder == self || holder.rfind("https://", 0) != 0) return "";
+  return holder.substr(0, holder.find('#'));
 }
 
 }  // namespace execgov::webhook

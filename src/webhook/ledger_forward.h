@@ -71,6 +71,12 @@ struct ForwardOptions {
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds backoff{5000};
   int senders = 2;  // requests in flight at once
+  // Forward Append and AppendAsync too, not only AppendEntryAsync: for a
+  // process whose records carry no consumption to guard (the operator's
+  // steps, derived and enforcement records), so they ride the writer's
+  // group commit instead of racing it for the tail. The webhook's own
+  // synchronous records (namespace and approval guards) stay local.
+  bool forward_appends = false;
   metrics::Metrics* metrics = nullptr;  // execgov_ledger_forward_records_total{role="sent"}
   const Clock* clock = nullptr;  // nullptr: the system clock
 };
@@ -86,5 +92,11 @@ struct ForwardOptions {
 // object's).
 std::unique_ptr<ledger::Ledger> NewForwardingLedger(ledger::Ledger* local, crypto::PrivateKey key,
                                                     ForwardOptions options);
+
+// Where the writer is reached, from the writer Lease's holderIdentity
+// ("https://HOST:PORT#<id>", as a replica with --ledger-forward-address
+// writes it): "https://HOST:PORT", or empty when nobody holds the Lease, the
+// holder is `self` (this replica writes), or it names no such address.
+std::string WriterUrlOf(const std::string& holder, const std::string& self = "");
 
 }  // namespace execgov::webhook

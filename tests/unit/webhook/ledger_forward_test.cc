@@ -320,5 +320,54 @@ TEST_F(ForwardingLedgerTest, WhenTheWriterStopsTheReplicaAppendsItself) {
   EXPECT_EQ(consumed["jti-2"], 1);
 }
 
+TEST_F(ForwardingLedgerTest, WithForwardAppendsTheOperatorsRecordsGoToTheWriter) {
+  // The operator's ledger: every append goes to the writer, which answers
+  // its seq and hash (RecordStep chains the next step to that hash).
+  ForwardOptions fo;
+  fo.writer = [url = "https://127.0.0.1:" + std::to_string(server_->port())] { return url; };
+  fo.forward_appends = true;
+  fo.metrics = &metrics_;
+  auto operator_ledger = NewForwardingLedger(b_.local.get(), *key_, fo);
+  Json step = {{"type", "execution"}, {"phase", "JobCreated"}, {"object", {{"kind", "ExecutionRequest"}, {"uid", "r-1"}}}};
+  auto appended = operator_ledger->Append(step);
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ(Forwarded("sent", "stored"), 1);
+  EXPECT_EQ(Forwarded("received", "stored"), 1);
+  // What the writer stored is that entry, at that seq, with that hash.
+  auto backend = ledger::OpenBackend(url_, {.read_only = true});
+  ASSERT_TRUE(backend.ok());
+  std::string stored;
+  ASSERT_TRUE((*backend)->Scan(appended->seq, appended->seq + 1, [&](uint64_t, std::string_view r) {
+    stored = std::string(r);
+    return Status::Ok();
+  }).ok());
+  auto has = a_.local->Contains(appended->hash);
+  ASSERT_TRUE(has.ok()) << has.status().ToString();
+  EXPECT_TRUE(*has) << "the writer's ledger has no record with the hash it answered";
+  EXPECT_EQ(Json::parse(stored)["phase"], "JobCreated");
+  // An entry the ledger would refuse is refused here, and nothing is sent.
+  auto bad = operator_ledger->Append(Json{{"type", "checkpoint"}});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().ToString();
+  EXPECT_EQ(Forwarded("sent", "stored") + Forwarded("sent", "refused") + Forwarded("sent", "local"), 1);
+  // Without forward_appends (the webhook's), a synchronous append stays local.
+  ASSERT_TRUE(forwarding_->Append(step).ok());
+  EXPECT_EQ(Forwarded("sent", "stored"), 1);
+  // With the writer gone, the operator's record is appended where it is.
+  server_.reset();
+  auto local = operator_ledger->Append(step);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_EQ(Forwarded("sent", "local"), 1);
+  ASSERT_TRUE(operator_ledger->Close().ok());
+}
+
+TEST(WriterUrlTest, TheHoldersAddressWithoutItsIdentity) {
+  EXPECT_EQ(WriterUrlOf("https://10.0.0.7:8444#webhook-0_1a2b"), "https://10.0.0.7:8444");
+  EXPECT_EQ(WriterUrlOf("https://[fd00::7]:8444#webhook-0_1a2b"), "https://[fd00::7]:8444");
+  EXPECT_EQ(WriterUrlOf("https://10.0.0.7:8444#me", "https://10.0.0.7:8444#me"), "") << "this replica writes";
+  EXPECT_EQ(WriterUrlOf(""), "") << "nobody holds the Lease";
+  EXPECT_EQ(WriterUrlOf("operator-0_1a2b"), "") << "a holder that takes no records";
+  EXPECT_EQ(WriterUrlOf("http://10.0.0.7:8444#x"), "") << "only over TLS";
+}
+
 }  // namespace
 }  // namespace execgov::webhook
