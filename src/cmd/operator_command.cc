@@ -34,8 +34,10 @@
 #include "ledger/retention.h"
 #include "ledger/witness_submitter.h"
 #include "metrics/metrics.h"
+#include "runtime/leader_election.h"
 #include "runtime/manager.h"
 #include "webhook/api_replay_store.h"
+#include "webhook/ledger_forward.h"
 #include "webhook/replay_store.h"
 #include "webhook/https_server.h"
 
@@ -45,6 +47,7 @@ namespace {
 struct OperatorOptions {
   std::string kubeconfig, ns = std::string(api::kInstallNamespace), ledger, ledger_key, ledger_origin;
   std::string metrics_listen = ":8080", lease_name = "execgov-operator", identity;
+  std::string writer_lease;  // the webhook replicas' --ledger-writer-lease; empty: append here
   std::string watch_namespaces;  // comma-separated
   bool leader_elect = true;
   int workers = 8;
@@ -170,6 +173,33 @@ int RunOperator(const OperatorOptions& o) {
   if (Status st = (*ledger)->CatchUp(); !st.ok()) {  // the whole ledger, now rather than in the first reconcile
     return UsageError("--ledger " + ledger_url + ": cannot read the consumed artifacts: " + st.message());
   }
+  // The webhook replica writing the ledger's tail, when the replicas elect
+  // one (webhook --ledger-writer-lease): the operator's records (steps,
+  // derived admissions, enforcement) go to it and ride its group commit,
+  // rather than racing it for the tail; in a burst of ExecutionRequests a
+  // third of the webhook's batch creates lost that race (bench/cluster). The
+  // operator never writes the tail for the replicas, so it only reads the
+  // Lease; whenever the writer cannot be reached it appends here, as before.
+  std::unique_ptr<runtime::LeaderElector> writer_watch;
+  std::unique_ptr<ledger::Ledger> forwarding;
+  ledger::Ledger* records = ledger->get();
+  if (!o.writer_lease.empty()) {
+    auto key = ledger::LoadOrCreateKey(ledger_url, o.ledger_key);
+    if (!key.ok()) return UsageError("--ledger-writer-lease signs what it forwards with --ledger-key: " + key.status().message());
+    runtime::LeaderElectionConfig watch;
+    watch.lease_namespace = o.ns;
+    watch.lease_name = o.writer_lease;
+    watch.identity = identity;
+    watch.observe_only = true;
+    writer_watch = std::make_unique<runtime::LeaderElector>(client.get(), watch, nullptr, nullptr);
+    webhook::ForwardOptions forward;
+    forward.writer = [w = writer_watch.get()] { return webhook::WriterUrlOf(w->Holder()); };
+    forward.forward_appends = true;
+    forward.metrics = &metrics;
+    forwarding = webhook::NewForwardingLedger(ledger->get(), std::move(key).value(), std::move(forward));
+    records = forwarding.get();
+    writer_watch->Start();
+  }
   // A second, read-only view of the same ledger for the index.
   auto reader = ledger::OpenBackend(ledger_url, ledger::BackendOptions{.read_only = true});
   if (!reader.ok()) return UsageError("--ledger " + ledger_url + ": " + reader.status().message());
@@ -209,7 +239,7 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.namespaces = namespaces;
   request_deps.policies = [&compiled] { return compiled.Current(); };
   request_deps.replay = replay.get();
-  request_deps.ledger = ledger->get();
+  request_deps.ledger = records;
   request_deps.index = &index;
   for (size_t start = 0; start < o.watch_namespaces.size();) {
     size_t comma = std::min(o.watch_namespaces.find(',', start), o.watch_namespaces.size());
@@ -228,7 +258,7 @@ int RunOperator(const OperatorOptions& o) {
   controllers::LineageControllerDeps lineage_deps{{pods, jobs, requests},
                                                  namespaces,
                                                  request_deps.watch_namespaces,
-                                                 ledger->get(),
+                                                 records,
                                                  &index,
                                                  &metrics,
                                                  o.ns};
@@ -244,7 +274,7 @@ int RunOperator(const OperatorOptions& o) {
   runtime_deps.policies = [&compiled] { return compiled.Current(); };
   runtime_deps.index = &index;
   runtime_deps.facts = &runtime_facts;
-  runtime_deps.ledger = ledger->get();
+  runtime_deps.ledger = records;
   runtime_deps.events = events.get();
   runtime_deps.metrics = &metrics;
   runtime_deps.watch_namespaces = request_deps.watch_namespaces;
@@ -270,7 +300,7 @@ int RunOperator(const OperatorOptions& o) {
   std::unique_ptr<controllers::WebhookConfigurationWatch> configuration_watch;
   if (o.runtime_seconds > 0 && !guarded_configuration.empty()) {
     configuration_watch = std::make_unique<controllers::WebhookConfigurationWatch>(
-        client.get(), guarded_configuration, ledger->get(), events.get(), &metrics, identity);
+        client.get(), guarded_configuration, records, events.get(), &metrics, identity);
     manager.AddRunnable(controllers::PeriodicRunnable(
         "webhook-configuration-watch", std::chrono::seconds(o.runtime_seconds), [&configuration_watch] {
           if (Status st = configuration_watch->Check(); !st.ok()) {
@@ -403,7 +433,12 @@ int RunOperator(const OperatorOptions& o) {
   const bool lost = WaitForStop(signals, "operator", identity);
   manager.Stop();
   ops->reset();
-  if (Status st = (*ledger)->Close(); !st.ok()) log::Warn("ledger close failed", {{"error", st.message()}});
+  if (writer_watch) writer_watch->Stop();
+  // Through the forwarding ledger, if any: what it still holds is sent or
+  // appended here before the ledger closes.
+  if (Status st = (forwarding ? forwarding : *ledger)->Close(); !st.ok()) {
+    log::Warn("ledger close failed", {{"error", st.message()}});
+  }
   return lost ? kExitDenied : kExitOk;
 }
 
@@ -426,6 +461,9 @@ void RegisterOperator(CLI::App& app, int* exit_code) {
   cmd->add_flag("--leader-elect,!--no-leader-elect", o->leader_elect,
                 "act only while holding the Lease (default; --leader-elect=false or --no-leader-elect: always act)");
   cmd->add_option("--lease-name", o->lease_name, "the Lease in the install namespace")->capture_default_str();
+  cmd->add_option("--ledger-writer-lease", o->writer_lease,
+                  "the webhook replicas' writer Lease (their --ledger-writer-lease): hand this operator's ledger "
+                  "records to the replica holding it (empty: append them here)");
   cmd->add_option("--lease-duration", o->lease_seconds, "seconds a leader's lease lasts without renewal")
       ->capture_default_str();
   cmd->add_option("--identity", o->identity, "this replica's name in the Lease (default: <hostname>_<random>)");

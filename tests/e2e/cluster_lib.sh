@@ -337,13 +337,16 @@ cluster_governed_setup() {
 }
 
 start_operator() {
-  local n=${#OPERATOR_PIDS[@]} ops
+  local n=${#OPERATOR_PIDS[@]} ops forward=()
   ops=$(free_port)
+  # As the chart runs it: its records go to the webhook replica writing the
+  # tail (start_webhooks' Lease), unless LEDGER_FORWARD=0.
+  [ "${LEDGER_FORWARD:-1}" = 0 ] || forward=(--ledger-writer-lease "ledger-writer-$CLUSTER_ID")
   # This run's Lease and namespaces only: parallel runs' operators must not
   # act on each other's requests (later flags in "$@" override these).
   "$EXECGOV" operator --kubeconfig "$OPERATOR_KUBECONFIG" --namespace "$CLUSTER_SYSTEM_NS" \
     --ledger "$LEDGER_URL" --ledger-key "$LEDGER_KEY" --metrics-listen "127.0.0.1:$ops" \
-    --lease-name "execgov-operator-$CLUSTER_ID" --identity "operator-$n-$CLUSTER_ID" \
+    --lease-name "execgov-operator-$CLUSTER_ID" --identity "operator-$n-$CLUSTER_ID" "${forward[@]}" \
     --watch-namespaces "$(IFS=,; echo "${CLUSTER_NAMESPACES[*]}")" "$@" >"$CLUSTER_WORK/operator-$n.log" 2>&1 &
   OPERATOR_PIDS+=($!)
   OPERATOR_METRICS_PORTS+=("$ops")

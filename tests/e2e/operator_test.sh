@@ -180,6 +180,14 @@ YAML
     for r in Authorized JobCreated JobComplete; do grep -qw "$r" <<<"$e" || return 1; done
   }
   poll 30 has_events || fail "run-1 lacks an Authorized, JobCreated or JobComplete Event: $(events)"
+  # The operator's steps went to the webhook replica writing the ledger's
+  # tail (the writer Lease's holder) rather than racing it for the tail.
+  local forwarded received
+  forwarded=$(operator_metric 0 '^execgov_ledger_forward_records_total.*(role="sent".*result="stored"|result="stored".*role="sent")')
+  received=$(webhook_metric 0 '^execgov_ledger_forward_records_total.*(role="received".*result="stored"|result="stored".*role="received")')
+  [ "$forwarded" -ge 1 ] && [ "$received" -ge "$forwarded" ] ||
+    fail "the operator forwarded $forwarded records and the writer stored $received: $(grep -i forward "$CLUSTER_WORK/operator-0.log" | tail -n 3)"
+  echo "the operator handed $forwarded of its records to the ledger's writer"
 
   # A Job that fails makes its request Failed.
   local uid2 job2 pod2
