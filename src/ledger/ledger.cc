@@ -75,11 +75,34 @@ class ChainedLedger final : public Ledger {
     Enqueue(std::move(entry).canonical(), std::move(done), std::move(guard));
   }
 
+  // Concurrent callers share reads: a caller needs a read of the tail that
+  // began after it was called (one begun earlier may miss a record made
+  // durable just before the call), so it takes the next round. While a
+  // round runs, every caller that arrives waits for the one after it, and
+  // the first of them runs it for all. A burst of Jobs and Pods on a
+  // replica that does not write the ledger each asked for the tail, and on
+  // the ConfigMap store each read is two GETs: serialized, they queued for
+  // seconds.
   Status CatchUp() override {
     if (!observe_) return Status::Ok();
-    EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend_->Tail());
-    std::lock_guard lock(observe_mu_);
-    return ObserveLocked(tail.size);
+    std::unique_lock lock(catch_up_mu_);
+    const uint64_t round = catch_up_started_ + 1;  // the first round to begin after this call
+    catch_up_cv_.wait(lock, [&] { return catch_up_finished_ >= round || !catch_up_running_; });
+    if (catch_up_finished_ >= round) return catch_up_status_;  // a later round served it too: as fresh
+    catch_up_started_ = round;  // this caller runs it, for itself and whoever comes meanwhile
+    catch_up_running_ = true;
+    lock.unlock();
+    Status st = [&]() -> Status {
+      EXECGOV_ASSIGN_OR_RETURN(ChainState tail, backend_->Tail());
+      std::lock_guard observing(observe_mu_);
+      return ObserveLocked(tail.size);
+    }();
+    lock.lock();
+    catch_up_finished_ = round;
+    catch_up_running_ = false;
+    catch_up_status_ = st;
+    catch_up_cv_.notify_all();
+    return st;
   }
 
   void Announce() override {
@@ -318,6 +341,13 @@ class ChainedLedger final : public Ledger {
   // (Backend::First: moved out by retention, so nobody can observe them).
   std::mutex observe_mu_;
   uint64_t observed_ = 0;
+
+  // CatchUp's rounds: started, finished, whether one runs, the last one's status.
+  std::mutex catch_up_mu_;
+  std::condition_variable catch_up_cv_;
+  uint64_t catch_up_started_ = 0, catch_up_finished_ = 0;
+  bool catch_up_running_ = false;
+  Status catch_up_status_;
 
   std::mutex tail_mu_;
   ChainState known_tail_;  // the tail after our last write: a hint for the idle timer

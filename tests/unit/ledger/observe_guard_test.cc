@@ -5,11 +5,16 @@
 // own entry.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
+#include "crypto/keys.h"
+#include "ledger/backend.h"
 #include "ledger/ledger.h"
 #include "ledger/record.h"
 #include "tamper_cases.h"
@@ -109,6 +114,95 @@ TEST_F(ObserveGuardTest, ARefusingGuardLeavesOutOnlyItsEntryAndIsWhatItsCallerGe
     return Status::Ok();
   }).ok());
   EXPECT_EQ(names, std::vector<std::string>{"kept"});
+}
+
+// One store for several writers whose Tail() is slow (a round trip to a busy
+// API server) and reads what was stored when it began, and counts its reads.
+class SlowTailStore final : public Backend {
+ public:
+  struct Shared {
+    std::mutex mu;
+    std::vector<std::string> records;
+    ChainState state;
+    std::atomic<int> tails{0};
+  };
+  explicit SlowTailStore(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
+  StatusOr<ChainState> Tail() override {
+    ++s_->tails;
+    ChainState seen;
+    {
+      std::lock_guard lock(s_->mu);
+      seen = s_->state;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the answer takes a while to come back
+    return seen;
+  }
+  Status Append(const BuildFn& build) override {
+    std::lock_guard lock(s_->mu);
+    EXECGOV_ASSIGN_OR_RETURN(Batch batch, build(s_->state));
+    for (auto& r : batch.records) s_->records.push_back(r);
+    s_->state = std::move(batch.after);
+    return Status::Ok();
+  }
+  Status Scan(uint64_t from, uint64_t to, const RecordFn& fn) override {
+    std::vector<std::string> copy;
+    {
+      std::lock_guard lock(s_->mu);
+      for (uint64_t i = from; i < std::min<uint64_t>(to, s_->records.size()); ++i) copy.push_back(s_->records[i]);
+    }
+    for (size_t i = 0; i < copy.size(); ++i) EXECGOV_RETURN_IF_ERROR(fn(from + i, copy[i]));
+    return Status::Ok();
+  }
+  StatusOr<bool> Contains(const Hash&) override { return false; }
+  size_t MaxBatch() const override { return 100; }
+  std::string DefaultOrigin() const override { return "execgov.local/slow-tail"; }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  std::shared_ptr<Shared> s_;
+};
+
+TEST(CatchUpTest, ConcurrentCallersShareReadsAndEachSeesWhatWasStoredBeforeItCalled) {
+  auto shared = std::make_shared<SlowTailStore::Shared>();
+  auto key = *crypto::PrivateKey::Generate(crypto::KeyAlgorithm::kEd25519);
+  LedgerOptions wo;
+  wo.checkpoint_every_records = 1000000;
+  wo.checkpoint_every = std::chrono::hours(1);
+  auto writer = OpenLedger(std::make_unique<SlowTailStore>(shared), key, wo);
+  ASSERT_TRUE(writer.ok());
+  std::mutex mu;
+  std::set<std::string> seen;
+  LedgerOptions ro = wo;
+  ro.observe = [&](uint64_t, std::string_view record) {
+    std::lock_guard lock(mu);
+    seen.insert(std::string(record));
+  };
+  auto reader = OpenLedger(std::make_unique<SlowTailStore>(shared), key, ro);
+  ASSERT_TRUE(reader.ok());
+  const int reads_before = shared->tails.load();
+  // Each caller stores a record through the other writer, then asks the
+  // reader to catch up: what it stored must have been observed by then,
+  // whatever round it shared.
+  constexpr int kCallers = 16;
+  std::atomic<int> missed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      auto a = (*writer)->Append({{"type", "admission"}, {"name", "caller-" + std::to_string(i)}});
+      ASSERT_TRUE(a.ok()) << a.status().ToString();
+      ASSERT_TRUE((*reader)->CatchUp().ok());
+      std::lock_guard lock(mu);
+      bool found = false;
+      for (const auto& r : seen) found |= r.find("\"name\":\"caller-" + std::to_string(i) + "\"") != std::string::npos;
+      if (!found) ++missed;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(missed.load(), 0) << "a caller returned from a read that began before its record was stored";
+  const int reads = shared->tails.load() - reads_before;
+  EXPECT_LT(reads, kCallers / 2) << "each caller read the tail itself";
+  ASSERT_TRUE((*reader)->Close().ok());
+  ASSERT_TRUE((*writer)->Close().ok());
 }
 
 }  // namespace
