@@ -95,7 +95,7 @@ int RunWebhook(const WebhookOptions& o) {
   // announced them: with a linger, records that queued during the last
   // write (concurrent admissions) wait for more, one at a time never does.
   // On by default (5ms): each batch costs the cluster a ConfigMap create
-  // and, once merged, a delete, ~4.8 ms of API server, etcd and controller
+  // and, once merged, a delete, ~4.6-4.8 ms of API server, etcd and controller
   // manager CPU between them, more than the Pod it records costs. On
   // bench/cluster, one replica and 8 clients, it took ConfigMap creates from
   // 0.36 to 0.26 per admission and the CPU a governed admission costs from
