@@ -129,6 +129,10 @@ int RunWebhook(const WebhookOptions& o) {
   // are read (tried again until the API server answers), nothing is allowed
   // (PolicyNotReady), since one of them could be replayed.
   std::atomic<bool> legacy_loaded{false}, stopping{false};
+  // Two seconds, or less once stopping: the background threads' period.
+  auto pause = [&stopping] {
+    for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  };
   std::thread legacy_loader([&] {
     webhook::ApiReplayStore legacy(client.get(), o.ns);
     while (!stopping) {
@@ -140,7 +144,7 @@ int RunWebhook(const WebhookOptions& o) {
       }
       log::Warn("cannot read the consumptions an older version recorded; trying again",
                 {{"error", loaded.status().message()}});
-      for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      pause();
     }
   });
   auto not_ready = std::make_shared<const policy::PolicySet>();
@@ -194,10 +198,10 @@ int RunWebhook(const WebhookOptions& o) {
     // fetch and fold (4 s in the cluster bench's burst, for the Jobs that
     // waited on it). So it catches up in the background every 2 s while
     // another replica writes: two GETs when nothing is new.
-    follower = std::thread([&stopping, e = writer_election.get(), l = ledger->get()] {
+    follower = std::thread([&stopping, &pause, e = writer_election.get(), l = ledger->get()] {
       SetThreadName("ledger-follow");
       while (!stopping) {
-        for (int i = 0; i < 20 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        pause();
         if (stopping || e->IsLeader()) continue;
         if (Status st = l->CatchUp(); !st.ok()) {
           log::Warn("ledger: cannot follow the tail another replica writes", {{"error", st.message()}});
