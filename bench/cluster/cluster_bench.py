@@ -545,27 +545,46 @@ def log_latencies(pattern, namespace):
 
 
 def objects(n, namespace, size, results):
-    """Creates, GETs and DELETEs n ConfigMaps of `size` bytes of data, 8
-    clients at a time (each on its own keep-alive connection, as the admin),
-    and appends each verb's CPU per object, by process, to `results`: the
-    price of one ledger batch (a create now, a delete once merged) beside
-    that of the Pod it records."""
+    """Creates, GETs and replaces (PUT, new data of the same size) n
+    ConfigMaps of `size` bytes of data, 8 clients at a time (each on its own
+    keep-alive connection, as the admin), then deletes
+    half of them one DELETE each (8 clients) and the other half by label
+    selector, one DELETE of a collection per `group` objects, one at a time
+    as the ledger's merger does; appends each verb's CPU per object, by
+    process, to `results`: the price of one ledger batch (a create now, a
+    delete once merged) beside that of the Pod it records."""
     n, size, ctx = int(n), int(size), api_context()
-    clients = 8
+    clients, group = 8, 64
     path = "/api/v1/namespaces/%s/configmaps" % namespace
     result = {"label": "objects", "scenario": "objects", "objects": n, "bytes": size, "clients": clients,
               "load": os.getloadavg()[0], "verbs": {}}
-    for verb in ("POST", "GET", "DELETE"):
+    half = n // 2
+    for verb, names, workers in (("POST", range(n), clients), ("GET", range(n), clients), ("PUT", range(n), clients),
+                                 ("DELETE", range(half), clients),
+                                 ("DELETE collection of %d" % group, range(half, n), 1)):
         errors = []
+        names = list(names)
 
         def worker(w):
             conn = api_conn(ctx)
-            for i in range(w, n, clients):
+            if workers == 1 and verb.startswith("DELETE "):
+                for g in range(0, len(names), group):
+                    sel = "bench-object in (%s)" % ",".join(str(i) for i in names[g:g + group])
+                    conn.request("DELETE", path + "?labelSelector=" + urllib.parse.quote(sel))
+                    resp = conn.getresponse()
+                    body = json.loads(resp.read())
+                    if resp.status >= 300 or len(body.get("items", [])) != len(names[g:g + group]):
+                        errors.append("%s %d: %d" % (verb, g, resp.status))
+                conn.close()
+                return
+            for i in names[w::workers]:
                 name = "bench-object-%06d" % i
-                if verb == "POST":
-                    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                                       "data": {"records": "x" * size}})
-                    conn.request("POST", path, body, {"Content-Type": "application/json"})
+                if verb in ("POST", "PUT"):
+                    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                       "metadata": {"name": name, "labels": {"bench-object": str(i)}},
+                                       "data": {"records": ("x" if verb == "POST" else "y") * size}})
+                    conn.request(verb, path + ("/" + name if verb == "PUT" else ""), body,
+                                 {"Content-Type": "application/json"})
                 else:
                     conn.request(verb, path + "/" + name)
                 resp = conn.getresponse()
@@ -575,15 +594,15 @@ def objects(n, namespace, size, results):
             conn.close()
 
         before, t0 = process_cpu(), time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(clients)]
+        threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(workers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         seconds, after = time.perf_counter() - t0, process_cpu()
         if errors:
-            sys.exit("objects: %d of %d failed, first: %s" % (len(errors), n, errors[0]))
-        result["verbs"][verb] = {"seconds": seconds,
+            sys.exit("objects: %d of %d failed, first: %s" % (len(errors), len(names), errors[0]))
+        result["verbs"][verb] = {"seconds": seconds, "count": len(names),
                                  "cpu_seconds": {g: after[g] - before[g] for g in PROCESS_GROUPS}}
     with open(results, "a") as f:
         f.write(json.dumps(result) + "\n")

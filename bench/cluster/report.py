@@ -186,8 +186,9 @@ def report(results_path, out_path):
         rows = []
         shown = [g for g in PROCESS_GROUPS if g not in ("ledger etcd", "null webhook", "proxy")]
         for verb, v in r["verbs"].items():
-            cpu = {g: v["cpu_seconds"][g] / r["objects"] for g in PROCESS_GROUPS}
-            rows.append([verb, "%.0f" % (r["objects"] / v["seconds"])] + [ms(cpu[g]) for g in shown] +
+            count = v.get("count", r["objects"])
+            cpu = {g: v["cpu_seconds"][g] / count for g in PROCESS_GROUPS}
+            rows.append([verb, "%.0f" % (count / v["seconds"])] + [ms(cpu[g]) for g in shown] +
                         [ms(sum(cpu.values()))])
         lines += table(["verb", "objects/s"] + shown + ["all"], rows)
         lines.append("")

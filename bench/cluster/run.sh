@@ -36,7 +36,7 @@
 # Usage: bench/cluster/run.sh [CREATES_PER_RUN]     (default 500)
 #   env: CLIENTS ("1 8 32")  REPLICAS ("1 2")  ROUNDS (2: control/governed pairs per cell)
 #        BURST (200 ExecutionRequests; 0: none)  BURST_PARALLEL (20 kubectl processes at once)
-#        OBJECTS (1000 ConfigMaps created, read and deleted: what one API write costs; 0: none)
+#        OBJECTS (1000 ConfigMaps created, read, replaced and deleted: what one API write costs; 0: none)
 #        NULLHOOK (1: each cell also runs the same signed Pods through bench/cluster/nullhook, a
 #        webhook that allows everything and does nothing else, the floor any webhook sets; 0: not)
 #        TIMEOUT (5: the webhook's timeoutSeconds, the chart's default)
@@ -369,7 +369,7 @@ if [ "$objects" -gt 0 ]; then
   # What one ledger batch costs the cluster, whoever writes it: a create,
   # and a delete once merged (`cluster_bench.py objects`), at the size of
   # the 8-client batches above.
-  echo "== one API write: $objects ConfigMaps of 3000 bytes created, read and deleted by 8 clients"
+  echo "== one API write: $objects ConfigMaps of 3000 bytes created, read, replaced and deleted"
   kubectl create namespace "$CLUSTER_ID-objects" >/dev/null
   cb objects "$objects" "$CLUSTER_ID-objects" 3000 "$results"
 fi

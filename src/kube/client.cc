@@ -72,6 +72,24 @@ class RestClient final : public Client {
   StatusOr<json> Create(const std::string& path, const json& object) override { return Do("POST", path, object.dump()); }
   StatusOr<json> Update(const std::string& path, const json& object) override { return Do("PUT", path, object.dump()); }
   Status Delete(const std::string& path) override { return Do("DELETE", path, "").status(); }
+  StatusOr<std::vector<std::string>> DeleteCollection(const std::string& collection_path,
+                                                      const std::string& label_selector) override {
+    // An empty selector would delete the whole collection.
+    if (label_selector.empty()) return InvalidArgument("DELETE " + collection_path + ": no label selector");
+    std::string path = collection_path + Query({{"labelSelector", label_selector}});
+    EXECGOV_ASSIGN_OR_RETURN(json list, Do("DELETE", path, ""));
+    if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
+      return Internal("DELETE " + path + ": the response is not a list");
+    }
+    std::vector<std::string> names;
+    for (const auto& item : list["items"]) {
+      const json* meta = item.is_object() && item.contains("metadata") ? &item["metadata"] : nullptr;
+      if (meta && meta->is_object() && meta->contains("name") && (*meta)["name"].is_string()) {
+        names.push_back((*meta)["name"].get<std::string>());
+      }
+    }
+    return names;
+  }
   StatusOr<json> UpdateStatus(const std::string& path, const json& object) override {
     return Do("PUT", path + "/status", object.dump());
   }

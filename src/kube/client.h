@@ -76,6 +76,16 @@ class Client {
   // PUT; with metadata.resourceVersion set, only if the object is unchanged.
   virtual StatusOr<nlohmann::json> Update(const std::string& path, const nlohmann::json& object) = 0;
   virtual Status Delete(const std::string& path) = 0;
+  // One DELETE of a collection: every object under `collection_path`
+  // matching `label_selector` (which must not be empty), deleted by the API
+  // server in one request. Returns the names it deleted. A client without it
+  // answers FailedPrecondition, and callers delete one by one.
+  virtual StatusOr<std::vector<std::string>> DeleteCollection(const std::string& collection_path,
+                                                              const std::string& label_selector) {
+    (void)collection_path;
+    (void)label_selector;
+    return FailedPrecondition("this client cannot delete a collection");
+  }
 
   // Every page of a collection ("/apis/batch/v1/jobs", or namespaced
   // "/apis/batch/v1/namespaces/ns/jobs").

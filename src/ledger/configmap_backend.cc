@@ -32,6 +32,12 @@ using nlohmann::json;
 constexpr const char* kLedgerLabel = "execgov.io/ledger";
 constexpr const char* kSealed = "execgov.io/sealed";
 constexpr const char* kFirstSeq = "execgov.io/first-seq";
+// On a batch: its first seq, as its name has it (batches stored before
+// 2026-12-05 lack it and are deleted one by one).
+constexpr const char* kBatchLabel = "execgov.io/batch";
+// Batches deleted in one DELETE of a collection at most: the label selector
+// naming them rides in the URL (about 14 bytes a batch).
+constexpr size_t kBatchesPerDelete = 100;
 constexpr const char* kRecordsKey = "records";
 constexpr const char* kCompressedKey = "records.gz";
 constexpr const char* kBaseKey = "base.json";
@@ -451,6 +457,8 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         }
         w.first = state_.size;
         w.object = NewObject(BatchName(w.first), {{kRecordsKey, std::move(text)}}, json::object());
+        // So that the merger deletes a merged run in one request.
+        w.object["metadata"]["labels"][kBatchLabel] = std::to_string(w.first);
       }
       auto sent = std::chrono::steady_clock::now();
       auto created = client_->Create(kube::ConfigMapsPath(ns_), w.object);
@@ -1025,15 +1033,54 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
       EXECGOV_RETURN_IF_ERROR(SyncLocked());
       covered = sealed_end_;
     }
+    std::vector<uint64_t> merged;
     for (uint64_t b : run) {
-      if (b >= covered) break;
-      Status st = client_->Delete(kube::ConfigMapPath(ns_, BatchName(b)));
-      if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
+      if (b < covered) merged.push_back(b);
     }
+    EXECGOV_RETURN_IF_ERROR(DeleteBatches(merged));
     if (created.ok()) {
       log::Info("ConfigMap ledger: merged batches into a segment",
                 {{"segment", SegmentName(index)}, {"records", count}, {"batches", run.size()},
                  {"bytes", text.size()}, {"storedBytes", gz.size()}});
+    }
+    return Status::Ok();
+  }
+
+  // Deletes the batches starting at these seqs, which a stored segment
+  // covers: one DELETE of a collection per kBatchesPerDelete, selected by
+  // this ledger's label and each batch's kBatchLabel, so the API server
+  // does for each what one DELETE would, without a request per batch. A
+  // batch the selector missed (stored without the label), or every batch
+  // when the API server or RBAC refuses the collection, is deleted by name.
+  Status DeleteBatches(const std::vector<uint64_t>& firsts) {
+    std::set<std::string> left;
+    for (uint64_t b : firsts) left.insert(BatchName(b));
+    for (size_t i = 0; i < firsts.size() && collection_deletes_; i += kBatchesPerDelete) {
+      std::string selector = std::string(kLedgerLabel) + "=" + origin_ + "," + kBatchLabel + " in (";
+      for (size_t j = i; j < std::min(firsts.size(), i + kBatchesPerDelete); ++j) {
+        if (j > i) selector += ',';
+        selector += std::to_string(firsts[j]);
+      }
+      selector += ')';
+      auto deleted = client_->DeleteCollection(kube::ConfigMapsPath(ns_), selector);
+      if (!deleted.ok()) {
+        // Refused for good (RBAC without deletecollection, a client or
+        // server without it): one by one from now on. Otherwise this time.
+        StatusCode code = deleted.status().code();
+        bool refused = code == StatusCode::kPermissionDenied || code == StatusCode::kFailedPrecondition ||
+                       code == StatusCode::kInternal;
+        log::Warn(refused ? "ConfigMap ledger: cannot delete merged batches in one request; deleting them one by one "
+                            "from now on"
+                          : "ConfigMap ledger: cannot delete merged batches in one request; deleting them one by one",
+                  {{"origin", origin_}, {"error", deleted.status().ToString()}});
+        if (refused) collection_deletes_ = false;
+        break;
+      }
+      for (const auto& name : *deleted) left.erase(name);
+    }
+    for (const auto& name : left) {
+      Status st = client_->Delete(kube::ConfigMapPath(ns_, name));
+      if (!st.ok() && st.code() != StatusCode::kNotFound) return st;
     }
     return Status::Ok();
   }
@@ -1083,6 +1130,7 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
   std::mutex merge_mu_;
   std::condition_variable merge_cv_;
   bool merge_wanted_ = false;
+  std::atomic<bool> collection_deletes_{true};  // DeleteBatches may use DeleteCollection
   bool stopping_ = false;
   std::thread merger_;
 };

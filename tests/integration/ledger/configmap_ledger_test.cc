@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,9 @@ nlohmann::json SegmentZero(const std::string& text, bool sealed) {
           {"metadata", {{"name", "audit-000000"}, {"labels", {{"execgov.io/ledger", "audit"}}}, {"annotations", annotations}}},
           {"data", {{"records", text}}}};
 }
+
+struct MergedState;
+class DeletingClient;
 
 class ConfigMapLedgerTest : public ::testing::Test {
  protected:
@@ -69,6 +73,10 @@ class ConfigMapLedgerTest : public ::testing::Test {
     o.checkpoint_every_records = 100;
     return o;
   }
+
+  MergedState Merged();
+  void MergeThrough(std::shared_ptr<kube::Client> client);
+  std::shared_ptr<class DeletingClient> Deleting(bool collections, bool unlabelled);
 
   std::string kubeconfig_, ns_, dir_, key_path_;
   std::unique_ptr<kube::Client> client_;
@@ -177,60 +185,177 @@ TEST_F(ConfigMapLedgerTest, EveryTamperIsDetectedWithItsSeq) {
 // Layout 2: every ConfigMap but the layout-1 tail is created once and never
 // rewritten; what a full run of batches held is then in one compressed
 // segment and the batches are gone.
-TEST_F(ConfigMapLedgerTest, BatchesAreMergedIntoSegmentsAndDeleted) {
-  auto ledger = OpenLedger(Url("?segment-bytes=4096"), Options());
-  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
-  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*ledger)->Append(testing::Entry(i)).ok());
+// What the store holds once the merger of a ledger of 40 records in 4096-byte
+// segments has caught up (Merged() waits for it).
+struct MergedState {
+  size_t segments = 0, batches = 0;
+  uint64_t covered = 0, lowest_batch = UINT64_MAX;
+};
+
+TEST_F(ConfigMapLedgerTest, BatchesAreMergedIntoSegmentsAndDeleted) { MergeThrough(nullptr); }
+
+MergedState ConfigMapLedgerTest::Merged() {
   // Wait for the merger to catch up: no batch below the last segment's end.
   kube::ListOptions options;
   options.label_selector = "execgov.io/ledger=audit";
-  size_t segments = 0, batches = 0;
-  uint64_t covered = 0, lowest_batch = UINT64_MAX;
+  MergedState m;
   for (int round = 0; round < 200; ++round) {
     auto list = client_->List(kube::ConfigMapsPath(ns_), options);
-    ASSERT_TRUE(list.ok()) << list.status().ToString();
-    segments = batches = 0;
-    covered = 0;
-    lowest_batch = UINT64_MAX;
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    if (!list.ok()) return m;
+    m = MergedState();
     for (const auto& cm : list->items) {
       std::string name = cm["metadata"]["name"];
       if (name.rfind("audit-b", 0) == 0) {
-        ++batches;
-        lowest_batch = std::min<uint64_t>(lowest_batch, std::stoull(name.substr(7)));
+        ++m.batches;
+        m.lowest_batch = std::min<uint64_t>(m.lowest_batch, std::stoull(name.substr(7)));
         EXPECT_EQ(cm["metadata"].value("annotations", nlohmann::json::object()).size(), 0u) << name;
       } else {
-        ++segments;
+        ++m.segments;
         EXPECT_EQ(cm["metadata"]["annotations"]["execgov.io/sealed"], "true") << name;
-        ASSERT_TRUE(cm["binaryData"].contains("records.gz")) << name;
-        auto gz = crypto::Base64Decode(cm["binaryData"]["records.gz"].get<std::string>());
-        ASSERT_TRUE(gz.has_value());
-        EXPECT_LT(gz->size(), 4096u) << name;
+        EXPECT_TRUE(cm["binaryData"].contains("records.gz")) << name;
+        auto gz = crypto::Base64Decode(cm["binaryData"].value("records.gz", ""));
+        EXPECT_LT(gz.value_or("").size(), 4096u) << name;
+        EXPECT_TRUE(gz.has_value()) << name;
       }
     }
-    if (segments >= 4 && lowest_batch != UINT64_MAX) {
+    if (m.segments >= 4 && m.lowest_batch != UINT64_MAX) {
       // The next unread part of the chain is the lowest batch: everything
       // below it is in segments.
       auto backend = OpenBackend(Url(), {.read_only = true});
-      ASSERT_TRUE(backend.ok());
+      EXPECT_TRUE(backend.ok());
+      if (!backend.ok()) return m;
       uint64_t n = 0;
-      ASSERT_TRUE((*backend)->Scan(0, lowest_batch, [&](uint64_t, std::string_view) { ++n; return Status::Ok(); }).ok());
-      covered = n;
+      EXPECT_TRUE(
+          (*backend)->Scan(0, m.lowest_batch, [&](uint64_t, std::string_view) { ++n; return Status::Ok(); }).ok());
+      m.covered = n;
       // Done once the merger has caught up: a full run may wait a moment
       // for its merge, so the count is judged only when nothing is below
       // the segments and it has come down to one unfinished run.
-      if (covered == lowest_batch && batches <= 14) break;
+      if (m.covered == m.lowest_batch && m.batches <= 14) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_GE(segments, 4u);
-  EXPECT_EQ(covered, lowest_batch) << "a batch below the merged segments was not deleted";
+  return m;
+}
+
+// Forwards every call to the real client; tests override what they watch.
+class ForwardingClient : public kube::Client {
+ public:
+  explicit ForwardingClient(std::unique_ptr<kube::Client> real) : real_(std::move(real)) {}
+  StatusOr<nlohmann::json> Get(const std::string& p) override { return real_->Get(p); }
+  StatusOr<nlohmann::json> Create(const std::string& c, const nlohmann::json& o) override { return real_->Create(c, o); }
+  StatusOr<nlohmann::json> Update(const std::string& p, const nlohmann::json& o) override { return real_->Update(p, o); }
+  Status Delete(const std::string& p) override { return real_->Delete(p); }
+  StatusOr<std::vector<std::string>> DeleteCollection(const std::string& c, const std::string& selector) override {
+    return real_->DeleteCollection(c, selector);
+  }
+  StatusOr<kube::ListResult> List(const std::string& c, const kube::ListOptions& o) override { return real_->List(c, o); }
+  Status Watch(const std::string& c, const kube::WatchOptions& o,
+               const std::function<kube::WatchControl(const kube::WatchEvent&)>& f) override {
+    return real_->Watch(c, o, f);
+  }
+  StatusOr<nlohmann::json> Patch(const std::string& p, const nlohmann::json& j, kube::PatchType t) override {
+    return real_->Patch(p, j, t);
+  }
+  StatusOr<nlohmann::json> UpdateStatus(const std::string& p, const nlohmann::json& o) override {
+    return real_->UpdateStatus(p, o);
+  }
+
+ protected:
+  std::unique_ptr<kube::Client> real_;
+};
+
+// Forwards to the real client, counting DELETEs of batches and of
+// collections. Without `collections` it cannot delete a collection (the
+// Client default, as with RBAC lacking deletecollection); with
+// `unlabelled` batches are stored without their execgov.io/batch label, as
+// a writer before 2026-12-05 stored them.
+class DeletingClient : public ForwardingClient {
+ public:
+  DeletingClient(std::unique_ptr<kube::Client> real, bool collections, bool unlabelled)
+      : ForwardingClient(std::move(real)), collections_(collections), unlabelled_(unlabelled) {}
+  StatusOr<nlohmann::json> Create(const std::string& c, const nlohmann::json& o) override {
+    nlohmann::json copy = o;
+    if (unlabelled_) copy["metadata"]["labels"].erase("execgov.io/batch");
+    return real_->Create(c, copy);
+  }
+  Status Delete(const std::string& p) override {
+    if (p.find("/configmaps/audit-b") != std::string::npos) ++batch_deletes;
+    return real_->Delete(p);
+  }
+  StatusOr<std::vector<std::string>> DeleteCollection(const std::string& c, const std::string& selector) override {
+    ++collection_deletes;  // asked for, whether this client can or not
+    if (!collections_) return kube::Client::DeleteCollection(c, selector);
+    auto names = real_->DeleteCollection(c, selector);
+    if (names.ok()) collected += static_cast<int>(names->size());
+    return names;
+  }
+  std::atomic<int> batch_deletes{0}, collection_deletes{0}, collected{0};
+
+ private:
+  const bool collections_, unlabelled_;
+};
+
+// Writes 40 records in 4096-byte segments (through `client`, or the real
+// client when null), lets the merger catch up, and checks that the merged
+// batches are gone and the ledger whole.
+void ConfigMapLedgerTest::MergeThrough(std::shared_ptr<kube::Client> client) {
+  auto open = [&]() -> StatusOr<std::unique_ptr<Ledger>> {
+    if (!client) return OpenLedger(Url("?segment-bytes=4096"), Options());
+    EXECGOV_ASSIGN_OR_RETURN(auto backend, OpenConfigMapBackend(client, ns_, "audit", {}, 4096));
+    return OpenLedger(std::move(backend), key_, Options());
+  };
+  auto ledger = open();
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE((*ledger)->Append(testing::Entry(i)).ok());
+  MergedState m = Merged();
+  EXPECT_GE(m.segments, 4u);
+  EXPECT_EQ(m.covered, m.lowest_batch) << "a batch below the merged segments was not deleted";
   // What stays is one run not yet full (4096 bytes of ~350-byte records)
   // and the batch after it; a full run left behind would be 12 more.
-  EXPECT_LE(batches, 14u) << "batches of full runs were left behind";
+  EXPECT_LE(m.batches, 14u) << "batches of full runs were left behind";
   ASSERT_TRUE((*ledger)->Close().ok());
   auto r = testing::Verify(Url(), key_.Public());
   EXPECT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(testing::CountEntries(Url()), 40u);
+}
+
+std::shared_ptr<DeletingClient> ConfigMapLedgerTest::Deleting(bool collections, bool unlabelled) {
+  auto config = kube::LoadKubeconfig(kubeconfig_);
+  EXPECT_TRUE(config.ok());
+  auto real = kube::NewClient(*config);
+  EXPECT_TRUE(real.ok());
+  return std::make_shared<DeletingClient>(std::move(real).value(), collections, unlabelled);
+}
+
+// The merger deletes a merged run with one DELETE of a collection, not one
+// DELETE per batch: a delete costs the API server, etcd and the
+// controller manager more than the create did.
+TEST_F(ConfigMapLedgerTest, AMergedRunIsDeletedInOneRequest) {
+  auto client = Deleting(/*collections=*/true, /*unlabelled=*/false);
+  MergeThrough(client);
+  EXPECT_EQ(client->batch_deletes, 0) << "a labelled batch was deleted by name";
+  EXPECT_GE(client->collection_deletes, 4) << "one per merged segment";
+  EXPECT_GE(client->collected, 4 * 8) << "each segment holds several batches";
+}
+
+// Batches stored without the label (by an older writer) are deleted by name
+// after the collection missed them; so is every batch when the collection
+// is refused (RBAC without deletecollection), and after that refusal the
+// merger stops asking.
+TEST_F(ConfigMapLedgerTest, BatchesTheCollectionMissesAreDeletedByName) {
+  auto unlabelled = Deleting(/*collections=*/true, /*unlabelled=*/true);
+  MergeThrough(unlabelled);
+  EXPECT_GE(unlabelled->batch_deletes, 4 * 8);
+  EXPECT_EQ(unlabelled->collected, 0);
+}
+
+TEST_F(ConfigMapLedgerTest, WithoutDeleteCollectionBatchesAreDeletedByName) {
+  auto refused = Deleting(/*collections=*/false, /*unlabelled=*/false);
+  MergeThrough(refused);
+  EXPECT_GE(refused->batch_deletes, 4 * 8);
+  EXPECT_EQ(refused->collection_deletes, 1) << "asked again after a refusal";
 }
 
 // A writer that built on a tail read before the batches there were merged
@@ -268,9 +393,9 @@ TEST_F(ConfigMapLedgerTest, AStaleWritersOrphanBatchIsDeletedAndAppendedAgain) {
 }
 
 // Forwards to the real client, counting each GET that found its object, by path.
-class CountingClient : public kube::Client {
+class CountingClient : public ForwardingClient {
  public:
-  explicit CountingClient(std::unique_ptr<kube::Client> real) : real_(std::move(real)) {}
+  using ForwardingClient::ForwardingClient;
   StatusOr<nlohmann::json> Get(const std::string& path) override {
     auto got = real_->Get(path);
     if (got.ok()) {
@@ -278,20 +403,6 @@ class CountingClient : public kube::Client {
       ++gets_[path];
     }
     return got;
-  }
-  StatusOr<nlohmann::json> Create(const std::string& c, const nlohmann::json& o) override { return real_->Create(c, o); }
-  StatusOr<nlohmann::json> Update(const std::string& p, const nlohmann::json& o) override { return real_->Update(p, o); }
-  Status Delete(const std::string& p) override { return real_->Delete(p); }
-  StatusOr<kube::ListResult> List(const std::string& c, const kube::ListOptions& o) override { return real_->List(c, o); }
-  Status Watch(const std::string& c, const kube::WatchOptions& o,
-               const std::function<kube::WatchControl(const kube::WatchEvent&)>& f) override {
-    return real_->Watch(c, o, f);
-  }
-  StatusOr<nlohmann::json> Patch(const std::string& p, const nlohmann::json& j, kube::PatchType t) override {
-    return real_->Patch(p, j, t);
-  }
-  StatusOr<nlohmann::json> UpdateStatus(const std::string& p, const nlohmann::json& o) override {
-    return real_->UpdateStatus(p, o);
   }
   // Found GETs of batches (names "<origin>-b<seq>"): all, and the most of one name.
   std::pair<size_t, size_t> BatchGets() {
@@ -306,7 +417,6 @@ class CountingClient : public kube::Client {
   }
 
  private:
-  std::unique_ptr<kube::Client> real_;
   std::mutex mu_;
   std::map<std::string, size_t> gets_;
 };

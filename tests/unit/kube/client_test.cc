@@ -156,6 +156,27 @@ TEST(ClientTest, ListFollowsContinueAndFillsKind) {
             "/api/v1/namespaces/ns/configmaps?labelSelector=app%3Dx%2Ctier%21%3Ddb&limit=1&continue=tok%20en");
 }
 
+TEST(ClientTest, DeleteCollectionSendsTheSelectorAndReturnsTheNamesDeleted) {
+  auto f = Make();
+  f.http->responses.push_back(Resp(200, {{"kind", "ConfigMapList"},
+                                         {"items", json::array({{{"metadata", {{"name", "a-b1"}}}},
+                                                                {{"metadata", {{"name", 7}}}},  // not a name
+                                                                {{"metadata", {{"name", "a-b3"}}}}})}}));
+  auto names = f.client->DeleteCollection("/api/v1/namespaces/ns/configmaps", "l=a,b in (1,3)");
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_EQ(*names, (std::vector<std::string>{"a-b1", "a-b3"}));
+  ASSERT_EQ(f.http->calls.size(), 1u);
+  EXPECT_EQ(f.http->calls[0].method, "DELETE");
+  EXPECT_EQ(f.http->calls[0].path, "/api/v1/namespaces/ns/configmaps?labelSelector=l%3Da%2Cb%20in%20%281%2C3%29");
+  // An answer that is not a list is an error, not "nothing deleted".
+  f.http->responses.push_back(Resp(200, {{"kind", "Status"}}));
+  EXPECT_FALSE(f.client->DeleteCollection("/c", "l=a").ok());
+  // Without a selector it would delete the whole collection: never sent.
+  auto everything = f.client->DeleteCollection("/c", "");
+  EXPECT_EQ(everything.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(f.http->calls.size(), 2u);
+}
+
 TEST(ClientTest, PatchAndStatusUseTheirContentTypeAndSubresource) {
   auto f = Make();
   f.http->responses.push_back(Resp(200, json::object()));
