@@ -213,7 +213,8 @@ def etcd_post(path, body):
 
 
 APISERVER_METRICS = ("apiserver_request_total", "apiserver_admission_webhook_")
-WEBHOOK_METRICS = ("execgov_admission_duration_seconds", "execgov_admission_requests_total")
+WEBHOOK_METRICS = ("execgov_admission_duration_seconds", "execgov_admission_requests_total",
+                   "execgov_ledger_append_duration_seconds")
 
 
 def snapshot(ctx):
@@ -716,6 +717,11 @@ def measure(label, *args):
     result["webhook_admission"] = {"count": own[-1][1] if own else 0, "p50": histogram_quantile(own, 0.5),
                                    "p99": histogram_quantile(own, 0.99), "max_at_most": histogram_max(own),
                                    "buckets": own}
+    # Of each admission's time in the webhook, how long its record waited to
+    # be durable (the linger and the batch's write).
+    app = histogram(hook, "execgov_ledger_append_duration_seconds", lambda l: True)
+    result["webhook_ledger_append"] = {"count": app[-1][1] if app else 0, "p50": histogram_quantile(app, 0.5),
+                                       "p99": histogram_quantile(app, 0.99), "buckets": app}
     decisions = {}
     for (name, labels), v in hook.items():
         if name == "execgov_admission_requests_total":

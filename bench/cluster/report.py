@@ -267,9 +267,11 @@ def report(results_path, out_path):
         rows.append([i + 1, r["label"], r["ok"], r.get("failed", "-"), phantom, num(r["ok"] / r["seconds"] if r["seconds"] else None, "%.1f"),
                      ms(r.get("p50")), ms(r.get("p99")), ms(r.get("max")), r["revisions"],
                      sum(r["etcd_bytes"].values()), ms(r["webhook_admission"]["p50"]), ms(r["webhook_admission"]["p99"]),
+                     ms(r.get("webhook_ledger_append", {}).get("p50")),
                      "%.2f" % r["load"], "%.0f%%" % (100 * r["steal"])])
     lines += table(["#", "run", "created", "failed", "allowed, not created", "creates/s", "p50 ms", "p99 ms", "max ms", "etcd revisions",
-                    "etcd bytes", "execgov p50 ms", "execgov p99 ms", "load (1 min)", "CPU steal"], rows)
+                    "etcd bytes", "execgov p50 ms", "execgov p99 ms", "of which ledger p50 ms", "load (1 min)", "CPU steal"],
+                   rows)
     text = "\n".join(lines) + "\n"
     with open(out_path, "w") as f:
         f.write(text)
