@@ -255,13 +255,14 @@ int RunOperator(const OperatorOptions& o) {
   request_deps.metrics = &metrics;
   request_deps.install_namespace = o.ns;
   controllers::RequestController request_controller(request_deps);
-  controllers::LineageControllerDeps lineage_deps{{pods, jobs, requests},
-                                                 namespaces,
-                                                 request_deps.watch_namespaces,
-                                                 records,
-                                                 &index,
-                                                 &metrics,
-                                                 o.ns};
+  controllers::LineageControllerDeps lineage_deps;
+  lineage_deps.objects = {pods, jobs, requests};
+  lineage_deps.namespaces = namespaces;
+  lineage_deps.watch_namespaces = request_deps.watch_namespaces;
+  lineage_deps.ledger = records;
+  lineage_deps.index = &index;
+  lineage_deps.metrics = &metrics;
+  lineage_deps.install_namespace = o.ns;
   lineage_deps.phantom_after = *phantom_after;
   lineage_deps.operator_identity = identity;
   controllers::LineageController lineage(std::move(lineage_deps));
