@@ -548,12 +548,12 @@ def log_latencies(pattern, namespace):
 def objects(n, namespace, size, results):
     """Creates, GETs and replaces (PUT, new data of the same size) n
     ConfigMaps of `size` bytes of data, 8 clients at a time (each on its own
-    keep-alive connection, as the admin), then deletes
-    half of them one DELETE each (8 clients) and the other half by label
-    selector, one DELETE of a collection per `group` objects, one at a time
-    as the ledger's merger does; appends each verb's CPU per object, by
-    process, to `results`: the price of one ledger batch (a create now, a
-    delete once merged) beside that of the Pod it records."""
+    keep-alive connection, as the admin), then deletes half of them one
+    DELETE each (8 clients) and the other half by label selector, one DELETE
+    of a collection per `group` objects, one at a time as the ledger's
+    merger does. Appends each verb's CPU per object, by process, to
+    `results`: the price of one ledger batch (a create now, a delete once
+    merged) beside that of the Pod it records."""
     n, size, ctx = int(n), int(size), api_context()
     clients, group = 8, 64
     path = "/api/v1/namespaces/%s/configmaps" % namespace

@@ -181,7 +181,8 @@ def report(results_path, out_path):
         lines.append("### One API write: CPU milliseconds per ConfigMap of %d bytes, by process (%d objects, %d clients)"
                      % (r["bytes"], r["objects"], r["clients"]))
         lines.append("")
-        lines.append("A ledger batch is one create, and one delete once the operator merged it into a segment.")
+        lines.append("A ledger batch is one create, and its share of one DELETE of a collection once the operator "
+                     "merged it into a segment (one DELETE each where the operator may not delete collections).")
         lines.append("")
         rows = []
         shown = [g for g in PROCESS_GROUPS if g not in ("ledger etcd", "null webhook", "proxy")]
