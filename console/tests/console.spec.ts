@@ -66,6 +66,8 @@ test("a search finds the Job and its story is ExecutionRequest -> Job -> Pods", 
   await expect(page.locator("table.records tbody tr").first()).toBeVisible();
   await shot(page, "lineage");
   await searchName(page, MAIN, "rotate-keys-1-job");
+  // The list shown before the search answers still holds every record.
+  await expect(row).toHaveCount(1);
   await row.locator("a").click();
   const graph = page.locator("svg.story");
   await expect(graph).toBeVisible();

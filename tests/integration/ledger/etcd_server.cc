@@ -21,6 +21,21 @@ EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
   char tmpl[] = "/tmp/execgov-etcd-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   if (tls_ && !MakeCertificates()) return;
+  // A free port can be taken between FreePort() and etcd's bind, by another
+  // test or by a member dialling its peers from an ephemeral port: a member
+  // that cannot bind exits, and the cluster starts again on new ports.
+  for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
+    for (size_t i = 0; i < members_.size(); ++i) Kill(static_cast<int>(i));
+    for (const auto& m : members_) {
+      std::error_code ec;
+      fs::remove_all(m.data, ec);
+    }
+    members_.clear();
+    ready_ = Start(members);
+  }
+}
+
+bool EtcdCluster::Start(int members) {
   const std::string client_scheme = tls_ ? "https" : "http";
   std::string initial;
   for (int i = 0; i < members; ++i) {
@@ -28,8 +43,8 @@ EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
     m.name = "m" + std::to_string(i);
     m.data = dir_ + "/" + m.name;
     m.log = dir_ + "/" + m.name + ".log";
-    m.client_port = ::execgov::testing::FreePort();
-    m.peer_port = ::execgov::testing::FreePort();
+    m.client_port = DistinctFreePort();
+    m.peer_port = DistinctFreePort();
     if (!initial.empty()) initial += ",";
     initial += m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
     members_.push_back(m);
@@ -73,11 +88,20 @@ EtcdCluster::EtcdCluster(int members, bool tls) : tls_(tls) {
     }
     m.pid = pid;
   }
-  ready_ = true;
-  for (const auto& m : members_) ready_ = ready_ && WaitHealthy(m);
+  for (auto& m : members_) {
+    if (!WaitHealthy(m)) return false;
+  }
+  return true;
 }
 
-bool EtcdCluster::WaitHealthy(const Member& m) const {
+int EtcdCluster::DistinctFreePort() {
+  for (;;) {
+    int port = ::execgov::testing::FreePort();
+    if (used_ports_.insert(port).second) return port;
+  }
+}
+
+bool EtcdCluster::WaitHealthy(Member& m) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::string tls_args = tls_ ? "--cacert " + dir_ + "/ca.crt --cert " + dir_ + "/client.crt --key " + dir_ +
                                      "/client.key https" : "http";
@@ -89,6 +113,11 @@ bool EtcdCluster::WaitHealthy(const Member& m) const {
     while (p && std::fgets(buf, sizeof buf, p)) out += buf;
     if (p) ::pclose(p);
     if (out.find("\"health\":\"true\"") != std::string::npos) return true;
+    // A member that exited (its port was taken) never becomes healthy.
+    if (::waitpid(m.pid, nullptr, WNOHANG) == m.pid) {
+      m.pid = -1;
+      return false;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling for readiness, bounded
   }
   return false;

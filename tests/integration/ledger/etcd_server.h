@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,14 @@ class EtcdCluster {
     int client_port = 0, peer_port = 0;
     pid_t pid = -1;
   };
-  bool WaitHealthy(const Member& m) const;
+  bool Start(int members);
+  int DistinctFreePort();
+  bool WaitHealthy(Member& m);
   bool MakeCertificates() const;
   std::string dir_;
   bool tls_ = false;
   std::vector<Member> members_;
+  std::set<int> used_ports_;  // never handed to two members, nor again after a failed start
   bool ready_ = false;
 };
 
