@@ -76,7 +76,7 @@ class ConfigMapLedgerTest : public ::testing::Test {
 
   MergedState Merged();
   void MergeThrough(std::shared_ptr<kube::Client> client);
-  std::shared_ptr<class DeletingClient> Deleting(bool collections, bool unlabelled);
+  std::shared_ptr<DeletingClient> Deleting(bool collections, bool unlabelled);
 
   std::string kubeconfig_, ns_, dir_, key_path_;
   std::unique_ptr<kube::Client> client_;
@@ -182,9 +182,6 @@ TEST_F(ConfigMapLedgerTest, EveryTamperIsDetectedWithItsSeq) {
   testing::RunTamperCases(store, key_);
 }
 
-// Layout 2: every ConfigMap but the layout-1 tail is created once and never
-// rewritten; what a full run of batches held is then in one compressed
-// segment and the batches are gone.
 // What the store holds once the merger of a ledger of 40 records in 4096-byte
 // segments has caught up (Merged() waits for it).
 struct MergedState {
@@ -192,6 +189,9 @@ struct MergedState {
   uint64_t covered = 0, lowest_batch = UINT64_MAX;
 };
 
+// Layout 2: every ConfigMap but the layout-1 tail is created once and never
+// rewritten; what a full run of batches held is then in one compressed
+// segment and the batches are gone.
 TEST_F(ConfigMapLedgerTest, BatchesAreMergedIntoSegmentsAndDeleted) { MergeThrough(nullptr); }
 
 MergedState ConfigMapLedgerTest::Merged() {
