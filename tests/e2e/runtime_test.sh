@@ -162,7 +162,8 @@ lineage_enforced() {
   ledger_json --type enforcement | grep '"reason":"LineageDiscontinuity"' | grep -q "\"name\":\"$orphan\""
 }
 poll 60 lineage_enforced || fail "no LineageDiscontinuity enforcement for orphaned Pod $orphan: $(ledger_json --type enforcement); $(tail -n 20 "$CLUSTER_WORK/operator-0.log")"
-ledger_json --type enforcement | grep "\"name\":\"$orphan\"" | grep -q '"action":"delete"' || fail "the orphaned Pod's record is not a delete"
+enforcement=$(ledger_json --type enforcement)  # whole: under pipefail, `| grep -q` can cut the writer off
+grep "\"name\":\"$orphan\"" <<<"$enforcement" | grep -q '"action":"delete"' || fail "the orphaned Pod's record is not a delete"
 poll 30 event "$orphan" LineageDiscontinuity || fail "no LineageDiscontinuity Event on Pod $orphan"
 # Deleted (the Job controller drops its tracking finalizer from orphans).
 deleting() { pod_gone "$orphan" || [ -n "$(kubectl get pod "$orphan" -n "$ns" -o jsonpath='{.metadata.deletionTimestamp}')" ]; }

@@ -151,7 +151,10 @@ done
 [ "$refused" -gt 0 ] || { kept "$kc_a" ledger-a status >&2; cat "$work/operator-a.log" >&2; fail "the operator does not report B's witness refusing the fork"; }
 kept "$kc_a" ledger-a status
 [ "$(kept "$kc_a" ledger-a checkpoint)" = "$(cat "$work/a2.txt")" ] || fail "the kept cosigned checkpoint was replaced by the fork's"
-curl -fsS "http://127.0.0.1:$ops_a/metrics" | grep -q '^execgov_witness_cosign_errors_total{reason="inconsistent",witness="witness.cluster-b.test"} [1-9]' ||
+# Read whole before grep: `curl | grep -q` under pipefail fails when grep
+# stops reading at the match and curl cannot write the rest.
+metrics=$(curl -fsS "http://127.0.0.1:$ops_a/metrics")
+grep -q '^execgov_witness_cosign_errors_total{reason="inconsistent",witness="witness.cluster-b.test"} [1-9]' <<<"$metrics" ||
   fail "execgov_witness_cosign_errors_total does not count the refusal"
 if verify "$ledger_a" "$work/ledger-a.pub" "$wkey_b" > "$work/verify.txt"; then
   fail "ledger verify accepted the forked ledger"
