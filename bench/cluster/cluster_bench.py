@@ -568,7 +568,7 @@ def objects(n, namespace, size, results):
 
         def worker(w):
             conn = api_conn(ctx)
-            if workers == 1 and verb.startswith("DELETE "):
+            if verb.startswith("DELETE collection"):
                 for g in range(0, len(names), group):
                     sel = "bench-object in (%s)" % ",".join(str(i) for i in names[g:g + group])
                     conn.request("DELETE", path + "?labelSelector=" + urllib.parse.quote(sel))

@@ -1069,10 +1069,8 @@ class ConfigMapBackend final : public Backend, public SegmentStore {
         StatusCode code = deleted.status().code();
         bool refused = code == StatusCode::kPermissionDenied || code == StatusCode::kFailedPrecondition ||
                        code == StatusCode::kInternal;
-        log::Warn(refused ? "ConfigMap ledger: cannot delete merged batches in one request; deleting them one by one "
-                            "from now on"
-                          : "ConfigMap ledger: cannot delete merged batches in one request; deleting them one by one",
-                  {{"origin", origin_}, {"error", deleted.status().ToString()}});
+        log::Warn("ConfigMap ledger: cannot delete merged batches in one request; deleting them one by one",
+                  {{"origin", origin_}, {"error", deleted.status().ToString()}, {"fromNowOn", refused}});
         if (refused) collection_deletes_ = false;
         break;
       }
