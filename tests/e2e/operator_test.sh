@@ -303,7 +303,10 @@ PY
   sleep 12  # more than one lineage interval: a second pass must not derive it again
   [ "$(ledger_json --object "$lost_uid" --type admission | wc -l)" = 1 ] || fail "the Job's admission record was derived more than once"
   echo "derived record: $(ledger_json --object "$lost_uid" --type admission)"
-  ledger_json --object "$lost_uid" --type admission | grep -q '"signature"' && fail "a record holds a signature"
+  # Read whole first: under pipefail a grep -q that stops at the match could
+  # make the writer fail, and the pipeline then hides the record it matched.
+  derived_records=$(ledger_json --object "$lost_uid" --type admission)
+  grep -q '"signature"' <<<"$derived_records" && fail "a record holds a signature"
 
   # --- The ledger verifies and lists every step of every request.
   ledger_verify
