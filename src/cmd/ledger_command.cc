@@ -486,7 +486,10 @@ int RunWitnessRequest(const LedgerOptions& o) {
   std::vector<std::string> lines;
   int refused = 0;
   for (size_t i = 0; i < o.witnesses.size(); ++i) {
-    auto http = kube::NewHttpClient(kube::HttpConfig{.base_url = o.witnesses[i], .timeout = std::chrono::seconds(10)});
+    kube::HttpConfig config;
+    config.base_url = o.witnesses[i];
+    config.timeout = std::chrono::seconds(10);
+    auto http = kube::NewHttpClient(config);
     if (!http.ok()) return UsageError("--witness " + o.witnesses[i] + ": " + http.status().message());
     auto got = ledger::RequestCosignature(**http, (*keys)[i], tree->note, tree->leaves);
     if (!got.ok()) {

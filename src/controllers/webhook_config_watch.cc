@@ -2,7 +2,6 @@
 
 #include <prometheus/gauge.h>
 
-#include <algorithm>
 #include <set>
 #include <tuple>
 
@@ -32,8 +31,6 @@ std::vector<std::string> StringsAt(const json& j, const char* key) {
   }
   return out;
 }
-
-bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 }  // namespace
 

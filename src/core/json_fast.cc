@@ -118,7 +118,7 @@ std::optional<Json> Parse(std::string_view text, bool refuse_duplicates, Omittin
   thread_local simdjson::dom::parser parser = [] {
     simdjson::dom::parser p(kFastJsonMaxBytes);
     // On failure (no memory) every parse fails: the caller's nlohmann parse answers.
-    (void)p.allocate(kFastJsonMaxBytes, kMaxJsonDepth + 1);
+    [[maybe_unused]] simdjson::error_code allocated = p.allocate(kFastJsonMaxBytes, kMaxJsonDepth + 1);
     return p;
   }();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input:

@@ -65,7 +65,7 @@ class Pkcs11Test : public ::testing::Test {
     ASSERT_EQ(mkdir(d.File("tokens").c_str(), 0700), 0);
     setenv("SOFTHSM2_CONF", d.File("softhsm2.conf").c_str(), 1);
     const std::string tool = "pkcs11-tool --module " + kModule;
-    for (const std::string cmd : {
+    for (const std::string& cmd : {
              std::string("softhsm2-util --init-token --free --label execgov --pin 1234 --so-pin 5678"),
              // Generated inside the token: sensitive, never extractable.
              tool + " --login --pin 1234 --keypairgen --key-type EC:edwards25519 --label authority --id 01 --usage-sign",

@@ -132,7 +132,9 @@ TEST_F(ScopeEditsTest, EverySecurityRelevantEditIsDeniedDigestMismatch) {
   for (const Json& edit : edits) {
     const std::string name = edit.at("name"), base = edit.value("base", "");
     SCOPED_TRACE(name);
-    if (!signed_bases.count(base)) ASSERT_TRUE(sign_base(base)) << "base " << base;
+    if (!signed_bases.count(base)) {
+      ASSERT_TRUE(sign_base(base)) << "base " << base;
+    }
     const Json& original = signed_bases[base];
     Json edited;
     try {

@@ -198,7 +198,9 @@ TEST_F(WebhookTest, HardenedDecisionOverTheWire) {
   auto reason_and_message = [&](const Json& review) {
     Json resp = Send(review);
     EXPECT_EQ(resp["response"]["uid"], review["request"]["uid"]);
-    if (!resp["response"].value("allowed", false)) EXPECT_EQ(resp["response"]["status"]["code"], 403) << resp.dump();
+    if (!resp["response"].value("allowed", false)) {
+      EXPECT_EQ(resp["response"]["status"]["code"], 403) << resp.dump();
+    }
     return std::make_pair(ReasonOf(resp), resp["response"].value("status", Json::object()).value("message", ""));
   };
   auto expect = [&](const Json& review, const std::string& reason, const std::string& says) {

@@ -71,7 +71,9 @@ class AuthorizeEndpointTest : public ::testing::Test {
     endpoint_.reset();
     controller_.reset();
     caches_.Stop();
-    if (ledger_) EXPECT_TRUE(ledger_->Close().ok());
+    if (ledger_) {
+      EXPECT_TRUE(ledger_->Close().ok());
+    }
     std::filesystem::remove_all(dir_);
   }
   void Start(std::set<std::string> watch = {}, std::vector<std::string> audiences = {}) {

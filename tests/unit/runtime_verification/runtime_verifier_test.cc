@@ -413,7 +413,9 @@ TEST(RuntimeSpecTest, DefaultsAndBounds) {
                           json{{"runtime", {{"breakGlass", {{"groups", {std::string(254, 'g')}}}}}}}}) {
     auto r = policy::CompileRuntimeSpec(bad);
     EXPECT_FALSE(r.ok()) << bad.dump();
-    if (!r.ok()) EXPECT_EQ(r.status().message().rfind("spec.runtime", 0), 0u) << r.status().message();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().message().rfind("spec.runtime", 0), 0u) << r.status().message();
+    }
   }
   // Through the whole policy: an unknown member of spec.runtime refuses the policy.
   testing::Authority a = testing::Authority::Make();

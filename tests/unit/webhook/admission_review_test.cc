@@ -96,7 +96,7 @@ namespace {
 // ExecutionRequest refuses an artifact by it); the new object's status and
 // both managedFields are left out, whichever parse reads the review.
 TEST(DecodeAdmissionReview, KeepsOnlyTheOldObjectsPhase) {
-  for (const std::string pad : {std::string(), std::string(70 * 1024, ' ')}) {  // the fast parse, and nlohmann's
+  for (const std::string& pad : {std::string(), std::string(70 * 1024, ' ')}) {  // the fast parse, and nlohmann's
     const std::string body =
         R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
         R"("kind":{"group":"execgov.io","version":"v1alpha1","kind":"ExecutionRequest"},)"

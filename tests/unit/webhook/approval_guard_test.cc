@@ -47,7 +47,9 @@ class ApprovalGuardTest : public ::testing::Test {
     context_.policies.push_back(*policy);
   }
   void TearDown() override {
-    if (ledger_) EXPECT_TRUE(ledger_->Close().ok());
+    if (ledger_) {
+      EXPECT_TRUE(ledger_->Close().ok());
+    }
     std::filesystem::remove_all(dir_);
   }
 

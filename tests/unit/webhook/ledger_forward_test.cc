@@ -248,7 +248,9 @@ class ForwardingLedgerTest : public ::testing::Test {
                              [store, jti, uid] { return store->Recheck(jti, uid); });
     auto r = done.get_future().get();
     store->Settle(jti, uid, policy::ReplayAction::kConsume, r.ok());
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << r.status().ToString();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << r.status().ToString();
+    }
     return r.ok();
   }
   static std::string LedgerForwardHandlerTest_Consume(const std::string& jti, const std::string& uid, int64_t exp) {
