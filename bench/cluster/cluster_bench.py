@@ -214,19 +214,20 @@ def etcd_post(path, body):
 
 APISERVER_METRICS = ("apiserver_request_total", "apiserver_admission_webhook_")
 WEBHOOK_METRICS = ("execgov_admission_duration_seconds", "execgov_admission_requests_total",
-                   "execgov_ledger_append_duration_seconds")
+                   "execgov_ledger_append_duration_seconds", "execgov_ledger_forward_records_total")
 
 
 def snapshot(ctx):
     api = parse_metrics(http_get(env("BENCH_API") + "/metrics", ctx), APISERVER_METRICS)
-    hook = {}
+    hook, hooks = {}, []
     for url in os.environ.get("BENCH_WEBHOOK_METRICS", "").split():
-        for k, v in parse_metrics(http_get(url), WEBHOOK_METRICS).items():
+        hooks.append(parse_metrics(http_get(url), WEBHOOK_METRICS))
+        for k, v in hooks[-1].items():
             hook[k] = hook.get(k, 0.0) + v
     etcd = parse_metrics(http_get(env("BENCH_ETCD") + "/metrics"), ("etcd_mvcc_db_total_size_in_bytes",))
     rev = int(etcd_post("/v3/kv/range", {"key": base64.b64encode(b"\0").decode(), "limit": 1, "keys_only": True})
               ["header"]["revision"])
-    return {"api": api, "hook": hook, "rev": rev, "db": sum(etcd.values()), "t": time.time(), "cpu": host_cpu(),
+    return {"api": api, "hook": hook, "hooks": hooks, "rev": rev, "db": sum(etcd.values()), "t": time.time(), "cpu": host_cpu(),
             "proc_cpu": process_cpu()}
 
 
@@ -722,6 +723,16 @@ def measure(label, *args):
     app = histogram(hook, "execgov_ledger_append_duration_seconds", lambda l: True)
     result["webhook_ledger_append"] = {"count": app[-1][1] if app else 0, "p50": histogram_quantile(app, 0.5),
                                        "p99": histogram_quantile(app, 0.99), "buckets": app}
+    # The same per replica, and whether it forwarded its records to another
+    # (the one that writes the tail does not): what the forwarding hop adds.
+    result["webhook_ledger_append_by_replica"] = []
+    for a, b in zip(after.get("hooks", []), before.get("hooks", [])):
+        d = diff(a, b)
+        app = histogram(d, "execgov_ledger_append_duration_seconds", lambda l: True)
+        sent = sum(v for (name, labels), v in d.items()
+                   if name == "execgov_ledger_forward_records_total" and dict(labels).get("role") == "sent")
+        result["webhook_ledger_append_by_replica"].append(
+            {"count": app[-1][1] if app else 0, "p50": histogram_quantile(app, 0.5), "forwarded": sent})
     decisions = {}
     for (name, labels), v in hook.items():
         if name == "execgov_admission_requests_total":
