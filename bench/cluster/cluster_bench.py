@@ -636,7 +636,8 @@ def measure(label, *args):
     if os.environ.get("BENCH_PERF"):  # a directory: a call-graph profile of this run's processes, per run
         pids = []
         process_cpu(pids)
-        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p", ",".join(pids),
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", os.environ.get("BENCH_PERF_HZ", "499"),
+                                 "--call-graph", os.environ.get("BENCH_PERF_CALLGRAPH", "fp"), "-p", ",".join(pids),
                                  "-o", os.path.join(os.environ["BENCH_PERF"], label + ".data")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pprof = None

@@ -50,6 +50,8 @@
 #        if it can, else proxy)
 #        BENCH_PERF, BENCH_PPROF (directories: a perf profile of the run's processes, the API
 #        server's own pprof CPU profile of its first BENCH_PPROF_SECONDS (8) s, per run)
+#        BENCH_PERF_HZ (499 samples/s), BENCH_PERF_CALLGRAPH (fp; dwarf,8192 unwinds execgov, which
+#        is built without frame pointers, at the cost of much larger profiles)
 #        EXECGOV (build/src/cmd/execgov)  OUT (a new /tmp/execgov-cluster-bench-<time> directory)
 # Prints the Markdown tables at the end and writes them to $OUT/report.md,
 # every run's raw figures to $OUT/results.jsonl. Every server it starts
