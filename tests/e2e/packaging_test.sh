@@ -17,6 +17,10 @@
 #   packaging_test.sh plugin     `cmake --install` of the build dir EXECGOV_BUILD puts
 #                                kubectl-execgov beside execgov: the real kubectl
 #                                lists it and runs `kubectl execgov approve --help`
+#   packaging_test.sh etcdtls    ledger.etcdTLS: every Deployment that opens the
+#                                ledger mounts the Secret and names its files in
+#                                --ledger; that URL opens a real etcd requiring
+#                                client certificates (EXECGOV: the binary)
 #   packaging_test.sh uninstall  a real `helm install`: with no webhook running,
 #                                governed namespaces are refused (fail closed) and
 #                                nothing else is; `helm uninstall` leaves no
@@ -91,6 +95,8 @@ case_lint() {
     --set 'ledger.witnesses[0].url=https://witness.a.example/' --set 'ledger.witnesses[0].key=witness.a.example+01020304+BA=='
   # The governance console (issue 22).
   helm lint --strict "$chart" --set console.enabled=true --set console.allowWrites=true --set console.tlsSecret=console-tls
+  # The ledger on a dedicated etcd over mutual TLS (case_etcdtls).
+  helm lint --strict "$chart" --set ledger.url=etcds://etcd.example:2379/execgov --set ledger.etcdTLS.secretName=ledger-etcd
   local bad why out
   while IFS='|' read -r bad why; do
     if out=$(helm template t "$chart" --set "$bad" 2>&1); then fail "helm template accepted --set $bad"; fi
@@ -104,6 +110,9 @@ ledger.generate=false|ledger: set existingSecret to a Secret holding the Ed25519
 witness.enabled=true|witness.enabled needs witness.name
 ledger.witnesses[0].url=https://w.example/|ledger.witnesses[].key
 authority.enabled=true,authority.kid=k,authority.issuer=i,authority.audience=a,authority.authorize.enabled=true|authority.authorize.enabled needs authority.authorize.tlsSecret
+ledger.etcdTLS.secretName=ledger-etcd|ledger.etcdTLS.secretName is for a ledger on an etcd reached over TLS: set ledger.url to etcds://HOST:PORT[/prefix], not ""
+ledger.etcdTLS.secretName=ledger-etcd,ledger.url=etcd://etcd.example:2379/execgov|not "etcd://etcd.example:2379/execgov"
+ledger.etcdTLS.secretName=ledger-etcd,ledger.url=etcds://etcd.example:2379/execgov?cacert=/ca.crt|leave out ?cacert=, cert= and key= when ledger.etcdTLS.secretName is set
 EOF
 }
 
@@ -722,6 +731,98 @@ case_plugin() {
   PATH=$path kubectl execgov approve --help >help.txt 2>&1 || { cat help.txt; fail "kubectl execgov approve --help failed"; }
   grep -q "NAMESPACE/NAME" help.txt || fail "not approve's help: $(cat help.txt)"
   echo "kubectl execgov approve --help through $work/prefix/bin/kubectl-execgov"
+}
+
+# The ledger on a dedicated etcd over mutual TLS (ledger.etcdTLS, the backend
+# docs/ledger.md names for sustained high rates): every Deployment that opens
+# the ledger mounts the Secret's three files and gets a --ledger URL naming
+# them. That URL, with the mount's directory mapped to the same files here,
+# opens a real etcd that requires client certificates; without the client
+# certificate the same etcd refuses it.
+case_etcdtls() {
+  [ -n "${EXECGOV:-}" ] || fail "EXECGOV (the execgov binary) is not set"
+  local port peer out url
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 1 \
+    -subj /CN=ledger-etcd-ca 2>/dev/null
+  issue() {  # issue NAME EXTENSIONS: a certificate signed by ca.crt
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+    printf '%b\n' "$2" >"$1.ext"
+    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+  }
+  # etcd's JSON gateway, which execgov talks to, calls etcd itself with the
+  # serving certificate: with --client-cert-auth it needs clientAuth too.
+  issue server 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth'
+  issue client 'extendedKeyUsage=clientAuth'
+  read -r port peer < <(python3 -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+  etcd --name=ledger --data-dir="$work/etcd" \
+    --listen-client-urls="https://127.0.0.1:$port" --advertise-client-urls="https://127.0.0.1:$port" \
+    --listen-peer-urls="http://127.0.0.1:$peer" --initial-advertise-peer-urls="http://127.0.0.1:$peer" \
+    --initial-cluster="ledger=http://127.0.0.1:$peer" \
+    --cert-file=server.crt --key-file=server.key --trusted-ca-file=ca.crt --client-cert-auth \
+    --unsafe-no-fsync --log-level=warn >etcd.log 2>&1 &
+  cleanup+=("kill $! 2>/dev/null; wait $! 2>/dev/null")
+  poll 30 curl -fsS --max-time 2 --cacert ca.crt --cert client.crt --key client.key \
+    "https://127.0.0.1:$port/health" -o /dev/null || fail "etcd did not start: $(tail -n 5 etcd.log)"
+
+  helm template "e2e-$id" "$chart" --namespace "$ns" --set "ledger.url=etcds://127.0.0.1:$port/execgov/e2e-$id" \
+    --set ledger.etcdTLS.secretName=ledger-etcd --set console.enabled=true \
+    --set authority.enabled=true --set authority.kid=k --set authority.issuer=i --set authority.audience=a \
+    --set authority.keySecret=authority-key >chart.yaml
+  # Each Deployment's --ledger, checked against its mounts; one URL for all.
+  url=$(python3 - chart.yaml <<'PY'
+import sys, yaml
+want_dir = "/etc/execgov/ledger-etcd/"
+urls, seen = set(), []
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if not doc or doc.get("kind") != "Deployment":
+        continue
+    name = doc["metadata"]["name"]
+    pod = doc["spec"]["template"]["spec"]
+    for c in pod["containers"]:
+        ledger = [a[len("--ledger="):] for a in c.get("args", []) if a.startswith("--ledger=")]
+        if not ledger:
+            continue
+        seen.append(name)
+        u = ledger[0]
+        q = "?cacert=%sca.crt&cert=%stls.crt&key=%stls.key" % (want_dir, want_dir, want_dir)
+        if not u.endswith(q):
+            sys.exit("%s: --ledger=%s does not name the mounted files" % (name, u))
+        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == want_dir.rstrip("/")]
+        if len(mounts) != 1 or not mounts[0].get("readOnly"):
+            sys.exit("%s: nothing mounted read-only at %s" % (name, want_dir))
+        vol = [v for v in pod["volumes"] if v["name"] == mounts[0]["name"]]
+        secret = vol[0].get("secret", {}) if vol else {}
+        items = sorted((i["key"], i["path"]) for i in secret.get("items", []))
+        if secret.get("secretName") != "ledger-etcd" or items != [("ca.crt", "ca.crt"), ("tls.crt", "tls.crt"), ("tls.key", "tls.key")]:
+            sys.exit("%s: the volume at %s is not Secret ledger-etcd's ca.crt, tls.crt, tls.key: %s" % (name, want_dir, vol))
+        if secret.get("defaultMode") != 0o400:
+            sys.exit("%s: the client key is mounted with mode %s, not 0400" % (name, oct(secret.get("defaultMode", 0))))
+        urls.add(u)
+if sorted(n.rsplit("-", 1)[-1] for n in seen) != ["authority", "console", "operator", "webhook"]:
+    sys.exit("the Deployments that open the ledger are %s, not the authority, console, operator and webhook" % seen)
+if len(urls) != 1:
+    sys.exit("the Deployments open different ledgers: %s" % urls)
+print(urls.pop())
+PY
+) || fail "the rendered chart: $url"
+  echo "every Deployment opens $url"
+
+  # The same URL with the mount's directory here: the files the Secret holds.
+  mkdir files
+  cp ca.crt files/ca.crt && cp client.crt files/tls.crt && cp client.key files/tls.key && chmod 0400 files/*
+  url=${url//\/etc\/execgov\/ledger-etcd\//$work/files/}
+  out=$("$EXECGOV" ledger verify --ledger "$url" 2>&1) || fail "the chart's ledger URL did not open the etcd: $out"
+  grep -q "^OK size 0" <<<"$out" || fail "not an empty ledger verified: $out"
+  echo "opened over mutual TLS: $out"
+  if out=$("$EXECGOV" ledger verify --ledger "${url%%&cert=*}" 2>&1); then
+    fail "etcd answered a client without a certificate: $out"
+  fi
+  grep -q "certificate required" <<<"$out" || fail "refused, but not for want of the client certificate: $out"
+  echo "without the client certificate: $out"
 }
 
 "case_$1"

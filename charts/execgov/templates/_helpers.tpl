@@ -38,6 +38,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{- define "execgov.ledgerURL" -}}
 {{- default (printf "configmap://%s" .Release.Namespace) .Values.ledger.url -}}
+{{- if .Values.ledger.etcdTLS.secretName -}}
+?cacert=/etc/execgov/ledger-etcd/ca.crt&cert=/etc/execgov/ledger-etcd/tls.crt&key=/etc/execgov/ledger-etcd/tls.key
+{{- end -}}
 {{- end -}}
 
 {{- define "execgov.ledgerSecret" -}}
@@ -61,6 +64,9 @@ app.kubernetes.io/component: {{ index . 1 }}
       path: ledger.key
 - name: tmp
   emptyDir: {}
+{{- with include "execgov.ledgerEtcdVolume" . }}
+{{ . }}
+{{- end }}
 {{- end -}}
 {{- define "execgov.commonMounts" -}}
 - name: ledger-key
@@ -68,6 +74,30 @@ app.kubernetes.io/component: {{ index . 1 }}
   readOnly: true
 - name: tmp
   mountPath: /tmp
+{{- with include "execgov.ledgerEtcdMount" . }}
+{{ . }}
+{{- end }}
+{{- end -}}
+{{/* The client certificate and CA of an etcds:// ledger (ledger.etcdTLS), for
+     every component that opens the ledger; empty without it. */}}
+{{- define "execgov.ledgerEtcdVolume" -}}
+{{- with .Values.ledger.etcdTLS.secretName -}}
+- name: ledger-etcd
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0400
+    items:
+    - {key: ca.crt, path: ca.crt}
+    - {key: tls.crt, path: tls.crt}
+    - {key: tls.key, path: tls.key}
+{{- end -}}
+{{- end -}}
+{{- define "execgov.ledgerEtcdMount" -}}
+{{- if .Values.ledger.etcdTLS.secretName -}}
+- name: ledger-etcd
+  mountPath: /etc/execgov/ledger-etcd
+  readOnly: true
+{{- end -}}
 {{- end -}}
 
 {{/* Refuses values that would make an unsafe or broken install. */}}
@@ -77,6 +107,14 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- if and (not .Values.ledger.existingSecret) (not .Values.ledger.generate) -}}
 {{- fail "ledger: set existingSecret to a Secret holding the Ed25519 ledger key, or generate: true" -}}
+{{- end -}}
+{{- if .Values.ledger.etcdTLS.secretName -}}
+{{- if not (hasPrefix "etcds://" .Values.ledger.url) -}}
+{{- fail (printf "ledger.etcdTLS.secretName is for a ledger on an etcd reached over TLS: set ledger.url to etcds://HOST:PORT[/prefix], not %q" .Values.ledger.url) -}}
+{{- end -}}
+{{- if contains "?" .Values.ledger.url -}}
+{{- fail "ledger.url: leave out ?cacert=, cert= and key= when ledger.etcdTLS.secretName is set; the chart adds them" -}}
+{{- end -}}
 {{- end -}}
 {{- if lt (int .Values.webhook.replicas) 1 -}}
 {{- fail "webhook.replicas must be at least 1 (failurePolicy is Fail)" -}}
