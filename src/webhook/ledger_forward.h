@@ -67,8 +67,13 @@ struct ForwardOptions {
   // now, or empty when that is this one or nobody is known.
   std::function<std::string()> writer;
   // Per request. A writer that answers nothing within it is skipped for
-  // kForwardBackoff, and what was sent is appended here.
-  std::chrono::milliseconds timeout{5000};
+  // `backoff`, and what was sent is appended here. Well inside the webhook's
+  // timeout (5 s in the chart): a writer that takes the request and then
+  // hangs must leave this replica time to append the record itself before
+  // the API server gives up on the admission (at 5 s, every admission
+  // forwarded to a hung writer was past that deadline, refused, and then
+  // recorded as allowed).
+  std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds backoff{5000};
   int senders = 2;  // requests in flight at once
   // Forward Append and AppendAsync too, not only AppendEntryAsync: for a

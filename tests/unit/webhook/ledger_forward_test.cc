@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -320,6 +322,44 @@ TEST_F(ForwardingLedgerTest, WhenTheWriterStopsTheReplicaAppendsItself) {
   EXPECT_EQ(consumed.size(), 2u);
   EXPECT_EQ(consumed["jti-1"], 1);
   EXPECT_EQ(consumed["jti-2"], 1);
+}
+
+TEST_F(ForwardingLedgerTest, AWriterThatTakesTheRequestAndNeverAnswersIsNotWaitedFor) {
+  // Hung, not down: the writer reads the request and never answers.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  auto hung = HttpServer::Start(
+      "127.0.0.1:0", credentials_.get(),
+      [&](const HttpRequest&) {
+        std::unique_lock l(mu);
+        cv.wait(l, [&] { return release; });
+        return HttpResponse{};
+      },
+      2, kMaxBodyBytes);
+  ASSERT_TRUE(hung.ok());
+  ForwardOptions fo;
+  fo.writer = [url = "https://127.0.0.1:" + std::to_string((*hung)->port())] { return url; };
+  fo.timeout = std::chrono::milliseconds(300);
+  fo.metrics = &metrics_;
+  auto forwarding = NewForwardingLedger(b_.local.get(), *key_, fo);
+  // Admitted and recorded here while the writer still holds the request.
+  EXPECT_TRUE(Admit(b_.store.get(), forwarding.get(), "jti-hung", "b-hung"));
+  EXPECT_EQ(Forwarded("sent", "local"), 1);
+  EXPECT_EQ(Forwarded("sent", "stored"), 0);
+  {
+    std::lock_guard l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(forwarding->Close().ok());
+  hung->reset();
+}
+
+TEST(ForwardOptionsTest, AForwardRequestGivesUpWellInsideTheWebhookTimeout) {
+  // The chart's timeoutSeconds is 5: a replica needs the rest to append
+  // the record itself.
+  EXPECT_LE(ForwardOptions{}.timeout, std::chrono::milliseconds(2500));
 }
 
 TEST_F(ForwardingLedgerTest, WithForwardAppendsTheOperatorsRecordsGoToTheWriter) {
